@@ -1,0 +1,272 @@
+//! One-to-one ratchet channels: X3DH to start, then the Double Ratchet.
+
+mod chains;
+mod handshake;
+mod message;
+mod ratchet;
+mod skipped_keys;
+mod state;
+
+pub use handshake::X3DH_INFO;
+pub use message::PROTOCOL_VERSION;
+
+use prost::Message;
+use rand::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::error::{Error, Result};
+use crate::identity::{Card, Identity, PrekeyBundle, PrekeyStore};
+use crate::wire::{fixed, v1};
+use handshake::AD_LEN;
+use message::Incoming;
+use ratchet::DoubleRatchet;
+
+/// HKDF info that turns a message key into an AES-256-GCM key and nonce.
+pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v1/message";
+
+pub use crate::crypto::chain::ROOT_INFO;
+
+/// Largest number of message keys one incoming message may make a chain skip: 2,000.
+///
+/// A message that far ahead means that many were lost or are still in flight. Beyond it the
+/// message is rejected with [`Error::TooFarAhead`] and the channel is unchanged. The bound
+/// caps the work a single (possibly forged) message can cause before authentication: at
+/// most two chains of 2,000 HMAC steps, about a millisecond.
+pub const MAX_MESSAGE_GAP: u32 = 2_000;
+
+/// Most skipped message keys a channel keeps, over all chains: 2,000. When more are
+/// skipped, the oldest are dropped, and their messages then fail with
+/// [`Error::Duplicate`]. At about 70 bytes a key, this caps the saved state near 140 KB.
+pub const MAX_SKIPPED_KEYS: usize = 2_000;
+
+/// How many ended receiving chains a channel remembers: 4. A replay of a message on a
+/// remembered chain is reported as [`Error::Duplicate`]; on an older one it fails
+/// authentication instead. Each costs about 40 bytes of state; the keys of late messages on
+/// ended chains live in the skipped keys regardless.
+pub const MAX_ENDED_CHAINS: usize = 4;
+
+/// Which side of the channel this is, with what only that side keeps.
+#[derive(Clone, Debug)]
+enum Role {
+    /// The creator. `pending_prekey` is attached to every message until a reply decrypts.
+    Initiator { pending_prekey: Option<v1::PrekeyInfo> },
+    /// The joiner. The creator's messages may carry the prekey information the channel was
+    /// joined with (and nothing else): its SHA-256 is kept to check them.
+    Responder { prekey_digest: [u8; 32] },
+}
+
+/// An end-to-end encrypted one-to-one channel.
+///
+/// The creator calls [`Channel::create`] with the peer's [`PrekeyBundle`]; the peer calls
+/// [`Channel::join`] with the first message it receives. Both then [`encrypt`](Channel::encrypt)
+/// and [`decrypt`](Channel::decrypt) bytes, in any order, with messages lost, late,
+/// duplicated or reordered within the documented limits ([`MAX_MESSAGE_GAP`],
+/// [`MAX_SKIPPED_KEYS`], [`MAX_ENDED_CHAINS`]).
+///
+/// Every method that fails leaves the channel exactly as it was.
+///
+/// ```
+/// use ratchetkit::{Channel, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// let alice = Identity::generate(&mut rng, "alice")?;
+/// let bob = Identity::generate(&mut rng, "bob")?;
+/// let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// let bundle = bob_prekeys.bundle(&bob, None)?;
+///
+/// let mut to_bob = Channel::create(&alice, &bundle, &mut rng)?;
+/// let first = to_bob.encrypt(&mut rng, b"hello bob")?;
+///
+/// let joined = Channel::join(&bob, &mut bob_prekeys, &first)?;
+/// assert_eq!(joined.plaintext, b"hello bob");
+/// assert_eq!(joined.peer.identity(), "alice");
+/// let mut to_alice = joined.channel;
+///
+/// let reply = to_alice.encrypt(&mut rng, b"hi alice")?;
+/// assert_eq!(to_bob.decrypt(&reply)?, b"hi alice");
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Channel {
+    associated_data: [u8; AD_LEN],
+    role: Role,
+    ratchet: DoubleRatchet,
+}
+
+/// What [`Channel::join`] returns: the channel, the first message's plaintext, and the
+/// creator's verified card (check it against your directory before trusting the peer).
+#[derive(Debug)]
+pub struct Joined {
+    /// The new channel.
+    pub channel: Channel,
+    /// The plaintext of the message the channel was joined with.
+    pub plaintext: Vec<u8>,
+    /// The creator's card, as carried in the message (self-signature verified).
+    pub peer: Card,
+}
+
+impl Channel {
+    /// Starts a channel to the owner of `bundle`.
+    ///
+    /// The bundle was verified when it was parsed. Until a reply has been decrypted, every
+    /// message carries what the peer needs to join, so losing the first one breaks nothing.
+    ///
+    /// # Errors
+    /// [`Error::NonContributoryKey`] if a key in the bundle is a low-order point.
+    pub fn create<R: CryptoRng + ?Sized>(
+        identity: &Identity,
+        bundle: &PrekeyBundle,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let ephemeral = AgreementKeyPair::generate(rng);
+        let one_time = bundle.one_time_prekey();
+        let shared_secret = handshake::initiate(
+            identity,
+            &ephemeral,
+            bundle.card(),
+            bundle.signed_prekey(),
+            one_time.as_ref().map(|(_, key)| key),
+        )?;
+        let ratchet = DoubleRatchet::initiator(rng, &shared_secret, bundle.signed_prekey())?;
+        Ok(Self {
+            associated_data: handshake::associated_data(identity.card(), bundle.card()),
+            role: Role::Initiator {
+                pending_prekey: Some(v1::PrekeyInfo {
+                    initiator_card: identity.card().to_bytes(),
+                    ephemeral_key: ephemeral.public().to_vec(),
+                    signed_prekey_id: bundle.signed_prekey_id(),
+                    one_time_prekey_id: one_time.map(|(id, _)| id),
+                }),
+            },
+            ratchet,
+        })
+    }
+
+    /// Joins the channel that `first_message` starts, consuming the one-time prekey it used
+    /// (only once the message has authenticated: a forged message burns nothing).
+    ///
+    /// If you already hold a channel with this peer, give later messages to
+    /// [`Channel::decrypt`] instead: it recognizes duplicates of the first messages.
+    ///
+    /// # Errors
+    /// [`Error::NotAPrekeyMessage`] for a message without prekey information, card errors
+    /// for a bad initiator card, [`Error::UnknownSignedPrekey`] /
+    /// [`Error::UnknownOneTimePrekey`] for prekeys not (or no longer) in `prekeys`, and
+    /// every error of [`Channel::decrypt`]. On error `prekeys` is unchanged.
+    pub fn join(identity: &Identity, prekeys: &mut PrekeyStore, first_message: &[u8]) -> Result<Joined> {
+        let incoming = Incoming::parse(first_message)?;
+        let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
+        let peer = Card::from_bytes(&prekey.initiator_card)?;
+        let ephemeral_key = fixed::<32>(&prekey.ephemeral_key, "ephemeral key")?;
+        let signed_prekey = prekeys.signed_prekey(prekey.signed_prekey_id)?;
+        let one_time = prekey
+            .one_time_prekey_id
+            .map(|id| prekeys.one_time_prekey(id))
+            .transpose()?;
+
+        let shared_secret =
+            handshake::respond(identity, &peer, &ephemeral_key, signed_prekey, one_time)?;
+        let associated_data = handshake::associated_data(&peer, identity.card());
+        // Bob's first ratchet key pair is his signed prekey.
+        let new_chain = DoubleRatchet::receive_new_chain(&shared_secret, signed_prekey, &incoming)?;
+        let plaintext = new_chain.message_key.aead_key(MESSAGE_INFO).decrypt(
+            &message::associated_data(&associated_data, &incoming.header),
+            &incoming.ciphertext,
+        )?;
+
+        if let Some(id) = prekey.one_time_prekey_id {
+            prekeys.consume_one_time_prekey(id);
+        }
+        let channel = Self {
+            associated_data,
+            role: Role::Responder {
+                prekey_digest: prekey_digest(prekey),
+            },
+            ratchet: DoubleRatchet::responder(new_chain),
+        };
+        Ok(Joined {
+            channel,
+            plaintext,
+            peer,
+        })
+    }
+
+    /// Encrypts `plaintext` into a `ChannelMessage` for the peer.
+    ///
+    /// # Errors
+    /// [`Error::ChainExhausted`] after 2^32 - 1 messages without a reply;
+    /// [`Error::NonContributoryKey`] if the peer's ratchet key is a low-order point.
+    pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let prekey = match &self.role {
+            Role::Initiator { pending_prekey } => pending_prekey.clone(),
+            Role::Responder { .. } => None,
+        };
+        self.ratchet
+            .encrypt(rng, &self.associated_data, plaintext, prekey)
+    }
+
+    /// Decrypts a `ChannelMessage` from the peer. On any error the channel is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
+    /// malformed input, [`Error::Duplicate`] for a message already decrypted,
+    /// [`Error::TooFarAhead`] beyond [`MAX_MESSAGE_GAP`], [`Error::UnexpectedPrekeyInfo`]
+    /// for prekey information of another channel, and [`Error::AuthenticationFailed`] for
+    /// anything tampered with, forged, or meant for another channel.
+    pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
+        let incoming = Incoming::parse(message)?;
+        if let Some(prekey) = &incoming.prekey {
+            let matches = match &self.role {
+                Role::Responder { prekey_digest: joined } => {
+                    bool::from(prekey_digest(prekey).ct_eq(joined))
+                }
+                Role::Initiator { .. } => false,
+            };
+            if !matches {
+                return Err(Error::UnexpectedPrekeyInfo);
+            }
+        }
+        let plaintext = self.ratchet.decrypt(&self.associated_data, &incoming)?;
+        if let Role::Initiator { pending_prekey } = &mut self.role {
+            *pending_prekey = None;
+        }
+        Ok(plaintext)
+    }
+
+    /// The peer's Ed25519 identity key, as on its card.
+    pub fn peer_signing_key(&self) -> [u8; 32] {
+        let offset = match self.role {
+            Role::Initiator { .. } => 64,
+            Role::Responder { .. } => 0,
+        };
+        let mut key = [0u8; 32];
+        if let Some(bytes) = self.associated_data.get(offset..offset + 32) {
+            key.copy_from_slice(bytes);
+        }
+        key
+    }
+
+    /// How many skipped message keys the channel holds (at most [`MAX_SKIPPED_KEYS`]).
+    pub fn skipped_keys(&self) -> usize {
+        self.ratchet.skipped.len()
+    }
+}
+
+/// SHA-256 of a (canonically encoded) `PrekeyInfo`.
+fn prekey_digest(prekey: &v1::PrekeyInfo) -> [u8; 32] {
+    Sha256::digest(prekey.encode_to_vec()).into()
+}
+
+impl core::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Channel")
+            .field("peer_signing_key", &hex::encode(self.peer_signing_key()))
+            .field(
+                "initiator",
+                &matches!(self.role, Role::Initiator { .. }),
+            )
+            .field("skipped_keys", &self.skipped_keys())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,201 @@
+//! The Double Ratchet (Signal specification, sections 3 and 5, no header encryption).
+//!
+//! One deviation in *when*, not *what*: a side that receives a new ratchet key does the
+//! receiving half of the DH ratchet step at once, but generates its next ratchet key pair
+//! only when it next sends. The keys and messages are exactly those of the specification
+//! (nobody can tell when a key pair was generated), decryption needs no randomness, and the
+//! old ratchet secret is dropped as early as the specification drops it.
+//!
+//! Decryption computes on copies (`Advance`, a new root key) and commits only after the
+//! AEAD tag has verified, so a rejected message never changes the state.
+
+use std::collections::VecDeque;
+
+use rand::CryptoRng;
+
+use super::chains::{Advance, EndedChain, ReceivingChain, SendingChain};
+use super::message::{self, Incoming};
+use super::skipped_keys::SkippedKeys;
+use super::{MAX_ENDED_CHAINS, MESSAGE_INFO};
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::chain::{MessageKey, RootKey};
+use crate::error::{Error, Result};
+use crate::wire::v1;
+
+/// The ratchet state of one side of a channel.
+#[derive(Clone, Debug)]
+pub(crate) struct DoubleRatchet {
+    pub(crate) root_key: RootKey,
+    /// Absent between receiving a new ratchet key and sending the next message.
+    pub(crate) sending: Option<SendingChain>,
+    /// The number of messages in this side's previous sending chain (PN).
+    pub(crate) previous_chain_length: u32,
+    /// Absent until the first message from the peer.
+    pub(crate) receiving: Option<ReceivingChain>,
+    /// Ended receiving chains, oldest first, at most [`MAX_ENDED_CHAINS`].
+    pub(crate) ended: VecDeque<EndedChain>,
+    pub(crate) skipped: SkippedKeys,
+}
+
+/// The first receiving chain of a ratchet step, derived but not committed.
+pub(crate) struct NewChain {
+    pub(crate) root_key: RootKey,
+    pub(crate) message_key: MessageKey,
+    pub(crate) advance: Advance,
+}
+
+impl DoubleRatchet {
+    /// The creator's ratchet: DHs fresh, (RK, CKs) = KDF_RK(SK, DH(DHs, SPK_B)).
+    pub(crate) fn initiator<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        shared_secret: &RootKey,
+        signed_prekey: &[u8; 32],
+    ) -> Result<Self> {
+        let (root_key, sending) = SendingChain::start(rng, shared_secret, signed_prekey)?;
+        Ok(Self {
+            root_key,
+            sending: Some(sending),
+            previous_chain_length: 0,
+            receiving: None,
+            ended: VecDeque::new(),
+            skipped: SkippedKeys::default(),
+        })
+    }
+
+    /// The responder's ratchet once the first message has been authenticated with `chain`.
+    pub(crate) fn responder(chain: NewChain) -> Self {
+        let mut skipped = SkippedKeys::default();
+        skipped.extend(chain.advance.chain.ratchet_key, chain.advance.skipped);
+        Self {
+            root_key: chain.root_key,
+            sending: None,
+            previous_chain_length: 0,
+            receiving: Some(chain.advance.chain),
+            ended: VecDeque::new(),
+            skipped,
+        }
+    }
+
+    /// The receiving half of a DH ratchet step: (RK, CKr) = KDF_RK(RK, DH(DHs, DHr)), then
+    /// the new chain moved forward to the incoming message.
+    pub(crate) fn receive_new_chain(
+        root_key: &RootKey,
+        our_ratchet: &AgreementKeyPair,
+        incoming: &Incoming,
+    ) -> Result<NewChain> {
+        let dh = our_ratchet.agree(&incoming.ratchet_key)?;
+        let (root_key, chain_key) = root_key.step(&dh);
+        let (message_key, advance) =
+            ReceivingChain::new(incoming.ratchet_key, chain_key).advance_to(incoming.number)?;
+        Ok(NewChain {
+            root_key,
+            message_key,
+            advance,
+        })
+    }
+
+    /// Encrypts one message, starting a new sending chain first if a ratchet step is due.
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        associated_data: &[u8],
+        plaintext: &[u8],
+        prekey: Option<v1::PrekeyInfo>,
+    ) -> Result<Vec<u8>> {
+        let (root_key, sending) = match (&self.sending, &self.receiving) {
+            (Some(sending), _) => (None, sending.clone()),
+            (None, Some(receiving)) => {
+                let (root, chain) = SendingChain::start(rng, &self.root_key, &receiving.ratchet_key)?;
+                (Some(root), chain)
+            }
+            (None, None) => {
+                return Err(Error::InvalidState {
+                    reason: "a ratchet has neither a sending nor a receiving chain",
+                })
+            }
+        };
+        let (number, message_key, next) = sending.next()?;
+        let header = message::header(next.ratchet.public(), self.previous_chain_length, number);
+        let ciphertext = message_key
+            .aead_key(MESSAGE_INFO)
+            .encrypt(&message::associated_data(associated_data, &header), plaintext)?;
+
+        if let Some(root_key) = root_key {
+            self.root_key = root_key;
+        }
+        self.sending = Some(next);
+        Ok(message::encode(header, ciphertext, prekey))
+    }
+
+    /// Decrypts one message; on any error `self` is unchanged.
+    pub(crate) fn decrypt(&mut self, associated_data: &[u8], incoming: &Incoming) -> Result<Vec<u8>> {
+        let aad = message::associated_data(associated_data, &incoming.header);
+        let open = |key: &MessageKey| key.aead_key(MESSAGE_INFO).decrypt(&aad, &incoming.ciphertext);
+        let id = (incoming.ratchet_key, incoming.number);
+
+        if let Some(key) = self.skipped.get(&id) {
+            let plaintext = open(key)?;
+            self.skipped.remove(&id);
+            return Ok(plaintext);
+        }
+
+        if let Some(chain) = self
+            .receiving
+            .as_ref()
+            .filter(|chain| chain.ratchet_key == incoming.ratchet_key)
+        {
+            if incoming.number < chain.index {
+                return Err(Error::Duplicate);
+            }
+            let (message_key, advance) = chain.advance_to(incoming.number)?;
+            let plaintext = open(&message_key)?;
+            self.skipped.extend(incoming.ratchet_key, advance.skipped);
+            self.receiving = Some(advance.chain);
+            return Ok(plaintext);
+        }
+
+        if let Some(ended) = self
+            .ended
+            .iter()
+            .find(|ended| ended.ratchet_key == incoming.ratchet_key)
+        {
+            // Keys below `length` were derived: this one was used or evicted. Above it, the
+            // peer never sent such a message, so it cannot be authentic.
+            return Err(if incoming.number < ended.length {
+                Error::Duplicate
+            } else {
+                Error::AuthenticationFailed
+            });
+        }
+
+        // A new ratchet key. Without a ratchet secret (we have not sent since our last
+        // step) an honest peer cannot have made one.
+        let sending = self.sending.as_ref().ok_or(Error::AuthenticationFailed)?;
+        let closing = self
+            .receiving
+            .as_ref()
+            .map(|chain| chain.skip_to(incoming.previous_chain_length))
+            .transpose()?;
+        let new_chain = Self::receive_new_chain(&self.root_key, &sending.ratchet, incoming)?;
+        let plaintext = open(&new_chain.message_key)?;
+
+        self.previous_chain_length = sending.index;
+        self.sending = None;
+        if let Some(closing) = closing {
+            let ended_key = closing.chain.ratchet_key;
+            self.skipped.extend(ended_key, closing.skipped);
+            self.ended.push_back(EndedChain {
+                ratchet_key: ended_key,
+                length: closing.chain.index,
+            });
+            while self.ended.len() > MAX_ENDED_CHAINS {
+                self.ended.pop_front();
+            }
+        }
+        self.skipped
+            .extend(incoming.ratchet_key, new_chain.advance.skipped);
+        self.root_key = new_chain.root_key;
+        self.receiving = Some(new_chain.advance.chain);
+        Ok(plaintext)
+    }
+}

@@ -1,0 +1,215 @@
+//! Saving and loading a channel as a `ChannelState` protobuf.
+
+use std::collections::VecDeque;
+
+use prost::Message;
+use zeroize::Zeroizing;
+
+use super::chains::{EndedChain, ReceivingChain, SendingChain};
+use super::ratchet::DoubleRatchet;
+use super::skipped_keys::SkippedKeys;
+use super::{Channel, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::chain::{ChainKey, MessageKey, RootKey};
+use crate::error::{Error, Result};
+use crate::wire::{self, state, state_fixed, v1};
+
+const WHAT: &str = "ChannelState";
+
+fn key32(bytes: &[u8], reason: &'static str) -> Result<[u8; 32]> {
+    state_fixed(bytes, reason)
+}
+
+impl Channel {
+    /// Serializes the channel as a `ChannelState` protobuf (version 1).
+    ///
+    /// The bytes hold the channel's secrets: seal them with a
+    /// [`StorageKey`](crate::StorageKey) before they leave memory. The encoding is
+    /// deterministic, so equal channels give equal bytes.
+    ///
+    /// ```
+    /// # use ratchetkit::{Channel, Identity, PrekeyStore};
+    /// # let mut rng = rand::rng();
+    /// # let alice = Identity::generate(&mut rng, "alice")?;
+    /// # let bob = Identity::generate(&mut rng, "bob")?;
+    /// # let bundle = PrekeyStore::new(&mut rng).bundle(&bob, None)?;
+    /// let channel = Channel::create(&alice, &bundle, &mut rng)?;
+    /// let saved = channel.to_bytes();
+    /// let restored = Channel::from_bytes(&saved)?;
+    /// assert_eq!(*restored.to_bytes(), *saved);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let ratchet = &self.ratchet;
+        let (pending_prekey, joined_prekey_digest) = match &self.role {
+            Role::Initiator { pending_prekey } => (
+                pending_prekey
+                    .as_ref()
+                    .map(Message::encode_to_vec)
+                    .unwrap_or_default(),
+                Vec::new(),
+            ),
+            Role::Responder { prekey_digest } => (Vec::new(), prekey_digest.to_vec()),
+        };
+        let saved = state::ChannelState {
+            version: 1,
+            associated_data: self.associated_data.to_vec(),
+            initiator: matches!(self.role, Role::Initiator { .. }),
+            root_key: ratchet.root_key.as_bytes().to_vec(),
+            sending: ratchet
+                .sending
+                .as_ref()
+                .map(|chain| state::SendingChainState {
+                    ratchet_secret: chain.ratchet.secret_bytes().to_vec(),
+                    chain_key: chain.chain_key.as_bytes().to_vec(),
+                    index: chain.index,
+                }),
+            previous_chain_length: ratchet.previous_chain_length,
+            receiving: ratchet
+                .receiving
+                .as_ref()
+                .map(|chain| state::ReceivingChainState {
+                    ratchet_key: chain.ratchet_key.to_vec(),
+                    chain_key: chain.chain_key.as_bytes().to_vec(),
+                    index: chain.index,
+                }),
+            ended_chains: ratchet
+                .ended
+                .iter()
+                .map(|ended| state::EndedChainState {
+                    ratchet_key: ended.ratchet_key.to_vec(),
+                    length: ended.length,
+                })
+                .collect(),
+            skipped_keys: ratchet
+                .skipped
+                .iter()
+                .map(|((ratchet_key, index), key)| state::SkippedKeyState {
+                    ratchet_key: ratchet_key.to_vec(),
+                    index: *index,
+                    message_key: key.as_bytes().to_vec(),
+                })
+                .collect(),
+            pending_prekey,
+            joined_prekey_digest,
+        };
+        Zeroizing::new(saved.encode_to_vec())
+    }
+
+    /// Loads a channel saved by [`Channel::to_bytes`], checking every length and invariant.
+    ///
+    /// # Errors
+    /// [`Error::Decode`], [`Error::UnsupportedVersion`] or [`Error::InvalidState`] for
+    /// anything that is not a valid saved channel.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let saved: state::ChannelState = wire::decode(bytes, WHAT)?;
+        wire::check_version(saved.version, WHAT)?;
+
+        let associated_data = state_fixed(&saved.associated_data, "associated data must be 128 bytes")?;
+        let role = if saved.initiator {
+            if !saved.joined_prekey_digest.is_empty() {
+                return Err(Error::InvalidState {
+                    reason: "an initiator has no joined prekey digest",
+                });
+            }
+            let pending_prekey = if saved.pending_prekey.is_empty() {
+                None
+            } else {
+                Some(
+                    wire::decode::<v1::PrekeyInfo>(&saved.pending_prekey, "PrekeyInfo").map_err(
+                        |_| Error::InvalidState {
+                            reason: "pending prekey information is malformed",
+                        },
+                    )?,
+                )
+            };
+            Role::Initiator { pending_prekey }
+        } else {
+            if !saved.pending_prekey.is_empty() {
+                return Err(Error::InvalidState {
+                    reason: "a responder has no pending prekey information",
+                });
+            }
+            Role::Responder {
+                prekey_digest: key32(&saved.joined_prekey_digest, "prekey digest must be 32 bytes")?,
+            }
+        };
+
+        let sending = saved
+            .sending
+            .as_ref()
+            .map(|chain| -> Result<SendingChain> {
+                Ok(SendingChain {
+                    ratchet: AgreementKeyPair::from_secret_bytes(key32(
+                        &chain.ratchet_secret,
+                        "ratchet secret must be 32 bytes",
+                    )?),
+                    chain_key: ChainKey::from_bytes(key32(&chain.chain_key, "chain key must be 32 bytes")?),
+                    index: chain.index,
+                })
+            })
+            .transpose()?;
+        let receiving = saved
+            .receiving
+            .as_ref()
+            .map(|chain| -> Result<ReceivingChain> {
+                Ok(ReceivingChain {
+                    ratchet_key: key32(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
+                    chain_key: ChainKey::from_bytes(key32(&chain.chain_key, "chain key must be 32 bytes")?),
+                    index: chain.index,
+                })
+            })
+            .transpose()?;
+        if sending.is_none() && receiving.is_none() {
+            return Err(Error::InvalidState {
+                reason: "a ratchet needs a sending or a receiving chain",
+            });
+        }
+
+        if saved.ended_chains.len() > MAX_ENDED_CHAINS {
+            return Err(Error::InvalidState {
+                reason: "more ended chains than MAX_ENDED_CHAINS",
+            });
+        }
+        let ended = saved
+            .ended_chains
+            .iter()
+            .map(|ended| -> Result<EndedChain> {
+                Ok(EndedChain {
+                    ratchet_key: key32(&ended.ratchet_key, "ratchet key must be 32 bytes")?,
+                    length: ended.length,
+                })
+            })
+            .collect::<Result<VecDeque<_>>>()?;
+
+        if saved.skipped_keys.len() > MAX_SKIPPED_KEYS {
+            return Err(Error::InvalidState {
+                reason: "more skipped keys than MAX_SKIPPED_KEYS",
+            });
+        }
+        let mut skipped = SkippedKeys::default();
+        for entry in &saved.skipped_keys {
+            let ratchet_key = key32(&entry.ratchet_key, "ratchet key must be 32 bytes")?;
+            if skipped.get(&(ratchet_key, entry.index)).is_some() {
+                return Err(Error::InvalidState {
+                    reason: "a skipped key is listed twice",
+                });
+            }
+            let key = MessageKey::from_bytes(key32(&entry.message_key, "message key must be 32 bytes")?);
+            skipped.extend(ratchet_key, [(entry.index, key)]);
+        }
+
+        Ok(Self {
+            associated_data,
+            role,
+            ratchet: DoubleRatchet {
+                root_key: RootKey::from_bytes(key32(&saved.root_key, "root key must be 32 bytes")?),
+                sending,
+                previous_chain_length: saved.previous_chain_length,
+                receiving,
+                ended,
+                skipped,
+            },
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! AES-256-GCM, the only cipher of the protocol.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::{Error, Result};
+
+/// An AES-256-GCM key with the one nonce it may be used with.
+///
+/// Protocol keys are derived per message, so each key carries its own nonce and is used
+/// for exactly one encryption.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub(crate) struct AeadKey {
+    key: [u8; 32],
+    nonce: [u8; 12],
+}
+
+impl AeadKey {
+    pub(crate) fn new(key: Zeroizing<[u8; 32]>, nonce: [u8; 12]) -> Self {
+        Self { key: *key, nonce }
+    }
+
+    /// Encrypts `plaintext`, returning ciphertext || tag.
+    pub(crate) fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let cipher = Aes256Gcm::new(&self.key.into());
+        let nonce = Nonce::from(self.nonce);
+        cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            // Only inputs over 64 GiB are refused; an honest caller never gets here.
+            .map_err(|_| Error::AuthenticationFailed)
+    }
+
+    /// Decrypts ciphertext || tag; any change to key, nonce, aad or ciphertext fails.
+    pub(crate) fn decrypt(&self, aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
+        let cipher = Aes256Gcm::new(&self.key.into());
+        let nonce = Nonce::from(self.nonce);
+        cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
+            .map_err(|_| Error::AuthenticationFailed)
+    }
+}
+
+impl core::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AeadKey(..)")
+    }
+}

@@ -1,0 +1,167 @@
+//! The one error type of the crate.
+//!
+//! Every variant says what went wrong and, in its documentation, what the caller can do
+//! about it. No variant carries secret material: errors are safe to log.
+
+/// Everything that can go wrong in ratchetkit.
+///
+/// A failed call never changes the state it was called on: a channel that rejected a
+/// message can keep being used as if the message had never arrived.
+///
+/// ```
+/// # use ratchetkit::{Card, Error};
+/// match Card::from_bytes(b"not a card") {
+///     Err(Error::Decode { what }) => assert_eq!(what, "SignedCard"),
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a well-formed protobuf encoding of `what`, or carry fields the
+    /// protocol does not define. The input is corrupt or not meant for this call: drop it.
+    #[error("malformed {what}: not a canonical protobuf encoding")]
+    Decode {
+        /// The message type that was expected.
+        what: &'static str,
+    },
+
+    /// The input was made by a protocol or state format version this crate does not speak.
+    /// Upgrade the crate if `found` is newer than 1; otherwise the input is corrupt.
+    #[error("unsupported version {found} of {what}")]
+    UnsupportedVersion {
+        /// The message or state type.
+        what: &'static str,
+        /// The version found in the input.
+        found: u32,
+    },
+
+    /// A key, signature or other fixed-size field has the wrong length.
+    #[error("{field} must be {expected} bytes, found {found}")]
+    InvalidLength {
+        /// The field.
+        field: &'static str,
+        /// The length the protocol requires.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+
+    /// An identity name is empty, longer than [`MAX_IDENTITY_NAME_LEN`](crate::MAX_IDENTITY_NAME_LEN)
+    /// bytes, or not UTF-8. Choose another name.
+    #[error("identity names must be 1..=256 bytes of UTF-8")]
+    InvalidIdentityName,
+
+    /// A public key is not a valid or acceptable curve point (for example a weak Ed25519
+    /// key). The card or bundle that carried it cannot be used.
+    #[error("{field} is not an acceptable public key")]
+    InvalidPublicKey {
+        /// The field that carried the key.
+        field: &'static str,
+    },
+
+    /// A card has no signature by its own key. Ask its owner for a properly exported card.
+    #[error("the card has no self-signature")]
+    MissingSelfSignature,
+
+    /// A card has more than one signature from the same signer.
+    #[error("the card has more than one signature by {signer:?}")]
+    DuplicateSignature {
+        /// The signer named twice.
+        signer: String,
+    },
+
+    /// A signature does not verify (strict Ed25519). The input was forged or corrupted:
+    /// do not use it, and fetch it again from a source you trust.
+    #[error("the {what} signature does not verify")]
+    BadSignature {
+        /// What was signed: `"card"` or `"signed prekey"`.
+        what: &'static str,
+    },
+
+    /// The one-time prekey pool is full. Wait until directories have handed some out.
+    #[error("the one-time prekey pool holds at most {max} keys")]
+    PrekeyPoolFull {
+        /// The limit, [`MAX_ONE_TIME_PREKEYS`](crate::MAX_ONE_TIME_PREKEYS).
+        max: usize,
+    },
+
+    /// A bundle's one-time prekey id and key are not both present or both absent.
+    #[error("the bundle's one-time prekey id and key must come together")]
+    IncompleteOneTimePrekey,
+
+    /// An X25519 agreement produced the all-zero value: the peer's key is a low-order
+    /// point and contributes nothing. The peer is misbehaving; do not talk to it.
+    #[error("a Diffie-Hellman result was all zero (non-contributory key)")]
+    NonContributoryKey,
+
+    /// The first message names a signed prekey this store no longer (or never) had. The
+    /// sender used an outdated bundle: it must fetch a fresh one and start again.
+    #[error("signed prekey {id} is not in the prekey store")]
+    UnknownSignedPrekey {
+        /// The id the message named.
+        id: u32,
+    },
+
+    /// The first message names a one-time prekey that was already used or never existed.
+    /// A replayed first message gives this error; a new channel needs a new bundle.
+    #[error("one-time prekey {id} is not in the prekey store (used or unknown)")]
+    UnknownOneTimePrekey {
+        /// The id the message named.
+        id: u32,
+    },
+
+    /// A channel can only be joined from a message that carries prekey information (the
+    /// creator's first messages). Hand this message to an existing channel instead.
+    #[error("the message carries no prekey information, so it cannot start a channel")]
+    NotAPrekeyMessage,
+
+    /// The message carries prekey information that does not belong to this channel.
+    #[error("the message's prekey information does not match this channel")]
+    UnexpectedPrekeyInfo,
+
+    /// This message was decrypted before (or its key was discarded as documented under
+    /// the limits). Nothing to do: the app already has its plaintext.
+    #[error("duplicate message: already decrypted")]
+    Duplicate,
+
+    /// The message is further ahead in its chain than [`MAX_MESSAGE_GAP`](crate::MAX_MESSAGE_GAP)
+    /// allows. Too many messages in between were lost; the channel cannot recover this one.
+    #[error("message is {gap} messages ahead, more than the {max} allowed")]
+    TooFarAhead {
+        /// How many message keys would have to be skipped.
+        gap: u64,
+        /// The limit.
+        max: u32,
+    },
+
+    /// The message is not authentic: tampered, truncated, forged, or meant for another
+    /// channel. Drop it; the channel is unchanged.
+    #[error("authentication failed: the message was tampered with or is not for this channel")]
+    AuthenticationFailed,
+
+    /// The sending chain has used all 2^32 message numbers. Send after receiving a reply
+    /// (which starts a new chain), or start a new channel.
+    #[error("the sending chain is exhausted")]
+    ChainExhausted,
+
+    /// Serialized state is structurally valid protobuf but breaks an invariant (wrong key
+    /// length, impossible counters, too many entries). It is corrupt: restore a backup.
+    #[error("invalid state: {reason}")]
+    InvalidState {
+        /// Which invariant failed.
+        reason: &'static str,
+    },
+
+    /// Sealed state could not be opened: wrong storage key, wrong kind of state, or
+    /// corrupted bytes.
+    #[error("sealed state could not be opened: wrong key, wrong kind, or corrupted")]
+    SealedStateRejected,
+
+    /// Base64 text could not be decoded.
+    #[error("invalid base64")]
+    Base64,
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,146 @@
+//! Identities (long-term key pairs), their public cards, and prekeys.
+
+mod card;
+mod prekeys;
+
+pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN, SELF_SIGNER};
+pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
+
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use rand::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::error::{Error, Result};
+use crate::wire::{self, state, state_fixed};
+
+/// A user's long-term identity: an Ed25519 signing key pair, a separate X25519 agreement
+/// key pair, a name and a creation time. Its public half is its [`Card`].
+///
+/// The private keys never leave the value except through [`Identity::to_bytes`]; `Debug`
+/// shows only the card.
+///
+/// ```
+/// use ratchetkit::Identity;
+/// # let mut rng = rand::rng();
+/// let alice = Identity::generate(&mut rng, "alice@example.org")?;
+/// assert_eq!(alice.card().identity(), "alice@example.org");
+///
+/// // Persist it (ideally sealed with a StorageKey) and load it back.
+/// let saved = alice.to_bytes();
+/// let again = Identity::from_bytes(&saved)?;
+/// assert_eq!(again.card(), alice.card());
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+pub struct Identity {
+    signing: SigningKey,
+    agreement: AgreementKeyPair,
+    card: Card,
+}
+
+impl Identity {
+    /// Generates a new identity named `name`, created now (by the system clock).
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentityName`] if `name` is empty or over
+    /// [`MAX_IDENTITY_NAME_LEN`] bytes.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, name: &str) -> Result<Self> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0);
+        Self::generate_at(rng, name, now)
+    }
+
+    /// Generates a new identity with an explicit creation time (seconds since the Unix
+    /// epoch), for apps with their own clock and for reproducible tests.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentityName`] as for [`Identity::generate`].
+    pub fn generate_at<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        name: &str,
+        created_at: u64,
+    ) -> Result<Self> {
+        let signing = SigningKey::generate(rng);
+        let agreement = AgreementKeyPair::generate(rng);
+        Self::from_keys(name, created_at, signing, agreement)
+    }
+
+    fn from_keys(
+        name: &str,
+        created_at: u64,
+        signing: SigningKey,
+        agreement: AgreementKeyPair,
+    ) -> Result<Self> {
+        let card = Card::sign(name, &signing, agreement.public(), created_at)?;
+        Ok(Self {
+            signing,
+            agreement,
+            card,
+        })
+    }
+
+    /// The identity's public, self-signed card.
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+
+    /// Serializes the identity, private keys included, as an `IdentityState` protobuf.
+    /// The bytes are secret: store them sealed with a [`StorageKey`](crate::StorageKey).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(
+            state::IdentityState {
+                version: 1,
+                identity: self.card.identity().to_owned(),
+                created_at: self.card.created_at(),
+                signing_secret: self.signing.to_bytes().to_vec(),
+                agreement_secret: self.agreement.secret_bytes().to_vec(),
+            }
+            .encode_to_vec(),
+        )
+    }
+
+    /// Loads an identity saved by [`Identity::to_bytes`].
+    ///
+    /// # Errors
+    /// [`Error::Decode`], [`Error::UnsupportedVersion`], [`Error::InvalidState`] or
+    /// [`Error::InvalidIdentityName`] for bytes that are not a saved identity.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let saved: state::IdentityState = wire::decode(bytes, "IdentityState")?;
+        wire::check_version(saved.version, "IdentityState")?;
+        let signing = SigningKey::from_bytes(&Zeroizing::new(state_fixed(
+            &saved.signing_secret,
+            "identity signing key must be 32 bytes",
+        )?));
+        let agreement = AgreementKeyPair::from_secret_bytes(state_fixed(
+            &saved.agreement_secret,
+            "identity agreement key must be 32 bytes",
+        )?);
+        Self::from_keys(&saved.identity, saved.created_at, signing, agreement).map_err(|error| {
+            match error {
+                Error::InvalidIdentityName => error,
+                _ => Error::InvalidState {
+                    reason: "identity keys do not make a valid card",
+                },
+            }
+        })
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    pub(crate) fn agreement(&self) -> &AgreementKeyPair {
+        &self.agreement
+    }
+}
+
+impl core::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Identity")
+            .field("card", &self.card)
+            .finish_non_exhaustive()
+    }
+}

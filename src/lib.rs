@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+pub mod channel;
+mod crypto;
+pub mod error;
+pub mod identity;
+mod storage;
+pub mod wire;
+
+pub use channel::{
+    Channel, Joined, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS, MESSAGE_INFO,
+    PROTOCOL_VERSION, ROOT_INFO, X3DH_INFO,
+};
+pub use error::{Error, Result};
+pub use identity::{
+    Card, Fingerprint, Identity, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
+    MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
+};
+pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};
