@@ -48,7 +48,11 @@ pub(crate) fn header(ratchet_key: [u8; 32], previous_chain_length: u32, number: 
 }
 
 /// Serializes a whole message.
-pub(crate) fn encode(header: Vec<u8>, ciphertext: Vec<u8>, prekey: Option<v1::PrekeyInfo>) -> Vec<u8> {
+pub(crate) fn encode(
+    header: Vec<u8>,
+    ciphertext: Vec<u8>,
+    prekey: Option<v1::PrekeyInfo>,
+) -> Vec<u8> {
     v1::ChannelMessage {
         version: PROTOCOL_VERSION,
         header,

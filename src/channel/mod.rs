@@ -41,17 +41,21 @@ pub const MAX_MESSAGE_GAP: u32 = 2_000;
 /// [`Error::Duplicate`]. At about 70 bytes a key, this caps the saved state near 140 KB.
 pub const MAX_SKIPPED_KEYS: usize = 2_000;
 
-/// How many ended receiving chains a channel remembers: 4. A replay of a message on a
-/// remembered chain is reported as [`Error::Duplicate`]; on an older one it fails
-/// authentication instead. Each costs about 40 bytes of state; the keys of late messages on
-/// ended chains live in the skipped keys regardless.
-pub const MAX_ENDED_CHAINS: usize = 4;
+/// How many ended receiving chains a channel remembers: 2. A replay of a message on a
+/// remembered chain is reported as [`Error::Duplicate`]; on an older one (a copy delayed
+/// by more than two round trips) it fails with [`Error::AuthenticationFailed`] instead, a
+/// rejection all the same. Late messages on ended chains still decrypt: their keys live
+/// in the skipped keys whatever this limit. Each remembered chain costs 15 bytes of state,
+/// and two keep an established channel's state under 400 bytes.
+pub const MAX_ENDED_CHAINS: usize = 2;
 
 /// Which side of the channel this is, with what only that side keeps.
 #[derive(Clone, Debug)]
 enum Role {
     /// The creator. `pending_prekey` is attached to every message until a reply decrypts.
-    Initiator { pending_prekey: Option<v1::PrekeyInfo> },
+    Initiator {
+        pending_prekey: Option<v1::PrekeyInfo>,
+    },
     /// The joiner. The creator's messages may carry the prekey information the channel was
     /// joined with (and nothing else): its SHA-256 is kept to check them.
     Responder { prekey_digest: [u8; 32] },
@@ -154,7 +158,11 @@ impl Channel {
     /// for a bad initiator card, [`Error::UnknownSignedPrekey`] /
     /// [`Error::UnknownOneTimePrekey`] for prekeys not (or no longer) in `prekeys`, and
     /// every error of [`Channel::decrypt`]. On error `prekeys` is unchanged.
-    pub fn join(identity: &Identity, prekeys: &mut PrekeyStore, first_message: &[u8]) -> Result<Joined> {
+    pub fn join(
+        identity: &Identity,
+        prekeys: &mut PrekeyStore,
+        first_message: &[u8],
+    ) -> Result<Joined> {
         let incoming = Incoming::parse(first_message)?;
         let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
         let peer = Card::from_bytes(&prekey.initiator_card)?;
@@ -197,7 +205,11 @@ impl Channel {
     /// # Errors
     /// [`Error::ChainExhausted`] after 2^32 - 1 messages without a reply;
     /// [`Error::NonContributoryKey`] if the peer's ratchet key is a low-order point.
-    pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         let prekey = match &self.role {
             Role::Initiator { pending_prekey } => pending_prekey.clone(),
             Role::Responder { .. } => None,
@@ -218,9 +230,9 @@ impl Channel {
         let incoming = Incoming::parse(message)?;
         if let Some(prekey) = &incoming.prekey {
             let matches = match &self.role {
-                Role::Responder { prekey_digest: joined } => {
-                    bool::from(prekey_digest(prekey).ct_eq(joined))
-                }
+                Role::Responder {
+                    prekey_digest: joined,
+                } => bool::from(prekey_digest(prekey).ct_eq(joined)),
                 Role::Initiator { .. } => false,
             };
             if !matches {
@@ -262,10 +274,7 @@ impl core::fmt::Debug for Channel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Channel")
             .field("peer_signing_key", &hex::encode(self.peer_signing_key()))
-            .field(
-                "initiator",
-                &matches!(self.role, Role::Initiator { .. }),
-            )
+            .field("initiator", &matches!(self.role, Role::Initiator { .. }))
             .field("skipped_keys", &self.skipped_keys())
             .finish_non_exhaustive()
     }

@@ -105,7 +105,8 @@ impl DoubleRatchet {
         let (root_key, sending) = match (&self.sending, &self.receiving) {
             (Some(sending), _) => (None, sending.clone()),
             (None, Some(receiving)) => {
-                let (root, chain) = SendingChain::start(rng, &self.root_key, &receiving.ratchet_key)?;
+                let (root, chain) =
+                    SendingChain::start(rng, &self.root_key, &receiving.ratchet_key)?;
                 (Some(root), chain)
             }
             (None, None) => {
@@ -116,9 +117,10 @@ impl DoubleRatchet {
         };
         let (number, message_key, next) = sending.next()?;
         let header = message::header(next.ratchet.public(), self.previous_chain_length, number);
-        let ciphertext = message_key
-            .aead_key(MESSAGE_INFO)
-            .encrypt(&message::associated_data(associated_data, &header), plaintext)?;
+        let ciphertext = message_key.aead_key(MESSAGE_INFO).encrypt(
+            &message::associated_data(associated_data, &header),
+            plaintext,
+        )?;
 
         if let Some(root_key) = root_key {
             self.root_key = root_key;
@@ -128,9 +130,16 @@ impl DoubleRatchet {
     }
 
     /// Decrypts one message; on any error `self` is unchanged.
-    pub(crate) fn decrypt(&mut self, associated_data: &[u8], incoming: &Incoming) -> Result<Vec<u8>> {
+    pub(crate) fn decrypt(
+        &mut self,
+        associated_data: &[u8],
+        incoming: &Incoming,
+    ) -> Result<Vec<u8>> {
         let aad = message::associated_data(associated_data, &incoming.header);
-        let open = |key: &MessageKey| key.aead_key(MESSAGE_INFO).decrypt(&aad, &incoming.ciphertext);
+        let open = |key: &MessageKey| {
+            key.aead_key(MESSAGE_INFO)
+                .decrypt(&aad, &incoming.ciphertext)
+        };
         let id = (incoming.ratchet_key, incoming.number);
 
         if let Some(key) = self.skipped.get(&id) {
@@ -154,11 +163,8 @@ impl DoubleRatchet {
             return Ok(plaintext);
         }
 
-        if let Some(ended) = self
-            .ended
-            .iter()
-            .find(|ended| ended.ratchet_key == incoming.ratchet_key)
-        {
+        let chain_id = EndedChain::id_of(&incoming.ratchet_key);
+        if let Some(ended) = self.ended.iter().find(|ended| ended.id == chain_id) {
             // Keys below `length` were derived: this one was used or evicted. Above it, the
             // peer never sent such a message, so it cannot be authentic.
             return Err(if incoming.number < ended.length {
@@ -185,7 +191,7 @@ impl DoubleRatchet {
             let ended_key = closing.chain.ratchet_key;
             self.skipped.extend(ended_key, closing.skipped);
             self.ended.push_back(EndedChain {
-                ratchet_key: ended_key,
+                id: EndedChain::id_of(&ended_key),
                 length: closing.chain.index,
             });
             while self.ended.len() > MAX_ENDED_CHAINS {

@@ -77,7 +77,7 @@ impl Channel {
                 .ended
                 .iter()
                 .map(|ended| state::EndedChainState {
-                    ratchet_key: ended.ratchet_key.to_vec(),
+                    chain_id: ended.id.to_vec(),
                     length: ended.length,
                 })
                 .collect(),
@@ -105,7 +105,8 @@ impl Channel {
         let saved: state::ChannelState = wire::decode(bytes, WHAT)?;
         wire::check_version(saved.version, WHAT)?;
 
-        let associated_data = state_fixed(&saved.associated_data, "associated data must be 128 bytes")?;
+        let associated_data =
+            state_fixed(&saved.associated_data, "associated data must be 128 bytes")?;
         let role = if saved.initiator {
             if !saved.joined_prekey_digest.is_empty() {
                 return Err(Error::InvalidState {
@@ -131,7 +132,10 @@ impl Channel {
                 });
             }
             Role::Responder {
-                prekey_digest: key32(&saved.joined_prekey_digest, "prekey digest must be 32 bytes")?,
+                prekey_digest: key32(
+                    &saved.joined_prekey_digest,
+                    "prekey digest must be 32 bytes",
+                )?,
             }
         };
 
@@ -144,7 +148,10 @@ impl Channel {
                         &chain.ratchet_secret,
                         "ratchet secret must be 32 bytes",
                     )?),
-                    chain_key: ChainKey::from_bytes(key32(&chain.chain_key, "chain key must be 32 bytes")?),
+                    chain_key: ChainKey::from_bytes(key32(
+                        &chain.chain_key,
+                        "chain key must be 32 bytes",
+                    )?),
                     index: chain.index,
                 })
             })
@@ -155,7 +162,10 @@ impl Channel {
             .map(|chain| -> Result<ReceivingChain> {
                 Ok(ReceivingChain {
                     ratchet_key: key32(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
-                    chain_key: ChainKey::from_bytes(key32(&chain.chain_key, "chain key must be 32 bytes")?),
+                    chain_key: ChainKey::from_bytes(key32(
+                        &chain.chain_key,
+                        "chain key must be 32 bytes",
+                    )?),
                     index: chain.index,
                 })
             })
@@ -176,7 +186,7 @@ impl Channel {
             .iter()
             .map(|ended| -> Result<EndedChain> {
                 Ok(EndedChain {
-                    ratchet_key: key32(&ended.ratchet_key, "ratchet key must be 32 bytes")?,
+                    id: state_fixed(&ended.chain_id, "ended chain ids must be 8 bytes")?,
                     length: ended.length,
                 })
             })
@@ -195,7 +205,8 @@ impl Channel {
                     reason: "a skipped key is listed twice",
                 });
             }
-            let key = MessageKey::from_bytes(key32(&entry.message_key, "message key must be 32 bytes")?);
+            let key =
+                MessageKey::from_bytes(key32(&entry.message_key, "message key must be 32 bytes")?);
             skipped.extend(ratchet_key, [(entry.index, key)]);
         }
 

@@ -76,6 +76,9 @@ mod tests {
     fn agreement_is_symmetric() {
         let a = AgreementKeyPair::from_secret_bytes([1; 32]);
         let b = AgreementKeyPair::from_secret_bytes([2; 32]);
-        assert_eq!(*a.agree(&b.public()).unwrap(), *b.agree(&a.public()).unwrap());
+        assert_eq!(
+            *a.agree(&b.public()).unwrap(),
+            *b.agree(&a.public()).unwrap()
+        );
     }
 }

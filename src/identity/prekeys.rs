@@ -305,10 +305,8 @@ impl PrekeyBundle {
         let bundle: v1::PrekeyBundle = wire::decode(bytes, "PrekeyBundle")?;
         let card = Card::from_bytes(&bundle.card)?;
         let signed_prekey = fixed::<32>(&bundle.signed_prekey, "signed prekey")?;
-        let signature = fixed::<SIGNATURE_LEN>(
-            &bundle.signed_prekey_signature,
-            "signed prekey signature",
-        )?;
+        let signature =
+            fixed::<SIGNATURE_LEN>(&bundle.signed_prekey_signature, "signed prekey signature")?;
         signature::verify(
             card.verifying_key(),
             SIGNED_PREKEY_CONTEXT,
@@ -317,7 +315,9 @@ impl PrekeyBundle {
             "signed prekey",
         )?;
         let one_time = match (bundle.one_time_prekey_id, bundle.one_time_prekey.is_empty()) {
-            (Some(id), false) => Some((id, fixed::<32>(&bundle.one_time_prekey, "one-time prekey")?)),
+            (Some(id), false) => {
+                Some((id, fixed::<32>(&bundle.one_time_prekey, "one-time prekey")?))
+            }
             (None, true) => None,
             _ => return Err(Error::IncompleteOneTimePrekey),
         };
