@@ -116,9 +116,20 @@ pub enum Error {
     #[error("the message carries no prekey information, so it cannot start a channel")]
     NotAPrekeyMessage,
 
-    /// The message carries prekey information that does not belong to this channel.
+    /// The message's prekey information, or its absence, does not match this channel: the
+    /// message was altered in transit (prekey information added, removed or changed) or it
+    /// starts another channel. Drop it; to accept a new channel, use [`Channel::join`](crate::Channel::join).
     #[error("the message's prekey information does not match this channel")]
-    UnexpectedPrekeyInfo,
+    PrekeyInfoMismatch,
+
+    /// The card in a channel's first message carries a signature by `signer` besides its
+    /// own. Nothing at join can check such a signature, so it could be altered in transit:
+    /// a first message must carry the bare self-signed card.
+    #[error("the initiator card carries a signature by {signer:?} that cannot be checked here")]
+    UncheckableCardSignature {
+        /// The other signer.
+        signer: String,
+    },
 
     /// This message was decrypted before (or its key was discarded as documented under
     /// the limits). Nothing to do: the app already has its plaintext.

@@ -6,6 +6,8 @@
 //! hold secrets and stay private to the crate.
 
 use prost::Message;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -44,16 +46,19 @@ redacted_debug!(
     SealedState,
 );
 
-/// Decodes `bytes` as `M` and insists that the encoding is canonical.
+/// Decodes `bytes` as `M` and insists that they are its canonical encoding.
 ///
-/// prost skips unknown fields and lets a later field overwrite an earlier one, so two
-/// different byte strings can decode to the same message. Requiring that the message
-/// re-encodes to exactly as many bytes as were given rejects unknown, repeated and padded
-/// fields: no bit of an accepted input goes unread, which is what lets "any single-bit
-/// flip is rejected" hold even for fields outside the AEAD.
+/// prost skips unknown fields, lets a later field overwrite an earlier one, accepts fields
+/// in any order and any non-zero varint as `true`, so many byte strings decode to the same
+/// message. Accepting only the bytes the message re-encodes to makes the encoding a
+/// function of the values: no bit of an accepted input goes unread, and bytes that are
+/// hashed or compared (prekey information, cards) cannot be varied in transit.
 pub(crate) fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M> {
     let message = M::decode(bytes).map_err(|_| Error::Decode { what })?;
-    if message.encoded_len() != bytes.len() {
+    // The length test is cheap and rejects most variants before the re-encoding.
+    if message.encoded_len() != bytes.len()
+        || Zeroizing::new(message.encode_to_vec()).as_slice() != bytes
+    {
         return Err(Error::Decode { what });
     }
     Ok(message)
@@ -75,6 +80,68 @@ pub(crate) fn fixed<const N: usize>(bytes: &[u8], field: &'static str) -> Result
         expected: N,
         found: bytes.len(),
     })
+}
+
+/// Length of the checksum that ends every saved state: 8 bytes of SHA-256.
+///
+/// Unsealed state has no integrity protection (sealing with a
+/// [`StorageKey`](crate::StorageKey) gives that). The checksum catches what storage does by
+/// accident: a torn write that drops trailing fields still decodes as a valid, shorter
+/// state, and would silently lose skipped keys or prekeys. 64 bits make an accidental
+/// match negligible.
+pub(crate) const STATE_CHECKSUM_LEN: usize = 8;
+
+/// Saved state messages: versioned, and ending in a checksum of everything else.
+pub(crate) trait SavedState: Message + Default {
+    const WHAT: &'static str;
+    fn version(&self) -> u32;
+    fn checksum_mut(&mut self) -> &mut Vec<u8>;
+}
+
+macro_rules! saved_state {
+    ($($ty:ident),* $(,)?) => {$(
+        impl SavedState for state::$ty {
+            const WHAT: &'static str = stringify!($ty);
+            fn version(&self) -> u32 {
+                self.version
+            }
+            fn checksum_mut(&mut self) -> &mut Vec<u8> {
+                &mut self.checksum
+            }
+        }
+    )*};
+}
+saved_state!(ChannelState, IdentityState, PrekeyStoreState);
+
+fn checksum(body: &[u8]) -> Vec<u8> {
+    Sha256::digest(body)
+        .iter()
+        .take(STATE_CHECKSUM_LEN)
+        .copied()
+        .collect()
+}
+
+/// Encodes saved state with its checksum: SHA-256 of the encoding without the checksum
+/// field, truncated to [`STATE_CHECKSUM_LEN`] bytes.
+pub(crate) fn encode_state<M: SavedState>(mut saved: M) -> Zeroizing<Vec<u8>> {
+    saved.checksum_mut().clear();
+    let body = Zeroizing::new(saved.encode_to_vec());
+    *saved.checksum_mut() = checksum(&body);
+    Zeroizing::new(saved.encode_to_vec())
+}
+
+/// Decodes saved state: canonical encoding, version 1, and a matching checksum.
+pub(crate) fn decode_state<M: SavedState>(bytes: &[u8]) -> Result<M> {
+    let mut saved: M = decode(bytes, M::WHAT)?;
+    check_version(saved.version(), M::WHAT)?;
+    let found = core::mem::take(saved.checksum_mut());
+    let body = Zeroizing::new(saved.encode_to_vec());
+    if found != checksum(&body) {
+        return Err(Error::InvalidState {
+            reason: "checksum mismatch: the state is truncated or corrupted",
+        });
+    }
+    Ok(saved)
 }
 
 /// Reads a fixed-size field of serialized state, where a wrong length means corruption.

@@ -116,28 +116,29 @@ impl ReceivingChain {
     }
 }
 
-/// Length of an ended chain's id: the first 8 bytes of its ratchet public key.
+/// Length of a chain id: the first 8 bytes of the chain's ratchet public key.
 ///
-/// An ended chain is only recognized, never used for a key, so 8 bytes suffice: honest
-/// ratchet keys are random points, and a forged key that matches an id gets a rejection
-/// either way (`Duplicate` instead of `AuthenticationFailed`). It saves 24 bytes of state
-/// per ended chain.
-pub(crate) const ENDED_CHAIN_ID_LEN: usize = 8;
+/// Chains that are only recognized, never used for a key (ended chains, the chain a
+/// responder joined on), are kept by id: honest ratchet keys are random points, so 8 bytes
+/// tell a handful of chains apart, and a forged key that matches an id is rejected either
+/// way. It saves 24 bytes of state per chain.
+pub(crate) const CHAIN_ID_LEN: usize = 8;
+
+/// The id of the chain of a ratchet key.
+pub(crate) type ChainId = [u8; CHAIN_ID_LEN];
+
+pub(crate) fn chain_id(ratchet_key: &[u8; 32]) -> ChainId {
+    let mut id = [0u8; CHAIN_ID_LEN];
+    for (out, byte) in id.iter_mut().zip(ratchet_key) {
+        *out = *byte;
+    }
+    id
+}
 
 /// A receiving chain the peer has moved on from: its id and how many of its messages had
 /// keys derived, so that replays on it are told apart from forgeries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct EndedChain {
-    pub(crate) id: [u8; ENDED_CHAIN_ID_LEN],
+    pub(crate) id: ChainId,
     pub(crate) length: u32,
-}
-
-impl EndedChain {
-    pub(crate) fn id_of(ratchet_key: &[u8; 32]) -> [u8; ENDED_CHAIN_ID_LEN] {
-        let mut id = [0u8; ENDED_CHAIN_ID_LEN];
-        for (out, byte) in id.iter_mut().zip(ratchet_key) {
-            *out = *byte;
-        }
-        id
-    }
 }

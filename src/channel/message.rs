@@ -2,8 +2,9 @@
 
 use prost::Message;
 
+use crate::crypto::agreement::public_key;
 use crate::error::Result;
-use crate::wire::{self, fixed, v1};
+use crate::wire::{self, v1};
 
 /// Version of the `ChannelMessage` format this crate writes and reads.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -27,7 +28,7 @@ impl Incoming {
         wire::check_version(message.version, "ChannelMessage")?;
         let header: v1::RatchetHeader = wire::decode(&message.header, "RatchetHeader")?;
         Ok(Self {
-            ratchet_key: fixed(&header.ratchet_key, "ratchet key")?,
+            ratchet_key: public_key(&header.ratchet_key, "ratchet key")?,
             previous_chain_length: header.previous_chain_length,
             number: header.message_number,
             header: message.header,

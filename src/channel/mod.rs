@@ -15,10 +15,11 @@ use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::agreement::{public_key, AgreementKeyPair};
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity, PrekeyBundle, PrekeyStore};
-use crate::wire::{fixed, v1};
+use crate::wire::v1;
+use chains::{chain_id, ChainId};
 use handshake::AD_LEN;
 use message::Incoming;
 use ratchet::DoubleRatchet;
@@ -56,9 +57,13 @@ enum Role {
     Initiator {
         pending_prekey: Option<v1::PrekeyInfo>,
     },
-    /// The joiner. The creator's messages may carry the prekey information the channel was
-    /// joined with (and nothing else): its SHA-256 is kept to check them.
-    Responder { prekey_digest: [u8; 32] },
+    /// The joiner. The creator attaches prekey information to exactly the messages of its
+    /// first sending chain, and it is always the same: the joiner keeps that chain's id and
+    /// the information's SHA-256, and refuses messages that add, drop or change it.
+    Responder {
+        prekey_digest: [u8; 32],
+        joined_chain: ChainId,
+    },
 }
 
 /// An end-to-end encrypted one-to-one channel.
@@ -166,7 +171,12 @@ impl Channel {
         let incoming = Incoming::parse(first_message)?;
         let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
         let peer = Card::from_bytes(&prekey.initiator_card)?;
-        let ephemeral_key = fixed::<32>(&prekey.ephemeral_key, "ephemeral key")?;
+        if let Some(signer) = peer.other_signer() {
+            return Err(Error::UncheckableCardSignature {
+                signer: signer.to_owned(),
+            });
+        }
+        let ephemeral_key = public_key(&prekey.ephemeral_key, "ephemeral key")?;
         let signed_prekey = prekeys.signed_prekey(prekey.signed_prekey_id)?;
         let one_time = prekey
             .one_time_prekey_id
@@ -190,6 +200,7 @@ impl Channel {
             associated_data,
             role: Role::Responder {
                 prekey_digest: prekey_digest(prekey),
+                joined_chain: chain_id(&incoming.ratchet_key),
             },
             ratchet: DoubleRatchet::responder(new_chain),
         };
@@ -223,21 +234,28 @@ impl Channel {
     /// # Errors
     /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
     /// malformed input, [`Error::Duplicate`] for a message already decrypted,
-    /// [`Error::TooFarAhead`] beyond [`MAX_MESSAGE_GAP`], [`Error::UnexpectedPrekeyInfo`]
+    /// [`Error::TooFarAhead`] beyond [`MAX_MESSAGE_GAP`], [`Error::PrekeyInfoMismatch`]
     /// for prekey information of another channel, and [`Error::AuthenticationFailed`] for
     /// anything tampered with, forged, or meant for another channel.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         let incoming = Incoming::parse(message)?;
-        if let Some(prekey) = &incoming.prekey {
-            let matches = match &self.role {
-                Role::Responder {
-                    prekey_digest: joined,
-                } => bool::from(prekey_digest(prekey).ct_eq(joined)),
-                Role::Initiator { .. } => false,
-            };
-            if !matches {
-                return Err(Error::UnexpectedPrekeyInfo);
+        let prekey_as_expected = match &self.role {
+            Role::Initiator { .. } => incoming.prekey.is_none(),
+            Role::Responder {
+                prekey_digest: joined,
+                joined_chain,
+            } => {
+                let on_joined_chain = chain_id(&incoming.ratchet_key) == *joined_chain;
+                match &incoming.prekey {
+                    Some(prekey) => {
+                        on_joined_chain && bool::from(prekey_digest(prekey).ct_eq(joined))
+                    }
+                    None => !on_joined_chain,
+                }
             }
+        };
+        if !prekey_as_expected {
+            return Err(Error::PrekeyInfoMismatch);
         }
         let plaintext = self.ratchet.decrypt(&self.associated_data, &incoming)?;
         if let Role::Initiator { pending_prekey } = &mut self.role {

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use rand::CryptoRng;
 
-use super::chains::{Advance, EndedChain, ReceivingChain, SendingChain};
+use super::chains::{chain_id, Advance, EndedChain, ReceivingChain, SendingChain};
 use super::message::{self, Incoming};
 use super::skipped_keys::SkippedKeys;
 use super::{MAX_ENDED_CHAINS, MESSAGE_INFO};
@@ -163,8 +163,8 @@ impl DoubleRatchet {
             return Ok(plaintext);
         }
 
-        let chain_id = EndedChain::id_of(&incoming.ratchet_key);
-        if let Some(ended) = self.ended.iter().find(|ended| ended.id == chain_id) {
+        let incoming_chain = chain_id(&incoming.ratchet_key);
+        if let Some(ended) = self.ended.iter().find(|ended| ended.id == incoming_chain) {
             // Keys below `length` were derived: this one was used or evicted. Above it, the
             // peer never sent such a message, so it cannot be authentic.
             return Err(if incoming.number < ended.length {
@@ -191,7 +191,7 @@ impl DoubleRatchet {
             let ended_key = closing.chain.ratchet_key;
             self.skipped.extend(ended_key, closing.skipped);
             self.ended.push_back(EndedChain {
-                id: EndedChain::id_of(&ended_key),
+                id: chain_id(&ended_key),
                 length: closing.chain.index,
             });
             while self.ended.len() > MAX_ENDED_CHAINS {

@@ -14,8 +14,6 @@ use crate::crypto::chain::{ChainKey, MessageKey, RootKey};
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1};
 
-const WHAT: &str = "ChannelState";
-
 fn key32(bytes: &[u8], reason: &'static str) -> Result<[u8; 32]> {
     state_fixed(bytes, reason)
 }
@@ -41,15 +39,19 @@ impl Channel {
     /// ```
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let ratchet = &self.ratchet;
-        let (pending_prekey, joined_prekey_digest) = match &self.role {
+        let (pending_prekey, joined_prekey_digest, joined_chain_id) = match &self.role {
             Role::Initiator { pending_prekey } => (
                 pending_prekey
                     .as_ref()
                     .map(Message::encode_to_vec)
                     .unwrap_or_default(),
                 Vec::new(),
+                Vec::new(),
             ),
-            Role::Responder { prekey_digest } => (Vec::new(), prekey_digest.to_vec()),
+            Role::Responder {
+                prekey_digest,
+                joined_chain,
+            } => (Vec::new(), prekey_digest.to_vec(), joined_chain.to_vec()),
         };
         let saved = state::ChannelState {
             version: 1,
@@ -92,8 +94,10 @@ impl Channel {
                 .collect(),
             pending_prekey,
             joined_prekey_digest,
+            joined_chain_id,
+            checksum: Vec::new(),
         };
-        Zeroizing::new(saved.encode_to_vec())
+        wire::encode_state(saved)
     }
 
     /// Loads a channel saved by [`Channel::to_bytes`], checking every length and invariant.
@@ -102,15 +106,14 @@ impl Channel {
     /// [`Error::Decode`], [`Error::UnsupportedVersion`] or [`Error::InvalidState`] for
     /// anything that is not a valid saved channel.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let saved: state::ChannelState = wire::decode(bytes, WHAT)?;
-        wire::check_version(saved.version, WHAT)?;
+        let saved: state::ChannelState = wire::decode_state(bytes)?;
 
         let associated_data =
             state_fixed(&saved.associated_data, "associated data must be 128 bytes")?;
         let role = if saved.initiator {
-            if !saved.joined_prekey_digest.is_empty() {
+            if !saved.joined_prekey_digest.is_empty() || !saved.joined_chain_id.is_empty() {
                 return Err(Error::InvalidState {
-                    reason: "an initiator has no joined prekey digest",
+                    reason: "an initiator has no joined prekey digest or chain",
                 });
             }
             let pending_prekey = if saved.pending_prekey.is_empty() {
@@ -135,6 +138,10 @@ impl Channel {
                 prekey_digest: key32(
                     &saved.joined_prekey_digest,
                     "prekey digest must be 32 bytes",
+                )?,
+                joined_chain: state_fixed(
+                    &saved.joined_chain_id,
+                    "joined chain id must be 8 bytes",
                 )?,
             }
         };

@@ -5,6 +5,27 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::wire::fixed;
+
+/// Parses an X25519 public key from the wire, accepting only the canonical encoding of a
+/// field element: below 2^255 - 19, top bit clear.
+///
+/// X25519 ignores the top bit and reduces larger values, so each key has several
+/// encodings that agree to the same secret. Bytes that are hashed or compared (prekey
+/// information, chain ids) must not vary in transit, so only one encoding is accepted.
+pub(crate) fn public_key(bytes: &[u8], field: &'static str) -> Result<[u8; 32]> {
+    let key = fixed::<32>(bytes, field)?;
+    // Little-endian: non-canonical values are those with the top bit set, and
+    // 2^255 - 19 ..= 2^255 - 1, i.e. byte 31 = 0x7f, bytes 1..31 = 0xff, byte 0 >= 0xed.
+    let top_bit = key.last().is_some_and(|last| last & 0x80 != 0);
+    let at_least_p = key.first().is_some_and(|&low| low >= 0xed)
+        && key.iter().skip(1).take(30).all(|&byte| byte == 0xff)
+        && key.last() == Some(&0x7f);
+    if top_bit || at_least_p {
+        return Err(Error::InvalidPublicKey { field });
+    }
+    Ok(key)
+}
 
 /// An X25519 key pair whose public half is computed once.
 #[derive(Clone)]
@@ -70,6 +91,25 @@ mod tests {
         for point in [[0u8; 32], order_eight] {
             assert_eq!(pair.agree(&point), Err(Error::NonContributoryKey));
         }
+    }
+
+    #[test]
+    fn only_canonical_public_keys_parse() {
+        let mut key = [0x11u8; 32];
+        key[31] = 0x7f;
+        assert!(public_key(&key, "k").is_ok());
+        key[31] = 0xff;
+        assert_eq!(
+            public_key(&key, "k"),
+            Err(Error::InvalidPublicKey { field: "k" })
+        );
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert!(public_key(&p, "k").is_err());
+        p[0] = 0xec; // p - 1
+        assert!(public_key(&p, "k").is_ok());
+        assert!(public_key(&[0; 31], "k").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use ed25519_dalek::VerifyingKey;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use crate::crypto::agreement::public_key;
 use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::wire::{self, fixed, v1};
@@ -135,7 +136,7 @@ impl Card {
         let content: v1::CardContent = wire::decode(&signed.content, "CardContent")?;
         check_name(&content.identity)?;
         let signing_key = signature::verifying_key(&content.signing_key, "card signing key")?;
-        let agreement_key = fixed::<32>(&content.agreement_key, "card agreement key")?;
+        let agreement_key = public_key(&content.agreement_key, "card agreement key")?;
         if !content.previous_fingerprint.is_empty() {
             fixed::<32>(&content.previous_fingerprint, "previous fingerprint")?;
         }
@@ -208,6 +209,15 @@ impl Card {
     /// SHA-256 of the card's content.
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
+    }
+
+    /// The first signer other than "self", if the card carries such a signature.
+    pub(crate) fn other_signer(&self) -> Option<&str> {
+        self.signed
+            .signatures
+            .iter()
+            .map(|entry| entry.signer.as_str())
+            .find(|&signer| signer != SELF_SIGNER)
     }
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {

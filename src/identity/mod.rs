@@ -7,7 +7,6 @@ pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN,
 pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
 
 use ed25519_dalek::SigningKey;
-use prost::Message;
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -90,16 +89,14 @@ impl Identity {
     /// Serializes the identity, private keys included, as an `IdentityState` protobuf.
     /// The bytes are secret: store them sealed with a [`StorageKey`](crate::StorageKey).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(
-            state::IdentityState {
-                version: 1,
-                identity: self.card.identity().to_owned(),
-                created_at: self.card.created_at(),
-                signing_secret: self.signing.to_bytes().to_vec(),
-                agreement_secret: self.agreement.secret_bytes().to_vec(),
-            }
-            .encode_to_vec(),
-        )
+        wire::encode_state(state::IdentityState {
+            version: 1,
+            identity: self.card.identity().to_owned(),
+            created_at: self.card.created_at(),
+            signing_secret: self.signing.to_bytes().to_vec(),
+            agreement_secret: self.agreement.secret_bytes().to_vec(),
+            checksum: Vec::new(),
+        })
     }
 
     /// Loads an identity saved by [`Identity::to_bytes`].
@@ -108,8 +105,7 @@ impl Identity {
     /// [`Error::Decode`], [`Error::UnsupportedVersion`], [`Error::InvalidState`] or
     /// [`Error::InvalidIdentityName`] for bytes that are not a saved identity.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let saved: state::IdentityState = wire::decode(bytes, "IdentityState")?;
-        wire::check_version(saved.version, "IdentityState")?;
+        let saved: state::IdentityState = wire::decode_state(bytes)?;
         let signing = SigningKey::from_bytes(&Zeroizing::new(state_fixed(
             &saved.signing_secret,
             "identity signing key must be 32 bytes",

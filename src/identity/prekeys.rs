@@ -7,7 +7,7 @@ use rand::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::{Card, Identity};
-use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::agreement::{public_key, AgreementKeyPair};
 use crate::crypto::signature::{self, SIGNATURE_LEN};
 use crate::error::{Error, Result};
 use crate::wire::{self, fixed, state, state_fixed, v1};
@@ -200,23 +200,21 @@ impl PrekeyStore {
 
     /// Serializes the store, private keys included. Store the bytes sealed.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(
-            state::PrekeyStoreState {
-                version: 1,
-                current_signed_prekey: Some(self.current.to_state()),
-                previous_signed_prekey: self.previous.as_ref().map(Prekey::to_state),
-                one_time_prekeys: self
-                    .one_time
-                    .iter()
-                    .map(|(&id, pair)| state::PrekeyState {
-                        id,
-                        secret: pair.secret_bytes().to_vec(),
-                    })
-                    .collect(),
-                next_id: self.next_id,
-            }
-            .encode_to_vec(),
-        )
+        wire::encode_state(state::PrekeyStoreState {
+            version: 1,
+            current_signed_prekey: Some(self.current.to_state()),
+            previous_signed_prekey: self.previous.as_ref().map(Prekey::to_state),
+            one_time_prekeys: self
+                .one_time
+                .iter()
+                .map(|(&id, pair)| state::PrekeyState {
+                    id,
+                    secret: pair.secret_bytes().to_vec(),
+                })
+                .collect(),
+            next_id: self.next_id,
+            checksum: Vec::new(),
+        })
     }
 
     /// Loads a store saved by [`PrekeyStore::to_bytes`].
@@ -224,8 +222,7 @@ impl PrekeyStore {
     /// # Errors
     /// [`Error::Decode`], [`Error::UnsupportedVersion`] or [`Error::InvalidState`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let saved: state::PrekeyStoreState = wire::decode(bytes, "PrekeyStoreState")?;
-        wire::check_version(saved.version, "PrekeyStoreState")?;
+        let saved: state::PrekeyStoreState = wire::decode_state(bytes)?;
         let current = saved
             .current_signed_prekey
             .as_ref()
@@ -304,7 +301,7 @@ impl PrekeyBundle {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bundle: v1::PrekeyBundle = wire::decode(bytes, "PrekeyBundle")?;
         let card = Card::from_bytes(&bundle.card)?;
-        let signed_prekey = fixed::<32>(&bundle.signed_prekey, "signed prekey")?;
+        let signed_prekey = public_key(&bundle.signed_prekey, "signed prekey")?;
         let signature =
             fixed::<SIGNATURE_LEN>(&bundle.signed_prekey_signature, "signed prekey signature")?;
         signature::verify(
@@ -316,7 +313,7 @@ impl PrekeyBundle {
         )?;
         let one_time = match (bundle.one_time_prekey_id, bundle.one_time_prekey.is_empty()) {
             (Some(id), false) => {
-                Some((id, fixed::<32>(&bundle.one_time_prekey, "one-time prekey")?))
+                Some((id, public_key(&bundle.one_time_prekey, "one-time prekey")?))
             }
             (None, true) => None,
             _ => return Err(Error::IncompleteOneTimePrekey),
