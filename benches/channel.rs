@@ -23,7 +23,7 @@ fn established() -> Pair {
     let mut prekeys = PrekeyStore::new(&mut rng);
     let ids = prekeys.generate_one_time_prekeys(&mut rng, 1).unwrap();
     let bundle = prekeys.bundle(&bob_id, Some(ids[0])).unwrap();
-    let mut alice = Channel::create(&alice_id, &bundle, &mut rng).unwrap();
+    let mut alice = Channel::create(&mut rng, &alice_id, &bundle).unwrap();
     let first = alice.encrypt(&mut rng, b"hello").unwrap();
     let mut bob = Channel::join(&bob_id, &mut prekeys, &first)
         .unwrap()
@@ -53,7 +53,7 @@ fn channel(c: &mut Criterion) {
             || PrekeyStore::from_bytes(&prekeys.to_bytes()).unwrap(),
             |mut store| {
                 let mut rng = rand::rng();
-                let mut alice = Channel::create(&alice_id, &bundle, &mut rng).unwrap();
+                let mut alice = Channel::create(&mut rng, &alice_id, &bundle).unwrap();
                 let first = alice.encrypt(&mut rng, b"hello").unwrap();
                 black_box(Channel::join(&bob_id, &mut store, &first).unwrap());
             },

@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bundle.card().fingerprint(),
         bundle.one_time_prekey_id()
     );
-    alice.channel = Some(Channel::create(&alice.identity, &bundle, &mut rng)?);
+    alice.channel = Some(Channel::create(&mut rng, &alice.identity, &bundle)?);
 
     let mut late: Vec<(bool, String, Vec<u8>)> = Vec::new();
     let mut delivered = 0;

@@ -207,7 +207,7 @@ fn low_order_keys_in_a_bundle_are_refused_by_create() {
     let bundle =
         PrekeyBundle::from_bytes(&one_time.encode_to_vec()).expect("one-time prekeys are unsigned");
     assert!(matches!(
-        Channel::create(&s.alice, &bundle, &mut s.rng),
+        Channel::create(&mut s.rng, &s.alice, &bundle),
         Err(Error::NonContributoryKey)
     ));
 
@@ -224,7 +224,7 @@ fn low_order_keys_in_a_bundle_are_refused_by_create() {
     };
     let bundle = PrekeyBundle::from_bytes(&signed.encode_to_vec()).expect("validly signed");
     assert!(matches!(
-        Channel::create(&s.alice, &bundle, &mut s.rng),
+        Channel::create(&mut s.rng, &s.alice, &bundle),
         Err(Error::NonContributoryKey)
     ));
 }
@@ -234,7 +234,7 @@ fn bundle_without_a_one_time_prekey() {
     let mut s = setup(61);
     let bundle = published_bundle(&s.store, &s.bob, None);
     assert_eq!(bundle.one_time_prekey_id(), None);
-    let mut alice_channel = Channel::create(&s.alice, &bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"no one-time prekey")
         .expect("encrypt");

@@ -18,7 +18,7 @@ const BAD_CARD: Error = Error::BadSignature { what: "card" };
 fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
     let mut s = setup(54);
     let mallory = identity(&mut s.rng, "mallory");
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"first")
         .expect("encrypt");
@@ -68,7 +68,7 @@ fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
 #[test]
 fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
     let mut s = setup(55);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"first")
         .expect("encrypt");
@@ -98,7 +98,7 @@ fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
 #[test]
 fn every_bit_flip_of_a_first_message_fails_to_join() {
     let mut s = setup(56);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"first message")
         .expect("encrypt");
@@ -131,7 +131,7 @@ fn every_bit_flip_of_a_first_message_fails_to_join() {
 /// tampered prekey information.
 fn check_tampered_prekey_info(seed: u64, tamper: impl Fn(&mut v1::PrekeyInfo)) {
     let mut s = setup(seed);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"first")
         .expect("encrypt");
@@ -188,7 +188,7 @@ fn first_message_with_an_extra_card_signature() {
 #[test]
 fn other_join_failures_leave_the_store_unchanged() {
     let mut s = setup(57);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let first = alice_channel
         .encrypt(&mut s.rng, b"first")
         .expect("encrypt");
@@ -316,11 +316,11 @@ fn signed_prekey_rotation_keeps_one_previous_key() {
     let mut s = setup(58);
     let old_id = s.store.signed_prekey_id();
     let bundle = published_bundle(&s.store, &s.bob, None);
-    let mut first_channel = Channel::create(&s.alice, &bundle, &mut s.rng).expect("create");
+    let mut first_channel = Channel::create(&mut s.rng, &s.alice, &bundle).expect("create");
     let first = first_channel
         .encrypt(&mut s.rng, b"one rotation old")
         .expect("encrypt");
-    let mut second_channel = Channel::create(&s.alice, &bundle, &mut s.rng).expect("create");
+    let mut second_channel = Channel::create(&mut s.rng, &s.alice, &bundle).expect("create");
     let second = second_channel
         .encrypt(&mut s.rng, b"two rotations old")
         .expect("encrypt");
@@ -338,7 +338,7 @@ fn signed_prekey_rotation_keeps_one_previous_key() {
 #[test]
 fn lost_first_message_does_not_break_the_channel() {
     let mut s = setup(59);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let lost = alice_channel
         .encrypt(&mut s.rng, b"lost for a while")
         .expect("encrypt");
@@ -366,7 +366,7 @@ fn lost_first_message_does_not_break_the_channel() {
 #[test]
 fn prekey_information_is_attached_until_a_reply_is_decrypted() {
     let mut s = setup(60);
-    let mut alice_channel = Channel::create(&s.alice, &s.bundle, &mut s.rng).expect("create");
+    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
     let sent: Vec<Vec<u8>> = (0..3)
         .map(|i| alice_channel.encrypt(&mut s.rng, &[i]).expect("encrypt"))
         .collect();

@@ -67,7 +67,7 @@ fn run(seed: u64, ops: Vec<Op>, flush: bool) -> Result<(), TestCaseError> {
     let bundle = published_bundle(&bob_prekeys, &bob_identity, Some(ids[0]));
     // sides[0] is Alice, sides[1] Bob; messages[i] is the i-th message sent by anyone.
     let mut sides = [Side::default(), Side::default()];
-    sides[0].channel = Some(Channel::create(&alice_identity, &bundle, &mut rng).expect("create"));
+    sides[0].channel = Some(Channel::create(&mut rng, &alice_identity, &bundle).expect("create"));
     let mut messages: Vec<Sent> = Vec::new();
 
     let mut deliver = |sides: &mut [Side; 2],

@@ -264,7 +264,7 @@ fn debug_output_shows_no_secrets() {
     // What join returns.
     let id = pair.bob_prekeys.one_time_prekey_ids()[0];
     let bundle = common::published_bundle(&pair.bob_prekeys, &pair.bob_identity, Some(id));
-    let mut channel = Channel::create(&pair.alice_identity, &bundle, &mut seeded).expect("create");
+    let mut channel = Channel::create(&mut seeded, &pair.alice_identity, &bundle).expect("create");
     assert_hides(&channel, &channel_secrets(&channel.to_bytes()));
     let first = channel.encrypt(&mut seeded, b"first").expect("encrypt");
     let joined = Channel::join(&pair.bob_identity, &mut pair.bob_prekeys, &first).expect("join");

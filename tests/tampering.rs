@@ -291,7 +291,7 @@ fn messages_of_a_third_party_channel_are_rejected() {
     let dave = identity(&mut rng, "dave");
     let (mut dave_prekeys, ids) = prekeys(&mut rng, 1);
     let bundle = published_bundle(&dave_prekeys, &dave, Some(ids[0]));
-    let mut carol_channel = Channel::create(&carol, &bundle, &mut rng).expect("create");
+    let mut carol_channel = Channel::create(&mut rng, &carol, &bundle).expect("create");
     let carol_first = carol_channel
         .encrypt(&mut rng, b"carol to dave")
         .expect("encrypt");
@@ -333,7 +333,7 @@ fn messages_of_another_channel_between_the_same_people_are_rejected() {
     // A second channel from Alice to Bob, from a bundle with Bob's other one-time prekey.
     let id = pair.bob_prekeys.one_time_prekey_ids()[0];
     let bundle = published_bundle(&pair.bob_prekeys, &pair.bob_identity, Some(id));
-    let mut alice2 = Channel::create(&pair.alice_identity, &bundle, &mut pair.rng).expect("create");
+    let mut alice2 = Channel::create(&mut pair.rng, &pair.alice_identity, &bundle).expect("create");
     let first2 = alice2
         .encrypt(&mut pair.rng, b"second channel")
         .expect("encrypt");

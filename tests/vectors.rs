@@ -763,7 +763,7 @@ fn ratchetkit_replays_the_conversation() {
         v.x3dh.ephemeral_secret.as_str(),
         v.chains[0].ratchet_secret.as_str(),
     ]);
-    let mut alice_channel = Channel::create(&alice, &fetched, &mut rng).unwrap();
+    let mut alice_channel = Channel::create(&mut rng, &alice, &fetched).unwrap();
     rng.assert_used_up("Channel::create");
     let mut bob_channel: Option<Channel> = None;
 

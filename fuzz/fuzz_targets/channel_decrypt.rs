@@ -16,9 +16,11 @@ static BOB: LazyLock<Channel> = LazyLock::new(|| {
     let bob_id = Identity::generate_at(&mut rng, "bob", 1).unwrap();
     let mut prekeys = PrekeyStore::new(&mut rng);
     let bundle = prekeys.bundle(&bob_id, None).unwrap();
-    let mut alice = Channel::create(&alice_id, &bundle, &mut rng).unwrap();
+    let mut alice = Channel::create(&mut rng, &alice_id, &bundle).unwrap();
     let first = alice.encrypt(&mut rng, b"first").unwrap();
-    let mut bob = Channel::join(&bob_id, &mut prekeys, &first).unwrap().channel;
+    let mut bob = Channel::join(&bob_id, &mut prekeys, &first)
+        .unwrap()
+        .channel;
     let reply = bob.encrypt(&mut rng, b"reply").unwrap();
     alice.decrypt(&reply).unwrap();
     let _lost = alice.encrypt(&mut rng, b"lost").unwrap();

@@ -84,7 +84,7 @@ enum Role {
 /// let mut bob_prekeys = PrekeyStore::new(&mut rng);
 /// let bundle = bob_prekeys.bundle(&bob, None)?;
 ///
-/// let mut to_bob = Channel::create(&alice, &bundle, &mut rng)?;
+/// let mut to_bob = Channel::create(&mut rng, &alice, &bundle)?;
 /// let first = to_bob.encrypt(&mut rng, b"hello bob")?;
 ///
 /// let joined = Channel::join(&bob, &mut bob_prekeys, &first)?;
@@ -124,9 +124,9 @@ impl Channel {
     /// # Errors
     /// [`Error::NonContributoryKey`] if a key in the bundle is a low-order point.
     pub fn create<R: CryptoRng + ?Sized>(
+        rng: &mut R,
         identity: &Identity,
         bundle: &PrekeyBundle,
-        rng: &mut R,
     ) -> Result<Self> {
         let ephemeral = AgreementKeyPair::generate(rng);
         let one_time = bundle.one_time_prekey();

@@ -31,7 +31,7 @@ impl Channel {
     /// # let alice = Identity::generate(&mut rng, "alice")?;
     /// # let bob = Identity::generate(&mut rng, "bob")?;
     /// # let bundle = PrekeyStore::new(&mut rng).bundle(&bob, None)?;
-    /// let channel = Channel::create(&alice, &bundle, &mut rng)?;
+    /// let channel = Channel::create(&mut rng, &alice, &bundle)?;
     /// let saved = channel.to_bytes();
     /// let restored = Channel::from_bytes(&saved)?;
     /// assert_eq!(*restored.to_bytes(), *saved);

@@ -71,7 +71,7 @@ impl Pair {
         let bob_identity = identity(&mut rng, "bob");
         let (mut bob_prekeys, ids) = prekeys(&mut rng, 2);
         let bundle = published_bundle(&bob_prekeys, &bob_identity, Some(ids[0]));
-        let mut alice = Channel::create(&alice_identity, &bundle, &mut rng).expect("create");
+        let mut alice = Channel::create(&mut rng, &alice_identity, &bundle).expect("create");
         let first_message = alice.encrypt(&mut rng, FIRST_PLAINTEXT).expect("encrypt");
         let joined = Channel::join(&bob_identity, &mut bob_prekeys, &first_message).expect("join");
         assert_eq!(joined.plaintext, FIRST_PLAINTEXT);

@@ -864,7 +864,7 @@ pub fn generate() -> Vectors {
 
     // X3DH, with Alice's first ratchet key.
     let fetched = PrekeyBundle::from_bytes(&bundle_bytes).expect("the bundle verifies");
-    let alice_channel = Channel::create(&alice, &fetched, &mut rng).expect("Channel::create");
+    let alice_channel = Channel::create(&mut rng, &alice, &fetched).expect("Channel::create");
     let [ephemeral_secret, alice_first_ratchet] = rng.take("Channel::create");
     let one_time_prekey = x25519_public(&one_time_secret);
     let dh = [
