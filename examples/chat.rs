@@ -106,6 +106,27 @@ fn deliver(to: &mut Party, from: &str, label: &str, message: &[u8]) -> Result<()
     Ok(())
 }
 
+/// A message the network is holding back: for Bob (true) or Alice, its label, its bytes.
+type Delayed = (bool, String, Vec<u8>);
+
+/// Delivers every held-back message; returns how many.
+fn deliver_late(
+    late: &mut Vec<Delayed>,
+    alice: &mut Party,
+    bob: &mut Party,
+) -> Result<usize, Error> {
+    let count = late.len();
+    for (to_bob, label, message) in late.drain(..) {
+        let (to, from) = if to_bob {
+            (&mut *bob, "alice")
+        } else {
+            (&mut *alice, "bob")
+        };
+        deliver(to, from, &format!("{label} (late)"), &message)?;
+    }
+    Ok(count)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rng();
     let mut directory = Directory::default();
@@ -124,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     alice.channel = Some(Channel::create(&mut rng, &alice.identity, &bundle)?);
 
-    let mut late: Vec<(bool, String, Vec<u8>)> = Vec::new();
+    let mut late: Vec<Delayed> = Vec::new();
     let mut delivered = 0;
     let mut last_from_alice = Vec::new();
     for round in 1..=10 {
@@ -162,15 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         if round % 3 == 0 {
-            for (to_bob, label, message) in late.drain(..) {
-                let (to, from) = if to_bob {
-                    (&mut bob, "alice")
-                } else {
-                    (&mut alice, "bob")
-                };
-                deliver(to, from, &format!("{label} (late)"), &message)?;
-                delivered += 1;
-            }
+            delivered += deliver_late(&mut late, &mut alice, &mut bob)?;
         }
         if round == 4 {
             match bob.receive(&last_from_alice) {
@@ -195,15 +208,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    for (to_bob, label, message) in late.drain(..) {
-        let (to, from) = if to_bob {
-            (&mut bob, "alice")
-        } else {
-            (&mut alice, "bob")
-        };
-        deliver(to, from, &format!("{label} (late)"), &message)?;
-        delivered += 1;
-    }
+    delivered += deliver_late(&mut late, &mut alice, &mut bob)?;
     println!("done: {delivered} messages delivered and decrypted, 1 duplicate and 1 tampered message rejected");
     Ok(())
 }

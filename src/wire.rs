@@ -7,7 +7,7 @@
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -54,14 +54,31 @@ redacted_debug!(
 /// function of the values: no bit of an accepted input goes unread, and bytes that are
 /// hashed or compared (prekey information, cards) cannot be varied in transit.
 pub(crate) fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M> {
+    decode_canonical(bytes, what, false)
+}
+
+/// [`decode`], wiping the re-encoding when the message holds secrets. Wire messages do not,
+/// and wiping a large ciphertext's copy would cost more than decrypting it.
+fn decode_canonical<M: Message + Default>(
+    bytes: &[u8],
+    what: &'static str,
+    holds_secrets: bool,
+) -> Result<M> {
     let message = M::decode(bytes).map_err(|_| Error::Decode { what })?;
     // The length test is cheap and rejects most variants before the re-encoding.
-    if message.encoded_len() != bytes.len()
-        || Zeroizing::new(message.encode_to_vec()).as_slice() != bytes
-    {
+    if message.encoded_len() != bytes.len() {
         return Err(Error::Decode { what });
     }
-    Ok(message)
+    let mut encoded = message.encode_to_vec();
+    let canonical = encoded == bytes;
+    if holds_secrets {
+        encoded.zeroize();
+    }
+    if canonical {
+        Ok(message)
+    } else {
+        Err(Error::Decode { what })
+    }
 }
 
 /// Checks a version field: every message and state format of this crate is at version 1.
@@ -132,7 +149,7 @@ pub(crate) fn encode_state<M: SavedState>(mut saved: M) -> Zeroizing<Vec<u8>> {
 
 /// Decodes saved state: canonical encoding, version 1, and a matching checksum.
 pub(crate) fn decode_state<M: SavedState>(bytes: &[u8]) -> Result<M> {
-    let mut saved: M = decode(bytes, M::WHAT)?;
+    let mut saved: M = decode_canonical(bytes, M::WHAT, true)?;
     check_version(saved.version(), M::WHAT)?;
     let found = core::mem::take(saved.checksum_mut());
     let body = Zeroizing::new(saved.encode_to_vec());

@@ -18,10 +18,7 @@ const BAD_CARD: Error = Error::BadSignature { what: "card" };
 fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
     let mut s = setup(54);
     let mallory = identity(&mut s.rng, "mallory");
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let first = alice_channel
-        .encrypt(&mut s.rng, b"first")
-        .expect("encrypt");
+    let (_, [first]) = s.alice_starts(["first"]);
     let genuine = decode_message(&first);
     let prekey = genuine.prekey.clone().expect("prekey information");
     let alice_card = v1::SignedCard::decode(prekey.initiator_card.as_slice()).expect("card");
@@ -68,13 +65,7 @@ fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
 #[test]
 fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
     let mut s = setup(55);
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let first = alice_channel
-        .encrypt(&mut s.rng, b"first")
-        .expect("encrypt");
-    let second = alice_channel
-        .encrypt(&mut s.rng, b"second")
-        .expect("encrypt");
+    let (_, [first, second]) = s.alice_starts(["first", "second"]);
 
     let mut forged = decode_message(&first);
     forged.ciphertext[0] ^= 1;
@@ -98,10 +89,7 @@ fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
 #[test]
 fn every_bit_flip_of_a_first_message_fails_to_join() {
     let mut s = setup(56);
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let first = alice_channel
-        .encrypt(&mut s.rng, b"first message")
-        .expect("encrypt");
+    let (_, [first]) = s.alice_starts(["first message"]);
     let before = s.store.to_bytes();
     let mut joined_with = Vec::new();
     for bit in 0..first.len() * 8 {
@@ -131,13 +119,7 @@ fn every_bit_flip_of_a_first_message_fails_to_join() {
 /// tampered prekey information.
 fn check_tampered_prekey_info(seed: u64, tamper: impl Fn(&mut v1::PrekeyInfo)) {
     let mut s = setup(seed);
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let first = alice_channel
-        .encrypt(&mut s.rng, b"first")
-        .expect("encrypt");
-    let second = alice_channel
-        .encrypt(&mut s.rng, b"second")
-        .expect("encrypt");
+    let (_, [first, second]) = s.alice_starts(["first", "second"]);
     let mut tampered = decode_message(&first);
     tamper(tampered.prekey.as_mut().expect("prekey information"));
     let tampered = tampered.encode_to_vec();
@@ -188,10 +170,7 @@ fn first_message_with_an_extra_card_signature() {
 #[test]
 fn other_join_failures_leave_the_store_unchanged() {
     let mut s = setup(57);
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let first = alice_channel
-        .encrypt(&mut s.rng, b"first")
-        .expect("encrypt");
+    let (_, [first]) = s.alice_starts(["first"]);
     let genuine = decode_message(&first);
     let prekey = genuine.prekey.clone().expect("prekey information");
 
@@ -338,16 +317,8 @@ fn signed_prekey_rotation_keeps_one_previous_key() {
 #[test]
 fn lost_first_message_does_not_break_the_channel() {
     let mut s = setup(59);
-    let mut alice_channel = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
-    let lost = alice_channel
-        .encrypt(&mut s.rng, b"lost for a while")
-        .expect("encrypt");
-    let second = alice_channel
-        .encrypt(&mut s.rng, b"second")
-        .expect("encrypt");
-    let third = alice_channel
-        .encrypt(&mut s.rng, b"third")
-        .expect("encrypt");
+    let (mut alice_channel, [lost, second, third]) =
+        s.alice_starts(["lost for a while", "second", "third"]);
     assert!(carries_prekey(&second));
 
     let joined = Channel::join(&s.bob, &mut s.store, &second).expect("the second message joins");

@@ -305,6 +305,23 @@ pub struct Setup {
     pub bundle: PrekeyBundle,
 }
 
+impl Setup {
+    /// Alice creates a channel from the bundle and encrypts `plaintexts`, in order.
+    pub fn alice_starts<const N: usize>(
+        &mut self,
+        plaintexts: [&str; N],
+    ) -> (Channel, [Vec<u8>; N]) {
+        let mut channel =
+            Channel::create(&mut self.rng, &self.alice, &self.bundle).expect("create");
+        let messages = plaintexts.map(|plaintext| {
+            channel
+                .encrypt(&mut self.rng, plaintext.as_bytes())
+                .expect("encrypt")
+        });
+        (channel, messages)
+    }
+}
+
 pub fn setup(seed: u64) -> Setup {
     let mut rng = rng(seed);
     let alice = identity(&mut rng, "alice");
