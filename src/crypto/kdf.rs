@@ -27,10 +27,13 @@ pub(crate) fn hmac_sha256_bytes<const K: usize>(
     key: &[u8; 32],
     inputs: [u8; K],
 ) -> [Zeroizing<[u8; 32]>; K] {
-    // HMAC accepts keys of any length, so new_from_slice cannot fail for 32 bytes; the
-    // fallback keeps the function total without a panic path.
-    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+    // HMAC pads a key shorter than the hash's 64-byte block with zeros (RFC 2104), so the
+    // padded block is the same key, and the infallible constructor takes it.
+    let mut block = Zeroizing::new([0u8; 64]);
+    for (out, byte) in block.iter_mut().zip(key) {
+        *out = *byte;
+    }
+    let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
     inputs.map(|input| {
         let mut mac = keyed.clone();
         mac.update(&[input]);
