@@ -14,10 +14,6 @@ use crate::crypto::chain::{ChainKey, MessageKey, RootKey};
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1};
 
-fn key32(bytes: &[u8], reason: &'static str) -> Result<[u8; 32]> {
-    state_fixed(bytes, reason)
-}
-
 impl Channel {
     /// Serializes the channel as a `ChannelState` protobuf (version 1).
     ///
@@ -135,7 +131,7 @@ impl Channel {
                 });
             }
             Role::Responder {
-                prekey_digest: key32(
+                prekey_digest: state_fixed(
                     &saved.joined_prekey_digest,
                     "prekey digest must be 32 bytes",
                 )?,
@@ -151,11 +147,11 @@ impl Channel {
             .as_ref()
             .map(|chain| -> Result<SendingChain> {
                 Ok(SendingChain {
-                    ratchet: AgreementKeyPair::from_secret_bytes(key32(
+                    ratchet: AgreementKeyPair::from_secret_bytes(state_fixed(
                         &chain.ratchet_secret,
                         "ratchet secret must be 32 bytes",
                     )?),
-                    chain_key: ChainKey::from_bytes(key32(
+                    chain_key: ChainKey::from_bytes(state_fixed(
                         &chain.chain_key,
                         "chain key must be 32 bytes",
                     )?),
@@ -168,8 +164,8 @@ impl Channel {
             .as_ref()
             .map(|chain| -> Result<ReceivingChain> {
                 Ok(ReceivingChain {
-                    ratchet_key: key32(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
-                    chain_key: ChainKey::from_bytes(key32(
+                    ratchet_key: state_fixed(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
+                    chain_key: ChainKey::from_bytes(state_fixed(
                         &chain.chain_key,
                         "chain key must be 32 bytes",
                     )?),
@@ -206,14 +202,16 @@ impl Channel {
         }
         let mut skipped = SkippedKeys::default();
         for entry in &saved.skipped_keys {
-            let ratchet_key = key32(&entry.ratchet_key, "ratchet key must be 32 bytes")?;
+            let ratchet_key = state_fixed(&entry.ratchet_key, "ratchet key must be 32 bytes")?;
             if skipped.get(&(ratchet_key, entry.index)).is_some() {
                 return Err(Error::InvalidState {
                     reason: "a skipped key is listed twice",
                 });
             }
-            let key =
-                MessageKey::from_bytes(key32(&entry.message_key, "message key must be 32 bytes")?);
+            let key = MessageKey::from_bytes(state_fixed(
+                &entry.message_key,
+                "message key must be 32 bytes",
+            )?);
             skipped.extend(ratchet_key, [(entry.index, key)]);
         }
 
@@ -221,7 +219,10 @@ impl Channel {
             associated_data,
             role,
             ratchet: DoubleRatchet {
-                root_key: RootKey::from_bytes(key32(&saved.root_key, "root key must be 32 bytes")?),
+                root_key: RootKey::from_bytes(state_fixed(
+                    &saved.root_key,
+                    "root key must be 32 bytes",
+                )?),
                 sending,
                 previous_chain_length: saved.previous_chain_length,
                 receiving,
