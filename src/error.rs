@@ -169,6 +169,149 @@ pub enum Error {
     #[error("sealed state could not be opened: wrong key, wrong kind, or corrupted")]
     SealedStateRejected,
 
+    /// The channel message is a group's control message (sender keys, roster updates):
+    /// [`Channel::decrypt`](crate::Channel::decrypt) never hands those out. Give it to
+    /// [`Group::receive`](crate::Group::receive) of the group `group_id`, or to
+    /// [`Group::join`](crate::Group::join) if you are not in that group yet. The channel
+    /// is unchanged.
+    #[error(
+        "this channel message is control data of group {}: give it to that group",
+        hex::encode(group_id)
+    )]
+    GroupControlMessage {
+        /// The group the message belongs to.
+        group_id: Vec<u8>,
+    },
+
+    /// A group was given a channel message that carries application data. Decrypt it with
+    /// [`Channel::decrypt`](crate::Channel::decrypt) instead; the channel is unchanged.
+    #[error("this channel message is application data, not group control")]
+    NotGroupControl,
+
+    /// A group operation needs a channel to `member` and the app has none. Start one (from
+    /// the member's prekey bundle) and retry: nothing was changed.
+    #[error("no channel to group member {}", hex::encode(member))]
+    MissingChannel {
+        /// The member's Ed25519 identity key.
+        member: [u8; 32],
+    },
+
+    /// Group control can only travel on a channel the peer has joined. On a channel you
+    /// created, send an ordinary message and wait until you have decrypted the peer's
+    /// reply, then retry: nothing was changed.
+    #[error(
+        "the channel to {} is not established yet: wait for the peer's reply",
+        hex::encode(member)
+    )]
+    ChannelNotEstablished {
+        /// The peer's Ed25519 identity key.
+        member: [u8; 32],
+    },
+
+    /// A group id must be 16..=64 bytes ([`MIN_GROUP_ID_LEN`](crate::MIN_GROUP_ID_LEN),
+    /// [`MAX_GROUP_ID_LEN`](crate::MAX_GROUP_ID_LEN)). Use 16 or more random bytes.
+    #[error("group ids must be 16..=64 bytes, found {len}")]
+    InvalidGroupId {
+        /// The length given.
+        len: usize,
+    },
+
+    /// A roster may hold at most `max` members ([`MAX_GROUP_MEMBERS`](crate::MAX_GROUP_MEMBERS)),
+    /// each at most once.
+    #[error("a group holds at most {max} distinct members")]
+    InvalidRoster {
+        /// The limit.
+        max: usize,
+    },
+
+    /// Only the group's owner (its creator) may change the roster, and only with its own
+    /// identity.
+    #[error("only the group's owner can change its roster")]
+    NotGroupOwner,
+
+    /// `member` is not in this member's roster: a non-member, a removed member, or a
+    /// member whose addition has not been processed here yet. If a roster update may
+    /// still be on its way, keep the input and retry after it; otherwise drop it.
+    #[error("{} is not a member of the group", hex::encode(member))]
+    NotGroupMember {
+        /// The Ed25519 identity key in question.
+        member: [u8; 32],
+    },
+
+    /// The member to add is already in the roster.
+    #[error("{} is already a member of the group", hex::encode(member))]
+    AlreadyGroupMember {
+        /// The member's Ed25519 identity key.
+        member: [u8; 32],
+    },
+
+    /// A roster update is not newer than the roster held: a replay or a late copy. Drop it.
+    #[error("roster version {version} is not newer than the current version {current}")]
+    StaleRoster {
+        /// The version of the update.
+        version: u64,
+        /// The version held.
+        current: u64,
+    },
+
+    /// No sender key of this epoch is held for the message's sender. A newer epoch means
+    /// the sender's key distribution has not been processed yet: keep the message and
+    /// retry after it. An older one was dropped under
+    /// [`MAX_SENDER_EPOCHS`](crate::MAX_SENDER_EPOCHS): the message cannot be read.
+    #[error("no sender key for epoch {epoch} of this sender")]
+    UnknownEpoch {
+        /// The message's epoch.
+        epoch: u32,
+    },
+
+    /// A sender key distribution for an epoch that is already held with another key, or
+    /// older than the epochs kept. A replay or a misbehaving sender: drop it.
+    #[error("sender key for epoch {epoch} is stale or conflicts with the one held")]
+    StaleSenderKey {
+        /// The distribution's epoch.
+        epoch: u32,
+    },
+
+    /// The message was sent before this member received the sender's key (for example
+    /// before this member joined). By design it cannot be read here.
+    #[error("message {iteration} was sent before this member's key, which starts at {first}")]
+    SentBeforeKeyReceived {
+        /// The message's iteration.
+        iteration: u32,
+        /// The first iteration this member can read.
+        first: u32,
+    },
+
+    /// The group message was sent by this member (a server echo). Senders keep no keys
+    /// to read their own messages: use the plaintext you encrypted.
+    #[error("this group message was sent by this member")]
+    OwnGroupMessage,
+
+    /// The group message or control message belongs to another group.
+    #[error("the message belongs to another group")]
+    WrongGroup,
+
+    /// This member was removed from the group or left it, so it can no longer send,
+    /// rekey or distribute keys.
+    #[error("no longer a member of this group")]
+    NoLongerMember,
+
+    /// The owner cannot leave its own group: the roster needs its signature.
+    #[error("the group's owner cannot leave the group")]
+    OwnerCannotLeave,
+
+    /// A sender key distribution names a sender other than the channel's peer who sent
+    /// it. Members send only their own keys: drop it.
+    #[error("the sender key does not belong to the member who sent it")]
+    SenderMismatch,
+
+    /// [`Group::join`](crate::Group::join) was given a control message that is not the
+    /// owner's welcome to this identity: a sender key or roster for a group you are not in
+    /// yet. Keep it and give it to [`Group::receive`](crate::Group::receive) once you have
+    /// joined from the owner's welcome.
+    #[error("not a welcome to a group: join from the owner's welcome first")]
+    NotAGroupWelcome,
+
     /// Base64 text could not be decoded.
     #[error("invalid base64")]
     Base64,

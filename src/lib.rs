@@ -17,6 +17,7 @@
 pub mod channel;
 mod crypto;
 pub mod error;
+pub mod group;
 pub mod identity;
 mod storage;
 pub mod wire;
@@ -26,6 +27,11 @@ pub use channel::{
     PROTOCOL_VERSION, ROOT_INFO, X3DH_INFO,
 };
 pub use error::{Error, Result};
+pub use group::{
+    Decrypted, Group, GroupEvent, Received, GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT,
+    GROUP_VERSION, MAX_GROUP_ID_LEN, MAX_GROUP_MEMBERS, MAX_GROUP_MESSAGE_GAP,
+    MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS, MIN_GROUP_ID_LEN, ROSTER_SIGNATURE_CONTEXT,
+};
 pub use identity::{
     Card, Fingerprint, Identity, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
     MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,

@@ -7,6 +7,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::channel::Channel;
 use crate::crypto::aead::AeadKey;
 use crate::error::{Error, Result};
+use crate::group::Group;
 use crate::identity::{Identity, PrekeyStore};
 use crate::wire::{self, state};
 
@@ -14,7 +15,8 @@ use crate::wire::{self, state};
 /// identity can never be opened as a channel.
 pub const SEALED_STATE_CONTEXT: &[u8] = b"ratchetkit/v1/sealed-state/";
 
-/// State that can be sealed with a [`StorageKey`]: a channel, an identity, a prekey store.
+/// State that can be sealed with a [`StorageKey`]: a channel, a group, an identity, a
+/// prekey store.
 ///
 /// The trait is sealed: only this crate's state types implement it.
 pub trait SealableState: private::Sealed + Sized {
@@ -31,6 +33,7 @@ mod private {
     impl Sealed for crate::Channel {}
     impl Sealed for crate::Identity {}
     impl Sealed for crate::PrekeyStore {}
+    impl Sealed for crate::Group {}
 }
 
 macro_rules! sealable {
@@ -49,6 +52,7 @@ macro_rules! sealable {
 sealable!(Channel, "channel");
 sealable!(Identity, "identity");
 sealable!(PrekeyStore, "prekey-store");
+sealable!(Group, "group");
 
 /// A 32-byte key that seals saved state for storage at rest.
 ///

@@ -23,19 +23,20 @@ pub(crate) mod state {
     include!(concat!(env!("OUT_DIR"), "/ratchetkit.state.v1.rs"));
 }
 
-/// Hand-written `Debug` for the state messages: they hold private keys, so they print only
-/// their type name.
+/// Hand-written `Debug` for the messages that hold secret keys: they print only their type
+/// name.
 macro_rules! redacted_debug {
-    ($($ty:ident),* $(,)?) => {$(
-        impl core::fmt::Debug for state::$ty {
+    ($module:ident: $($ty:ident),* $(,)?) => {$(
+        impl core::fmt::Debug for $module::$ty {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str(concat!(stringify!($ty), " { .. }"))
             }
         }
     )*};
 }
+redacted_debug!(v1: SenderKeyDistribution, GroupControl);
 redacted_debug!(
-    IdentityState,
+    state: IdentityState,
     PrekeyState,
     PrekeyStoreState,
     SendingChainState,
@@ -44,6 +45,11 @@ redacted_debug!(
     SkippedKeyState,
     ChannelState,
     SealedState,
+    GroupSenderKeyState,
+    GroupSenderChainState,
+    GroupSkippedKeyState,
+    GroupSenderState,
+    GroupState,
 );
 
 /// Decodes `bytes` as `M` and insists that they are its canonical encoding.
@@ -57,8 +63,13 @@ pub(crate) fn decode<M: Message + Default>(bytes: &[u8], what: &'static str) -> 
     decode_canonical(bytes, what, false)
 }
 
-/// [`decode`], wiping the re-encoding when the message holds secrets. Wire messages do not,
-/// and wiping a large ciphertext's copy would cost more than decrypting it.
+/// [`decode`] for a message that holds secret keys: the re-encoding is wiped.
+pub(crate) fn decode_secret<M: Message + Default>(bytes: &[u8], what: &'static str) -> Result<M> {
+    decode_canonical(bytes, what, true)
+}
+
+/// [`decode`], wiping the re-encoding when the message holds secrets. Most wire messages do
+/// not, and wiping a large ciphertext's copy would cost more than decrypting it.
 fn decode_canonical<M: Message + Default>(
     bytes: &[u8],
     what: &'static str,
@@ -128,7 +139,7 @@ macro_rules! saved_state {
         }
     )*};
 }
-saved_state!(ChannelState, IdentityState, PrekeyStoreState);
+saved_state!(ChannelState, IdentityState, PrekeyStoreState, GroupState);
 
 fn checksum(body: &[u8]) -> Vec<u8> {
     Sha256::digest(body)

@@ -4,15 +4,17 @@ use rand::CryptoRng;
 
 use super::MAX_MESSAGE_GAP;
 use crate::crypto::agreement::AgreementKeyPair;
-use crate::crypto::chain::{ChainKey, MessageKey, RootKey};
-use crate::error::{Error, Result};
+use crate::crypto::chain::{self, ChainKey, KeyChain, MessageKey, RootKey};
+use crate::error::Result;
+
+/// Which message a skipped key belongs to: the peer's ratchet key and the message number.
+pub(crate) type MessageId = ([u8; 32], u32);
 
 /// This side's current ratchet key pair and the chain of keys it sends with.
 #[derive(Clone, Debug)]
 pub(crate) struct SendingChain {
     pub(crate) ratchet: AgreementKeyPair,
-    pub(crate) chain_key: ChainKey,
-    pub(crate) index: u32,
+    pub(crate) chain: KeyChain,
 }
 
 impl SendingChain {
@@ -30,28 +32,20 @@ impl SendingChain {
             root,
             Self {
                 ratchet,
-                chain_key,
-                index: 0,
+                chain: KeyChain::new(chain_key),
             },
         ))
     }
 
-    /// The next message's number and key, and the chain after it. The chain refuses to
-    /// wrap: message number `u32::MAX` is never used, so receivers can count past the last.
+    /// The next message's number and key, and the chain after it.
     pub(crate) fn next(&self) -> Result<(u32, MessageKey, SendingChain)> {
-        let index = self.index;
-        let after = index
-            .checked_add(1)
-            .filter(|&next| next < u32::MAX)
-            .ok_or(Error::ChainExhausted)?;
-        let (message_key, chain_key) = self.chain_key.step();
+        let (index, message_key, chain) = self.chain.next()?;
         Ok((
             index,
             message_key,
             SendingChain {
                 ratchet: self.ratchet.clone(),
-                chain_key,
-                index: after,
+                chain,
             },
         ))
     }
@@ -61,9 +55,7 @@ impl SendingChain {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ReceivingChain {
     pub(crate) ratchet_key: [u8; 32],
-    pub(crate) chain_key: ChainKey,
-    /// Number of the next message whose key has not been derived yet.
-    pub(crate) index: u32,
+    pub(crate) chain: KeyChain,
 }
 
 /// Keys derived while moving a receiving chain forward, not yet committed.
@@ -78,41 +70,31 @@ impl ReceivingChain {
     pub(crate) fn new(ratchet_key: [u8; 32], chain_key: ChainKey) -> Self {
         Self {
             ratchet_key,
-            chain_key,
-            index: 0,
+            chain: KeyChain::new(chain_key),
         }
     }
 
-    /// Derives the keys of messages `index..end` without touching `self`. Asking for fewer
-    /// messages than already derived derives nothing.
+    fn with(&self, advance: chain::Advance) -> Advance {
+        Advance {
+            chain: ReceivingChain {
+                ratchet_key: self.ratchet_key,
+                chain: advance.chain,
+            },
+            skipped: advance.skipped,
+        }
+    }
+
+    /// Derives the keys of messages `index..end` without touching `self`, at most
+    /// [`MAX_MESSAGE_GAP`] of them.
     pub(crate) fn skip_to(&self, end: u32) -> Result<Advance> {
-        let gap = u64::from(end.saturating_sub(self.index));
-        if gap > u64::from(MAX_MESSAGE_GAP) {
-            return Err(Error::TooFarAhead {
-                gap,
-                max: MAX_MESSAGE_GAP,
-            });
-        }
-        let mut chain = self.clone();
-        let mut skipped = Vec::new();
-        while chain.index < end {
-            let (message_key, next) = chain.chain_key.step();
-            skipped.push((chain.index, message_key));
-            chain.chain_key = next;
-            chain.index += 1;
-        }
-        Ok(Advance { chain, skipped })
+        Ok(self.with(self.chain.skip_to(end, MAX_MESSAGE_GAP)?))
     }
 
     /// Derives the key of message `number` (which must not be behind the chain), keeping
     /// the keys of the messages before it.
     pub(crate) fn advance_to(&self, number: u32) -> Result<(MessageKey, Advance)> {
-        let mut advance = self.skip_to(number)?;
-        let (message_key, next) = advance.chain.chain_key.step();
-        advance.chain.chain_key = next;
-        // No honest sender uses u32::MAX (see SendingChain::next).
-        advance.chain.index = number.checked_add(1).ok_or(Error::AuthenticationFailed)?;
-        Ok((message_key, advance))
+        let (message_key, advance) = self.chain.advance_to(number, MAX_MESSAGE_GAP)?;
+        Ok((message_key, self.with(advance)))
     }
 }
 

@@ -4,7 +4,6 @@ mod chains;
 mod handshake;
 mod message;
 mod ratchet;
-mod skipped_keys;
 mod state;
 
 pub use handshake::X3DH_INFO;
@@ -14,6 +13,7 @@ use prost::Message;
 use rand::CryptoRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::crypto::agreement::{public_key, AgreementKeyPair};
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ use crate::identity::{Card, Identity, PrekeyBundle, PrekeyStore};
 use crate::wire::v1;
 use chains::{chain_id, ChainId};
 use handshake::AD_LEN;
-use message::Incoming;
+use message::{Content, Incoming};
 use ratchet::DoubleRatchet;
 
 /// HKDF info that turns a message key into an AES-256-GCM key and nonce.
@@ -169,7 +169,13 @@ impl Channel {
         first_message: &[u8],
     ) -> Result<Joined> {
         let incoming = Incoming::parse(first_message)?;
-        let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
+        // Group control needs an established channel (see `encrypt_group_control`), so it
+        // never starts one.
+        let prekey = incoming
+            .prekey
+            .as_ref()
+            .filter(|_| incoming.content == Content::Application)
+            .ok_or(Error::NotAPrekeyMessage)?;
         let peer = Card::from_bytes(&prekey.initiator_card)?;
         if let Some(signer) = peer.other_signer() {
             return Err(Error::UncheckableCardSignature {
@@ -221,12 +227,42 @@ impl Channel {
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<Vec<u8>> {
+        self.encrypt_content(rng, plaintext, Content::Application)
+    }
+
+    /// Encrypts a serialized `GroupControl` for the peer. Only the group module calls this.
+    ///
+    /// Control messages need a channel the peer has joined: until then the creator's
+    /// messages start the channel, and a channel must never start with a group's keys
+    /// (its joiner would have no group to hand them to).
+    pub(crate) fn encrypt_group_control<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        control: &[u8],
+    ) -> Result<Vec<u8>> {
+        if let Role::Initiator {
+            pending_prekey: Some(_),
+        } = &self.role
+        {
+            return Err(Error::ChannelNotEstablished {
+                member: self.peer_signing_key(),
+            });
+        }
+        self.encrypt_content(rng, control, Content::GroupControl)
+    }
+
+    fn encrypt_content<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+        content: Content,
+    ) -> Result<Vec<u8>> {
         let prekey = match &self.role {
             Role::Initiator { pending_prekey } => pending_prekey.clone(),
             Role::Responder { .. } => None,
         };
         self.ratchet
-            .encrypt(rng, &self.associated_data, plaintext, prekey)
+            .encrypt(rng, &self.associated_data, plaintext, content, prekey)
     }
 
     /// Decrypts a `ChannelMessage` from the peer. On any error the channel is unchanged.
@@ -235,10 +271,35 @@ impl Channel {
     /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
     /// malformed input, [`Error::Duplicate`] for a message already decrypted,
     /// [`Error::TooFarAhead`] beyond [`MAX_MESSAGE_GAP`], [`Error::PrekeyInfoMismatch`]
-    /// for prekey information of another channel, and [`Error::AuthenticationFailed`] for
-    /// anything tampered with, forged, or meant for another channel.
+    /// for prekey information of another channel, [`Error::AuthenticationFailed`] for
+    /// anything tampered with, forged, or meant for another channel, and
+    /// [`Error::GroupControlMessage`] for a group's control message, which only
+    /// [`Group::receive`](crate::Group::receive) or [`Group::join`](crate::Group::join)
+    /// read.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         let incoming = Incoming::parse(message)?;
+        match incoming.content {
+            Content::Application => self.decrypt_incoming(&incoming),
+            Content::GroupControl => {
+                // Authenticate on a copy so the group id in the error is genuine.
+                let control = Zeroizing::new(self.clone().decrypt_incoming(&incoming)?);
+                Err(Error::GroupControlMessage {
+                    group_id: crate::group::control_group_id(&control)?,
+                })
+            }
+        }
+    }
+
+    /// Decrypts a group control message; on any error the channel is unchanged.
+    pub(crate) fn decrypt_group_control(&mut self, message: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let incoming = Incoming::parse(message)?;
+        if incoming.content != Content::GroupControl {
+            return Err(Error::NotGroupControl);
+        }
+        self.decrypt_incoming(&incoming).map(Zeroizing::new)
+    }
+
+    fn decrypt_incoming(&mut self, incoming: &Incoming) -> Result<Vec<u8>> {
         let prekey_as_expected = match &self.role {
             Role::Initiator { .. } => incoming.prekey.is_none(),
             Role::Responder {
@@ -257,7 +318,7 @@ impl Channel {
         if !prekey_as_expected {
             return Err(Error::PrekeyInfoMismatch);
         }
-        let plaintext = self.ratchet.decrypt(&self.associated_data, &incoming)?;
+        let plaintext = self.ratchet.decrypt(&self.associated_data, incoming)?;
         if let Role::Initiator { pending_prekey } = &mut self.role {
             *pending_prekey = None;
         }

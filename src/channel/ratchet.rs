@@ -13,14 +13,29 @@ use std::collections::VecDeque;
 
 use rand::CryptoRng;
 
-use super::chains::{chain_id, Advance, EndedChain, ReceivingChain, SendingChain};
-use super::message::{self, Incoming};
-use super::skipped_keys::SkippedKeys;
-use super::{MAX_ENDED_CHAINS, MESSAGE_INFO};
+use super::chains::{chain_id, Advance, EndedChain, MessageId, ReceivingChain, SendingChain};
+use super::message::{self, Content, Incoming};
+use super::{MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS, MESSAGE_INFO};
 use crate::crypto::agreement::AgreementKeyPair;
 use crate::crypto::chain::{MessageKey, RootKey};
+use crate::crypto::skipped_keys::SkippedKeys;
 use crate::error::{Error, Result};
 use crate::wire::v1;
+
+/// A channel's skipped message keys, by (peer ratchet key, message number).
+pub(crate) type ChannelSkippedKeys = SkippedKeys<MessageId, MAX_SKIPPED_KEYS>;
+
+/// Keeps the keys an advance passed over and returns the chain after it.
+fn keep_skipped(skipped: &mut ChannelSkippedKeys, advance: Advance) -> ReceivingChain {
+    let ratchet_key = advance.chain.ratchet_key;
+    skipped.extend(
+        advance
+            .skipped
+            .into_iter()
+            .map(|(number, key)| ((ratchet_key, number), key)),
+    );
+    advance.chain
+}
 
 /// The ratchet state of one side of a channel.
 #[derive(Clone, Debug)]
@@ -34,7 +49,7 @@ pub(crate) struct DoubleRatchet {
     pub(crate) receiving: Option<ReceivingChain>,
     /// Ended receiving chains, oldest first, at most [`MAX_ENDED_CHAINS`].
     pub(crate) ended: VecDeque<EndedChain>,
-    pub(crate) skipped: SkippedKeys,
+    pub(crate) skipped: ChannelSkippedKeys,
 }
 
 /// The first receiving chain of a ratchet step, derived but not committed.
@@ -65,12 +80,12 @@ impl DoubleRatchet {
     /// The responder's ratchet once the first message has been authenticated with `chain`.
     pub(crate) fn responder(chain: NewChain) -> Self {
         let mut skipped = SkippedKeys::default();
-        skipped.extend(chain.advance.chain.ratchet_key, chain.advance.skipped);
+        let receiving = keep_skipped(&mut skipped, chain.advance);
         Self {
             root_key: chain.root_key,
             sending: None,
             previous_chain_length: 0,
-            receiving: Some(chain.advance.chain),
+            receiving: Some(receiving),
             ended: VecDeque::new(),
             skipped,
         }
@@ -100,6 +115,7 @@ impl DoubleRatchet {
         rng: &mut R,
         associated_data: &[u8],
         plaintext: &[u8],
+        content: Content,
         prekey: Option<v1::PrekeyInfo>,
     ) -> Result<Vec<u8>> {
         let (root_key, sending) = match (&self.sending, &self.receiving) {
@@ -116,7 +132,12 @@ impl DoubleRatchet {
             }
         };
         let (number, message_key, next) = sending.next()?;
-        let header = message::header(next.ratchet.public(), self.previous_chain_length, number);
+        let header = message::header(
+            next.ratchet.public(),
+            self.previous_chain_length,
+            number,
+            content,
+        );
         let ciphertext = message_key.aead_key(MESSAGE_INFO).encrypt(
             &message::associated_data(associated_data, &header),
             plaintext,
@@ -153,13 +174,12 @@ impl DoubleRatchet {
             .as_ref()
             .filter(|chain| chain.ratchet_key == incoming.ratchet_key)
         {
-            if incoming.number < chain.index {
+            if incoming.number < chain.chain.index {
                 return Err(Error::Duplicate);
             }
             let (message_key, advance) = chain.advance_to(incoming.number)?;
             let plaintext = open(&message_key)?;
-            self.skipped.extend(incoming.ratchet_key, advance.skipped);
-            self.receiving = Some(advance.chain);
+            self.receiving = Some(keep_skipped(&mut self.skipped, advance));
             return Ok(plaintext);
         }
 
@@ -185,23 +205,20 @@ impl DoubleRatchet {
         let new_chain = Self::receive_new_chain(&self.root_key, &sending.ratchet, incoming)?;
         let plaintext = open(&new_chain.message_key)?;
 
-        self.previous_chain_length = sending.index;
+        self.previous_chain_length = sending.chain.index;
         self.sending = None;
         if let Some(closing) = closing {
-            let ended_key = closing.chain.ratchet_key;
-            self.skipped.extend(ended_key, closing.skipped);
+            let ended = keep_skipped(&mut self.skipped, closing);
             self.ended.push_back(EndedChain {
-                id: chain_id(&ended_key),
-                length: closing.chain.index,
+                id: chain_id(&ended.ratchet_key),
+                length: ended.chain.index,
             });
             while self.ended.len() > MAX_ENDED_CHAINS {
                 self.ended.pop_front();
             }
         }
-        self.skipped
-            .extend(incoming.ratchet_key, new_chain.advance.skipped);
+        self.receiving = Some(keep_skipped(&mut self.skipped, new_chain.advance));
         self.root_key = new_chain.root_key;
-        self.receiving = Some(new_chain.advance.chain);
         Ok(plaintext)
     }
 }

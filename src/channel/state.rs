@@ -6,11 +6,10 @@ use prost::Message;
 use zeroize::Zeroizing;
 
 use super::chains::{EndedChain, ReceivingChain, SendingChain};
-use super::ratchet::DoubleRatchet;
-use super::skipped_keys::SkippedKeys;
+use super::ratchet::{ChannelSkippedKeys, DoubleRatchet};
 use super::{Channel, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
 use crate::crypto::agreement::AgreementKeyPair;
-use crate::crypto::chain::{ChainKey, MessageKey, RootKey};
+use crate::crypto::chain::{ChainKey, KeyChain, MessageKey, RootKey};
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1};
 
@@ -59,8 +58,8 @@ impl Channel {
                 .as_ref()
                 .map(|chain| state::SendingChainState {
                     ratchet_secret: chain.ratchet.secret_bytes().to_vec(),
-                    chain_key: chain.chain_key.as_bytes().to_vec(),
-                    index: chain.index,
+                    chain_key: chain.chain.key.as_bytes().to_vec(),
+                    index: chain.chain.index,
                 }),
             previous_chain_length: ratchet.previous_chain_length,
             receiving: ratchet
@@ -68,8 +67,8 @@ impl Channel {
                 .as_ref()
                 .map(|chain| state::ReceivingChainState {
                     ratchet_key: chain.ratchet_key.to_vec(),
-                    chain_key: chain.chain_key.as_bytes().to_vec(),
-                    index: chain.index,
+                    chain_key: chain.chain.key.as_bytes().to_vec(),
+                    index: chain.chain.index,
                 }),
             ended_chains: ratchet
                 .ended
@@ -151,11 +150,13 @@ impl Channel {
                         &chain.ratchet_secret,
                         "ratchet secret must be 32 bytes",
                     )?),
-                    chain_key: ChainKey::from_bytes(state_fixed(
-                        &chain.chain_key,
-                        "chain key must be 32 bytes",
-                    )?),
-                    index: chain.index,
+                    chain: KeyChain {
+                        key: ChainKey::from_bytes(state_fixed(
+                            &chain.chain_key,
+                            "chain key must be 32 bytes",
+                        )?),
+                        index: chain.index,
+                    },
                 })
             })
             .transpose()?;
@@ -165,11 +166,13 @@ impl Channel {
             .map(|chain| -> Result<ReceivingChain> {
                 Ok(ReceivingChain {
                     ratchet_key: state_fixed(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
-                    chain_key: ChainKey::from_bytes(state_fixed(
-                        &chain.chain_key,
-                        "chain key must be 32 bytes",
-                    )?),
-                    index: chain.index,
+                    chain: KeyChain {
+                        key: ChainKey::from_bytes(state_fixed(
+                            &chain.chain_key,
+                            "chain key must be 32 bytes",
+                        )?),
+                        index: chain.index,
+                    },
                 })
             })
             .transpose()?;
@@ -200,7 +203,7 @@ impl Channel {
                 reason: "more skipped keys than MAX_SKIPPED_KEYS",
             });
         }
-        let mut skipped = SkippedKeys::default();
+        let mut skipped = ChannelSkippedKeys::default();
         for entry in &saved.skipped_keys {
             let ratchet_key = state_fixed(&entry.ratchet_key, "ratchet key must be 32 bytes")?;
             if skipped.get(&(ratchet_key, entry.index)).is_some() {
@@ -212,7 +215,7 @@ impl Channel {
                 &entry.message_key,
                 "message key must be 32 bytes",
             )?);
-            skipped.extend(ratchet_key, [(entry.index, key)]);
+            skipped.extend([((ratchet_key, entry.index), key)]);
         }
 
         Ok(Self {

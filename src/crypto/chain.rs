@@ -8,6 +8,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::aead::AeadKey;
 use super::kdf::{hkdf_sha256, hmac_sha256_bytes, ZERO_SALT};
+use crate::error::{Error, Result};
 
 /// HKDF info of the root key step.
 pub const ROOT_INFO: &[u8] = b"ratchetkit/v1/root";
@@ -85,6 +86,74 @@ impl MessageKey {
         let mut nonce_bytes = [0u8; 12];
         nonce_bytes.copy_from_slice(nonce);
         AeadKey::new(Zeroizing::new(copy32(key)), nonce_bytes)
+    }
+}
+
+/// A KDF chain at a position: the chain key that yields the key of message `index`.
+///
+/// Channel chains and group sender chains move forward the same way; only the limits
+/// differ, so those are passed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KeyChain {
+    pub(crate) key: ChainKey,
+    /// Number of the next message whose key has not been derived yet.
+    pub(crate) index: u32,
+}
+
+/// Keys derived while moving a chain forward, not yet committed.
+pub(crate) struct Advance {
+    /// The chain after the step.
+    pub(crate) chain: KeyChain,
+    /// Keys of the messages passed over, with their numbers.
+    pub(crate) skipped: Vec<(u32, MessageKey)>,
+}
+
+impl KeyChain {
+    /// A chain at message 0.
+    pub(crate) fn new(key: ChainKey) -> Self {
+        Self { key, index: 0 }
+    }
+
+    /// The next message's number and key, and the chain after it, for a sender. The chain
+    /// refuses to wrap: message number `u32::MAX` is never used, so receivers can count one
+    /// past the last message without overflow.
+    pub(crate) fn next(&self) -> Result<(u32, MessageKey, KeyChain)> {
+        let index = self.index;
+        let after = index
+            .checked_add(1)
+            .filter(|&next| next < u32::MAX)
+            .ok_or(Error::ChainExhausted)?;
+        let (message_key, key) = self.key.step();
+        Ok((index, message_key, KeyChain { key, index: after }))
+    }
+
+    /// Derives the keys of messages `index..end` without touching `self`, refusing to skip
+    /// more than `max_gap`. Asking for fewer messages than already derived derives nothing.
+    pub(crate) fn skip_to(&self, end: u32, max_gap: u32) -> Result<Advance> {
+        let gap = u64::from(end.saturating_sub(self.index));
+        if gap > u64::from(max_gap) {
+            return Err(Error::TooFarAhead { gap, max: max_gap });
+        }
+        let mut chain = self.clone();
+        let mut skipped = Vec::new();
+        while chain.index < end {
+            let (message_key, next) = chain.key.step();
+            skipped.push((chain.index, message_key));
+            chain.key = next;
+            chain.index += 1;
+        }
+        Ok(Advance { chain, skipped })
+    }
+
+    /// Derives the key of message `number` (which must not be behind the chain), keeping
+    /// the keys of the messages before it.
+    pub(crate) fn advance_to(&self, number: u32, max_gap: u32) -> Result<(MessageKey, Advance)> {
+        let mut advance = self.skip_to(number, max_gap)?;
+        let (message_key, next) = advance.chain.key.step();
+        advance.chain.key = next;
+        // No honest sender uses u32::MAX (see `next`).
+        advance.chain.index = number.checked_add(1).ok_or(Error::AuthenticationFailed)?;
+        Ok((message_key, advance))
     }
 }
 

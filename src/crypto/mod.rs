@@ -7,3 +7,4 @@ pub(crate) mod agreement;
 pub(crate) mod chain;
 pub(crate) mod kdf;
 pub(crate) mod signature;
+pub(crate) mod skipped_keys;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod groups;
+
 use prost::Message as _;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;

@@ -1,0 +1,178 @@
+//! Group control (sender keys, rosters, leave requests) and the channels it travels on.
+//!
+//! Control only ever travels as the plaintext of a one-to-one channel, marked as group
+//! control in the channel message's authenticated header, so the app never sees it: the
+//! group takes the channels from the app and hands back the channel messages to deliver.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+use prost::Message;
+use rand::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::GROUP_VERSION;
+use crate::channel::Channel;
+use crate::error::{Error, Result};
+use crate::wire::{self, v1};
+
+/// Where a group finds the app's channels to other members.
+///
+/// Implemented for maps from a member's Ed25519 identity key (as on its card, and as
+/// [`Channel::peer_signing_key`] returns) to the channel with that member. A group checks
+/// that the channel it gets is really with that member.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use ratchetkit::{group::Channels, Channel};
+/// let mut channels: HashMap<[u8; 32], Channel> = HashMap::new();
+/// assert!(channels.channel(&[7; 32]).is_none());
+/// ```
+pub trait Channels {
+    /// The channel to `member`, if the app has one.
+    fn channel(&mut self, member: &[u8; 32]) -> Option<&mut Channel>;
+}
+
+impl<S: BuildHasher> Channels for HashMap<[u8; 32], Channel, S> {
+    fn channel(&mut self, member: &[u8; 32]) -> Option<&mut Channel> {
+        self.get_mut(member)
+    }
+}
+
+impl Channels for BTreeMap<[u8; 32], Channel> {
+    fn channel(&mut self, member: &[u8; 32]) -> Option<&mut Channel> {
+        self.get_mut(member)
+    }
+}
+
+/// A channel message that the app must deliver to group member `to`, who passes it to
+/// [`Group::receive`](super::Group::receive) (or [`Group::join`](super::Group::join)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The recipient's Ed25519 identity key.
+    pub to: [u8; 32],
+    /// The `ChannelMessage` bytes.
+    pub message: Vec<u8>,
+}
+
+/// The channels one group operation uses. They change on copies, which [`commit`] writes
+/// back once the whole operation has succeeded: a failure leaves every channel as it was.
+///
+/// [`commit`]: ChannelWork::commit
+pub(crate) struct ChannelWork<'a, C: ?Sized> {
+    channels: &'a mut C,
+    working: BTreeMap<[u8; 32], Channel>,
+    outgoing: Vec<Outgoing>,
+}
+
+impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {
+    pub(crate) fn new(channels: &'a mut C) -> Self {
+        Self {
+            channels,
+            working: BTreeMap::new(),
+            outgoing: Vec::new(),
+        }
+    }
+
+    fn channel(&mut self, member: &[u8; 32]) -> Result<&mut Channel> {
+        if !self.working.contains_key(member) {
+            let channel = self
+                .channels
+                .channel(member)
+                .filter(|channel| channel.peer_signing_key() == *member)
+                .ok_or(Error::MissingChannel { member: *member })?;
+            self.working.insert(*member, channel.clone());
+        }
+        self.working
+            .get_mut(member)
+            .ok_or(Error::MissingChannel { member: *member })
+    }
+
+    /// Decrypts a control message from `from`.
+    pub(crate) fn receive(&mut self, from: &[u8; 32], message: &[u8]) -> Result<Control> {
+        let plaintext = self.channel(from)?.decrypt_group_control(message)?;
+        Control::parse(&plaintext)
+    }
+
+    /// Encrypts a control message to `to`.
+    pub(crate) fn send<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        to: &[u8; 32],
+        control: &v1::GroupControl,
+    ) -> Result<()> {
+        let plaintext = Zeroizing::new(control.encode_to_vec());
+        let message = self.channel(to)?.encrypt_group_control(rng, &plaintext)?;
+        self.outgoing.push(Outgoing { to: *to, message });
+        Ok(())
+    }
+
+    /// Writes the changed channels back and returns the messages to deliver.
+    pub(crate) fn commit(self) -> Vec<Outgoing> {
+        for (member, channel) in self.working {
+            if let Some(slot) = self.channels.channel(&member) {
+                *slot = channel;
+            }
+        }
+        self.outgoing
+    }
+}
+
+/// A parsed `GroupControl`: its parts, all for `group_id`.
+pub(crate) struct Control {
+    pub(crate) group_id: Vec<u8>,
+    pub(crate) roster: Option<v1::SignedRoster>,
+    pub(crate) sender_key: Option<v1::SenderKeyDistribution>,
+    pub(crate) leave: bool,
+}
+
+impl Control {
+    /// Parses a `GroupControl` strictly: canonical, version 1, at least one part, every
+    /// part naming the same group.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
+        const WHAT: &str = "GroupControl";
+        let control: v1::GroupControl = wire::decode_secret(bytes, WHAT)?;
+        wire::check_version(control.version, WHAT)?;
+        let roster_group = control
+            .roster
+            .as_ref()
+            .map(|signed| wire::decode::<v1::Roster>(&signed.roster, "Roster"))
+            .transpose()?
+            .map(|roster| roster.group_id);
+        let ids = [
+            roster_group,
+            control.sender_key.as_ref().map(|key| key.group_id.clone()),
+            control.leave.as_ref().map(|leave| leave.group_id.clone()),
+        ];
+        let mut ids = ids.into_iter().flatten();
+        let group_id = ids.next().ok_or(Error::Decode { what: WHAT })?;
+        if ids.any(|other| other != group_id) {
+            return Err(Error::Decode { what: WHAT });
+        }
+        Ok(Self {
+            group_id,
+            roster: control.roster.clone(),
+            sender_key: control.sender_key.clone(),
+            leave: control.leave.is_some(),
+        })
+    }
+}
+
+/// Builds a `GroupControl` from its parts.
+pub(crate) fn control(
+    roster: Option<v1::SignedRoster>,
+    sender_key: Option<v1::SenderKeyDistribution>,
+    leave: Option<v1::LeaveRequest>,
+) -> v1::GroupControl {
+    v1::GroupControl {
+        version: GROUP_VERSION,
+        roster,
+        sender_key,
+        leave,
+    }
+}
+
+/// The group a decrypted `GroupControl` belongs to.
+pub(crate) fn control_group_id(plaintext: &[u8]) -> Result<Vec<u8>> {
+    Control::parse(plaintext).map(|control| control.group_id)
+}

@@ -1,0 +1,296 @@
+//! Group chats on sender keys, with an owner-signed roster, member add and remove, leave
+//! and rekey.
+//!
+//! Every member has its own sender key per group: an epoch, a KDF chain and an Ed25519
+//! signing key pair for that epoch. A message costs one encryption and one signature
+//! whatever the group's size. Sender keys and roster changes travel only as group
+//! control over the members' one-to-one [`Channel`](crate::Channel)s, which the group takes from the app
+//! through [`Channels`]; it returns the channel messages to deliver as [`Outgoing`].
+//!
+//! | who | can read |
+//! |---|---|
+//! | a new member | what each member sends after processing the roster that adds it |
+//! | a removed member (or one that left) | nothing sent under the epochs the remaining members move to when they process its removal |
+//! | a thief of a member's state | that member's messages until its next rekey, the others' until their next rekey |
+
+mod control;
+mod membership;
+mod message;
+mod roster;
+mod sender_key;
+mod state;
+
+pub(crate) use control::control_group_id;
+pub use control::{Channels, Outgoing};
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::identity::Card;
+use message::IncomingGroupMessage;
+use roster::Roster;
+use sender_key::{SenderChains, SenderKey};
+
+/// HKDF info that turns a group message key into an AES-256-GCM key and nonce.
+pub const GROUP_MESSAGE_INFO: &[u8] = b"ratchetkit/v1/group-message";
+
+/// Signature context of a group message: Ed25519 by the sender's epoch key over
+/// `"ratchetkit/v1/group-signature" || be32(len(header)) || header || ciphertext`.
+pub const GROUP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/group-signature";
+
+/// Signature context of a roster: Ed25519 by the owner's identity key over
+/// `"ratchetkit/v1/group-roster" || roster`.
+pub const ROSTER_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/group-roster";
+
+/// Version of the `GroupMessage` and `GroupControl` formats: 1.
+pub const GROUP_VERSION: u32 = 1;
+
+/// Shortest group id: 16 bytes, enough for a random id never to collide.
+pub const MIN_GROUP_ID_LEN: usize = 16;
+
+/// Longest group id: 64 bytes. The id is in every message header; 64 bytes fit a hash
+/// or a server's own identifier and keep headers small.
+pub const MAX_GROUP_ID_LEN: usize = 64;
+
+/// Most members a group may have: 1,000. Every roster change is a message of about 200
+/// bytes per member, and a removal makes each member send its new key over one channel
+/// per member, so the roster size bounds both.
+pub const MAX_GROUP_MEMBERS: usize = 1_000;
+
+/// How many epochs of each sender a member keeps: 3, the current one and the two before.
+/// Messages sent just before a sender's rekey may arrive after its new key; they still
+/// decrypt while their epoch is kept. An epoch costs about 80 bytes of state.
+pub const MAX_SENDER_EPOCHS: usize = 3;
+
+/// Largest number of message keys one group message may make a sender chain skip: 2,000,
+/// as for channels. Beyond it [`Error::TooFarAhead`]; the work a forged message could
+/// cause is bounded anyway, since the signature is checked before any chain step.
+pub const MAX_GROUP_MESSAGE_GAP: u32 = 2_000;
+
+/// Most skipped message keys a member keeps per sender, over that sender's epochs: 2,000.
+/// The oldest are dropped first, and their messages then fail with [`Error::Duplicate`].
+/// A key costs about 45 bytes of state.
+pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
+
+/// One member's view of a group: the roster, its own sender key, and the sender keys of
+/// the other members.
+///
+/// Every method that fails leaves the group, and every channel it was given, exactly as
+/// they were.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use ratchetkit::{Channel, Group, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// let alice = Identity::generate(&mut rng, "alice")?;
+/// let bob = Identity::generate(&mut rng, "bob")?;
+/// let (a, b) = (alice.card().signing_key(), bob.card().signing_key());
+///
+/// // A group needs established channels between its members.
+/// let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
+/// let hello = to_bob.encrypt(&mut rng, b"hello")?;
+/// let mut to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.channel;
+/// to_bob.decrypt(&to_alice.encrypt(&mut rng, b"hi")?)?;
+/// let mut alice_channels = HashMap::from([(b, to_bob)]);
+/// let mut bob_channels = HashMap::from([(a, to_alice)]);
+///
+/// // Alice creates the group; the welcome travels over her channel to Bob.
+/// let group_id = [7u8; 16];
+/// let (mut alice_group, welcome) =
+///     Group::create(&mut rng, &alice, &group_id, &[bob.card().clone()], &mut alice_channels)?;
+/// let (mut bob_group, joined) =
+///     Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome[0].message)?;
+/// // Bob's sender key goes back to Alice.
+/// alice_group.receive(&mut rng, &mut alice_channels, &b, &joined.outgoing[0].message)?;
+///
+/// let message = alice_group.encrypt(b"hello group")?;
+/// assert_eq!(bob_group.decrypt(&message)?.plaintext, b"hello group");
+/// let reply = bob_group.encrypt(b"hi all")?;
+/// assert_eq!(alice_group.decrypt(&reply)?.sender, b);
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Group {
+    /// This member's identity key.
+    me: [u8; 32],
+    roster: Roster,
+    /// Absent once this member was removed or left.
+    own: Option<SenderKey>,
+    /// The other members' sender keys; only roster members have an entry.
+    senders: BTreeMap<[u8; 32], SenderChains>,
+}
+
+/// A decrypted group message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decrypted {
+    /// The sender's Ed25519 identity key; its card is [`Group::member`].
+    pub sender: [u8; 32],
+    /// The sender key epoch the message was sent under.
+    pub epoch: u32,
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+}
+
+/// Something that happened to the group while processing control.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// The owner changed the roster to `version`.
+    RosterChanged {
+        /// The new roster version.
+        version: u64,
+        /// Members who joined.
+        added: Vec<Card>,
+        /// Members who were removed or left.
+        removed: Vec<Card>,
+    },
+    /// This member was removed: it can no longer send, and it will not be able to read
+    /// what the others send from now on.
+    Removed {
+        /// The roster version without this member.
+        version: u64,
+    },
+    /// A member's sender key for `epoch` was installed: its messages of that epoch can now
+    /// be decrypted (retry any that failed with [`Error::UnknownEpoch`]).
+    SenderKey {
+        /// The member's Ed25519 identity key.
+        sender: [u8; 32],
+        /// The epoch.
+        epoch: u32,
+    },
+    /// (Owner only.) `member` asks to leave: remove it with [`Group::remove_member`].
+    LeaveRequested {
+        /// The member's Ed25519 identity key.
+        member: [u8; 32],
+    },
+}
+
+/// What processing control returns: what happened, and the channel messages to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// What happened, in order.
+    pub events: Vec<GroupEvent>,
+    /// Channel messages this member must now send (its sender key to new members, or a
+    /// new sender key after a removal).
+    pub outgoing: Vec<Outgoing>,
+}
+
+impl Group {
+    /// Encrypts `plaintext` for every member: one AES-256-GCM encryption and one Ed25519
+    /// signature, whatever the group's size.
+    ///
+    /// # Errors
+    /// [`Error::NoLongerMember`] after a removal or leave; [`Error::ChainExhausted`] after
+    /// 2^32 - 1 messages in one epoch ([`Group::rekey`] starts a new one).
+    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let own = self.own.as_mut().ok_or(Error::NoLongerMember)?;
+        let (message, chain) = message::seal(own, &self.roster.group_id, &self.me, plaintext)?;
+        own.chain = chain;
+        Ok(message)
+    }
+
+    /// Verifies and decrypts a group message. On any error the group is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
+    /// malformed input; [`Error::WrongGroup`]; [`Error::OwnGroupMessage`];
+    /// [`Error::NotGroupMember`] for a sender not in the roster; [`Error::UnknownEpoch`]
+    /// for a sender key not (or no longer) held; [`Error::BadSignature`] for a forgery;
+    /// [`Error::Duplicate`]; [`Error::SentBeforeKeyReceived`]; [`Error::TooFarAhead`]
+    /// beyond [`MAX_GROUP_MESSAGE_GAP`]; [`Error::AuthenticationFailed`] for a
+    /// ciphertext its own signer corrupted.
+    pub fn decrypt(&mut self, message: &[u8]) -> Result<Decrypted> {
+        let incoming = IncomingGroupMessage::parse(message)?;
+        if incoming.group_id != self.roster.group_id {
+            return Err(Error::WrongGroup);
+        }
+        if incoming.sender == self.me {
+            return Err(Error::OwnGroupMessage);
+        }
+        let Some(chains) = self.senders.get_mut(&incoming.sender) else {
+            return Err(if self.roster.contains(&incoming.sender) {
+                Error::UnknownEpoch {
+                    epoch: incoming.epoch,
+                }
+            } else {
+                Error::NotGroupMember {
+                    member: incoming.sender,
+                }
+            });
+        };
+        let mut opened = chains.open(&incoming)?;
+        chains.commit(&mut opened);
+        Ok(Decrypted {
+            sender: incoming.sender,
+            epoch: incoming.epoch,
+            plaintext: core::mem::take(&mut opened.plaintext),
+        })
+    }
+
+    /// The group's id.
+    pub fn group_id(&self) -> &[u8] {
+        &self.roster.group_id
+    }
+
+    /// The owner's card.
+    pub fn owner(&self) -> &Card {
+        &self.roster.owner
+    }
+
+    /// The members' cards, the owner first.
+    pub fn members(&self) -> &[Card] {
+        &self.roster.members
+    }
+
+    /// The card of the member with Ed25519 identity key `member`.
+    pub fn member(&self, member: &[u8; 32]) -> Option<&Card> {
+        self.roster.member(member)
+    }
+
+    /// The roster's version: 1 at creation, one more with every change.
+    pub fn roster_version(&self) -> u64 {
+        self.roster.version
+    }
+
+    /// This member's current sender key epoch; `None` once it was removed or left.
+    pub fn epoch(&self) -> Option<u32> {
+        self.own.as_ref().map(|own| own.epoch)
+    }
+
+    /// Whether this member can still send: it is in the roster and has not left.
+    pub fn is_member(&self) -> bool {
+        self.own.is_some() && self.roster.contains(&self.me)
+    }
+
+    /// The newest epoch held of `member`'s sender key, if any.
+    pub fn sender_epoch(&self, member: &[u8; 32]) -> Option<u32> {
+        self.senders
+            .get(member)
+            .and_then(SenderChains::newest_epoch)
+    }
+
+    /// How many skipped message keys are held for `member` (at most
+    /// [`MAX_GROUP_SKIPPED_KEYS`]).
+    pub fn skipped_keys(&self, member: &[u8; 32]) -> usize {
+        self.senders
+            .get(member)
+            .map_or(0, |chains| chains.skipped.len())
+    }
+
+    /// The other members' identity keys.
+    fn others(&self) -> Vec<[u8; 32]> {
+        self.roster.keys().filter(|key| *key != self.me).collect()
+    }
+}
+
+impl core::fmt::Debug for Group {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Group")
+            .field("group_id", &hex::encode(&self.roster.group_id))
+            .field("roster_version", &self.roster.version)
+            .field("members", &self.roster.members.len())
+            .field("epoch", &self.epoch())
+            .finish_non_exhaustive()
+    }
+}

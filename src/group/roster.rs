@@ -1,0 +1,194 @@
+//! The roster: who is in a group, signed by the group's owner.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ed25519_dalek::VerifyingKey;
+use prost::Message;
+
+use super::{MAX_GROUP_ID_LEN, MAX_GROUP_MEMBERS, MIN_GROUP_ID_LEN, ROSTER_SIGNATURE_CONTEXT};
+use crate::crypto::signature::{self, SIGNATURE_LEN};
+use crate::error::{Error, Result};
+use crate::identity::{Card, Identity};
+use crate::wire::{self, v1};
+
+/// A verified roster: the group id, its version, and the member cards, owner first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Roster {
+    pub(crate) group_id: Vec<u8>,
+    pub(crate) version: u64,
+    /// The owner's card, also the first of `members`.
+    pub(crate) owner: Card,
+    /// The owner first.
+    pub(crate) members: Vec<Card>,
+    /// The members' `SignedCard` bytes as signed, parallel to `members`.
+    member_bytes: Vec<Vec<u8>>,
+    /// The roster as signed, kept to be sent on unchanged.
+    pub(crate) signed: v1::SignedRoster,
+}
+
+/// Checks a group id's length.
+pub(crate) fn check_group_id(group_id: &[u8]) -> Result<()> {
+    if (MIN_GROUP_ID_LEN..=MAX_GROUP_ID_LEN).contains(&group_id.len()) {
+        Ok(())
+    } else {
+        Err(Error::InvalidGroupId {
+            len: group_id.len(),
+        })
+    }
+}
+
+/// Checks a member list: 1..=MAX_GROUP_MEMBERS cards with distinct identity keys.
+fn check_members(members: &[Card]) -> Result<()> {
+    let distinct: BTreeSet<[u8; 32]> = members.iter().map(Card::signing_key).collect();
+    if members.is_empty() || members.len() > MAX_GROUP_MEMBERS || distinct.len() != members.len() {
+        return Err(Error::InvalidRoster {
+            max: MAX_GROUP_MEMBERS,
+        });
+    }
+    Ok(())
+}
+
+impl Roster {
+    /// Builds and signs a roster with `owner`'s identity key; `members` starts with the
+    /// owner's card.
+    pub(crate) fn sign(
+        owner: &Identity,
+        group_id: &[u8],
+        version: u64,
+        members: Vec<Card>,
+    ) -> Result<Self> {
+        check_group_id(group_id)?;
+        check_members(&members)?;
+        if members.first() != Some(owner.card()) {
+            return Err(Error::NotGroupOwner);
+        }
+        let owner_card = owner.card().clone();
+        let member_bytes: Vec<Vec<u8>> = members.iter().map(Card::to_bytes).collect();
+        let roster = v1::Roster {
+            group_id: group_id.to_vec(),
+            version,
+            members: member_bytes.clone(),
+        }
+        .encode_to_vec();
+        let signature =
+            signature::sign(owner.signing_key(), ROSTER_SIGNATURE_CONTEXT, &[&roster]).to_vec();
+        Ok(Self {
+            group_id: group_id.to_vec(),
+            version,
+            owner: owner_card,
+            members,
+            member_bytes,
+            signed: v1::SignedRoster { roster, signature },
+        })
+    }
+
+    /// Parses and verifies a `SignedRoster`. With `owner`, the signature must be that
+    /// owner's and the roster must list it first; without, the first member's signature is
+    /// taken (only when joining, where the channel tells who the owner is).
+    ///
+    /// Cards also in `known` (byte for byte) are reused rather than verified again, so
+    /// a change to a large roster costs one signature check per new member.
+    pub(crate) fn parse(
+        signed_bytes: &[u8],
+        owner: Option<&VerifyingKey>,
+        known: Option<&Roster>,
+    ) -> Result<Self> {
+        let signed: v1::SignedRoster = wire::decode(signed_bytes, "SignedRoster")?;
+        Self::verify(signed, owner, known)
+    }
+
+    /// [`Roster::parse`] for an already decoded `SignedRoster`.
+    pub(crate) fn verify(
+        signed: v1::SignedRoster,
+        owner: Option<&VerifyingKey>,
+        known: Option<&Roster>,
+    ) -> Result<Self> {
+        let roster: v1::Roster = wire::decode(&signed.roster, "Roster")?;
+        check_group_id(&roster.group_id)?;
+        if roster.members.is_empty() || roster.members.len() > MAX_GROUP_MEMBERS {
+            return Err(Error::InvalidRoster {
+                max: MAX_GROUP_MEMBERS,
+            });
+        }
+        let cache: BTreeMap<&[u8], &Card> = known
+            .map(|known| {
+                known
+                    .member_bytes
+                    .iter()
+                    .map(Vec::as_slice)
+                    .zip(&known.members)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let card = |bytes: &[u8]| match cache.get(bytes) {
+            Some(card) => Ok((*card).clone()),
+            None => Card::from_bytes(bytes),
+        };
+        let check_signature = |owner: &VerifyingKey| {
+            if signed.signature.len() != SIGNATURE_LEN {
+                return Err(Error::BadSignature { what: "roster" });
+            }
+            signature::verify(
+                owner,
+                ROSTER_SIGNATURE_CONTEXT,
+                &[&signed.roster],
+                &signed.signature,
+                "roster",
+            )
+        };
+        let first_bytes = roster.members.first().map_or(&[][..], Vec::as_slice);
+        let first = match owner {
+            // The signature comes before any card: a forged update costs one check.
+            Some(owner) => {
+                check_signature(owner)?;
+                let first = card(first_bytes)?;
+                if first.verifying_key() != owner {
+                    return Err(Error::NotGroupOwner);
+                }
+                first
+            }
+            None => {
+                let first = card(first_bytes)?;
+                check_signature(first.verifying_key())?;
+                first
+            }
+        };
+        let members = roster
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                if i == 0 {
+                    Ok(first.clone())
+                } else {
+                    card(bytes)
+                }
+            })
+            .collect::<Result<Vec<Card>>>()?;
+        check_members(&members)?;
+        Ok(Self {
+            group_id: roster.group_id,
+            version: roster.version,
+            owner: first,
+            members,
+            member_bytes: roster.members,
+            signed,
+        })
+    }
+
+    /// The card of the member with identity key `member`.
+    pub(crate) fn member(&self, member: &[u8; 32]) -> Option<&Card> {
+        self.members
+            .iter()
+            .find(|card| card.signing_key() == *member)
+    }
+
+    pub(crate) fn contains(&self, member: &[u8; 32]) -> bool {
+        self.member(member).is_some()
+    }
+
+    /// The identity keys of the members.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
+        self.members.iter().map(Card::signing_key)
+    }
+}

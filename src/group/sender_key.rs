@@ -1,0 +1,188 @@
+//! Sender keys: this member's own sending chain, and the chains it holds of the others.
+//!
+//! A sender key is an epoch number, a KDF chain (the channel's KDF_CK) and an Ed25519
+//! signing key pair for that epoch. Other members receive the chain key and the public
+//! signing key, so they can read the sender's messages but cannot forge them.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::message::IncomingGroupMessage;
+use super::{GROUP_MESSAGE_INFO, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
+use crate::crypto::chain::{ChainKey, KeyChain, MessageKey};
+use crate::crypto::signature;
+use crate::crypto::skipped_keys::SkippedKeys;
+use crate::error::{Error, Result};
+use crate::wire::{fixed, v1};
+
+/// This member's sender key for its current epoch.
+#[derive(Clone, Debug)]
+pub(crate) struct SenderKey {
+    pub(crate) epoch: u32,
+    pub(crate) chain: KeyChain,
+    pub(crate) signing: SigningKey,
+}
+
+impl SenderKey {
+    /// A fresh sender key: random chain key, fresh signing key pair, iteration 0.
+    pub(crate) fn generate<R: CryptoRng + ?Sized>(rng: &mut R, epoch: u32) -> Self {
+        let mut chain_key = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(chain_key.as_mut());
+        Self {
+            epoch,
+            chain: KeyChain::new(ChainKey::from_bytes(*chain_key)),
+            signing: SigningKey::generate(rng),
+        }
+    }
+
+    /// The sender key of the next epoch: nothing of this one carries over, so whoever
+    /// holds this one learns nothing of the next.
+    pub(crate) fn next_epoch<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<Self> {
+        let epoch = self.epoch.checked_add(1).ok_or(Error::ChainExhausted)?;
+        Ok(Self::generate(rng, epoch))
+    }
+
+    /// The distribution of this key at its current iteration: a receiver can read what is
+    /// sent from now on, nothing before.
+    pub(crate) fn distribution(&self, group_id: &[u8], me: &[u8; 32]) -> v1::SenderKeyDistribution {
+        v1::SenderKeyDistribution {
+            group_id: group_id.to_vec(),
+            sender: me.to_vec(),
+            epoch: self.epoch,
+            iteration: self.chain.index,
+            chain_key: self.chain.key.as_bytes().to_vec(),
+            signing_key: self.signing.verifying_key().to_bytes().to_vec(),
+        }
+    }
+}
+
+/// Another member's chain for one epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SenderChain {
+    pub(crate) chain: KeyChain,
+    /// The iteration the distribution started at: earlier messages cannot be read here.
+    pub(crate) first: u32,
+    pub(crate) signing_key: VerifyingKey,
+}
+
+/// A sender's skipped message keys, by (epoch, iteration).
+pub(crate) type GroupSkippedKeys = SkippedKeys<(u32, u32), MAX_GROUP_SKIPPED_KEYS>;
+
+/// What this member holds of one other member's sender keys: its newest
+/// [`MAX_SENDER_EPOCHS`] epochs and their skipped message keys.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SenderChains {
+    pub(crate) epochs: BTreeMap<u32, SenderChain>,
+    pub(crate) skipped: GroupSkippedKeys,
+}
+
+/// A decryption worked out on copies, applied by [`SenderChains::commit`].
+pub(crate) struct Opened {
+    pub(crate) plaintext: Vec<u8>,
+    epoch: u32,
+    iteration: u32,
+    /// The chain after the message, with the keys it passed over; `None` when the key came
+    /// from the skipped keys.
+    advance: Option<(KeyChain, Vec<(u32, MessageKey)>)>,
+}
+
+impl SenderChains {
+    /// Installs a verified distribution from `sender`.
+    ///
+    /// A distribution for an epoch already held is a [`Error::Duplicate`] when it matches
+    /// and [`Error::StaleSenderKey`] when it does not (epochs never change once given);
+    /// one older than every epoch kept is stale too.
+    pub(crate) fn install(&mut self, distribution: &v1::SenderKeyDistribution) -> Result<()> {
+        let chain = SenderChain {
+            chain: KeyChain {
+                key: ChainKey::from_bytes(fixed(&distribution.chain_key, "chain key")?),
+                index: distribution.iteration,
+            },
+            first: distribution.iteration,
+            signing_key: signature::verifying_key(&distribution.signing_key, "sender signing key")?,
+        };
+        let epoch = distribution.epoch;
+        if let Some(held) = self.epochs.get(&epoch) {
+            // The held chain may have moved on; compare what the distribution fixed.
+            let same = held.first == chain.first && held.signing_key == chain.signing_key;
+            return Err(if same {
+                Error::Duplicate
+            } else {
+                Error::StaleSenderKey { epoch }
+            });
+        }
+        let full = self.epochs.len() >= MAX_SENDER_EPOCHS;
+        if full && self.epochs.keys().all(|&held| held > epoch) {
+            return Err(Error::StaleSenderKey { epoch });
+        }
+        self.epochs.insert(epoch, chain);
+        while self.epochs.len() > MAX_SENDER_EPOCHS {
+            self.epochs.pop_first();
+        }
+        let epochs = &self.epochs;
+        self.skipped.retain(|(epoch, _)| epochs.contains_key(epoch));
+        Ok(())
+    }
+
+    /// Verifies and decrypts a message from this sender without changing anything.
+    pub(crate) fn open(&self, message: &IncomingGroupMessage) -> Result<Opened> {
+        let epoch = message.epoch;
+        let iteration = message.iteration;
+        let held = self
+            .epochs
+            .get(&epoch)
+            .ok_or(Error::UnknownEpoch { epoch })?;
+        // The signature comes first: only the sender can have made the message, so nothing
+        // below runs (no chain steps, no AEAD) for another member's forgery.
+        message.verify(&held.signing_key)?;
+
+        let (message_key, advance) = if let Some(key) = self.skipped.get(&(epoch, iteration)) {
+            (key.clone(), None)
+        } else if iteration < held.first {
+            return Err(Error::SentBeforeKeyReceived {
+                iteration,
+                first: held.first,
+            });
+        } else if iteration < held.chain.index {
+            return Err(Error::Duplicate);
+        } else {
+            let (key, advance) = held.chain.advance_to(iteration, MAX_GROUP_MESSAGE_GAP)?;
+            (key, Some((advance.chain, advance.skipped)))
+        };
+        let plaintext = message_key
+            .aead_key(GROUP_MESSAGE_INFO)
+            .decrypt(&message.header, &message.ciphertext)?;
+        Ok(Opened {
+            plaintext,
+            epoch,
+            iteration,
+            advance,
+        })
+    }
+
+    /// Applies a decryption worked out by [`SenderChains::open`] on this same state.
+    pub(crate) fn commit(&mut self, opened: &mut Opened) {
+        let epoch = opened.epoch;
+        match opened.advance.take() {
+            None => self.skipped.remove(&(epoch, opened.iteration)),
+            Some((chain, skipped)) => {
+                if let Some(held) = self.epochs.get_mut(&epoch) {
+                    held.chain = chain;
+                }
+                self.skipped.extend(
+                    skipped
+                        .into_iter()
+                        .map(|(iteration, key)| ((epoch, iteration), key)),
+                );
+            }
+        }
+    }
+
+    /// The newest epoch held.
+    pub(crate) fn newest_epoch(&self) -> Option<u32> {
+        self.epochs.keys().next_back().copied()
+    }
+}

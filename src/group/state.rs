@@ -1,0 +1,187 @@
+//! Saving and loading a group as a `GroupState` protobuf.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use zeroize::Zeroizing;
+
+use super::roster::Roster;
+use super::sender_key::{GroupSkippedKeys, SenderChain, SenderChains, SenderKey};
+use super::{Group, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
+use crate::crypto::chain::{ChainKey, KeyChain, MessageKey};
+use crate::crypto::signature;
+use crate::error::{Error, Result};
+use crate::wire::{self, state, state_fixed};
+
+fn invalid(reason: &'static str) -> Error {
+    Error::InvalidState { reason }
+}
+
+fn chain_key(bytes: &[u8]) -> Result<ChainKey> {
+    Ok(ChainKey::from_bytes(state_fixed(
+        bytes,
+        "chain key must be 32 bytes",
+    )?))
+}
+
+impl Group {
+    /// Serializes the group as a `GroupState` protobuf (version 1).
+    ///
+    /// The bytes hold the group's secrets: seal them with a
+    /// [`StorageKey`](crate::StorageKey). The encoding is deterministic, so equal groups
+    /// give equal bytes (and a rejected message leaves them byte for byte the same).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let own = self.own.as_ref().map(|own| state::GroupSenderKeyState {
+            epoch: own.epoch,
+            chain_key: own.chain.key.as_bytes().to_vec(),
+            iteration: own.chain.index,
+            signing_secret: own.signing.to_bytes().to_vec(),
+        });
+        let senders = self
+            .senders
+            .iter()
+            .map(|(sender, chains)| state::GroupSenderState {
+                sender: sender.to_vec(),
+                chains: chains
+                    .epochs
+                    .iter()
+                    .map(|(epoch, held)| state::GroupSenderChainState {
+                        epoch: *epoch,
+                        chain_key: held.chain.key.as_bytes().to_vec(),
+                        iteration: held.chain.index,
+                        first_iteration: held.first,
+                        signing_key: held.signing_key.to_bytes().to_vec(),
+                    })
+                    .collect(),
+                skipped_keys: chains
+                    .skipped
+                    .iter()
+                    .map(|((epoch, iteration), key)| state::GroupSkippedKeyState {
+                        epoch: *epoch,
+                        iteration: *iteration,
+                        message_key: key.as_bytes().to_vec(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        wire::encode_state(state::GroupState {
+            version: 1,
+            me: self.me.to_vec(),
+            roster: self.roster.signed.encode_to_vec(),
+            own,
+            senders,
+            checksum: Vec::new(),
+        })
+    }
+
+    /// Loads a group saved by [`Group::to_bytes`], checking every length and invariant
+    /// and verifying the roster and its cards again.
+    ///
+    /// # Errors
+    /// [`Error::Decode`], [`Error::UnsupportedVersion`] or [`Error::InvalidState`] for
+    /// anything that is not a valid saved group.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let saved: state::GroupState = wire::decode_state(bytes)?;
+        let me: [u8; 32] = state_fixed(&saved.me, "member key must be 32 bytes")?;
+        let roster =
+            Roster::parse(&saved.roster, None, None).map_err(|_| invalid("invalid roster"))?;
+        let own = saved
+            .own
+            .as_ref()
+            .map(|own| -> Result<SenderKey> {
+                if own.iteration == u32::MAX {
+                    return Err(invalid("sender key iteration out of range"));
+                }
+                Ok(SenderKey {
+                    epoch: own.epoch,
+                    chain: KeyChain {
+                        key: chain_key(&own.chain_key)?,
+                        index: own.iteration,
+                    },
+                    signing: SigningKey::from_bytes(&Zeroizing::new(state_fixed(
+                        &own.signing_secret,
+                        "signing secret must be 32 bytes",
+                    )?)),
+                })
+            })
+            .transpose()?;
+        if own.is_some() && !roster.contains(&me) {
+            return Err(invalid("a member with a sender key must be in the roster"));
+        }
+
+        let mut senders = BTreeMap::new();
+        let mut previous: Option<[u8; 32]> = None;
+        for entry in &saved.senders {
+            let sender: [u8; 32] = state_fixed(&entry.sender, "sender must be 32 bytes")?;
+            // Ascending order keeps the encoding canonical.
+            if previous.is_some_and(|previous| previous >= sender) {
+                return Err(invalid("senders must be in ascending order"));
+            }
+            previous = Some(sender);
+            if sender == me || !roster.contains(&sender) {
+                return Err(invalid("sender keys are kept only for other members"));
+            }
+            senders.insert(sender, load_sender(entry)?);
+        }
+        Ok(Group {
+            me,
+            roster,
+            own,
+            senders,
+        })
+    }
+}
+
+fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {
+    if entry.chains.is_empty() || entry.chains.len() > MAX_SENDER_EPOCHS {
+        return Err(invalid("a sender has 1..=MAX_SENDER_EPOCHS chains"));
+    }
+    let mut epochs = BTreeMap::new();
+    for chain in &entry.chains {
+        if epochs
+            .keys()
+            .next_back()
+            .is_some_and(|&last| last >= chain.epoch)
+        {
+            return Err(invalid("sender chains must be in ascending epoch order"));
+        }
+        if chain.first_iteration > chain.iteration {
+            return Err(invalid("a chain cannot start after its position"));
+        }
+        let signing_key = signature::verifying_key(&chain.signing_key, "sender signing key")
+            .map_err(|_| invalid("invalid sender signing key"))?;
+        epochs.insert(
+            chain.epoch,
+            SenderChain {
+                chain: KeyChain {
+                    key: chain_key(&chain.chain_key)?,
+                    index: chain.iteration,
+                },
+                first: chain.first_iteration,
+                signing_key,
+            },
+        );
+    }
+    if entry.skipped_keys.len() > MAX_GROUP_SKIPPED_KEYS {
+        return Err(invalid("more skipped keys than MAX_GROUP_SKIPPED_KEYS"));
+    }
+    let mut skipped = GroupSkippedKeys::default();
+    for key in &entry.skipped_keys {
+        let id = (key.epoch, key.iteration);
+        let in_chain = epochs.get(&key.epoch).is_some_and(|held: &SenderChain| {
+            (held.first..held.chain.index).contains(&key.iteration)
+        });
+        if !in_chain || skipped.get(&id).is_some() {
+            return Err(invalid(
+                "a skipped key is listed twice or outside its chain",
+            ));
+        }
+        let message_key = MessageKey::from_bytes(state_fixed(
+            &key.message_key,
+            "message key must be 32 bytes",
+        )?);
+        skipped.extend([(id, message_key)]);
+    }
+    Ok(SenderChains { epochs, skipped })
+}

@@ -1,0 +1,281 @@
+//! A world of members with established channels between every pair, and a control
+//! mailbox that carries group control between them, for the group tests.
+
+use std::collections::{HashMap, VecDeque};
+
+use ratchetkit::group::Outgoing;
+use ratchetkit::{Channel, Decrypted, Error, Group, Identity, PrekeyStore};
+
+use super::{fields_at, identity, rng, TestRng};
+
+/// The group id every test group uses.
+pub const GROUP_ID: [u8; 16] = *b"ratchetkit-group";
+
+pub struct Member {
+    pub identity: Identity,
+    pub key: [u8; 32],
+    pub prekeys: PrekeyStore,
+    pub channels: HashMap<[u8; 32], Channel>,
+    pub group: Option<Group>,
+}
+
+impl Member {
+    pub fn group(&mut self) -> &mut Group {
+        self.group.as_mut().expect("member is in the group")
+    }
+}
+
+/// Control messages in flight: (from, to, channel message).
+pub type Mailbox = VecDeque<(usize, usize, Vec<u8>)>;
+
+pub struct World {
+    pub rng: TestRng,
+    pub members: Vec<Member>,
+    pub mailbox: Mailbox,
+}
+
+impl World {
+    /// `count` members named m0, m1, ..., with an established channel between every pair.
+    pub fn new(seed: u64, count: usize) -> Self {
+        let mut rng = rng(seed);
+        let members = (0..count)
+            .map(|i| {
+                let identity = identity(&mut rng, &format!("m{i}"));
+                Member {
+                    key: identity.card().signing_key(),
+                    prekeys: PrekeyStore::new(&mut rng),
+                    identity,
+                    channels: HashMap::new(),
+                    group: None,
+                }
+            })
+            .collect();
+        let mut world = Self {
+            rng,
+            members,
+            mailbox: VecDeque::new(),
+        };
+        for i in 0..count {
+            for j in i + 1..count {
+                world.connect(i, j);
+            }
+        }
+        world
+    }
+
+    /// Establishes a channel between `i` and `j`: `i` creates, `j` joins and replies.
+    pub fn connect(&mut self, i: usize, j: usize) {
+        let bundle = {
+            let member = &self.members[j];
+            member
+                .prekeys
+                .bundle(&member.identity, None)
+                .expect("bundle")
+        };
+        let mut created =
+            Channel::create(&mut self.rng, &self.members[i].identity, &bundle).expect("create");
+        let hello = created.encrypt(&mut self.rng, b"hello").expect("encrypt");
+        let member = &mut self.members[j];
+        let mut joined = Channel::join(&member.identity, &mut member.prekeys, &hello)
+            .expect("join")
+            .channel;
+        let reply = joined.encrypt(&mut self.rng, b"hi").expect("encrypt");
+        created.decrypt(&reply).expect("reply decrypts");
+        let (key_i, key_j) = (self.members[i].key, self.members[j].key);
+        self.members[i].channels.insert(key_j, created);
+        self.members[j].channels.insert(key_i, joined);
+    }
+
+    pub fn key(&self, i: usize) -> [u8; 32] {
+        self.members[i].key
+    }
+
+    pub fn index(&self, key: &[u8; 32]) -> usize {
+        self.members
+            .iter()
+            .position(|member| member.key == *key)
+            .expect("a known member")
+    }
+
+    pub fn group(&mut self, i: usize) -> &mut Group {
+        self.members[i].group()
+    }
+
+    pub fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
+        for Outgoing { to, message } in outgoing {
+            let to = self.index(&to);
+            self.mailbox.push_back((from, to, message));
+        }
+    }
+
+    /// Delivers one control message: `join` for a member without the group, `receive`
+    /// otherwise. What the recipient must send in turn is posted.
+    pub fn deliver(&mut self, from: usize, to: usize, message: &[u8]) -> Result<(), Error> {
+        let from_key = self.key(from);
+        let member = &mut self.members[to];
+        let outgoing = match &mut member.group {
+            Some(group) => {
+                group
+                    .receive(&mut self.rng, &mut member.channels, &from_key, message)?
+                    .outgoing
+            }
+            None => {
+                let (group, received) = Group::join(
+                    &mut self.rng,
+                    &member.identity,
+                    &mut member.channels,
+                    &from_key,
+                    message,
+                )?;
+                member.group = Some(group);
+                received.outgoing
+            }
+        };
+        self.post(to, outgoing);
+        Ok(())
+    }
+
+    /// Delivers control until the mailbox is empty. Control that arrives before what it
+    /// depends on (a sender key before the roster that adds its sender) is retried later,
+    /// as an app would.
+    pub fn flush(&mut self) {
+        let mut stalled = 0;
+        while let Some((from, to, message)) = self.mailbox.pop_front() {
+            match self.deliver(from, to, &message) {
+                Ok(()) => stalled = 0,
+                Err(Error::NotGroupMember { .. } | Error::NotAGroupWelcome) => {
+                    stalled += 1;
+                    assert!(
+                        stalled <= self.mailbox.len() + 1,
+                        "control cannot make progress"
+                    );
+                    self.mailbox.push_back((from, to, message));
+                }
+                // A removed member has no use for what is still on its way to it.
+                Err(_) if !self.is_member(to) => {}
+                Err(error) => panic!("control from {from} to {to} failed: {error:?}"),
+            }
+        }
+    }
+
+    pub fn is_member(&self, i: usize) -> bool {
+        self.members[i].group.as_ref().is_some_and(Group::is_member)
+    }
+
+    /// `owner` creates the group with `members`, and all control is delivered.
+    pub fn create_group(&mut self, owner: usize, members: &[usize]) {
+        let cards: Vec<_> = members
+            .iter()
+            .map(|&i| self.members[i].identity.card().clone())
+            .collect();
+        let member = &mut self.members[owner];
+        let (group, outgoing) = Group::create(
+            &mut self.rng,
+            &member.identity,
+            &GROUP_ID,
+            &cards,
+            &mut member.channels,
+        )
+        .expect("create group");
+        member.group = Some(group);
+        self.post(owner, outgoing);
+        self.flush();
+    }
+
+    /// The owner adds `new`; control is posted, not delivered.
+    pub fn add(&mut self, owner: usize, new: usize) {
+        let card = self.members[new].identity.card().clone();
+        let member = &mut self.members[owner];
+        let outgoing = member
+            .group
+            .as_mut()
+            .expect("owner has the group")
+            .add_member(&mut self.rng, &member.identity, &card, &mut member.channels)
+            .expect("add member");
+        self.post(owner, outgoing);
+    }
+
+    /// The owner removes `who`; control is posted, not delivered.
+    pub fn remove(&mut self, owner: usize, who: usize) {
+        let key = self.key(who);
+        let member = &mut self.members[owner];
+        let outgoing = member
+            .group
+            .as_mut()
+            .expect("owner has the group")
+            .remove_member(&mut self.rng, &member.identity, &key, &mut member.channels)
+            .expect("remove member");
+        self.post(owner, outgoing);
+    }
+
+    /// `who` rekeys; control is posted, not delivered.
+    pub fn rekey(&mut self, who: usize) {
+        let member = &mut self.members[who];
+        let outgoing = member
+            .group
+            .as_mut()
+            .expect("member has the group")
+            .rekey(&mut self.rng, &mut member.channels)
+            .expect("rekey");
+        self.post(who, outgoing);
+    }
+
+    /// `who` leaves; the request is posted, not delivered.
+    pub fn leave(&mut self, who: usize) {
+        let member = &mut self.members[who];
+        let outgoing = member
+            .group
+            .as_mut()
+            .expect("member has the group")
+            .leave(&mut self.rng, &mut member.channels)
+            .expect("leave");
+        self.post(who, outgoing);
+    }
+
+    pub fn send(&mut self, from: usize, plaintext: &[u8]) -> Vec<u8> {
+        self.group(from).encrypt(plaintext).expect("group encrypt")
+    }
+
+    pub fn decrypt(&mut self, to: usize, message: &[u8]) -> Result<Decrypted, Error> {
+        self.group(to).decrypt(message)
+    }
+
+    /// Every member in `readers` decrypts `message` from `from` to `plaintext`.
+    pub fn assert_all_read(
+        &mut self,
+        readers: &[usize],
+        from: usize,
+        message: &[u8],
+        plaintext: &[u8],
+    ) {
+        let sender = self.key(from);
+        for &reader in readers {
+            let decrypted = self
+                .decrypt(reader, message)
+                .unwrap_or_else(|error| panic!("m{reader} cannot read m{from}: {error:?}"));
+            assert_eq!(decrypted.plaintext, plaintext);
+            assert_eq!(decrypted.sender, sender);
+        }
+    }
+}
+
+/// Asserts that `group` rejects `message` with `expected` and is byte for byte unchanged.
+pub fn assert_group_rejects(group: &mut Group, message: &[u8], expected: Error) {
+    let before = group.to_bytes();
+    assert_eq!(group.decrypt(message), Err(expected));
+    assert_eq!(
+        *group.to_bytes(),
+        *before,
+        "a rejected message changed the group"
+    );
+}
+
+/// The secrets of a member's own sender key in its saved state: chain key and signing
+/// secret.
+pub fn own_sender_secrets(state: &[u8]) -> Vec<Vec<u8>> {
+    [2, 4]
+        .into_iter()
+        .flat_map(|field| fields_at(state, &[4, field]))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
