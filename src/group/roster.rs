@@ -192,3 +192,88 @@ impl Roster {
         self.members.iter().map(Card::signing_key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::ChaCha20Rng;
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn people() -> (Identity, Identity, Identity) {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut identity = |name| Identity::generate_at(&mut rng, name, 0).expect("identity");
+        (identity("owner"), identity("bob"), identity("mallory"))
+    }
+
+    fn roster(owner: &Identity, others: &[&Identity]) -> Roster {
+        let members = core::iter::once(owner)
+            .chain(others.iter().copied())
+            .map(|identity| identity.card().clone())
+            .collect();
+        Roster::sign(owner, &[1; 16], 1, members).expect("roster")
+    }
+
+    #[test]
+    fn a_genuine_roster_verifies_with_and_without_a_known_owner() {
+        let (owner, bob, _) = people();
+        let signed = roster(&owner, &[&bob]).signed;
+        let key = *owner.card().verifying_key();
+        let known = Roster::verify(signed.clone(), None, None).expect("join");
+        let again = Roster::verify(signed, Some(&key), Some(&known)).expect("update");
+        assert_eq!(again, known);
+        assert_eq!(again.owner, *owner.card());
+    }
+
+    #[test]
+    fn unsigned_or_wrongly_signed_rosters_are_rejected() {
+        let (owner, bob, mallory) = people();
+        let key = *owner.card().verifying_key();
+        let bad = Err(Error::BadSignature { what: "roster" });
+
+        let mut unsigned = roster(&owner, &[&bob]).signed;
+        unsigned.signature.clear();
+        assert_eq!(Roster::verify(unsigned, Some(&key), None), bad);
+
+        // Mallory signs a roster that still names the owner first.
+        let mut forged = roster(&owner, &[&bob, &mallory]).signed;
+        forged.signature = signature::sign(
+            mallory.signing_key(),
+            ROSTER_SIGNATURE_CONTEXT,
+            &[&forged.roster],
+        )
+        .to_vec();
+        assert_eq!(Roster::verify(forged, Some(&key), None), bad);
+
+        // Mallory's own roster, properly signed by her, names her as owner.
+        let hers = roster(&mallory, &[&bob]).signed;
+        assert_eq!(Roster::verify(hers, Some(&key), None), bad);
+
+        let mut altered = roster(&owner, &[&bob]).signed;
+        if let Some(byte) = altered.roster.last_mut() {
+            *byte ^= 1;
+        }
+        assert!(Roster::verify(altered, Some(&key), None).is_err());
+    }
+
+    #[test]
+    fn member_lists_are_checked() {
+        let (owner, bob, _) = people();
+        let card = |identity: &Identity| identity.card().clone();
+        let max = MAX_GROUP_MEMBERS;
+        let repeated = vec![card(&owner), card(&bob), card(&bob)];
+        assert_eq!(
+            Roster::sign(&owner, &[1; 16], 1, repeated).err(),
+            Some(Error::InvalidRoster { max })
+        );
+        let owner_not_first = vec![card(&bob), card(&owner)];
+        assert_eq!(
+            Roster::sign(&owner, &[1; 16], 1, owner_not_first).err(),
+            Some(Error::NotGroupOwner)
+        );
+        assert_eq!(
+            Roster::sign(&owner, &[1; 8], 1, vec![card(&owner)]).err(),
+            Some(Error::InvalidGroupId { len: 8 })
+        );
+    }
+}
