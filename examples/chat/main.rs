@@ -1,10 +1,12 @@
-//! Alice and Bob chat over a ratchet channel.
+//! Alice and Bob chat over a ratchet channel, then Alice runs a group.
 //!
 //! Both publish prekey bundles to an in-memory directory; Alice fetches Bob's, creates a
 //! channel and Bob joins it from her first message. They then exchange 20 messages each
 //! way over a "network" that delivers some messages late, once delivers a message twice and
 //! once corrupts one; halfway through, both save their channels sealed with a storage key
-//! and restore them. Run with `cargo run --example chat`.
+//! and restore them. The group part is in `group.rs`. Run with `cargo run --example chat`.
+
+mod group;
 
 use std::collections::HashMap;
 
@@ -210,5 +212,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     delivered += deliver_late(&mut late, &mut alice, &mut bob)?;
     println!("done: {delivered} messages delivered and decrypted, 1 duplicate and 1 tampered message rejected");
-    Ok(())
+    println!();
+    group::run(&mut rng)
 }
