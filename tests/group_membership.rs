@@ -331,3 +331,22 @@ fn group_ids_are_checked() {
         assert_eq!(result.err(), Some(Error::InvalidGroupId { len }));
     }
 }
+
+#[test]
+fn a_removed_member_added_again_keeps_its_state_and_takes_part_again() {
+    let mut world = abc(10);
+    world.remove(ALICE, BOB);
+    world.flush();
+    assert!(!world.group(BOB).is_member());
+    // Bob's app keeps the old group, so the new welcome arrives through `receive`.
+    world.add(ALICE, BOB);
+    world.flush();
+    assert!(world.group(BOB).is_member());
+    assert_eq!(world.group(BOB).roster_version(), 3);
+    let message = world.send(BOB, b"back again");
+    world.assert_all_read(&[ALICE, CAROL], BOB, &message, b"back again");
+    for from in [ALICE, CAROL] {
+        let message = world.send(from, b"welcome back");
+        world.assert_all_read(&[BOB], from, &message, b"welcome back");
+    }
+}

@@ -327,11 +327,19 @@ impl Group {
                 version: self.roster.version,
             });
         }
-        if let Some(own) = &self.own {
+        let readded = !old.contains(&self.me);
+        let own = match &self.own {
+            // Others dropped this member's keys when it was removed: start afresh.
+            _ if readded => Some(SenderKey::generate(rng, 0)),
+            own => own.clone(),
+        };
+        if let Some(own) = own {
             // After a removal every remaining member moves to a new epoch the removed one
             // never sees; after an addition the new members get the current key.
-            let (own, recipients) = if removed.is_empty() {
-                (own.clone(), added.iter().map(Card::signing_key).collect())
+            let (own, recipients) = if readded {
+                (own, self.others())
+            } else if removed.is_empty() {
+                (own, added.iter().map(Card::signing_key).collect())
             } else {
                 (own.next_epoch(rng)?, self.others())
             };
