@@ -9,11 +9,21 @@ use rand::CryptoRng;
 
 use super::control::{control, ChannelWork, Channels, Outgoing};
 use super::roster::Roster;
-use super::sender_key::SenderKey;
+use super::sender_key::{SenderChain, SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received};
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity};
 use crate::wire::v1;
+
+/// A roster update worked out by [`Group::roster_change`], not yet committed.
+struct RosterChange {
+    roster: Roster,
+    /// This member's sender key after the change.
+    own: Option<SenderKey>,
+    /// Members whose sender keys are to be dropped.
+    removed: Vec<[u8; 32]>,
+    event: GroupEvent,
+}
 
 impl Group {
     /// Creates a group owned by `owner` with `members` (besides the owner), and welcomes
@@ -81,7 +91,12 @@ impl Group {
         };
         let mut events = Vec::new();
         if let Some(distribution) = &welcome.sender_key {
-            events.push(group.install(from, distribution)?);
+            let (epoch, chain) = group.check_install(&group.roster, from, distribution)?;
+            group.senders.entry(*from).or_default().insert(epoch, chain);
+            events.push(GroupEvent::SenderKey {
+                sender: *from,
+                epoch,
+            });
         }
         let mine = control(None, group.own_distribution(), None);
         for member in group.others() {
@@ -263,122 +278,148 @@ impl Group {
         if control.group_id != self.roster.group_id {
             return Err(Error::WrongGroup);
         }
-        let mut next = self.clone();
-        let mut events = Vec::new();
-        if let Some(signed) = control.roster {
-            events.push(next.apply_roster(rng, &mut work, signed)?);
-        }
-        if let Some(distribution) = &control.sender_key {
-            events.push(next.install(from, distribution)?);
-        }
+        // Work out every change first (sends go to channel copies), then commit: copying
+        // the whole group instead would cost O(members) per control message.
+        let change = control
+            .roster
+            .map(|signed| self.roster_change(rng, &mut work, signed))
+            .transpose()?;
+        let roster = change
+            .as_ref()
+            .map_or(&self.roster, |change| &change.roster);
+        let installed = control
+            .sender_key
+            .as_ref()
+            .map(|distribution| self.check_install(roster, from, distribution))
+            .transpose()?;
         if control.leave {
-            if next.roster.owner.signing_key() != next.me {
+            if roster.owner.signing_key() != self.me {
                 return Err(Error::NotGroupOwner);
             }
-            if !next.roster.contains(from) {
+            if !roster.contains(from) {
                 return Err(Error::NotGroupMember { member: *from });
             }
+        }
+
+        let mut events = Vec::new();
+        if let Some(change) = change {
+            events.push(change.event.clone());
+            for removed in &change.removed {
+                self.senders.remove(removed);
+            }
+            self.roster = change.roster;
+            self.own = change.own;
+        }
+        if let Some((epoch, chain)) = installed {
+            self.senders.entry(*from).or_default().insert(epoch, chain);
+            events.push(GroupEvent::SenderKey {
+                sender: *from,
+                epoch,
+            });
+        }
+        if control.leave {
             events.push(GroupEvent::LeaveRequested { member: *from });
         }
-        *self = next;
         let outgoing = work.commit();
         Ok(Received { events, outgoing })
     }
 
-    /// Applies a roster update from the owner, sending this member's sender key where the
-    /// change requires it.
-    fn apply_roster<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        &mut self,
+    /// Works out a roster update from the owner, sending this member's sender key where
+    /// the change requires it (to channel copies: nothing is committed here).
+    fn roster_change<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &self,
         rng: &mut R,
         work: &mut ChannelWork<'_, C>,
         signed: v1::SignedRoster,
-    ) -> Result<GroupEvent> {
-        let owner = *self.roster.owner.verifying_key();
-        let roster = Roster::verify(signed, Some(&owner), Some(&self.roster))?;
-        if roster.group_id != self.roster.group_id {
+    ) -> Result<RosterChange> {
+        let old = &self.roster;
+        let roster = Roster::verify(signed, Some(old.owner.verifying_key()), Some(old))?;
+        if roster.group_id != old.group_id {
             return Err(Error::WrongGroup);
         }
-        if roster.version <= self.roster.version {
+        if roster.version <= old.version {
             return Err(Error::StaleRoster {
                 version: roster.version,
-                current: self.roster.version,
+                current: old.version,
             });
         }
-        let old = core::mem::replace(&mut self.roster, roster);
-        let added: Vec<Card> = self
-            .roster
-            .members
-            .iter()
-            .filter(|card| !old.contains(&card.signing_key()))
-            .cloned()
-            .collect();
-        let removed: Vec<Card> = old
-            .members
-            .iter()
-            .filter(|card| !self.roster.contains(&card.signing_key()))
-            .cloned()
-            .collect();
-        for card in &removed {
-            self.senders.remove(&card.signing_key());
-        }
-        if !self.roster.contains(&self.me) {
-            self.own = None;
-            return Ok(GroupEvent::Removed {
-                version: self.roster.version,
-            });
-        }
-        let readded = !old.contains(&self.me);
-        let own = match &self.own {
-            // Others dropped this member's keys when it was removed: start afresh.
-            _ if readded => Some(SenderKey::generate(rng, 0)),
-            own => own.clone(),
+        let changed = |from: &Roster, to: &Roster| -> Vec<Card> {
+            from.members
+                .iter()
+                .filter(|card| !to.contains(&card.signing_key()))
+                .cloned()
+                .collect()
         };
-        if let Some(own) = own {
+        let added = changed(&roster, old);
+        let removed = changed(old, &roster);
+        let removed_keys = removed.iter().map(Card::signing_key).collect();
+        if !roster.contains(&self.me) {
+            return Ok(RosterChange {
+                event: GroupEvent::Removed {
+                    version: roster.version,
+                },
+                roster,
+                own: None,
+                removed: removed_keys,
+            });
+        }
+        let others = || roster.keys().filter(|key| *key != self.me).collect();
+        let readded = !old.contains(&self.me);
+        let own = if readded {
+            // Others dropped this member's keys when it was removed: start afresh.
+            Some((SenderKey::generate(rng, 0), others()))
+        } else {
             // After a removal every remaining member moves to a new epoch the removed one
             // never sees; after an addition the new members get the current key.
-            let (own, recipients) = if readded {
-                (own, self.others())
-            } else if removed.is_empty() {
-                (own, added.iter().map(Card::signing_key).collect())
-            } else {
-                (own.next_epoch(rng)?, self.others())
-            };
+            self.own
+                .as_ref()
+                .map(|own| -> Result<(SenderKey, Vec<[u8; 32]>)> {
+                    Ok(if removed.is_empty() {
+                        (own.clone(), added.iter().map(Card::signing_key).collect())
+                    } else {
+                        (own.next_epoch(rng)?, others())
+                    })
+                })
+                .transpose()?
+        };
+        if let Some((own, recipients)) = &own {
             let update = control(
                 None,
-                Some(own.distribution(self.group_id(), &self.me)),
+                Some(own.distribution(&roster.group_id, &self.me)),
                 None,
             );
             for recipient in recipients {
-                work.send(rng, &recipient, &update)?;
+                work.send(rng, recipient, &update)?;
             }
-            self.own = Some(own);
         }
-        Ok(GroupEvent::RosterChanged {
-            version: self.roster.version,
-            added,
-            removed,
+        Ok(RosterChange {
+            event: GroupEvent::RosterChanged {
+                version: roster.version,
+                added,
+                removed,
+            },
+            roster,
+            own: own.map(|(own, _)| own),
+            removed: removed_keys,
         })
     }
 
-    /// Installs `from`'s sender key.
-    fn install(
-        &mut self,
+    /// Checks `from`'s sender key against `roster` and what is held, without installing it.
+    fn check_install(
+        &self,
+        roster: &Roster,
         from: &[u8; 32],
         distribution: &v1::SenderKeyDistribution,
-    ) -> Result<GroupEvent> {
+    ) -> Result<(u32, SenderChain)> {
         if distribution.sender.as_slice() != from.as_slice() {
             return Err(Error::SenderMismatch);
         }
-        if !self.roster.contains(from) || *from == self.me {
+        if !roster.contains(from) || *from == self.me {
             return Err(Error::NotGroupMember { member: *from });
         }
-        let mut chains = self.senders.get(from).cloned().unwrap_or_default();
-        chains.install(distribution)?;
-        self.senders.insert(*from, chains);
-        Ok(GroupEvent::SenderKey {
-            sender: *from,
-            epoch: distribution.epoch,
-        })
+        let held = self.senders.get(from);
+        let chain = SenderChains::check(held, distribution)?;
+        Ok((distribution.epoch, chain))
     }
 
     /// Checks that `owner` is this group's owner and this member, returning its sender key.

@@ -22,6 +22,8 @@ pub(crate) struct Roster {
     pub(crate) members: Vec<Card>,
     /// The members' `SignedCard` bytes as signed, parallel to `members`.
     member_bytes: Vec<Vec<u8>>,
+    /// The members' identity keys, for lookups in O(log n).
+    member_keys: BTreeSet<[u8; 32]>,
     /// The roster as signed, kept to be sent on unchanged.
     pub(crate) signed: v1::SignedRoster,
 }
@@ -37,15 +39,16 @@ pub(crate) fn check_group_id(group_id: &[u8]) -> Result<()> {
     }
 }
 
-/// Checks a member list: 1..=MAX_GROUP_MEMBERS cards with distinct identity keys.
-fn check_members(members: &[Card]) -> Result<()> {
+/// Checks a member list: 1..=MAX_GROUP_MEMBERS cards with distinct identity keys, which
+/// it returns.
+fn check_members(members: &[Card]) -> Result<BTreeSet<[u8; 32]>> {
     let distinct: BTreeSet<[u8; 32]> = members.iter().map(Card::signing_key).collect();
     if members.is_empty() || members.len() > MAX_GROUP_MEMBERS || distinct.len() != members.len() {
         return Err(Error::InvalidRoster {
             max: MAX_GROUP_MEMBERS,
         });
     }
-    Ok(())
+    Ok(distinct)
 }
 
 impl Roster {
@@ -58,7 +61,7 @@ impl Roster {
         members: Vec<Card>,
     ) -> Result<Self> {
         check_group_id(group_id)?;
-        check_members(&members)?;
+        let member_keys = check_members(&members)?;
         if members.first() != Some(owner.card()) {
             return Err(Error::NotGroupOwner);
         }
@@ -78,6 +81,7 @@ impl Roster {
             owner: owner_card,
             members,
             member_bytes,
+            member_keys,
             signed: v1::SignedRoster { roster, signature },
         })
     }
@@ -165,13 +169,14 @@ impl Roster {
                 }
             })
             .collect::<Result<Vec<Card>>>()?;
-        check_members(&members)?;
+        let member_keys = check_members(&members)?;
         Ok(Self {
             group_id: roster.group_id,
             version: roster.version,
             owner: first,
             members,
             member_bytes: roster.members,
+            member_keys,
             signed,
         })
     }
@@ -184,7 +189,7 @@ impl Roster {
     }
 
     pub(crate) fn contains(&self, member: &[u8; 32]) -> bool {
-        self.member(member).is_some()
+        self.member_keys.contains(member)
     }
 
     /// The identity keys of the members.

@@ -90,12 +90,16 @@ pub(crate) struct Opened {
 }
 
 impl SenderChains {
-    /// Installs a verified distribution from `sender`.
+    /// Checks a distribution from this sender against what is held (`None`: nothing yet),
+    /// returning the chain to [`insert`](SenderChains::insert).
     ///
     /// A distribution for an epoch already held is a [`Error::Duplicate`] when it matches
     /// and [`Error::StaleSenderKey`] when it does not (epochs never change once given);
     /// one older than every epoch kept is stale too.
-    pub(crate) fn install(&mut self, distribution: &v1::SenderKeyDistribution) -> Result<()> {
+    pub(crate) fn check(
+        held: Option<&Self>,
+        distribution: &v1::SenderKeyDistribution,
+    ) -> Result<SenderChain> {
         let chain = SenderChain {
             chain: KeyChain {
                 key: ChainKey::from_bytes(fixed(&distribution.chain_key, "chain key")?),
@@ -104,27 +108,40 @@ impl SenderChains {
             first: distribution.iteration,
             signing_key: signature::verifying_key(&distribution.signing_key, "sender signing key")?,
         };
+        if distribution.iteration == u32::MAX {
+            return Err(Error::StaleSenderKey {
+                epoch: distribution.epoch,
+            });
+        }
+        let Some(held) = held else {
+            return Ok(chain);
+        };
         let epoch = distribution.epoch;
-        if let Some(held) = self.epochs.get(&epoch) {
+        if let Some(existing) = held.epochs.get(&epoch) {
             // The held chain may have moved on; compare what the distribution fixed.
-            let same = held.first == chain.first && held.signing_key == chain.signing_key;
+            let same = existing.first == chain.first && existing.signing_key == chain.signing_key;
             return Err(if same {
                 Error::Duplicate
             } else {
                 Error::StaleSenderKey { epoch }
             });
         }
-        let full = self.epochs.len() >= MAX_SENDER_EPOCHS;
-        if full && self.epochs.keys().all(|&held| held > epoch) {
+        let full = held.epochs.len() >= MAX_SENDER_EPOCHS;
+        if full && held.epochs.keys().all(|&kept| kept > epoch) {
             return Err(Error::StaleSenderKey { epoch });
         }
+        Ok(chain)
+    }
+
+    /// Installs a chain checked by [`SenderChains::check`], dropping the oldest epoch (and
+    /// its skipped keys) beyond [`MAX_SENDER_EPOCHS`].
+    pub(crate) fn insert(&mut self, epoch: u32, chain: SenderChain) {
         self.epochs.insert(epoch, chain);
         while self.epochs.len() > MAX_SENDER_EPOCHS {
             self.epochs.pop_first();
         }
         let epochs = &self.epochs;
         self.skipped.retain(|(epoch, _)| epochs.contains_key(epoch));
-        Ok(())
     }
 
     /// Verifies and decrypts a message from this sender without changing anything.
