@@ -300,6 +300,17 @@ pub enum Error {
     #[error("the group's owner cannot leave the group")]
     OwnerCannotLeave,
 
+    /// Control was sent under roster version `version`, newer than this member's
+    /// `current`: a roster update is still on its way. Keep the message and retry after
+    /// it; nothing was changed.
+    #[error("control from roster version {version}, ahead of this member's version {current}")]
+    RosterBehind {
+        /// The sender's roster version.
+        version: u64,
+        /// This member's roster version.
+        current: u64,
+    },
+
     /// A sender key distribution names a sender other than the channel's peer who sent
     /// it. Members send only their own keys: drop it.
     #[error("the sender key does not belong to the member who sent it")]

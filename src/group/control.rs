@@ -124,6 +124,7 @@ pub(crate) struct Control {
     pub(crate) roster: Option<v1::SignedRoster>,
     pub(crate) sender_key: Option<v1::SenderKeyDistribution>,
     pub(crate) leave: bool,
+    pub(crate) roster_version: u64,
 }
 
 impl Control {
@@ -154,12 +155,14 @@ impl Control {
             roster: control.roster.clone(),
             sender_key: control.sender_key.clone(),
             leave: control.leave.is_some(),
+            roster_version: control.roster_version,
         })
     }
 }
 
-/// Builds a `GroupControl` from its parts.
+/// Builds a `GroupControl` from its parts, sent under roster `roster_version`.
 pub(crate) fn control(
+    roster_version: u64,
     roster: Option<v1::SignedRoster>,
     sender_key: Option<v1::SenderKeyDistribution>,
     leave: Option<v1::LeaveRequest>,
@@ -169,6 +172,7 @@ pub(crate) fn control(
         roster,
         sender_key,
         leave,
+        roster_version,
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use rand::CryptoRng;
 
-use super::control::{control, ChannelWork, Channels, Outgoing};
+use super::control::{control, ChannelWork, Channels, Control, Outgoing};
 use super::roster::Roster;
 use super::sender_key::{SenderChain, SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received};
@@ -22,6 +22,8 @@ struct RosterChange {
     own: Option<SenderKey>,
     /// Members whose sender keys are to be dropped.
     removed: Vec<[u8; 32]>,
+    /// Members who join this member's view (all the others, if it was added back).
+    added: Vec<[u8; 32]>,
     event: GroupEvent,
 }
 
@@ -42,13 +44,15 @@ impl Group {
     ) -> Result<(Group, Vec<Outgoing>)> {
         let cards = core::iter::once(owner.card()).chain(members).cloned();
         let roster = Roster::sign(owner, group_id, 1, cards.collect())?;
+        let me = owner.card().signing_key();
         let group = Group {
-            me: owner.card().signing_key(),
+            senders: others_since(&roster, &me),
+            me,
             roster,
             own: Some(SenderKey::generate(rng, 0)),
-            senders: BTreeMap::new(),
         };
         let welcome = control(
+            group.roster.version,
             Some(group.roster.signed.clone()),
             group.own_distribution(),
             None,
@@ -77,28 +81,28 @@ impl Group {
     ) -> Result<(Group, Received)> {
         let me = identity.card().signing_key();
         let mut work = ChannelWork::new(channels);
-        let welcome = work.receive(from, welcome)?;
-        let signed = welcome.roster.ok_or(Error::NotAGroupWelcome)?;
+        let mut welcome = work.receive(from, welcome)?;
+        let signed = welcome.roster.take().ok_or(Error::NotAGroupWelcome)?;
         let roster = Roster::verify(signed, None, None)?;
         if roster.owner.signing_key() != *from || !roster.contains(&me) || welcome.leave {
             return Err(Error::NotAGroupWelcome);
         }
         let mut group = Group {
+            senders: others_since(&roster, &me),
             me,
             roster,
             own: Some(SenderKey::generate(rng, 0)),
-            senders: BTreeMap::new(),
         };
         let mut events = Vec::new();
         if let Some(distribution) = &welcome.sender_key {
-            let (epoch, chain) = group.check_install(&group.roster, from, distribution)?;
-            group.senders.entry(*from).or_default().insert(epoch, chain);
+            let (epoch, chain) = group.check_install(None, from, &welcome, distribution)?;
+            group.install(from, epoch, chain);
             events.push(GroupEvent::SenderKey {
                 sender: *from,
                 epoch,
             });
         }
-        let mine = control(None, group.own_distribution(), None);
+        let mine = control(group.roster.version, None, group.own_distribution(), None);
         for member in group.others() {
             work.send(rng, &member, &mine)?;
         }
@@ -131,13 +135,20 @@ impl Group {
         let roster = Roster::sign(owner, self.group_id(), self.next_version()?, members)?;
 
         let mut work = ChannelWork::new(channels);
-        let update = control(Some(roster.signed.clone()), None, None);
+        let version = roster.version;
+        let update = control(version, Some(roster.signed.clone()), None, None);
         for other in self.others() {
             work.send(rng, &other, &update)?;
         }
-        let welcome = control(Some(roster.signed.clone()), self.own_distribution(), None);
+        let welcome = control(
+            version,
+            Some(roster.signed.clone()),
+            self.own_distribution(),
+            None,
+        );
         work.send(rng, &key, &welcome)?;
         self.roster = roster;
+        self.senders.insert(key, SenderChains::new(version));
         Ok(work.commit())
     }
 
@@ -174,6 +185,7 @@ impl Group {
 
         let mut work = ChannelWork::new(channels);
         let update = control(
+            roster.version,
             Some(roster.signed.clone()),
             Some(own.distribution(self.group_id(), &self.me)),
             None,
@@ -185,7 +197,7 @@ impl Group {
         match work.send(
             rng,
             member,
-            &control(Some(roster.signed.clone()), None, None),
+            &control(roster.version, Some(roster.signed.clone()), None, None),
         ) {
             Err(Error::MissingChannel { .. } | Error::ChannelNotEstablished { .. }) | Ok(()) => {}
             Err(error) => return Err(error),
@@ -218,7 +230,8 @@ impl Group {
             group_id: self.group_id().to_vec(),
         };
         let mut work = ChannelWork::new(channels);
-        work.send(rng, &owner, &control(None, None, Some(request)))?;
+        let request = control(self.roster.version, None, None, Some(request));
+        work.send(rng, &owner, &request)?;
         self.own = None;
         Ok(work.commit())
     }
@@ -244,6 +257,7 @@ impl Group {
             .next_epoch(rng)?;
         let mut work = ChannelWork::new(channels);
         let update = control(
+            self.roster.version,
             None,
             Some(own.distribution(self.group_id(), &self.me)),
             None,
@@ -274,7 +288,7 @@ impl Group {
         message: &[u8],
     ) -> Result<Received> {
         let mut work = ChannelWork::new(channels);
-        let control = work.receive(from, message)?;
+        let mut control = work.receive(from, message)?;
         if control.group_id != self.roster.group_id {
             return Err(Error::WrongGroup);
         }
@@ -282,6 +296,7 @@ impl Group {
         // the whole group instead would cost O(members) per control message.
         let change = control
             .roster
+            .take()
             .map(|signed| self.roster_change(rng, &mut work, signed))
             .transpose()?;
         let roster = change
@@ -290,7 +305,7 @@ impl Group {
         let installed = control
             .sender_key
             .as_ref()
-            .map(|distribution| self.check_install(roster, from, distribution))
+            .map(|distribution| self.check_install(change.as_ref(), from, &control, distribution))
             .transpose()?;
         if control.leave {
             if roster.owner.signing_key() != self.me {
@@ -304,14 +319,10 @@ impl Group {
         let mut events = Vec::new();
         if let Some(change) = change {
             events.push(change.event.clone());
-            for removed in &change.removed {
-                self.senders.remove(removed);
-            }
-            self.roster = change.roster;
-            self.own = change.own;
+            self.commit_roster(change);
         }
         if let Some((epoch, chain)) = installed {
-            self.senders.entry(*from).or_default().insert(epoch, chain);
+            self.install(from, epoch, chain);
             events.push(GroupEvent::SenderKey {
                 sender: *from,
                 epoch,
@@ -361,10 +372,23 @@ impl Group {
                 roster,
                 own: None,
                 removed: removed_keys,
+                added: Vec::new(),
             });
         }
-        let others = || roster.keys().filter(|key| *key != self.me).collect();
+        let others = || {
+            roster
+                .keys()
+                .filter(|key| *key != self.me)
+                .collect::<Vec<_>>()
+        };
         let readded = !old.contains(&self.me);
+        // Added back, this member starts over with everyone: what it held of the others
+        // dates from its earlier membership.
+        let added_keys = if readded {
+            others()
+        } else {
+            added.iter().map(Card::signing_key).collect()
+        };
         let own = if readded {
             // Others dropped this member's keys when it was removed: start afresh.
             Some((SenderKey::generate(rng, 0), others()))
@@ -384,6 +408,7 @@ impl Group {
         };
         if let Some((own, recipients)) = &own {
             let update = control(
+                roster.version,
                 None,
                 Some(own.distribution(&roster.group_id, &self.me)),
                 None,
@@ -401,25 +426,60 @@ impl Group {
             roster,
             own: own.map(|(own, _)| own),
             removed: removed_keys,
+            added: added_keys,
         })
     }
 
-    /// Checks `from`'s sender key against `roster` and what is held, without installing it.
+    /// Checks `from`'s sender key, carried by `control`, against the roster (after
+    /// `change`, if the same control carries one) and what is held, without installing it.
     fn check_install(
         &self,
-        roster: &Roster,
+        change: Option<&RosterChange>,
         from: &[u8; 32],
+        control: &Control,
         distribution: &v1::SenderKeyDistribution,
     ) -> Result<(u32, SenderChain)> {
         if distribution.sender.as_slice() != from.as_slice() {
             return Err(Error::SenderMismatch);
         }
-        if !roster.contains(from) || *from == self.me {
-            return Err(Error::NotGroupMember { member: *from });
+        let roster = change.map_or(&self.roster, |change| &change.roster);
+        if control.roster_version > roster.version {
+            return Err(Error::RosterBehind {
+                version: control.roster_version,
+                current: roster.version,
+            });
         }
-        let held = self.senders.get(from);
-        let chain = SenderChains::check(held, distribution)?;
+        let fresh;
+        let held = match change {
+            Some(change) if change.added.contains(from) => {
+                fresh = SenderChains::new(roster.version);
+                Some(&fresh)
+            }
+            _ => self.senders.get(from),
+        };
+        let held = held
+            .filter(|_| roster.contains(from) && *from != self.me)
+            .ok_or(Error::NotGroupMember { member: *from })?;
+        let chain = held.check(control.roster_version, distribution)?;
         Ok((distribution.epoch, chain))
+    }
+
+    fn install(&mut self, from: &[u8; 32], epoch: u32, chain: SenderChain) {
+        if let Some(chains) = self.senders.get_mut(from) {
+            chains.insert(epoch, chain);
+        }
+    }
+
+    fn commit_roster(&mut self, change: RosterChange) {
+        for removed in &change.removed {
+            self.senders.remove(removed);
+        }
+        for added in &change.added {
+            self.senders
+                .insert(*added, SenderChains::new(change.roster.version));
+        }
+        self.roster = change.roster;
+        self.own = change.own;
     }
 
     /// Checks that `owner` is this group's owner and this member, returning its sender key.
@@ -445,4 +505,13 @@ impl Group {
             .as_ref()
             .map(|own| own.distribution(self.group_id(), &self.me))
     }
+}
+
+/// An entry, with no sender key yet, for every member but `me`, seen from `roster`'s version.
+fn others_since(roster: &Roster, me: &[u8; 32]) -> BTreeMap<[u8; 32], SenderChains> {
+    roster
+        .keys()
+        .filter(|key| key != me)
+        .map(|key| (key, SenderChains::new(roster.version)))
+        .collect()
 }

@@ -72,9 +72,12 @@ pub(crate) struct SenderChain {
 pub(crate) type GroupSkippedKeys = SkippedKeys<(u32, u32), MAX_GROUP_SKIPPED_KEYS>;
 
 /// What this member holds of one other member's sender keys: its newest
-/// [`MAX_SENDER_EPOCHS`] epochs and their skipped message keys.
-#[derive(Clone, Debug, Default)]
+/// [`MAX_SENDER_EPOCHS`] epochs and their skipped message keys, and since which roster
+/// version the member is in the group as this member sees it.
+#[derive(Clone, Debug)]
 pub(crate) struct SenderChains {
+    /// Sender keys sent under an older roster belong to an earlier membership: refused.
+    pub(crate) since: u64,
     pub(crate) epochs: BTreeMap<u32, SenderChain>,
     pub(crate) skipped: GroupSkippedKeys,
 }
@@ -90,16 +93,31 @@ pub(crate) struct Opened {
 }
 
 impl SenderChains {
-    /// Checks a distribution from this sender against what is held (`None`: nothing yet),
-    /// returning the chain to [`insert`](SenderChains::insert).
+    /// A member seen in the group from roster version `since`, no sender key yet.
+    pub(crate) fn new(since: u64) -> Self {
+        Self {
+            since,
+            epochs: BTreeMap::new(),
+            skipped: GroupSkippedKeys::default(),
+        }
+    }
+
+    /// Checks a distribution from this sender, sent under roster `roster_version`, against
+    /// what is held, returning the chain to [`insert`](SenderChains::insert).
     ///
-    /// A distribution for an epoch already held is a [`Error::Duplicate`] when it matches
-    /// and [`Error::StaleSenderKey`] when it does not (epochs never change once given);
-    /// one older than every epoch kept is stale too.
+    /// A distribution from before the sender's current membership, or for an epoch older
+    /// than every epoch kept, is [`Error::StaleSenderKey`]; one for an epoch already held
+    /// is a [`Error::Duplicate`] when it matches and stale when it does not (epochs never
+    /// change once given).
     pub(crate) fn check(
-        held: Option<&Self>,
+        &self,
+        roster_version: u64,
         distribution: &v1::SenderKeyDistribution,
     ) -> Result<SenderChain> {
+        let epoch = distribution.epoch;
+        if roster_version < self.since {
+            return Err(Error::StaleSenderKey { epoch });
+        }
         let chain = SenderChain {
             chain: KeyChain {
                 key: ChainKey::from_bytes(fixed(&distribution.chain_key, "chain key")?),
@@ -109,15 +127,9 @@ impl SenderChains {
             signing_key: signature::verifying_key(&distribution.signing_key, "sender signing key")?,
         };
         if distribution.iteration == u32::MAX {
-            return Err(Error::StaleSenderKey {
-                epoch: distribution.epoch,
-            });
+            return Err(Error::StaleSenderKey { epoch });
         }
-        let Some(held) = held else {
-            return Ok(chain);
-        };
-        let epoch = distribution.epoch;
-        if let Some(existing) = held.epochs.get(&epoch) {
+        if let Some(existing) = self.epochs.get(&epoch) {
             // The held chain may have moved on; compare what the distribution fixed.
             let same = existing.first == chain.first && existing.signing_key == chain.signing_key;
             return Err(if same {
@@ -126,8 +138,8 @@ impl SenderChains {
                 Error::StaleSenderKey { epoch }
             });
         }
-        let full = held.epochs.len() >= MAX_SENDER_EPOCHS;
-        if full && held.epochs.keys().all(|&kept| kept > epoch) {
+        let full = self.epochs.len() >= MAX_SENDER_EPOCHS;
+        if full && self.epochs.keys().all(|&kept| kept > epoch) {
             return Err(Error::StaleSenderKey { epoch });
         }
         Ok(chain)

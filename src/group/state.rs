@@ -43,6 +43,7 @@ impl Group {
             .iter()
             .map(|(sender, chains)| state::GroupSenderState {
                 sender: sender.to_vec(),
+                since: chains.since,
                 chains: chains
                     .epochs
                     .iter()
@@ -119,10 +120,15 @@ impl Group {
                 return Err(invalid("senders must be in ascending order"));
             }
             previous = Some(sender);
-            if sender == me || !roster.contains(&sender) {
+            if sender == me || !roster.contains(&sender) || entry.since > roster.version {
                 return Err(invalid("sender keys are kept only for other members"));
             }
             senders.insert(sender, load_sender(entry)?);
+        }
+        // A member keeps an entry for every other member while it is in the group.
+        let everyone = roster.keys().filter(|key| *key != me).count();
+        if roster.contains(&me) && senders.len() != everyone {
+            return Err(invalid("a member holds an entry for every other member"));
         }
         Ok(Group {
             me,
@@ -134,8 +140,8 @@ impl Group {
 }
 
 fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {
-    if entry.chains.is_empty() || entry.chains.len() > MAX_SENDER_EPOCHS {
-        return Err(invalid("a sender has 1..=MAX_SENDER_EPOCHS chains"));
+    if entry.chains.len() > MAX_SENDER_EPOCHS {
+        return Err(invalid("a sender has at most MAX_SENDER_EPOCHS chains"));
     }
     let mut epochs = BTreeMap::new();
     for chain in &entry.chains {
@@ -183,5 +189,9 @@ fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {
         )?);
         skipped.extend([(id, message_key)]);
     }
-    Ok(SenderChains { epochs, skipped })
+    Ok(SenderChains {
+        since: entry.since,
+        epochs,
+        skipped,
+    })
 }

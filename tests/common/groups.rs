@@ -143,7 +143,11 @@ impl World {
         while let Some((from, to, message)) = self.mailbox.pop_front() {
             match self.deliver(from, to, &message) {
                 Ok(()) => stalled = 0,
-                Err(Error::NotGroupMember { .. } | Error::NotAGroupWelcome) => {
+                Err(
+                    Error::NotGroupMember { .. }
+                    | Error::NotAGroupWelcome
+                    | Error::RosterBehind { .. },
+                ) => {
                     stalled += 1;
                     assert!(
                         stalled <= self.mailbox.len() + 1,
@@ -153,6 +157,8 @@ impl World {
                 }
                 // A removed member has no use for what is still on its way to it.
                 Err(_) if !self.is_member(to) => {}
+                // A key from before a member was removed and added back: refused as stale.
+                Err(Error::StaleSenderKey { .. }) => {}
                 Err(error) => panic!("control from {from} to {to} failed: {error:?}"),
             }
         }
