@@ -277,9 +277,11 @@ impl Group {
     /// On any error the group and the channels are unchanged. [`Error::NotGroupControl`]
     /// for application data; [`Error::WrongGroup`]; for rosters
     /// [`Error::BadSignature`] (unsigned or not by the owner), [`Error::NotGroupOwner`],
-    /// [`Error::StaleRoster`]; for sender keys [`Error::NotGroupMember`] (keep it and retry
-    /// after a pending roster update), [`Error::SenderMismatch`], [`Error::StaleSenderKey`],
-    /// [`Error::Duplicate`]; channel errors for the channels used.
+    /// [`Error::StaleRoster`]; for sender keys [`Error::NotGroupMember`] and
+    /// [`Error::RosterBehind`] (keep it and retry after a pending roster update),
+    /// [`Error::SenderMismatch`], [`Error::StaleSenderKey`] (from before the sender or this
+    /// member was last added: drop it), [`Error::Duplicate`]; channel errors for the
+    /// channels used.
     pub fn receive<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
         rng: &mut R,
