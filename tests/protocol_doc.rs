@@ -1,0 +1,111 @@
+//! docs/PROTOCOL.md states every protocol string and limit in its Constants table; this
+//! checks the table against the code, both ways.
+
+use std::collections::BTreeMap;
+
+use ratchetkit as rk;
+
+fn documented() -> BTreeMap<String, String> {
+    let document = include_str!("../docs/PROTOCOL.md");
+    let table = document
+        .split("## Constants")
+        .nth(1)
+        .expect("docs/PROTOCOL.md has a Constants section");
+    table
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+            match cells.as_slice() {
+                [name, value] if name.trim().starts_with('`') => Some((
+                    name.trim().trim_matches('`').to_owned(),
+                    value.trim().trim_matches('`').to_owned(),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("protocol strings are ASCII")
+}
+
+#[test]
+fn the_constants_table_matches_the_code() {
+    let code: BTreeMap<&str, String> = [
+        ("PROTOCOL_VERSION", rk::PROTOCOL_VERSION.to_string()),
+        ("GROUP_VERSION", rk::GROUP_VERSION.to_string()),
+        ("CARD_SIGNATURE_CONTEXT", text(rk::CARD_SIGNATURE_CONTEXT)),
+        ("SELF_SIGNER", rk::SELF_SIGNER.to_owned()),
+        ("SIGNED_PREKEY_CONTEXT", text(rk::SIGNED_PREKEY_CONTEXT)),
+        ("X3DH_INFO", text(rk::X3DH_INFO)),
+        ("ROOT_INFO", text(rk::ROOT_INFO)),
+        ("MESSAGE_INFO", text(rk::MESSAGE_INFO)),
+        ("GROUP_MESSAGE_INFO", text(rk::GROUP_MESSAGE_INFO)),
+        ("GROUP_SIGNATURE_CONTEXT", text(rk::GROUP_SIGNATURE_CONTEXT)),
+        (
+            "ROSTER_SIGNATURE_CONTEXT",
+            text(rk::ROSTER_SIGNATURE_CONTEXT),
+        ),
+        ("SEALED_STATE_CONTEXT", text(rk::SEALED_STATE_CONTEXT)),
+        (
+            "MAX_IDENTITY_NAME_LEN",
+            rk::MAX_IDENTITY_NAME_LEN.to_string(),
+        ),
+        ("MAX_ONE_TIME_PREKEYS", rk::MAX_ONE_TIME_PREKEYS.to_string()),
+        ("MAX_MESSAGE_GAP", rk::MAX_MESSAGE_GAP.to_string()),
+        ("MAX_SKIPPED_KEYS", rk::MAX_SKIPPED_KEYS.to_string()),
+        ("MAX_ENDED_CHAINS", rk::MAX_ENDED_CHAINS.to_string()),
+        ("MIN_GROUP_ID_LEN", rk::MIN_GROUP_ID_LEN.to_string()),
+        ("MAX_GROUP_ID_LEN", rk::MAX_GROUP_ID_LEN.to_string()),
+        ("MAX_GROUP_MEMBERS", rk::MAX_GROUP_MEMBERS.to_string()),
+        ("MAX_SENDER_EPOCHS", rk::MAX_SENDER_EPOCHS.to_string()),
+        (
+            "MAX_GROUP_MESSAGE_GAP",
+            rk::MAX_GROUP_MESSAGE_GAP.to_string(),
+        ),
+        (
+            "MAX_GROUP_SKIPPED_KEYS",
+            rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let documented = documented();
+    for (name, value) in &code {
+        assert_eq!(
+            documented.get(*name),
+            Some(value),
+            "docs/PROTOCOL.md gives {name} another value, or none"
+        );
+    }
+    for name in documented.keys() {
+        assert!(
+            code.contains_key(name.as_str()),
+            "docs/PROTOCOL.md lists {name}, which this test does not check"
+        );
+    }
+}
+
+#[test]
+fn the_protocol_strings_appear_where_the_document_uses_them() {
+    let document = include_str!("../docs/PROTOCOL.md");
+    let body = document
+        .split("## Constants")
+        .next()
+        .expect("a body before the table");
+    for string in [
+        rk::CARD_SIGNATURE_CONTEXT,
+        rk::SIGNED_PREKEY_CONTEXT,
+        rk::X3DH_INFO,
+        rk::ROOT_INFO,
+        rk::MESSAGE_INFO,
+        rk::GROUP_MESSAGE_INFO,
+        rk::GROUP_SIGNATURE_CONTEXT,
+        rk::ROSTER_SIGNATURE_CONTEXT,
+        rk::SEALED_STATE_CONTEXT,
+    ] {
+        let quoted = format!("\"{}\"", text(string));
+        assert!(body.contains(&quoted), "the spec never uses {quoted}");
+    }
+}
