@@ -26,8 +26,11 @@ impl Member {
         self.identity.card().signing_key()
     }
 
-    fn group(&mut self) -> Result<&mut Group, Error> {
-        self.group.as_mut().ok_or(Error::NotAGroupWelcome)
+    fn group(&mut self) -> Result<&mut Group, Box<dyn std::error::Error>> {
+        let name = self.name().to_owned();
+        self.group
+            .as_mut()
+            .ok_or_else(|| format!("{name} is not in the group").into())
     }
 }
 
@@ -106,9 +109,11 @@ impl Network {
                     }
                     self.post(to, received.outgoing);
                 }
-                Err(Error::NotGroupMember { .. } | Error::NotAGroupWelcome)
-                    if waiting <= self.control.len() =>
-                {
+                Err(
+                    Error::NotGroupMember { .. }
+                    | Error::NotAGroupWelcome
+                    | Error::RosterBehind { .. },
+                ) if waiting <= self.control.len() => {
                     waiting += 1;
                     self.control.push_back((from, to, message));
                 }
@@ -123,7 +128,7 @@ impl Network {
     }
 
     /// `from` encrypts `text` for the group.
-    fn say(&mut self, from: usize, text: &str) -> Result<Vec<u8>, Error> {
+    fn say(&mut self, from: usize, text: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let message = self.members[from].group()?.encrypt(text.as_bytes())?;
         println!(
             "  {} sends \"{text}\" ({} bytes, one encryption for everyone)",
@@ -133,7 +138,7 @@ impl Network {
         Ok(message)
     }
 
-    fn read(&mut self, reader: usize, message: &[u8]) -> Result<(), Error> {
+    fn read(&mut self, reader: usize, message: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
         let decrypted = self.members[reader].group()?.decrypt(message)?;
         println!(
             "    {} reads \"{}\" from {}",
@@ -145,7 +150,12 @@ impl Network {
     }
 
     /// `reader` must fail to read `message`; says why.
-    fn cannot_read(&mut self, reader: usize, message: &[u8], why: &str) -> Result<(), Error> {
+    fn cannot_read(
+        &mut self,
+        reader: usize,
+        message: &[u8],
+        why: &str,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         match self.members[reader].group()?.decrypt(message) {
             Err(error) => {
                 println!(
@@ -154,7 +164,9 @@ impl Network {
                 );
                 Ok(())
             }
-            Ok(_) => Err(Error::AuthenticationFailed),
+            Ok(_) => {
+                Err(format!("{} read a message it must not", self.members[reader].name()).into())
+            }
         }
     }
 }
