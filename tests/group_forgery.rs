@@ -10,22 +10,11 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Error, Group, GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT};
+use ratchetkit::{Error, GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT};
 use sha2::Sha256;
 
 use common::fields_at;
-use common::groups::{assert_group_rejects, World, GROUP_ID};
-
-const ALICE: usize = 0;
-const BOB: usize = 1;
-const CAROL: usize = 2;
-const DAVE: usize = 3;
-
-fn abc(seed: u64) -> World {
-    let mut world = World::new(seed, 4);
-    world.create_group(ALICE, &[BOB, CAROL]);
-    world
-}
+use common::groups::{abc, assert_group_rejects, World, ALICE, BOB, CAROL, DAVE, GROUP_ID};
 
 fn decode(message: &[u8]) -> (v1::GroupMessage, v1::GroupHeader) {
     let message = v1::GroupMessage::decode(message).expect("a group message");
@@ -182,16 +171,7 @@ fn an_altered_header_is_rejected() {
 fn a_sender_outside_the_roster_is_rejected() {
     let mut world = abc(4);
     // Dave runs a group of his own under the same id and writes into it.
-    let cards = [world.members[CAROL].identity.card().clone()];
-    let member = &mut world.members[DAVE];
-    let (mut daves, _) = Group::create(
-        &mut world.rng,
-        &member.identity,
-        &GROUP_ID,
-        &cards,
-        &mut member.channels,
-    )
-    .expect("dave's own group");
+    let (mut daves, _) = world.new_group(DAVE, &[CAROL]);
     let message = daves.encrypt(b"let me in").expect("encrypt");
     let dave = world.key(DAVE);
     assert_group_rejects(
@@ -235,19 +215,7 @@ fn a_roster_signed_by_someone_other_than_the_owner_is_rejected() {
     let mut world = abc(5);
     // Bob makes a group of his own under the same id, naming Carol and Dave, and sends
     // Carol its roster: to Carol's group it is a roster update not signed by Alice.
-    let cards = [
-        world.members[CAROL].identity.card().clone(),
-        world.members[DAVE].identity.card().clone(),
-    ];
-    let member = &mut world.members[BOB];
-    let (_, outgoing) = Group::create(
-        &mut world.rng,
-        &member.identity,
-        &GROUP_ID,
-        &cards,
-        &mut member.channels,
-    )
-    .expect("bob's own group");
+    let (_, outgoing) = world.new_group(BOB, &[CAROL, DAVE]);
     let carol = world.key(CAROL);
     let to_carol = outgoing
         .iter()
@@ -295,16 +263,7 @@ fn an_older_roster_is_rejected() {
     );
 
     // A fresh group of version 1 under the same id replays the very first roster.
-    let cards = [world.members[CAROL].identity.card().clone()];
-    let member = &mut world.members[ALICE];
-    let (_, outgoing) = Group::create(
-        &mut world.rng,
-        &member.identity,
-        &GROUP_ID,
-        &cards,
-        &mut member.channels,
-    )
-    .expect("create again");
+    let (_, outgoing) = world.new_group(ALICE, &[CAROL]);
     assert_control_rejected(
         &mut world,
         ALICE,
@@ -322,16 +281,7 @@ fn a_sender_key_from_a_non_member_is_rejected() {
     let mut world = abc(7);
     // Dave, not a member, rekeys in a group of his own with Carol under the same id: to
     // Carol's group the sender key comes from a non-member.
-    let cards = [world.members[CAROL].identity.card().clone()];
-    let member = &mut world.members[DAVE];
-    let (mut daves, _) = Group::create(
-        &mut world.rng,
-        &member.identity,
-        &GROUP_ID,
-        &cards,
-        &mut member.channels,
-    )
-    .expect("dave's own group");
+    let (mut daves, _) = world.new_group(DAVE, &[CAROL]);
     let outgoing = daves
         .rekey(&mut world.rng, &mut world.members[DAVE].channels)
         .expect("rekey");

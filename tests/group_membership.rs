@@ -2,20 +2,8 @@
 
 mod common;
 
-use common::groups::{own_sender_secrets, World, GROUP_ID};
+use common::groups::{abc, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE, GROUP_ID};
 use ratchetkit::{Error, Group, GroupEvent};
-
-const ALICE: usize = 0;
-const BOB: usize = 1;
-const CAROL: usize = 2;
-const DAVE: usize = 3;
-
-/// Alice owns a group with Bob and Carol; Dave exists, with channels to all, outside it.
-fn abc(seed: u64) -> World {
-    let mut world = World::new(seed, 4);
-    world.create_group(ALICE, &[BOB, CAROL]);
-    world
-}
 
 #[test]
 fn everyone_reads_everyone() {
@@ -179,16 +167,7 @@ fn a_stolen_state_reads_nothing_after_its_owner_rekeys() {
 #[test]
 fn channel_decrypt_never_hands_out_group_control() {
     let mut world = World::new(6, 2);
-    let cards = [world.members[1].identity.card().clone()];
-    let member = &mut world.members[0];
-    let (_, outgoing) = Group::create(
-        &mut world.rng,
-        &member.identity,
-        &GROUP_ID,
-        &cards,
-        &mut member.channels,
-    )
-    .expect("create");
+    let (_, outgoing) = world.new_group(0, &[1]);
     let alice = world.key(0);
     let bob_channel = world.members[1].channels.get_mut(&alice).expect("channel");
     let before = bob_channel.to_bytes();

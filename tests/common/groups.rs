@@ -25,6 +25,19 @@ impl Member {
     }
 }
 
+/// The members of [`abc`].
+pub const ALICE: usize = 0;
+pub const BOB: usize = 1;
+pub const CAROL: usize = 2;
+pub const DAVE: usize = 3;
+
+/// Alice owns a group with Bob and Carol; Dave, with channels to all, is outside it.
+pub fn abc(seed: u64) -> World {
+    let mut world = World::new(seed, 4);
+    world.create_group(ALICE, &[BOB, CAROL]);
+    world
+}
+
 /// Control messages in flight: (from, to, channel message).
 pub type Mailbox = VecDeque<(usize, usize, Vec<u8>)>;
 
@@ -168,22 +181,28 @@ impl World {
         self.members[i].group.as_ref().is_some_and(Group::is_member)
     }
 
-    /// `owner` creates the group with `members`, and all control is delivered.
-    pub fn create_group(&mut self, owner: usize, members: &[usize]) {
+    /// `owner` creates a group under [`GROUP_ID`] with `members`, without keeping it or
+    /// sending anything: the group and its welcomes.
+    pub fn new_group(&mut self, owner: usize, members: &[usize]) -> (Group, Vec<Outgoing>) {
         let cards: Vec<_> = members
             .iter()
             .map(|&i| self.members[i].identity.card().clone())
             .collect();
         let member = &mut self.members[owner];
-        let (group, outgoing) = Group::create(
+        Group::create(
             &mut self.rng,
             &member.identity,
             &GROUP_ID,
             &cards,
             &mut member.channels,
         )
-        .expect("create group");
-        member.group = Some(group);
+        .expect("create group")
+    }
+
+    /// `owner` creates the group with `members`, and all control is delivered.
+    pub fn create_group(&mut self, owner: usize, members: &[usize]) {
+        let (group, outgoing) = self.new_group(owner, members);
+        self.members[owner].group = Some(group);
         self.post(owner, outgoing);
         self.flush();
     }
