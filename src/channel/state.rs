@@ -9,7 +9,7 @@ use super::chains::{EndedChain, ReceivingChain, SendingChain};
 use super::ratchet::{ChannelSkippedKeys, DoubleRatchet};
 use super::{Channel, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
 use crate::crypto::agreement::AgreementKeyPair;
-use crate::crypto::chain::{ChainKey, KeyChain, MessageKey, RootKey};
+use crate::crypto::chain::{KeyChain, MessageKey, RootKey};
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1};
 
@@ -150,13 +150,7 @@ impl Channel {
                         &chain.ratchet_secret,
                         "ratchet secret must be 32 bytes",
                     )?),
-                    chain: KeyChain {
-                        key: ChainKey::from_bytes(state_fixed(
-                            &chain.chain_key,
-                            "chain key must be 32 bytes",
-                        )?),
-                        index: chain.index,
-                    },
+                    chain: KeyChain::from_saved(&chain.chain_key, chain.index)?,
                 })
             })
             .transpose()?;
@@ -166,13 +160,7 @@ impl Channel {
             .map(|chain| -> Result<ReceivingChain> {
                 Ok(ReceivingChain {
                     ratchet_key: state_fixed(&chain.ratchet_key, "ratchet key must be 32 bytes")?,
-                    chain: KeyChain {
-                        key: ChainKey::from_bytes(state_fixed(
-                            &chain.chain_key,
-                            "chain key must be 32 bytes",
-                        )?),
-                        index: chain.index,
-                    },
+                    chain: KeyChain::from_saved(&chain.chain_key, chain.index)?,
                 })
             })
             .transpose()?;

@@ -114,6 +114,14 @@ impl KeyChain {
         Self { key, index: 0 }
     }
 
+    /// A chain loaded from saved state, where a key of the wrong length means corruption.
+    pub(crate) fn from_saved(key: &[u8], index: u32) -> Result<Self> {
+        Ok(Self {
+            key: ChainKey(crate::wire::state_fixed(key, "chain key must be 32 bytes")?),
+            index,
+        })
+    }
+
     /// The next message's number and key, and the chain after it, for a sender. The chain
     /// refuses to wrap: message number `u32::MAX` is never used, so receivers can count one
     /// past the last message without overflow.

@@ -9,20 +9,13 @@ use zeroize::Zeroizing;
 use super::roster::Roster;
 use super::sender_key::{GroupSkippedKeys, SenderChain, SenderChains, SenderKey};
 use super::{Group, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
-use crate::crypto::chain::{ChainKey, KeyChain, MessageKey};
+use crate::crypto::chain::{KeyChain, MessageKey};
 use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed};
 
 fn invalid(reason: &'static str) -> Error {
     Error::InvalidState { reason }
-}
-
-fn chain_key(bytes: &[u8]) -> Result<ChainKey> {
-    Ok(ChainKey::from_bytes(state_fixed(
-        bytes,
-        "chain key must be 32 bytes",
-    )?))
 }
 
 impl Group {
@@ -96,10 +89,7 @@ impl Group {
                 }
                 Ok(SenderKey {
                     epoch: own.epoch,
-                    chain: KeyChain {
-                        key: chain_key(&own.chain_key)?,
-                        index: own.iteration,
-                    },
+                    chain: KeyChain::from_saved(&own.chain_key, own.iteration)?,
                     signing: SigningKey::from_bytes(&Zeroizing::new(state_fixed(
                         &own.signing_secret,
                         "signing secret must be 32 bytes",
@@ -160,10 +150,7 @@ fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {
         epochs.insert(
             chain.epoch,
             SenderChain {
-                chain: KeyChain {
-                    key: chain_key(&chain.chain_key)?,
-                    index: chain.iteration,
-                },
+                chain: KeyChain::from_saved(&chain.chain_key, chain.iteration)?,
                 first: chain.first_iteration,
                 signing_key,
             },
