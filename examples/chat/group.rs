@@ -67,6 +67,32 @@ impl Network {
         Ok(())
     }
 
+    /// `who` changes the group with `operation` (add, remove, rekey), and the network
+    /// delivers all the control that follows.
+    fn change(
+        &mut self,
+        rng: &mut Rng,
+        who: usize,
+        operation: impl FnOnce(
+            &mut Group,
+            &Identity,
+            &mut HashMap<[u8; 32], Channel>,
+            &mut Rng,
+        ) -> Result<Vec<Outgoing>, Error>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let Member {
+            identity,
+            channels,
+            group,
+            ..
+        } = &mut self.members[who];
+        let group = group.as_mut().ok_or("not in the group")?;
+        let outgoing = operation(group, identity, channels, rng)?;
+        self.post(who, outgoing);
+        self.deliver_control(rng)?;
+        Ok(())
+    }
+
     fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
         for out in outgoing {
             if let Some(to) = self.index(&out.to) {
@@ -271,16 +297,9 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     let before_dave = net.say(CAROL, "a secret from before dave")?;
     net.read(ALICE, &before_dave)?;
     let dave_card = net.members[DAVE].identity.card().clone();
-    let Member {
-        identity,
-        channels,
-        group,
-        ..
-    } = &mut net.members[ALICE];
-    let group = group.as_mut().ok_or("alice has no group")?;
-    let outgoing = group.add_member(rng, identity, &dave_card, channels)?;
-    net.post(ALICE, outgoing);
-    net.deliver_control(rng)?;
+    net.change(rng, ALICE, |group, identity, channels, rng| {
+        group.add_member(rng, identity, &dave_card, channels)
+    })?;
     net.cannot_read(DAVE, &before_dave, "sent before he joined")?;
     let welcome = net.say(CAROL, "welcome dave")?;
     for reader in [ALICE, BOB, DAVE] {
@@ -289,16 +308,9 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("alice removes bob");
     let bob_key = net.members[BOB].key();
-    let Member {
-        identity,
-        channels,
-        group,
-        ..
-    } = &mut net.members[ALICE];
-    let group = group.as_mut().ok_or("alice has no group")?;
-    let outgoing = group.remove_member(rng, identity, &bob_key, channels)?;
-    net.post(ALICE, outgoing);
-    net.deliver_control(rng)?;
+    net.change(rng, ALICE, |group, identity, channels, rng| {
+        group.remove_member(rng, identity, &bob_key, channels)
+    })?;
     let after_bob = net.say(DAVE, "bob is gone")?;
     net.read(ALICE, &after_bob)?;
     net.read(CAROL, &after_bob)?;
@@ -307,13 +319,9 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     println!("carol rekeys");
     // A thief copies Alice's state, which holds Carol's current sender key.
     let stolen = net.members[ALICE].group()?.to_bytes();
-    let Member {
-        channels, group, ..
-    } = &mut net.members[CAROL];
-    let group = group.as_mut().ok_or("carol has no group")?;
-    let outgoing = group.rekey(rng, channels)?;
-    net.post(CAROL, outgoing);
-    net.deliver_control(rng)?;
+    net.change(rng, CAROL, |group, _, channels, rng| {
+        group.rekey(rng, channels)
+    })?;
     let fresh = net.say(CAROL, "new epoch")?;
     for reader in [ALICE, DAVE] {
         net.read(reader, &fresh)?;
