@@ -1,6 +1,8 @@
 //! One-to-one ratchet channels: X3DH to start, then the Double Ratchet.
 
 mod chains;
+#[cfg(fuzzing)]
+mod fuzzing;
 mod handshake;
 mod message;
 mod ratchet;

@@ -1,0 +1,135 @@
+//! Shared fixtures of the fuzz targets: live channels and a live group built once from
+//! fixed seeds, so that every run of a target fuzzes the same state and the seed corpora
+//! (written by `cargo run --bin seeds`) hold inputs that are genuine for that state.
+//!
+//! Fixtures may panic: a failure to build them is a bug the fuzzer should report.
+
+pub mod conversation;
+pub mod world;
+
+use rand::rngs::ChaCha20Rng;
+use rand::SeedableRng;
+use ratchetkit::{Channel, Identity, PrekeyBundle, PrekeyStore};
+
+/// A seeded RNG: fixtures are the same on every run.
+pub fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+/// An identity created at a fixed time.
+pub fn identity(rng: &mut ChaCha20Rng, name: &str) -> Identity {
+    Identity::generate_at(rng, name, 1_700_000_000).expect("identity")
+}
+
+/// Both sides of an established channel, and what passed between them.
+pub struct Pair {
+    pub alice: Channel,
+    pub bob: Channel,
+    /// Messages Alice sent that Bob has not received: the keys of all but the last are
+    /// stored by Bob as skipped keys.
+    pub undelivered: Vec<Vec<u8>>,
+    /// Every message that was delivered, in the order sent.
+    pub delivered: Vec<Vec<u8>>,
+}
+
+/// An established channel. With `skipped`, Alice's messages 1 and 2 of her second chain are
+/// not delivered before 3, so Bob holds two skipped keys.
+pub fn pair(skipped: bool) -> Pair {
+    let mut rng = rng(1);
+    let alice_id = identity(&mut rng, "alice");
+    let bob_id = identity(&mut rng, "bob");
+    let mut prekeys = PrekeyStore::new(&mut rng);
+    let bundle = prekeys.bundle(&bob_id, None).expect("bundle");
+    let mut alice = Channel::create(&mut rng, &alice_id, &bundle).expect("create");
+    let first = alice.encrypt(&mut rng, b"first").expect("encrypt");
+    let mut bob = Channel::join(&bob_id, &mut prekeys, &first)
+        .expect("join")
+        .channel;
+    let reply = bob.encrypt(&mut rng, b"reply").expect("encrypt");
+    alice.decrypt(&reply).expect("reply");
+    let mut delivered = vec![first, reply];
+    let mut undelivered = Vec::new();
+    if skipped {
+        undelivered.push(alice.encrypt(&mut rng, b"lost one").expect("encrypt"));
+        undelivered.push(alice.encrypt(&mut rng, b"lost two").expect("encrypt"));
+    }
+    let later = alice.encrypt(&mut rng, b"later").expect("encrypt");
+    bob.decrypt(&later).expect("later");
+    delivered.push(later);
+    Pair {
+        alice,
+        bob,
+        undelivered,
+        delivered,
+    }
+}
+
+/// Bob's side before any channel: his identity, his prekeys and the bundle he publishes
+/// (with one-time prekey), and Alice's identity and a genuine first message from her.
+pub struct Responder {
+    pub bob: Identity,
+    pub prekeys: PrekeyStore,
+    pub bundle: PrekeyBundle,
+    pub alice: Identity,
+    pub first: Vec<u8>,
+}
+
+/// A responder whose prekey store has one-time prekeys, and a genuine first message.
+pub fn responder() -> Responder {
+    let mut rng = rng(2);
+    let alice = identity(&mut rng, "alice");
+    let bob = identity(&mut rng, "bob");
+    let mut prekeys = PrekeyStore::new(&mut rng);
+    let one_time = prekeys
+        .generate_one_time_prekeys(&mut rng, 3)
+        .expect("one-time prekeys");
+    let bundle = prekeys
+        .bundle(&bob, one_time.get(1).copied())
+        .expect("bundle");
+    let mut channel = Channel::create(&mut rng, &alice, &bundle).expect("create");
+    let first = channel.encrypt(&mut rng, b"first").expect("encrypt");
+    Responder {
+        bob,
+        prekeys,
+        bundle,
+        alice,
+        first,
+    }
+}
+
+/// Bob's group, holding keys of Alice and Carol and one skipped key of Carol's, and
+/// genuine group messages for the seed corpus.
+pub struct GroupFixture {
+    pub bob: ratchetkit::Group,
+    /// Carol's first message, whose key Bob holds as skipped, then messages Bob has not
+    /// received: from Alice, from Carol, and Bob's own.
+    pub undelivered: Vec<Vec<u8>>,
+}
+
+/// See [`GroupFixture`].
+pub fn group_with_skipped() -> GroupFixture {
+    use world::{ALICE, BOB, CAROL};
+    let mut world = world::World::new();
+    let mut send = |who: usize, text: &[u8]| {
+        world.members[who]
+            .group
+            .as_mut()
+            .expect("a member")
+            .encrypt(text)
+            .expect("encrypt")
+    };
+    let skipped = send(CAROL, b"carol one");
+    let carol_two = send(CAROL, b"carol two");
+    let alice_one = send(ALICE, b"alice one");
+    let unread = [
+        send(ALICE, b"alice two"),
+        send(CAROL, b"carol three"),
+        send(BOB, b"bob one"),
+    ];
+    let mut bob = world.members[BOB].group.take().expect("bob is a member");
+    bob.decrypt(&carol_two).expect("carol two");
+    bob.decrypt(&alice_one).expect("alice one");
+    let mut undelivered = vec![skipped];
+    undelivered.extend(unread);
+    GroupFixture { bob, undelivered }
+}
