@@ -7,6 +7,7 @@
 
 use prost::Message;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -81,10 +82,15 @@ fn decode_canonical<M: Message + Default>(
         return Err(Error::Decode { what });
     }
     let mut encoded = message.encode_to_vec();
-    let canonical = encoded == bytes;
-    if holds_secrets {
+    // Saved state holds keys: compare it without a data-dependent early exit. Messages
+    // hold only public or encrypted bytes, so they keep the faster comparison.
+    let canonical = if holds_secrets {
+        let equal = bool::from(encoded.as_slice().ct_eq(bytes));
         encoded.zeroize();
-    }
+        equal
+    } else {
+        encoded == bytes
+    };
     if canonical {
         Ok(message)
     } else {
@@ -164,7 +170,8 @@ pub(crate) fn decode_state<M: SavedState>(bytes: &[u8]) -> Result<M> {
     check_version(saved.version(), M::WHAT)?;
     let found = core::mem::take(saved.checksum_mut());
     let body = Zeroizing::new(saved.encode_to_vec());
-    if found != checksum(&body) {
+    // A digest of secrets: compared in constant time like every value derived from them.
+    if !bool::from(found.as_slice().ct_eq(&checksum(&body))) {
         return Err(Error::InvalidState {
             reason: "checksum mismatch: the state is truncated or corrupted",
         });
