@@ -9,8 +9,13 @@
 //!    (`primitives_recompute_every_byte`);
 //! 3. ratchetkit, given the listed private keys through a scripted RNG, rebuilds the cards
 //!    and the bundle, re-encrypts every message byte for byte and decrypts every message in
-//!    the listed delivery order, Bob joining from the first
+//!    the listed delivery order, Bob joining from the first; and it refuses every rejected
+//!    input at its point of the timeline with the listed error, leaving the channel (for a
+//!    join, the prekey store) byte for byte unchanged
 //!    (`ratchetkit_replays_the_conversation`).
+//!
+//! The independent implementation of 2. also checks, from the protocol document alone, that
+//! each rejected input must fail the way it is listed to (`check_rejected`).
 //!
 //! Regenerate the file after an intentional change with
 //! `cargo run --example generate_vectors > tests/vectors/channel-v1.json`.
@@ -18,7 +23,7 @@
 #[path = "vectors/generate.rs"]
 mod generate;
 
-use generate::{Action, IdentityVector, MessageVector, Vectors};
+use generate::{Action, IdentityVector, MessageVector, RejectedAction, Vectors};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/channel-v1.json");
 
@@ -156,6 +161,8 @@ mod independent {
             pub previous_chain_length: u32,
             #[prost(uint32, tag = "3")]
             pub message_number: u32,
+            #[prost(uint32, tag = "4")]
+            pub content_type: u32,
         }
 
         #[derive(Clone, PartialEq, prost::Message)]
@@ -593,6 +600,156 @@ fn primitives_recompute_every_byte() {
             expect_prekey.then_some(&prekey_info),
         );
     }
+
+    for (index, rejected) in v.rejected.iter().enumerate() {
+        assert_eq!(
+            rejected.index, index,
+            "rejected inputs are numbered in order"
+        );
+        check_rejected(&v, rejected, &ad, &prekey_info);
+    }
+    let kinds: std::collections::BTreeSet<&str> = v
+        .rejected
+        .iter()
+        .map(|r| r.expected_error.as_str())
+        .collect();
+    for kind in [
+        "AuthenticationFailed",
+        "Duplicate",
+        "Decode",
+        "UnsupportedVersion",
+        "PrekeyInfoMismatch",
+        "InvalidPublicKey",
+        "InvalidLength",
+        "TooFarAhead",
+        "UnknownOneTimePrekey",
+        "UnknownSignedPrekey",
+        "NotAPrekeyMessage",
+    ] {
+        assert!(kinds.contains(kind), "a rejected input gives {kind}");
+    }
+}
+
+/// Checks from the protocol document alone that a rejected input must fail the way it is
+/// listed to, at its point of the timeline.
+fn check_rejected(
+    v: &Vectors,
+    r: &generate::RejectedVector,
+    ad: &[u8],
+    prekey_info: &independent::proto::PrekeyInfo,
+) {
+    use independent::proto;
+    use independent::*;
+    use prost::Message;
+
+    let what = format!("rejected {} ({})", r.index, r.description);
+    let base = &v.messages[r.message];
+    let original = bytes(&base.message);
+    let input = bytes(&r.input);
+    assert!(r.after_step < v.timeline.len(), "{what}: after_step");
+    let happened = &v.timeline[..=r.after_step];
+    assert!(
+        happened
+            .iter()
+            .any(|e| e.action == Action::Send && e.message == r.message),
+        "{what}: made from a message sent by then"
+    );
+    assert_eq!(
+        r.party, base.receiver,
+        "{what}: given to the message's receiver"
+    );
+    let delivered = happened
+        .iter()
+        .any(|e| e.action != Action::Send && e.message == r.message);
+    let joined = happened.iter().any(|e| e.action == Action::Join);
+    if r.action == RejectedAction::Join {
+        assert_eq!(r.party, "bob", "{what}: only the responder joins");
+    } else {
+        assert!(
+            r.party == "alice" || joined,
+            "{what}: bob decrypts once joined"
+        );
+    }
+    assert_eq!(
+        input == original,
+        matches!(
+            r.expected_error.as_str(),
+            "Duplicate" | "UnknownOneTimePrekey" | "NotAPrekeyMessage"
+        ),
+        "{what}: only replays are the listed message itself"
+    );
+
+    let message = proto::ChannelMessage::decode(input.as_slice()).expect("decodes");
+    let header = proto::RatchetHeader::decode(message.header.as_slice()).expect("decodes");
+    let canonical = message.encode_to_vec() == input && header.encode_to_vec() == message.header;
+    let spk_id = v.prekeys.signed_prekey.id;
+    match r.expected_error.as_str() {
+        "Decode" => assert!(
+            !canonical || header.content_type > 1,
+            "{what}: not canonical"
+        ),
+        "UnsupportedVersion" => assert_ne!(message.version, 1, "{what}"),
+        "InvalidLength" => assert_ne!(header.ratchet_key.len(), 32, "{what}"),
+        "InvalidPublicKey" => assert_ne!(header.ratchet_key[31] & 0x80, 0, "{what}: top bit"),
+        "Duplicate" => assert!(delivered, "{what}: a replay of a message already received"),
+        "NotAPrekeyMessage" => assert!(message.prekey.is_none(), "{what}"),
+        "UnknownSignedPrekey" => {
+            let id = message
+                .prekey
+                .as_ref()
+                .expect("prekey information")
+                .signed_prekey_id;
+            assert_ne!(id, spk_id, "{what}: a signed prekey bob never had");
+        }
+        "UnknownOneTimePrekey" => {
+            assert!(
+                joined,
+                "{what}: the one-time prekey was consumed by the join"
+            );
+            let prekey = message.prekey.as_ref().expect("prekey information");
+            assert_eq!(prekey.one_time_prekey_id, Some(v.x3dh.one_time_prekey_id));
+        }
+        "PrekeyInfoMismatch" => {
+            // The initiator refuses any prekey information; the responder requires the one
+            // it joined with on the chain it joined, and none on any other.
+            let expected = (r.party == "bob" && base.chain == 0).then_some(prekey_info);
+            assert!(canonical, "{what}: canonical");
+            assert_ne!(message.prekey.as_ref(), expected, "{what}");
+        }
+        "TooFarAhead" => {
+            assert!(canonical, "{what}: canonical");
+            assert!(
+                header.message_number > 2000,
+                "{what}: more than MAX_MESSAGE_GAP ahead"
+            );
+        }
+        "AuthenticationFailed" => {
+            // Canonical and well-formed, but the AEAD fails with the key of the message it
+            // claims to be.
+            assert!(canonical, "{what}: canonical");
+            assert_eq!(
+                (message.version, header.ratchet_key.len()),
+                (1, 32),
+                "{what}"
+            );
+            let mut chain_key = array::<32>(&v.chains[base.chain].chain_key);
+            for _ in 0..header.message_number {
+                chain_key = kdf_ck(&chain_key).1;
+            }
+            let (aes_key, nonce) = message_aead(&kdf_ck(&chain_key).0);
+            let aad = [ad, message.header.as_slice()].concat();
+            let opened = aes_gcm::aead::Aead::decrypt(
+                &<aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new(&aes_key.into()),
+                &aes_gcm::Nonce::from(nonce),
+                aes_gcm::aead::Payload {
+                    msg: &message.ciphertext,
+                    aad: &aad,
+                },
+            );
+            assert!(opened.is_err(), "{what}: the tag must fail");
+        }
+        other => panic!("{what}: an error kind this test does not know: {other}"),
+    }
 }
 
 /// Recomputes one message from its chain: `number` keys into the chain, `prekey` attached.
@@ -636,6 +793,7 @@ fn check_message(
         ratchet_key: ratchet_public.to_vec(),
         previous_chain_length: m.previous_chain_length,
         message_number: number,
+        content_type: 0,
     }
     .encode_to_vec();
     check!(&m.header, header, "{what}: header");
@@ -766,6 +924,7 @@ fn ratchetkit_replays_the_conversation() {
     let mut alice_channel = Channel::create(&mut rng, &alice, &fetched).unwrap();
     rng.assert_used_up("Channel::create");
     let mut bob_channel: Option<Channel> = None;
+    let mut refused = 0;
 
     for event in &v.timeline {
         let m = &v.messages[event.message];
@@ -809,7 +968,40 @@ fn ratchetkit_replays_the_conversation() {
                 assert_eq!(plaintext, bytes(&m.plaintext), "{what}: plaintext");
             }
         }
+
+        // The rejected inputs of this point: the listed error, and nothing changed.
+        for r in v.rejected.iter().filter(|r| r.after_step == event.step) {
+            let what = format!("rejected {} ({})", r.index, r.description);
+            let input = bytes(&r.input);
+            let (result, unchanged) = match r.action {
+                RejectedAction::Join => {
+                    assert_eq!(r.party, "bob", "{what}: only bob joins");
+                    let before = bob_prekeys.to_bytes();
+                    let result = Channel::join(&bob, &mut bob_prekeys, &input).map(drop);
+                    (result, *before == *bob_prekeys.to_bytes())
+                }
+                RejectedAction::Decrypt => {
+                    let channel = if r.party == "alice" {
+                        &mut alice_channel
+                    } else {
+                        bob_channel.as_mut().expect("bob has joined")
+                    };
+                    let before = channel.to_bytes();
+                    let result = channel.decrypt(&input).map(drop);
+                    (result, *before == *channel.to_bytes())
+                }
+            };
+            let error = result.expect_err(&what);
+            assert_eq!(
+                generate::error_kind(&error),
+                r.expected_error,
+                "{what}: {error:?}"
+            );
+            assert!(unchanged, "{what}: the rejected input changed the state");
+            refused += 1;
+        }
     }
+    assert_eq!(refused, v.rejected.len(), "every rejected input was given");
     assert!(
         !bob_prekeys
             .one_time_prekey_ids()

@@ -72,8 +72,10 @@ prekey, the X3DH start, and a Double Ratchet conversation of 12 messages in both
 (6 sending chains, so 5 DH ratchet steps after the creator's first; one message delivered \
 after a later one of its own chain, one delivered after the sender's next ratchet step). \
 Every private key is listed, and every derived value: recompute them all from the private \
-keys. All byte strings are lowercase hex; the protocol strings are ASCII. Field by field \
-documentation: tests/vectors/README.md. Regenerate with `cargo run --example \
+keys. Then 22 rejected inputs (tampered, replayed, non-canonical, with wrong prekey \
+information), each with the point of the timeline where it is given, the error it must give \
+and nothing changed. All byte strings are lowercase hex; the protocol strings are ASCII. \
+Field by field documentation: tests/vectors/README.md. Regenerate with `cargo run --example \
 generate_vectors > tests/vectors/channel-v1.json`.";
 
 // ---------------------------------------------------------------------------------------
@@ -97,6 +99,8 @@ pub struct Vectors {
     pub messages: Vec<MessageVector>,
     /// Sends and deliveries, in the order they happened.
     pub timeline: Vec<Event>,
+    /// Inputs a side must refuse, each with the error it gives and at which point.
+    pub rejected: Vec<RejectedVector>,
 }
 
 /// The constant strings of the protocol.
@@ -255,6 +259,33 @@ pub struct Event {
     pub note: Option<String>,
 }
 
+/// What a side does with a rejected input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RejectedAction {
+    /// `Channel::decrypt` on the party's side of the channel.
+    Decrypt,
+    /// `Channel::join` with the party's identity and prekey store.
+    Join,
+}
+
+/// An input that must be refused: given to `party` right after timeline step `after_step`,
+/// it fails with `expected_error` and changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedVector {
+    pub index: usize,
+    pub after_step: usize,
+    pub party: String,
+    pub action: RejectedAction,
+    /// The listed message the input was made from.
+    pub message: usize,
+    pub input: String,
+    /// The name of the `ratchetkit::Error` variant.
+    pub expected_error: String,
+    pub description: String,
+}
+
 // ---------------------------------------------------------------------------------------
 // The conversation.
 // ---------------------------------------------------------------------------------------
@@ -370,6 +401,313 @@ pub const SCRIPT: &[Step] = &[
     ),
 ];
 
+/// How a rejected input is made from a listed message.
+#[derive(Clone, Copy, Debug)]
+pub enum Tamper {
+    /// The message itself, delivered again.
+    Replay,
+    /// The lowest bit of the ciphertext's first byte flipped.
+    FlipCiphertextBit,
+    /// The header re-encoded with another message number.
+    MessageNumber(u32),
+    /// The header re-encoded with another content type.
+    ContentType(u32),
+    /// The header with `content_type = 0` written out (a default value encoded: not
+    /// canonical).
+    ExplicitDefaultContentType,
+    /// The header's ratchet key with its top bit set (not a canonical X25519 key).
+    RatchetKeyTopBit,
+    /// The header's ratchet key cut to 31 bytes.
+    ShortRatchetKey,
+    /// `ChannelMessage.version` changed.
+    Version(u32),
+    /// An unknown field (number 5, varint 1) appended to the `ChannelMessage`.
+    UnknownField,
+    /// The `ChannelMessage` fields out of order: the ciphertext first.
+    CiphertextFirst,
+    /// The initiator's prekey information attached.
+    AddPrekeyInfo,
+    /// The prekey information removed.
+    DropPrekeyInfo,
+    /// The prekey information's signed prekey id changed.
+    PrekeySignedPrekeyId(u32),
+}
+
+/// One rejected input of [`REJECTED`].
+pub struct Reject {
+    /// Tried right after this step of [`SCRIPT`] (its index).
+    pub after_step: usize,
+    pub party: Party,
+    pub action: RejectedAction,
+    /// The message (by number, as in [`SCRIPT`]) the input is made from.
+    pub message: usize,
+    pub tamper: Tamper,
+    /// The `ratchetkit::Error` variant the library must return.
+    pub expected: &'static str,
+    pub description: &'static str,
+}
+
+use RejectedAction::{Decrypt, Join};
+
+/// The rejected inputs, in timeline order. Each is refused with the expected error and
+/// leaves the channel (for `join`, the prekey store) byte for byte unchanged.
+pub const REJECTED: &[Reject] = &[
+    Reject {
+        after_step: 2,
+        party: Bob,
+        action: Join,
+        message: 0,
+        tamper: Tamper::PrekeySignedPrekeyId(9),
+        expected: "UnknownSignedPrekey",
+        description: "message 0 naming signed prekey 9, which Bob's store never had",
+    },
+    Reject {
+        after_step: 2,
+        party: Bob,
+        action: Join,
+        message: 0,
+        tamper: Tamper::FlipCiphertextBit,
+        expected: "AuthenticationFailed",
+        description:
+            "message 0 with a ciphertext bit flipped: the tag fails, and the one-time prekey is \
+             not consumed",
+    },
+    Reject {
+        after_step: 3,
+        party: Bob,
+        action: Join,
+        message: 0,
+        tamper: Tamper::Replay,
+        expected: "UnknownOneTimePrekey",
+        description: "message 0 again: its one-time prekey was consumed by the join",
+    },
+    Reject {
+        after_step: 3,
+        party: Bob,
+        action: Decrypt,
+        message: 1,
+        tamper: Tamper::DropPrekeyInfo,
+        expected: "PrekeyInfoMismatch",
+        description: "message 1 (on the chain Bob joined) without its prekey information",
+    },
+    Reject {
+        after_step: 3,
+        party: Bob,
+        action: Decrypt,
+        message: 2,
+        tamper: Tamper::PrekeySignedPrekeyId(9),
+        expected: "PrekeyInfoMismatch",
+        description: "message 2 with prekey information other than the one Bob joined with",
+    },
+    Reject {
+        after_step: 5,
+        party: Bob,
+        action: Decrypt,
+        message: 2,
+        tamper: Tamper::Replay,
+        expected: "Duplicate",
+        description: "message 2 again: its key was used",
+    },
+    Reject {
+        after_step: 5,
+        party: Bob,
+        action: Decrypt,
+        message: 0,
+        tamper: Tamper::Replay,
+        expected: "Duplicate",
+        description: "message 0, the one Bob joined with, given to the channel",
+    },
+    Reject {
+        after_step: 8,
+        party: Alice,
+        action: Decrypt,
+        message: 3,
+        tamper: Tamper::AddPrekeyInfo,
+        expected: "PrekeyInfoMismatch",
+        description: "the initiator refuses any message carrying prekey information",
+    },
+    Reject {
+        after_step: 11,
+        party: Bob,
+        action: Join,
+        message: 6,
+        tamper: Tamper::Replay,
+        expected: "NotAPrekeyMessage",
+        description: "a message without prekey information cannot start a channel",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::AddPrekeyInfo,
+        expected: "PrekeyInfoMismatch",
+        description: "prekey information on a chain other than the one Bob joined",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::FlipCiphertextBit,
+        expected: "AuthenticationFailed",
+        description: "a ciphertext bit flipped",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::MessageNumber(1),
+        expected: "AuthenticationFailed",
+        description: "the header's message number changed from 0 to 1: the header is authenticated",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::ContentType(1),
+        expected: "AuthenticationFailed",
+        description: "the header's content type changed to 1 (group control): it is authenticated",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::MessageNumber(2001),
+        expected: "TooFarAhead",
+        description:
+            "message number 2001 on a new chain: 2001 keys to skip, more than MAX_MESSAGE_GAP",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::ContentType(2),
+        expected: "Decode",
+        description: "content type 2, which the protocol does not define",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::ExplicitDefaultContentType,
+        expected: "Decode",
+        description: "the header with content_type 0 written out: not the canonical encoding",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::RatchetKeyTopBit,
+        expected: "InvalidPublicKey",
+        description: "the ratchet key with its top bit set: not a canonical X25519 key",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::ShortRatchetKey,
+        expected: "InvalidLength",
+        description: "a 31-byte ratchet key",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::Version(2),
+        expected: "UnsupportedVersion",
+        description: "ChannelMessage.version 2",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::UnknownField,
+        expected: "Decode",
+        description: "an unknown field appended: not the canonical encoding",
+    },
+    Reject {
+        after_step: 12,
+        party: Bob,
+        action: Decrypt,
+        message: 6,
+        tamper: Tamper::CiphertextFirst,
+        expected: "Decode",
+        description:
+            "the ciphertext field before the version and header: not the canonical encoding",
+    },
+    Reject {
+        after_step: 16,
+        party: Alice,
+        action: Decrypt,
+        message: 4,
+        tamper: Tamper::Replay,
+        expected: "Duplicate",
+        description: "message 4 again, on a receiving chain that has ended: its key was used",
+    },
+];
+
+/// The name of an error's variant, as `expected_error` gives it.
+pub fn error_kind(error: &ratchetkit::Error) -> String {
+    let debug = format!("{error:?}");
+    debug
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Makes a rejected input from a message's bytes.
+pub fn tamper(message: &[u8], tamper: Tamper, prekey_info: &[u8]) -> Vec<u8> {
+    let mut decoded = v1::ChannelMessage::decode(message).expect("a ChannelMessage");
+    let mut header = v1::RatchetHeader::decode(decoded.header.as_slice()).expect("a header");
+    let mut header_bytes = None;
+    match tamper {
+        Tamper::Replay => return message.to_vec(),
+        Tamper::FlipCiphertextBit => decoded.ciphertext[0] ^= 1,
+        Tamper::MessageNumber(number) => header.message_number = number,
+        Tamper::ContentType(content_type) => header.content_type = content_type,
+        Tamper::ExplicitDefaultContentType => {
+            assert_eq!(header.content_type, 0);
+            header_bytes = Some([decoded.header.as_slice(), &[0x20, 0x00]].concat());
+        }
+        Tamper::RatchetKeyTopBit => header.ratchet_key[31] |= 0x80,
+        Tamper::ShortRatchetKey => header.ratchet_key.truncate(31),
+        Tamper::Version(version) => decoded.version = version,
+        Tamper::UnknownField => return [message, &[0x28, 0x01]].concat(),
+        Tamper::CiphertextFirst => {
+            let ciphertext = v1::ChannelMessage {
+                ciphertext: decoded.ciphertext.clone(),
+                ..Default::default()
+            };
+            decoded.ciphertext.clear();
+            return [ciphertext.encode_to_vec(), decoded.encode_to_vec()].concat();
+        }
+        Tamper::AddPrekeyInfo => {
+            decoded.prekey = Some(v1::PrekeyInfo::decode(prekey_info).expect("PrekeyInfo"));
+        }
+        Tamper::DropPrekeyInfo => decoded.prekey = None,
+        Tamper::PrekeySignedPrekeyId(id) => {
+            decoded
+                .prekey
+                .as_mut()
+                .expect("prekey information")
+                .signed_prekey_id = id;
+        }
+    }
+    decoded.header = header_bytes.unwrap_or_else(|| header.encode_to_vec());
+    decoded.encode_to_vec()
+}
+
 // ---------------------------------------------------------------------------------------
 // The recording RNG.
 // ---------------------------------------------------------------------------------------
@@ -392,11 +730,18 @@ impl<R> RecordingRng<R> {
     /// The draws since the last call, which must be exactly `N` (`what` names the call
     /// that made them, for the panic message).
     pub fn take<const N: usize>(&mut self, what: &str) -> [[u8; 32]; N] {
-        let draws = std::mem::take(&mut self.draws);
+        let draws = self.take_all();
         let count = draws.len();
         draws
             .try_into()
             .unwrap_or_else(|_| panic!("{what} drew {count} random values, the vectors assume {N}"))
+    }
+}
+
+impl<R> RecordingRng<R> {
+    /// All the draws since the last call, however many.
+    pub fn take_all(&mut self) -> Vec<[u8; 32]> {
+        std::mem::take(&mut self.draws)
     }
 }
 
@@ -428,17 +773,17 @@ impl<R: TryCryptoRng<Error = Infallible>> TryCryptoRng for RecordingRng<R> {}
 // The model's primitives.
 // ---------------------------------------------------------------------------------------
 
-fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
+pub fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
     PublicKey::from(&StaticSecret::from(*secret)).to_bytes()
 }
 
-fn x25519(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+pub fn x25519(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     StaticSecret::from(*secret)
         .diffie_hellman(&PublicKey::from(*public))
         .to_bytes()
 }
 
-fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; N] {
+pub fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; N] {
     let mut okm = [0u8; N];
     Hkdf::<Sha256>::new(Some(salt), ikm)
         .expand(info, &mut okm)
@@ -446,34 +791,34 @@ fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; N] {
     okm
 }
 
-fn hmac(key: &[u8; 32], input: u8) -> [u8; 32] {
+pub fn hmac(key: &[u8; 32], input: u8) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC key");
     mac.update(&[input]);
     mac.finalize().into_bytes().into()
 }
 
-fn split32(okm: &[u8]) -> [u8; 32] {
+pub fn split32(okm: &[u8]) -> [u8; 32] {
     okm.try_into().expect("32 bytes")
 }
 
 /// KDF_RK: (root key, chain key).
-fn kdf_rk(root_key: &[u8; 32], dh: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+pub fn kdf_rk(root_key: &[u8; 32], dh: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     let okm = hkdf::<64>(root_key, dh, ROOT_INFO);
     (split32(&okm[..32]), split32(&okm[32..]))
 }
 
 /// KDF_CK: (message key, next chain key).
-fn kdf_ck(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+pub fn kdf_ck(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
     (hmac(chain_key, 0x01), hmac(chain_key, 0x02))
 }
 
 /// The AES-256-GCM key and nonce of a message key.
-fn message_aead(message_key: &[u8; 32]) -> ([u8; 32], [u8; 12]) {
+pub fn message_aead(message_key: &[u8; 32]) -> ([u8; 32], [u8; 12]) {
     let okm = hkdf::<44>(&[0; 32], message_key, MESSAGE_INFO);
     (split32(&okm[..32]), okm[32..].try_into().expect("12 bytes"))
 }
 
-fn seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub fn seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     Aes256Gcm::new(&(*key).into())
         .encrypt(
             &Nonce::from(*nonce),
@@ -485,13 +830,13 @@ fn seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u
         .expect("AES-GCM encryption")
 }
 
-fn key32(bytes: &[u8], what: &str) -> [u8; 32] {
+pub fn key32(bytes: &[u8], what: &str) -> [u8; 32] {
     bytes
         .try_into()
         .unwrap_or_else(|_| panic!("{what} is {} bytes, not 32", bytes.len()))
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     std::str::from_utf8(bytes)
         .expect("protocol strings are ASCII")
         .to_owned()
@@ -556,6 +901,7 @@ struct Conversation {
     chains: Vec<Chain>,
     messages: Vec<MessageVector>,
     timeline: Vec<Event>,
+    rejected: Vec<RejectedVector>,
 }
 
 impl Conversation {
@@ -731,6 +1077,49 @@ impl Conversation {
         self.event(party, action, index, note);
     }
 
+    /// Gives a rejected input to the library, which must refuse it with the expected error
+    /// and change nothing.
+    fn reject(&mut self, reject: &Reject) {
+        let what = reject.description;
+        let original = hex::decode(&self.messages[reject.message].message).expect("hex");
+        let input = tamper(&original, reject.tamper, &self.prekey_info);
+        assert_eq!(
+            input == original,
+            matches!(reject.tamper, Tamper::Replay),
+            "{what}: only a replay is the message itself"
+        );
+        let (result, unchanged) = match reject.action {
+            RejectedAction::Join => {
+                assert_eq!(reject.party, Bob, "{what}: only bob joins");
+                let before = self.bob_prekeys.to_bytes();
+                let result = Channel::join(&self.bob, &mut self.bob_prekeys, &input).map(drop);
+                (result, *before == *self.bob_prekeys.to_bytes())
+            }
+            RejectedAction::Decrypt => {
+                let channel = match reject.party {
+                    Alice => &mut self.alice_channel,
+                    Bob => self.bob_channel.as_mut().expect("bob has joined"),
+                };
+                let before = channel.to_bytes();
+                let result = channel.decrypt(&input).map(drop);
+                (result, *before == *channel.to_bytes())
+            }
+        };
+        let error = result.expect_err(what);
+        assert_eq!(error_kind(&error), reject.expected, "{what}: {error:?}");
+        assert!(unchanged, "{what}: the rejected input changed the state");
+        self.rejected.push(RejectedVector {
+            index: self.rejected.len(),
+            after_step: self.timeline.len() - 1,
+            party: reject.party.name().into(),
+            action: reject.action,
+            message: reject.message,
+            input: hex::encode(&input),
+            expected_error: reject.expected.into(),
+            description: what.into(),
+        });
+    }
+
     fn event(&mut self, party: Party, action: Action, message: usize, note: Option<&str>) {
         self.timeline.push(Event {
             step: self.timeline.len(),
@@ -743,7 +1132,7 @@ impl Conversation {
 }
 
 /// Checks an identity against the draws it was made from and lists it.
-fn identity_vector(identity: &Identity, seed: [u8; 32], agreement: [u8; 32]) -> IdentityVector {
+pub fn identity_vector(identity: &Identity, seed: [u8; 32], agreement: [u8; 32]) -> IdentityVector {
     let card = identity.card();
     let name = card.identity();
     let signing_public = ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -932,19 +1321,29 @@ pub fn generate() -> Vectors {
         chains: Vec::new(),
         messages: Vec::new(),
         timeline: Vec::new(),
+        rejected: Vec::new(),
     };
     // Alice's first sending chain was started by Channel::create.
     conversation.start_chain(Alice, alice_first_ratchet);
-    for step in SCRIPT {
+    for (index, step) in SCRIPT.iter().enumerate() {
         match *step {
             Step::Send(party, plaintext) => conversation.send(party, plaintext),
             Step::Deliver(index, note) => conversation.deliver(index, note),
         }
+        for reject in REJECTED.iter().filter(|reject| reject.after_step == index) {
+            conversation.reject(reject);
+        }
     }
+    assert_eq!(
+        conversation.rejected.len(),
+        REJECTED.len(),
+        "every rejection was tried"
+    );
     let Conversation {
         chains,
         messages,
         timeline,
+        rejected,
         ..
     } = conversation;
 
@@ -986,6 +1385,7 @@ pub fn generate() -> Vectors {
             .collect(),
         messages,
         timeline,
+        rejected,
     }
 }
 
