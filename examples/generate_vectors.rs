@@ -8,19 +8,38 @@
 //!
 //! The output is deterministic (seeded RNGs, fixed names, times and plaintexts), and
 //! `cargo test --test vectors` and `cargo test --test group_vectors` check that the
-//! committed files equal it. The generation code lives in `tests/vectors/generate.rs` and
-//! `tests/vectors/generate_group.rs`, shared with those tests; the file formats are
-//! described in `tests/vectors/README.md`.
+//! committed files equal it. The generators live under `tests/vectors/`, shared with those
+//! tests: `channel/generate.rs` and `group/generator/`, with the modules they use; the file
+//! formats are described in `tests/vectors/README.md`.
 
-#[path = "../tests/vectors/generate.rs"]
-mod generate;
-#[path = "../tests/vectors/generate_group.rs"]
-mod generate_group;
+#[path = "../tests/vectors"]
+mod vectors {
+    pub mod channel_model;
+    pub mod json;
+    pub mod keys;
+    pub mod primitives;
+    pub mod rng;
+
+    pub mod channel {
+        pub mod format;
+        pub mod generate;
+        pub mod script;
+        pub mod sides;
+    }
+
+    pub mod group {
+        pub mod format;
+        pub mod generator;
+        pub mod member;
+    }
+}
+
+use vectors::{channel, group};
 
 fn main() {
     match std::env::args().nth(1).as_deref() {
-        None | Some("channel") => print!("{}", generate::to_json()),
-        Some("group") => print!("{}", generate_group::to_json()),
+        None | Some("channel") => print!("{}", channel::generate::to_json()),
+        Some("group") => print!("{}", group::generator::to_json()),
         Some(other) => {
             eprintln!("unknown vector file {other:?}: expected `channel` or `group`");
             std::process::exit(2);

@@ -1,0 +1,309 @@
+//! `primitives_recompute_every_byte` of `group-v1.json`: every byte recomputed from the listed
+//! private keys on the primitives alone (no ratchetkit). This module recomputes what stands
+//! on its own (identities, prekeys, channels and their chains, rosters, sender keys);
+//! [`walk`] and [`timeline`] derive from the timeline and the protocol document which chain
+//! each channel message is on, which draws each call makes, what each group operation sends
+//! and which keys each member holds, and check every message on the way; [`rejected`]
+//! checks the rejected inputs.
+
+mod rejected;
+mod timeline;
+mod walk;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost::Message;
+
+use super::format::GroupVectors;
+use crate::vectors::channel_view::ChannelView;
+use crate::vectors::json::{array, bytes};
+use crate::vectors::primitives::{
+    ed25519_public, ed25519_sign, x25519_public, x3dh_shared_secret, X3dhSecrets, CARD_CONTEXT,
+    GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT, MESSAGE_INFO, ROOT_INFO, ROSTER_CONTEXT,
+    SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
+};
+use crate::vectors::proto;
+use crate::vectors::recompute::{
+    assert_rejected_kinds, check, check_chains, check_identity, check_signed_prekey, prekey_bundle,
+    ListedSignedPrekey,
+};
+use walk::Walk;
+
+/// The members by name: the identities, in the file's order.
+pub struct Names(pub Vec<String>);
+
+impl Names {
+    pub fn of(&self, name: &str) -> usize {
+        self.0
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("{name} is not one of the identities"))
+    }
+}
+
+pub fn primitives_recompute_every_byte(v: &GroupVectors) {
+    // The protocol's constants.
+    let p = &v.protocol;
+    assert_eq!((p.channel_version, p.group_version), (1, 1));
+    assert_eq!(p.card_signature_context.as_bytes(), CARD_CONTEXT);
+    assert_eq!(p.self_signer, SELF_SIGNER);
+    assert_eq!(
+        p.signed_prekey_signature_context.as_bytes(),
+        SIGNED_PREKEY_CONTEXT
+    );
+    assert_eq!(p.x3dh_info.as_bytes(), X3DH_INFO);
+    assert_eq!(p.root_info.as_bytes(), ROOT_INFO);
+    assert_eq!(p.message_info.as_bytes(), MESSAGE_INFO);
+    assert_eq!(p.group_message_info.as_bytes(), GROUP_MESSAGE_INFO);
+    assert_eq!(
+        p.group_signature_context.as_bytes(),
+        GROUP_SIGNATURE_CONTEXT
+    );
+    assert_eq!(p.roster_signature_context.as_bytes(), ROSTER_CONTEXT);
+    assert_eq!(
+        (p.content_type_application, p.content_type_group_control),
+        (0, 1)
+    );
+    let group_id = bytes(&v.group_id);
+    assert!(
+        (16..=64).contains(&group_id.len()),
+        "a group id is 16..=64 bytes"
+    );
+
+    // Identities and cards.
+    let names = Names(v.identities.iter().map(|i| i.name.clone()).collect());
+    assert_eq!(names.0, ["alice", "bob", "carol"]);
+    let cards: Vec<Vec<u8>> = v.identities.iter().map(check_identity).collect();
+
+    // Prekeys and bundles.
+    for prekey in &v.prekeys {
+        let owner = names.of(&prekey.owner);
+        let listed = ListedSignedPrekey {
+            id: prekey.id,
+            secret: &prekey.secret,
+            public: &prekey.public,
+            signature_input: &prekey.signature_input,
+            signature: &prekey.signature,
+        };
+        let (public, signature) = check_signed_prekey(
+            &prekey.owner,
+            &listed,
+            &array(&v.identities[owner].signing_seed),
+        );
+        let bundle = prekey_bundle(&cards[owner], (prekey.id, public, signature), None);
+        check!(prekey.bundle, bundle, "{}: bundle", prekey.owner);
+    }
+
+    let channels = check_channels(v, &names, &cards);
+    let owner = check_rosters(v, &names, &cards, &group_id);
+
+    // Sender keys.
+    for key in &v.sender_keys {
+        check!(
+            key.signing_public,
+            ed25519_public(&array(&key.signing_seed)),
+            "{} epoch {}: signing_public",
+            key.member,
+            key.epoch
+        );
+    }
+
+    // The timeline.
+    let members = names.0.len();
+    let mut walk = Walk {
+        v,
+        names,
+        owner,
+        group_id,
+        channels,
+        roster: vec![None; members],
+        own: vec![None; members],
+        held: BTreeMap::new(),
+        sent_channel_messages: 0,
+        sent_group_messages: 0,
+        iterations: BTreeMap::new(),
+    };
+    let coverage = walk.timeline();
+    assert_eq!(
+        walk.sent_channel_messages,
+        v.channel_messages.len(),
+        "every channel message is sent"
+    );
+    assert_eq!(
+        walk.sent_group_messages,
+        v.group_messages.len(),
+        "every group message is sent"
+    );
+    assert!(
+        coverage.signatures_checked >= 6,
+        "the signature rule is checked on the rejected group messages ({})",
+        coverage.signatures_checked
+    );
+    assert_eq!(
+        coverage.rejected_checked,
+        v.rejected.len(),
+        "every rejected input is at a step of the timeline"
+    );
+    for (i, r) in v.rejected.iter().enumerate() {
+        assert_eq!(r.index, i);
+    }
+
+    // What the file claims to cover.
+    let actions: BTreeSet<_> = v
+        .timeline
+        .iter()
+        .map(|e| format!("{:?}", e.action))
+        .collect();
+    for action in [
+        "GroupCreate",
+        "GroupJoin",
+        "GroupReceive",
+        "RemoveMember",
+        "Rekey",
+        "Encrypt",
+        "Decrypt",
+    ] {
+        assert!(actions.contains(action), "the timeline has {action}");
+    }
+    for name in ["alice", "bob", "carol"] {
+        assert!(
+            v.group_messages.iter().any(|m| m.sender == name),
+            "{name} sends a group message"
+        );
+    }
+    assert!(
+        coverage.out_of_order,
+        "a group message is read after a later one of its chain"
+    );
+    assert!(
+        coverage.old_epoch_read_late,
+        "a message of an old epoch is read after the next epoch's key"
+    );
+    assert_rejected_kinds(
+        v.rejected.iter().map(|r| r.expected_error.as_str()),
+        &[
+            "BadSignature",
+            "AuthenticationFailed",
+            "Duplicate",
+            "UnknownEpoch",
+            "NotGroupMember",
+            "StaleRoster",
+            "WrongGroup",
+            "NotGroupOwner",
+            "StaleSenderKey",
+            "RosterBehind",
+            "SenderMismatch",
+            "OwnGroupMessage",
+            "TooFarAhead",
+            "Decode",
+            "UnsupportedVersion",
+            "InvalidLength",
+            "NotGroupControl",
+            "NotAGroupWelcome",
+            "GroupControlMessage",
+        ],
+    );
+}
+
+/// The channels: X3DH, then the chains. Returns each channel's view, for the walk.
+fn check_channels(v: &GroupVectors, names: &Names, cards: &[Vec<u8>]) -> Vec<ChannelView> {
+    let mut views = Vec::new();
+    for (index, c) in v.channels.iter().enumerate() {
+        let what = format!("channel {index}");
+        assert_eq!(c.index, index);
+        let (a, b) = (names.of(&c.initiator), names.of(&c.responder));
+        let prekey = v
+            .prekeys
+            .iter()
+            .find(|p| p.owner == c.responder && p.id == c.signed_prekey_id)
+            .expect("the responder's signed prekey");
+        let spk_secret = array::<32>(&prekey.secret);
+        let ek_secret = array::<32>(&c.ephemeral_secret);
+        let ek = x25519_public(&ek_secret);
+        check!(c.ephemeral_public, ek, "{what}: ephemeral_public");
+        let (ia, ib) = (&v.identities[a], &v.identities[b]);
+        let dh = X3dhSecrets {
+            initiator_identity: array(&ia.agreement_secret),
+            ephemeral: ek_secret,
+            responder_identity: array(&ib.agreement_secret),
+            signed_prekey: spk_secret,
+            one_time_prekey: None,
+        }
+        .dh_outputs();
+        for (i, (listed, computed)) in [&c.dh1, &c.dh2, &c.dh3].iter().zip(&dh).enumerate() {
+            check!(listed, computed, "{what}: dh{}", i + 1);
+        }
+        assert_eq!(dh.len(), 3, "{what}: no one-time prekey");
+        let (ikm, shared_secret) = x3dh_shared_secret(&dh);
+        check!(c.ikm, ikm, "{what}: ikm");
+        check!(c.shared_secret, shared_secret, "{what}: shared_secret");
+        let ad = [
+            bytes(&ia.signing_public),
+            bytes(&ia.agreement_public),
+            bytes(&ib.signing_public),
+            bytes(&ib.agreement_public),
+        ]
+        .concat();
+        check!(c.associated_data, ad, "{what}: associated_data");
+        let prekey_info = proto::PrekeyInfo {
+            initiator_card: cards[a].clone(),
+            ephemeral_key: ek.to_vec(),
+            signed_prekey_id: prekey.id,
+            one_time_prekey_id: None,
+        };
+        check!(
+            c.prekey_info,
+            prekey_info.encode_to_vec(),
+            "{what}: prekey_info"
+        );
+        check_chains(
+            &what,
+            &c.chains,
+            [&c.initiator, &c.responder],
+            shared_secret,
+            spk_secret,
+        );
+        views.push(ChannelView::new(a, ad, prekey_info, c.chains.len()));
+    }
+    views
+}
+
+/// The rosters, signed by the owner (the first member of the first roster), their
+/// versions counting up from 1. Returns the owner.
+fn check_rosters(v: &GroupVectors, names: &Names, cards: &[Vec<u8>], group_id: &[u8]) -> usize {
+    let owner = names.of(&v.rosters[0].members[0]);
+    for (i, r) in v.rosters.iter().enumerate() {
+        let what = format!("roster {i}");
+        assert_eq!(names.of(&r.members[0]), owner, "{what}: the owner first");
+        let content = proto::Roster {
+            group_id: group_id.to_vec(),
+            version: r.version,
+            members: r
+                .members
+                .iter()
+                .map(|m| cards[names.of(m)].clone())
+                .collect(),
+        }
+        .encode_to_vec();
+        check!(r.content, content, "{what}: content");
+        let input = [ROSTER_CONTEXT, &content].concat();
+        check!(r.signature_input, input, "{what}: signature_input");
+        let signature = ed25519_sign(&array(&v.identities[owner].signing_seed), &input);
+        check!(r.signature, signature, "{what}: signature");
+        let signed = proto::SignedRoster {
+            roster: content,
+            signature: signature.to_vec(),
+        };
+        check!(
+            r.signed_roster,
+            signed.encode_to_vec(),
+            "{what}: signed_roster"
+        );
+    }
+    assert_eq!(
+        v.rosters.iter().map(|r| r.version).collect::<Vec<_>>(),
+        (1..=v.rosters.len() as u64).collect::<Vec<_>>(),
+        "roster versions count up from 1"
+    );
+    owner
+}
