@@ -301,11 +301,11 @@ pub enum Error {
     OwnerCannotLeave,
 
     /// Control was sent under roster version `version`, newer than this member's
-    /// `current`: a roster update is still on its way. Keep the message and retry after
-    /// it; nothing was changed.
+    /// `current`, or is a roster update more than one version ahead: a roster update is
+    /// still on its way. Keep the message and retry after it; nothing was changed.
     #[error("control from roster version {version}, ahead of this member's version {current}")]
     RosterBehind {
-        /// The sender's roster version.
+        /// The sender's roster version, or the update's.
         version: u64,
         /// This member's roster version.
         current: u64,
@@ -317,8 +317,8 @@ pub enum Error {
     SenderMismatch,
 
     /// [`Group::join`](crate::Group::join) was given a control message that is not the
-    /// owner's welcome to this identity: a sender key or roster for a group you are not in
-    /// yet. Keep it and give it to [`Group::receive`](crate::Group::receive) once you have
+    /// owner's welcome to this identity (a roster listing it together with the owner's
+    /// sender key): a sender key or roster update for a group you are not in yet. Keep it and give it to [`Group::receive`](crate::Group::receive) once you have
     /// joined from the owner's welcome.
     #[error("not a welcome to a group: join from the owner's welcome first")]
     NotAGroupWelcome,

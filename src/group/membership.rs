@@ -84,7 +84,11 @@ impl Group {
         let mut welcome = work.receive(from, welcome)?;
         let signed = welcome.roster.take().ok_or(Error::NotAGroupWelcome)?;
         let roster = Roster::verify(signed, None, None)?;
-        if roster.owner.signing_key() != *from || !roster.contains(&me) || welcome.leave {
+        // A welcome carries the owner's sender key. A roster update without one may have
+        // overtaken the welcome (the owner sends both to a new member): joining from it
+        // would leave this member without the owner's key and refusing it as stale later.
+        let from_owner = roster.owner.signing_key() == *from;
+        if !from_owner || !roster.contains(&me) || welcome.leave || welcome.sender_key.is_none() {
             return Err(Error::NotAGroupWelcome);
         }
         let mut group = Group {
@@ -352,6 +356,18 @@ impl Group {
         }
         if roster.version <= old.version {
             return Err(Error::StaleRoster {
+                version: roster.version,
+                current: old.version,
+            });
+        }
+        // What changed is worked out against the roster held, so a member must see every
+        // version: had it jumped from N - 1 to N + 1 it would miss a removal and add-back
+        // in between (and neither rekey nor drop the old keys), or an addition. Channels
+        // may reorder, so a later update waits (`RosterBehind`) until the one before it
+        // arrives. A member outside the roster it holds saw nothing since its removal and
+        // starts over from whichever roster adds it back.
+        if old.contains(&self.me) && roster.version != old.version.saturating_add(1) {
+            return Err(Error::RosterBehind {
                 version: roster.version,
                 current: old.version,
             });
