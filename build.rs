@@ -9,11 +9,19 @@ const SKIP_DEBUG: [&str; 3] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/ratchetkit.proto", "proto/state.proto"];
-    for proto in protos {
-        println!("cargo:rerun-if-changed={proto}");
+    // Every schema in proto/, in a fixed order; a new file is picked up without editing
+    // this list, and adding one reruns the build.
+    println!("cargo:rerun-if-changed=proto");
+    let mut protos = Vec::new();
+    for entry in std::fs::read_dir("proto")? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "proto") {
+            println!("cargo:rerun-if-changed={}", path.display());
+            protos.push(path);
+        }
     }
-    let descriptors = protox::compile(protos, ["proto"])?;
+    protos.sort();
+    let descriptors = protox::compile(&protos, ["proto"])?;
     prost_build::Config::new()
         // State messages carry secrets, as do the wire messages that carry a sender key:
         // they get a redacted Debug (written in src/wire.rs) and are wiped when dropped.
