@@ -388,6 +388,11 @@ pub enum Error {
         /// The replaced card's fingerprint.
         fingerprint: crate::Fingerprint,
     },
+
+    /// A card was given in place of a bundle's card but has other content (another
+    /// fingerprint). Give a copy of the bundle's own card.
+    #[error("the card is not the bundle's card")]
+    CardMismatch,
 }
 
 /// The crate's result type.

@@ -43,7 +43,8 @@ pub trait CardDirectory {
     fn publish(&mut self, card: Card) -> Result<(), Self::Error>;
 
     /// Publishes a prekey bundle of a published, current card: with a one-time prekey it
-    /// is handed out once; without, it is the fallback handed out when none is left.
+    /// is handed out once; without, it is the fallback handed out when none is left. The
+    /// bundle is served with the card as published (see [`PrekeyBundle::with_card`]).
     fn publish_bundle(&mut self, bundle: PrekeyBundle) -> Result<(), Self::Error>;
 
     /// Every card published under the identity name `identity`, oldest first (so a card
@@ -110,8 +111,7 @@ struct Entry {
 ///
 /// It holds only verified chains: a rotated card is taken after the card it replaces and
 /// with a valid link, and a card is replaced at most once. With
-/// [`InMemoryDirectory::with_policy`] it takes only cards (and bundles whose cards)
-/// satisfy a [`CardPolicy`]. Each one-time prekey is handed out once: the bundle is
+/// [`InMemoryDirectory::with_policy`] it takes only cards that satisfy a [`CardPolicy`]. Each one-time prekey is handed out once: the bundle is
 /// removed, and its id remembered so that republishing it does not bring it back. A
 /// refused call changes nothing.
 ///
@@ -208,13 +208,16 @@ impl CardDirectory for InMemoryDirectory {
         Ok(())
     }
 
+    /// The bundle is kept with the card as published (so with its app signature): the
+    /// policy was checked on that card.
+    ///
     /// # Errors
-    /// The policy's errors for the bundle's card, [`Error::UnknownCard`] if its card was
-    /// not published, [`Error::CardReplaced`] if it was replaced, and
-    /// [`Error::PrekeyPoolFull`] beyond [`MAX_ONE_TIME_PREKEYS`] one-time prekeys waiting.
+    /// [`Error::UnknownCard`] if its card was not published, [`Error::CardReplaced`] if
+    /// it was replaced, and [`Error::PrekeyPoolFull`] beyond [`MAX_ONE_TIME_PREKEYS`]
+    /// one-time prekeys waiting.
     fn publish_bundle(&mut self, bundle: PrekeyBundle) -> Result<()> {
-        self.policy.check(bundle.card())?;
         let entry = self.current(bundle.card().fingerprint())?;
+        let bundle = bundle.with_card(&entry.card)?;
         match bundle.one_time_prekey_id() {
             None => entry.fallback = Some(bundle),
             Some(id) => {
