@@ -37,7 +37,9 @@ pub use group::{
     MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS, MIN_GROUP_ID_LEN, ROSTER_SIGNATURE_CONTEXT,
 };
 pub use identity::{
-    Card, Fingerprint, Identity, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
-    MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
+    AppKey, AppPublicKey, Card, CardChainBreak, CardDirectory, CardPolicy, Fingerprint, Identity,
+    InMemoryDirectory, PrekeyBundle, PrekeyStore, APP_SIGNATURE_CONTEXT, APP_SIGNER,
+    CARD_SIGNATURE_CONTEXT, MAX_CARD_CHAIN_LEN, MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS,
+    PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
 };
 pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};

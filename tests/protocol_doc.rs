@@ -37,6 +37,14 @@ fn the_constants_table_matches_the_code() {
         ("GROUP_VERSION", rk::GROUP_VERSION.to_string()),
         ("CARD_SIGNATURE_CONTEXT", text(rk::CARD_SIGNATURE_CONTEXT)),
         ("SELF_SIGNER", rk::SELF_SIGNER.to_owned()),
+        ("APP_SIGNATURE_CONTEXT", text(rk::APP_SIGNATURE_CONTEXT)),
+        ("APP_SIGNER", rk::APP_SIGNER.to_owned()),
+        (
+            "ROTATION_SIGNATURE_CONTEXT",
+            text(rk::ROTATION_SIGNATURE_CONTEXT),
+        ),
+        ("PREVIOUS_SIGNER", rk::PREVIOUS_SIGNER.to_owned()),
+        ("MAX_CARD_CHAIN_LEN", rk::MAX_CARD_CHAIN_LEN.to_string()),
         ("SIGNED_PREKEY_CONTEXT", text(rk::SIGNED_PREKEY_CONTEXT)),
         ("X3DH_INFO", text(rk::X3DH_INFO)),
         ("ROOT_INFO", text(rk::ROOT_INFO)),
@@ -96,6 +104,8 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         .expect("a body before the table");
     for string in [
         rk::CARD_SIGNATURE_CONTEXT,
+        rk::APP_SIGNATURE_CONTEXT,
+        rk::ROTATION_SIGNATURE_CONTEXT,
         rk::SIGNED_PREKEY_CONTEXT,
         rk::X3DH_INFO,
         rk::ROOT_INFO,
@@ -107,5 +117,13 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");
+    }
+    // Signer names appear as code where the document defines them.
+    for signer in [rk::SELF_SIGNER, rk::PREVIOUS_SIGNER, rk::APP_SIGNER] {
+        let code = format!("| `{signer}` |");
+        assert!(
+            body.contains(&code),
+            "the spec's signer table lacks {signer}"
+        );
     }
 }
