@@ -20,6 +20,7 @@ mod crypto;
 pub mod error;
 pub mod group;
 pub mod identity;
+pub mod sealed;
 mod storage;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -39,5 +40,9 @@ pub use group::{
 pub use identity::{
     Card, Fingerprint, Identity, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
     MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
+};
+pub use sealed::{
+    open, seal, Opened, MAX_SEALED_MESSAGE_LEN, MAX_SEALED_RECIPIENTS, SEALED_MESSAGE_CONTEXT,
+    SEALED_SIGNATURE_CONTEXT, SEALED_VERSION, SEALED_WRAP_INFO,
 };
 pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};
