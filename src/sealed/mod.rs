@@ -21,11 +21,16 @@
 
 mod message;
 mod recipients;
+mod stream;
 
 pub use message::{
     open, seal, Opened, MAX_SEALED_MESSAGE_LEN, SEALED_MESSAGE_CONTEXT, SEALED_SIGNATURE_CONTEXT,
 };
 pub use recipients::{MAX_SEALED_RECIPIENTS, SEALED_VERSION, SEALED_WRAP_INFO};
+pub use stream::{
+    open_stream, seal_stream, OpenedStream, MAX_STREAM_HEADER_LEN, SEALED_STREAM_CONTEXT,
+    STREAM_CHUNK_SIZE, STREAM_SIGNATURE_CONTEXT,
+};
 
 use crate::crypto::signature;
 use crate::error::{Error, Result};
