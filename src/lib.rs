@@ -20,6 +20,7 @@ mod crypto;
 pub mod error;
 pub mod group;
 pub mod identity;
+pub mod sealed;
 mod storage;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -41,5 +42,11 @@ pub use identity::{
     InMemoryDirectory, PrekeyBundle, PrekeyStore, APP_SIGNATURE_CONTEXT, APP_SIGNER,
     CARD_SIGNATURE_CONTEXT, MAX_CARD_CHAIN_LEN, MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS,
     PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
+};
+pub use sealed::{
+    open, open_stream, seal, seal_stream, Opened, OpenedStream, MAX_SEALED_MESSAGE_LEN,
+    MAX_SEALED_RECIPIENTS, MAX_STREAM_HEADER_LEN, SEALED_MESSAGE_CONTEXT, SEALED_SIGNATURE_CONTEXT,
+    SEALED_STREAM_CONTEXT, SEALED_VERSION, SEALED_WRAP_INFO, STREAM_CHUNK_SIZE,
+    STREAM_SIGNATURE_CONTEXT,
 };
 pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};

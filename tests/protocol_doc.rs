@@ -76,6 +76,31 @@ fn the_constants_table_matches_the_code() {
             "MAX_GROUP_SKIPPED_KEYS",
             rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
         ),
+        ("SEALED_VERSION", rk::SEALED_VERSION.to_string()),
+        (
+            "SEALED_SIGNATURE_CONTEXT",
+            text(rk::SEALED_SIGNATURE_CONTEXT),
+        ),
+        ("SEALED_MESSAGE_CONTEXT", text(rk::SEALED_MESSAGE_CONTEXT)),
+        ("SEALED_WRAP_INFO", text(rk::SEALED_WRAP_INFO)),
+        (
+            "STREAM_SIGNATURE_CONTEXT",
+            text(rk::STREAM_SIGNATURE_CONTEXT),
+        ),
+        ("SEALED_STREAM_CONTEXT", text(rk::SEALED_STREAM_CONTEXT)),
+        (
+            "MAX_SEALED_RECIPIENTS",
+            rk::MAX_SEALED_RECIPIENTS.to_string(),
+        ),
+        (
+            "MAX_SEALED_MESSAGE_LEN",
+            rk::MAX_SEALED_MESSAGE_LEN.to_string(),
+        ),
+        ("STREAM_CHUNK_SIZE", rk::STREAM_CHUNK_SIZE.to_string()),
+        (
+            "MAX_STREAM_HEADER_LEN",
+            rk::MAX_STREAM_HEADER_LEN.to_string(),
+        ),
     ]
     .into_iter()
     .collect();
@@ -114,6 +139,11 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::GROUP_SIGNATURE_CONTEXT,
         rk::ROSTER_SIGNATURE_CONTEXT,
         rk::SEALED_STATE_CONTEXT,
+        rk::SEALED_SIGNATURE_CONTEXT,
+        rk::SEALED_MESSAGE_CONTEXT,
+        rk::SEALED_WRAP_INFO,
+        rk::STREAM_SIGNATURE_CONTEXT,
+        rk::SEALED_STREAM_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");
