@@ -14,7 +14,7 @@ use std::path::Path;
 use rand::Rng;
 use ratchetkit::{Channel, Group, StorageKey};
 use ratchetkit_fuzz::world::{World, ALICE, BOB, CAROL, DAVE};
-use ratchetkit_fuzz::{group_with_skipped, pair, responder, rng};
+use ratchetkit_fuzz::{group_with_skipped, pair, responder, rng, sealed};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,6 +122,14 @@ fn main() {
     if let Some((_, _, plaintext)) = world.control_log.last() {
         write("decode", "group-control", plaintext);
     }
+
+    // Sealed messages and streams.
+    let sealed = sealed();
+    write("sealed_open", "message", &prefixed(0, &sealed.message));
+    for (i, stream) in sealed.streams.iter().enumerate() {
+        write("sealed_open", &format!("stream-{i}"), &prefixed(1, stream));
+    }
+    write("decode", "sealed-message", &sealed.message);
 
     // Saved and sealed state.
     write("state", "identity", &responder.bob.to_bytes());

@@ -36,4 +36,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<v1::Roster>(data);
     round_trip::<v1::LeaveRequest>(data);
     round_trip::<v1::GroupControl>(data);
+    round_trip::<v1::SealedRecipient>(data);
+    round_trip::<v1::SealedHeader>(data);
+    round_trip::<v1::SealedMessage>(data);
 });

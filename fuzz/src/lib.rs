@@ -133,3 +133,40 @@ pub fn group_with_skipped() -> GroupFixture {
     undelivered.extend(unread);
     GroupFixture { bob, undelivered }
 }
+
+/// A recipient of sealed messages and streams, the candidate sender cards it opens them
+/// with (the sender's and another), and genuine sealed inputs for the seed corpus.
+pub struct SealedFixture {
+    pub recipient: Identity,
+    pub senders: Vec<ratchetkit::Card>,
+    /// A sealed message to the recipient and another card.
+    pub message: Vec<u8>,
+    /// Sealed streams of one chunk and of two.
+    pub streams: Vec<Vec<u8>>,
+}
+
+/// See [`SealedFixture`].
+pub fn sealed() -> SealedFixture {
+    let mut rng = rng(3);
+    let sender = identity(&mut rng, "alice");
+    let recipient = identity(&mut rng, "bob");
+    let other = identity(&mut rng, "carol");
+    let to = [recipient.card().clone(), other.card().clone()];
+    let message =
+        ratchetkit::seal(&mut rng, &sender, &to, b"sealed for bob and carol").expect("seal");
+    let streams = [1_000, ratchetkit::STREAM_CHUNK_SIZE + 1_000]
+        .into_iter()
+        .map(|len| {
+            let mut sealed = Vec::new();
+            ratchetkit::seal_stream(&mut rng, &sender, &to, &vec![7u8; len][..], &mut sealed)
+                .expect("seal a stream");
+            sealed
+        })
+        .collect();
+    SealedFixture {
+        recipient,
+        senders: vec![other.card().clone(), sender.card().clone()],
+        message,
+        streams,
+    }
+}
