@@ -68,6 +68,27 @@ fn the_constants_table_matches_the_code() {
             "MAX_GROUP_SKIPPED_KEYS",
             rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
         ),
+        // Password-locked identities.
+        ("LOCKED_IDENTITY_CONTEXT", text(rk::LOCKED_IDENTITY_CONTEXT)),
+        ("LOCK_SALT_LEN", rk::LOCK_SALT_LEN.to_string()),
+        (
+            "DEFAULT_LOCK_MEMORY_KIB",
+            rk::DEFAULT_LOCK_MEMORY_KIB.to_string(),
+        ),
+        (
+            "DEFAULT_LOCK_ITERATIONS",
+            rk::DEFAULT_LOCK_ITERATIONS.to_string(),
+        ),
+        (
+            "DEFAULT_LOCK_PARALLELISM",
+            rk::DEFAULT_LOCK_PARALLELISM.to_string(),
+        ),
+        ("MIN_LOCK_MEMORY_KIB", rk::MIN_LOCK_MEMORY_KIB.to_string()),
+        ("MIN_LOCK_ITERATIONS", rk::MIN_LOCK_ITERATIONS.to_string()),
+        ("MIN_LOCK_PARALLELISM", rk::MIN_LOCK_PARALLELISM.to_string()),
+        ("MAX_LOCK_MEMORY_KIB", rk::MAX_LOCK_MEMORY_KIB.to_string()),
+        ("MAX_LOCK_ITERATIONS", rk::MAX_LOCK_ITERATIONS.to_string()),
+        ("MAX_LOCK_PARALLELISM", rk::MAX_LOCK_PARALLELISM.to_string()),
     ]
     .into_iter()
     .collect();
@@ -104,6 +125,7 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::GROUP_SIGNATURE_CONTEXT,
         rk::ROSTER_SIGNATURE_CONTEXT,
         rk::SEALED_STATE_CONTEXT,
+        rk::LOCKED_IDENTITY_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");

@@ -1,9 +1,16 @@
-//! Identities (long-term key pairs), their public cards, and prekeys.
+//! Identities (long-term key pairs), their public cards, prekeys, and password-locked
+//! identities.
 
 mod card;
+mod locked;
 mod prekeys;
 
 pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN, SELF_SIGNER};
+pub use locked::{
+    LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
+    LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
+    MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+};
 pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
 
 use ed25519_dalek::SigningKey;
