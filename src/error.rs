@@ -366,6 +366,77 @@ pub enum Error {
     /// [`LockParams::memory_kib`](crate::LockParams::memory_kib) on a machine that can.
     #[error("Argon2id could not derive the key: out of memory, or the password is too long")]
     KeyDerivationFailed,
+
+    // --- Sealed messages and encrypted streams (`ratchetkit::sealed`) ---
+    /// [`seal`](crate::seal) or [`seal_stream`](crate::seal_stream) was given no recipient
+    /// card, or a sealed message or stream lists none. Give at least one card (your own
+    /// card counts).
+    #[error("sealing needs at least one recipient")]
+    NoRecipients,
+
+    /// More than `max` recipients ([`MAX_SEALED_RECIPIENTS`](crate::MAX_SEALED_RECIPIENTS))
+    /// were given, or a sealed message or stream lists more. Split the recipients into
+    /// several messages.
+    #[error("at most {max} recipients per sealed message or stream")]
+    TooManyRecipients {
+        /// The limit.
+        max: usize,
+    },
+
+    /// The card with this fingerprint was given twice as a recipient, or a sealed message
+    /// or stream lists the opening recipient twice. Give each card once; a sealed input
+    /// that lists a recipient twice was not made by ratchetkit: drop it.
+    #[error("recipient {fingerprint} is listed twice")]
+    DuplicateRecipient {
+        /// The recipient card's fingerprint.
+        fingerprint: crate::Fingerprint,
+    },
+
+    /// The sealed message or stream lists no entry for this identity's card: it was sealed
+    /// for others (or for another card of yours). Nothing can be read from it.
+    #[error("not a recipient of this sealed message or stream")]
+    NotARecipient,
+
+    /// A sealed message or stream lists this identity but does not decrypt: its key entry,
+    /// header, content or chunk order was altered, or data was cut or appended. Drop it
+    /// (and, for a stream, delete what was written so far).
+    #[error("the sealed message or stream was tampered with")]
+    Tampered,
+
+    /// A sealed message or stream decrypted, but its signature verifies with none of the
+    /// sender cards given: someone else sent (or re-sealed) it. Do not trust its content;
+    /// if the sender may have rotated its card, give the other cards as candidates too.
+    #[error("the signature matches none of the given sender cards")]
+    NotFromSender,
+
+    /// Input or output over a limit: a sealed message over
+    /// [`MAX_SEALED_MESSAGE_LEN`](crate::MAX_SEALED_MESSAGE_LEN) (use
+    /// [`seal_stream`](crate::seal_stream)), a stream header over
+    /// [`MAX_STREAM_HEADER_LEN`](crate::MAX_STREAM_HEADER_LEN), or a stream of more than
+    /// 2^32 chunks.
+    #[error("the {what} is over its limit of {max} bytes")]
+    SealedTooLarge {
+        /// What is too large: `"sealed message"`, `"stream header"` or `"stream"`.
+        what: &'static str,
+        /// The limit, in bytes.
+        max: u64,
+    },
+
+    /// The encrypted stream ended before its final chunk: it was cut short in storage or
+    /// transit. Fetch it again; delete what was written so far.
+    #[error("the encrypted stream is truncated")]
+    Truncated,
+
+    /// Reading the input or writing the output of a stream failed with `kind`. Nothing
+    /// about the data is known: fix the I/O problem and start again (for
+    /// [`open_stream`](crate::open_stream), delete what was written so far).
+    #[error("I/O error while {during}: {kind}")]
+    Io {
+        /// The kind of the underlying `std::io::Error`.
+        kind: std::io::ErrorKind,
+        /// `"reading the input"` or `"writing the output"`.
+        during: &'static str,
+    },
 }
 
 /// The crate's result type.

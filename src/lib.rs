@@ -20,6 +20,7 @@ mod crypto;
 pub mod error;
 pub mod group;
 pub mod identity;
+pub mod sealed;
 mod storage;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -44,5 +45,11 @@ pub use identity::{
     LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
     LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
     MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+};
+pub use sealed::{
+    open, open_stream, seal, seal_stream, Opened, OpenedStream, MAX_SEALED_MESSAGE_LEN,
+    MAX_SEALED_RECIPIENTS, MAX_STREAM_HEADER_LEN, SEALED_MESSAGE_CONTEXT, SEALED_SIGNATURE_CONTEXT,
+    SEALED_STREAM_CONTEXT, SEALED_VERSION, SEALED_WRAP_INFO, STREAM_CHUNK_SIZE,
+    STREAM_SIGNATURE_CONTEXT,
 };
 pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};

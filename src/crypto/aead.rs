@@ -21,6 +21,17 @@ impl AeadKey {
         Self { key: *key, nonce }
     }
 
+    /// The key and nonce the protocol derives with HKDF as one 44-byte output:
+    /// key = okm\[0..32\], nonce = okm\[32..44\].
+    pub(crate) fn from_okm(okm: &[u8; 44]) -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        let mut nonce = [0u8; 12];
+        let (key_part, nonce_part) = okm.split_at(32);
+        key.copy_from_slice(key_part);
+        nonce.copy_from_slice(nonce_part);
+        Self::new(key, nonce)
+    }
+
     /// Encrypts `plaintext`, returning ciphertext || tag.
     pub(crate) fn encrypt(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let cipher = Aes256Gcm::new(&self.key.into());
