@@ -123,8 +123,9 @@ pub enum Error {
     PrekeyInfoMismatch,
 
     /// The card in a channel's first message carries a signature by `signer` besides its
-    /// own. Nothing at join can check such a signature, so it could be altered in transit:
-    /// a first message must carry the bare self-signed card.
+    /// own (and, for a rotated card, the previous key's). Nothing at join can check such a
+    /// signature, so it could be altered in transit: a first message must carry the
+    /// identity's own card, without an app signature.
     #[error("the initiator card carries a signature by {signer:?} that cannot be checked here")]
     UncheckableCardSignature {
         /// The other signer.
@@ -366,6 +367,72 @@ pub enum Error {
     /// [`LockParams::memory_kib`](crate::LockParams::memory_kib) on a machine that can.
     #[error("Argon2id could not derive the key: out of memory, or the password is too long")]
     KeyDerivationFailed,
+
+    // Cards: app co-signatures, key rotation, directories.
+    /// The card carries no application co-signature, and the policy requires one. Have
+    /// the app approve it ([`Card::approve`](crate::Card::approve)) before publishing.
+    #[error("the card has no app signature, and one is required")]
+    MissingAppSignature,
+
+    /// The card's app signature verifies under none of the trusted app keys: another
+    /// app signed it, or it was corrupted. Do not use the card.
+    #[error("the card's app signature is not by a trusted app key")]
+    UntrustedAppSignature,
+
+    /// A card names a previous card (a key rotation) but carries no
+    /// [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature by that card's key. Do not
+    /// use it; ask its owner for the card as made by
+    /// [`Identity::rotate`](crate::Identity::rotate).
+    #[error("the rotated card has no signature by the key it replaces")]
+    MissingPreviousSignature,
+
+    /// A card carries a [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature but names no
+    /// previous card. It was altered or badly made: do not use it.
+    #[error("the card has a previous-key signature but replaces no card")]
+    UnexpectedPreviousSignature,
+
+    /// The card at `position` of a chain does not follow from the card before it (the
+    /// trusted card for position 0), for `reason`. Do not trust it, nor the cards after
+    /// it; keep using the last card that verified.
+    #[error("card chain broken at position {position}: {reason}")]
+    BrokenCardChain {
+        /// Index in the chain of the first card that does not follow.
+        position: usize,
+        /// What is wrong with the link.
+        reason: crate::CardChainBreak,
+    },
+
+    /// A card chain is longer than [`MAX_CARD_CHAIN_LEN`](crate::MAX_CARD_CHAIN_LEN). Trust
+    /// a more recent card of the identity (verified some other way) and start from it.
+    #[error("a card chain of {len} cards is longer than the {max} allowed")]
+    CardChainTooLong {
+        /// The chain's length, or the length it would have.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// The directory holds no card with this fingerprint: a rotated card was published
+    /// before the card it replaces, or a bundle before its card. Publish that card first.
+    #[error("the directory holds no card with fingerprint {fingerprint}")]
+    UnknownCard {
+        /// The fingerprint looked for.
+        fingerprint: crate::Fingerprint,
+    },
+
+    /// The card was already replaced by another published card: it can be replaced only
+    /// once (a second successor would fork the chain), and bundles for it are no longer
+    /// taken. Publish for the newest card instead.
+    #[error("card {fingerprint} was already replaced by a newer card")]
+    CardReplaced {
+        /// The replaced card's fingerprint.
+        fingerprint: crate::Fingerprint,
+    },
+
+    /// A card was given in place of a bundle's card but has other content (another
+    /// fingerprint). Give a copy of the bundle's own card.
+    #[error("the card is not the bundle's card")]
+    CardMismatch,
 
     // --- Sealed messages and encrypted streams (`ratchetkit::sealed`) ---
     /// [`seal`](crate::seal) or [`seal_stream`](crate::seal_stream) was given no recipient

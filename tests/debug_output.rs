@@ -5,7 +5,7 @@ mod common;
 
 use base64::Engine as _;
 use ratchetkit::wire::v1;
-use ratchetkit::StorageKey;
+use ratchetkit::{AppKey, StorageKey};
 
 use common::groups::World;
 use common::{channel_secrets, fields_at, identity_secrets, prekey_store_secrets, Pair};
@@ -102,4 +102,16 @@ fn groups_and_sender_key_messages_hide_their_secrets() {
     let key_bytes = [9u8; 32];
     let key = StorageKey::from_bytes(key_bytes);
     assert_hidden("a storage key", &format!("{key:?}"), &[key_bytes.to_vec()]);
+}
+
+#[test]
+fn app_keys_hide_their_secret() {
+    let secret = [7u8; 32];
+    let app = AppKey::from_bytes(&secret);
+    let debug = format!("{app:?} {app:#?}");
+    assert_hidden("an app key", &debug, &[secret.to_vec()]);
+    assert!(
+        debug.contains(&hex::encode(app.public().to_bytes())),
+        "shows the public key"
+    );
 }

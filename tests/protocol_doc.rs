@@ -37,6 +37,14 @@ fn the_constants_table_matches_the_code() {
         ("GROUP_VERSION", rk::GROUP_VERSION.to_string()),
         ("CARD_SIGNATURE_CONTEXT", text(rk::CARD_SIGNATURE_CONTEXT)),
         ("SELF_SIGNER", rk::SELF_SIGNER.to_owned()),
+        ("APP_SIGNATURE_CONTEXT", text(rk::APP_SIGNATURE_CONTEXT)),
+        ("APP_SIGNER", rk::APP_SIGNER.to_owned()),
+        (
+            "ROTATION_SIGNATURE_CONTEXT",
+            text(rk::ROTATION_SIGNATURE_CONTEXT),
+        ),
+        ("PREVIOUS_SIGNER", rk::PREVIOUS_SIGNER.to_owned()),
+        ("MAX_CARD_CHAIN_LEN", rk::MAX_CARD_CHAIN_LEN.to_string()),
         ("SIGNED_PREKEY_CONTEXT", text(rk::SIGNED_PREKEY_CONTEXT)),
         ("X3DH_INFO", text(rk::X3DH_INFO)),
         ("ROOT_INFO", text(rk::ROOT_INFO)),
@@ -67,6 +75,31 @@ fn the_constants_table_matches_the_code() {
         (
             "MAX_GROUP_SKIPPED_KEYS",
             rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
+        ),
+        ("SEALED_VERSION", rk::SEALED_VERSION.to_string()),
+        (
+            "SEALED_SIGNATURE_CONTEXT",
+            text(rk::SEALED_SIGNATURE_CONTEXT),
+        ),
+        ("SEALED_MESSAGE_CONTEXT", text(rk::SEALED_MESSAGE_CONTEXT)),
+        ("SEALED_WRAP_INFO", text(rk::SEALED_WRAP_INFO)),
+        (
+            "STREAM_SIGNATURE_CONTEXT",
+            text(rk::STREAM_SIGNATURE_CONTEXT),
+        ),
+        ("SEALED_STREAM_CONTEXT", text(rk::SEALED_STREAM_CONTEXT)),
+        (
+            "MAX_SEALED_RECIPIENTS",
+            rk::MAX_SEALED_RECIPIENTS.to_string(),
+        ),
+        (
+            "MAX_SEALED_MESSAGE_LEN",
+            rk::MAX_SEALED_MESSAGE_LEN.to_string(),
+        ),
+        ("STREAM_CHUNK_SIZE", rk::STREAM_CHUNK_SIZE.to_string()),
+        (
+            "MAX_STREAM_HEADER_LEN",
+            rk::MAX_STREAM_HEADER_LEN.to_string(),
         ),
         // Password-locked identities.
         ("LOCKED_IDENTITY_CONTEXT", text(rk::LOCKED_IDENTITY_CONTEXT)),
@@ -117,6 +150,8 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         .expect("a body before the table");
     for string in [
         rk::CARD_SIGNATURE_CONTEXT,
+        rk::APP_SIGNATURE_CONTEXT,
+        rk::ROTATION_SIGNATURE_CONTEXT,
         rk::SIGNED_PREKEY_CONTEXT,
         rk::X3DH_INFO,
         rk::ROOT_INFO,
@@ -125,9 +160,22 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::GROUP_SIGNATURE_CONTEXT,
         rk::ROSTER_SIGNATURE_CONTEXT,
         rk::SEALED_STATE_CONTEXT,
+        rk::SEALED_SIGNATURE_CONTEXT,
+        rk::SEALED_MESSAGE_CONTEXT,
+        rk::SEALED_WRAP_INFO,
+        rk::STREAM_SIGNATURE_CONTEXT,
+        rk::SEALED_STREAM_CONTEXT,
         rk::LOCKED_IDENTITY_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");
+    }
+    // Signer names appear as code where the document defines them.
+    for signer in [rk::SELF_SIGNER, rk::PREVIOUS_SIGNER, rk::APP_SIGNER] {
+        let code = format!("| `{signer}` |");
+        assert!(
+            body.contains(&code),
+            "the spec's signer table lacks {signer}"
+        );
     }
 }

@@ -366,3 +366,25 @@ fn a_sealed_message_is_not_a_stream() {
     let stream = parties.seal(b"x");
     assert!(ratchetkit::open(&parties.bob, &parties.senders(), &stream).is_err());
 }
+
+/// docs/PROTOCOL.md gives the header size for the most recipients: 86,045 bytes, well
+/// under `MAX_STREAM_HEADER_LEN`.
+#[test]
+fn a_header_for_the_most_recipients_fits() {
+    let mut parties = parties(13);
+    let recipients: Vec<Card> = (0..ratchetkit::MAX_SEALED_RECIPIENTS)
+        .map(|i| identity(&mut parties.rng, &format!("r{i}")).card().clone())
+        .collect();
+    let mut sealed = Vec::new();
+    seal_stream(
+        &mut parties.rng,
+        &parties.alice,
+        &recipients,
+        &b"x"[..],
+        &mut sealed,
+    )
+    .unwrap();
+    let header_len = chunks_start(&sealed) - 4;
+    assert_eq!(header_len, 86_045);
+    assert!(header_len <= MAX_STREAM_HEADER_LEN);
+}

@@ -1,11 +1,16 @@
-//! The group part of the demo: Alice creates a group with Bob and Carol; they talk over a
-//! network that delivers late and twice; Alice adds Dave (who cannot read what came
+//! The group part of the demo: everyone publishes an app-approved card and prekeys to a
+//! directory that takes only approved cards, and starts channels from the bundles found
+//! there. Alice creates a group with Bob and Carol; they talk over a network that
+//! delivers late and twice; Alice adds Dave (who cannot read what came
 //! before), removes Bob (who cannot read what follows), and Carol rekeys.
 
 use std::collections::{HashMap, VecDeque};
 
 use ratchetkit::group::Outgoing;
-use ratchetkit::{Channel, Error, Group, GroupEvent, Identity, PrekeyStore};
+use ratchetkit::{
+    AppKey, Card, CardDirectory, CardPolicy, Channel, Error, Group, GroupEvent, Identity,
+    InMemoryDirectory, PrekeyStore,
+};
 
 type Rng = rand::rngs::ThreadRng;
 
@@ -34,9 +39,11 @@ impl Member {
     }
 }
 
-/// Everyone, and the group control the network is carrying: (from, to, message).
+/// Everyone, the directory, and the group control the network is carrying: (from, to,
+/// message).
 struct Network {
     members: Vec<Member>,
+    directory: InMemoryDirectory,
     control: VecDeque<(usize, usize, Vec<u8>)>,
 }
 
@@ -52,10 +59,19 @@ impl Network {
 
     /// Starts a channel from `i` to `j` and waits for the reply that establishes it:
     /// group control only travels on established channels.
-    fn connect(&mut self, rng: &mut Rng, i: usize, j: usize) -> Result<(), Error> {
-        let bundle = self.members[j]
-            .prekeys
-            .bundle(&self.members[j].identity, None)?;
+    fn connect(
+        &mut self,
+        rng: &mut Rng,
+        i: usize,
+        j: usize,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let name = self.members[j].name().to_owned();
+        let bundle = self
+            .directory
+            .find_bundles(&name)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{name} has no bundle"))?;
         let mut created = Channel::create(rng, &self.members[i].identity, &bundle)?;
         let hello = created.encrypt(rng, b"hello")?;
         let member = &mut self.members[j];
@@ -147,6 +163,15 @@ impl Network {
             }
         }
         Ok(())
+    }
+
+    /// The card published under `name`: approved by the app, as the directory requires.
+    fn card(&self, name: &str) -> Result<Card, Box<dyn std::error::Error>> {
+        let cards = self.directory.find(name)?;
+        Ok(cards
+            .last()
+            .ok_or_else(|| format!("no card for {name}"))?
+            .clone())
     }
 
     fn name_of(&self, key: &[u8; 32]) -> &str {
@@ -242,19 +267,31 @@ fn describe(members: &[Member], at: usize, event: &GroupEvent) {
 
 pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     println!("== group ==");
-    let members = ["alice", "bob", "carol", "dave"]
-        .into_iter()
-        .map(|name| -> Result<Member, Error> {
-            Ok(Member {
-                identity: Identity::generate(rng, name)?,
-                prekeys: PrekeyStore::new(rng),
-                channels: HashMap::new(),
-                group: None,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let app = AppKey::generate(rng);
+    let mut directory =
+        InMemoryDirectory::with_policy(CardPolicy::require_app_signature(vec![app.public()]));
+    let mut members = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        let identity = Identity::generate(rng, name)?;
+        let mut prekeys = PrekeyStore::new(rng);
+        prekeys.generate_one_time_prekeys(rng, 3)?;
+        directory.publish(identity.card().approve(&app)?)?;
+        directory.publish_prekeys(&identity, &prekeys)?;
+        members.push(Member {
+            identity,
+            prekeys,
+            channels: HashMap::new(),
+            group: None,
+        });
+    }
+    let unapproved = Identity::generate(rng, "mallory")?;
+    match directory.publish(unapproved.card().clone()) {
+        Err(error) => println!("the directory takes only app-approved cards: mallory's: {error}"),
+        Ok(()) => return Err("the directory took an unapproved card".into()),
+    }
     let mut net = Network {
         members,
+        directory,
         control: VecDeque::new(),
     };
     for i in 0..4 {
@@ -262,14 +299,13 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
             net.connect(rng, i, j)?;
         }
     }
-    println!("everyone has an established channel with everyone");
+    println!(
+        "everyone has an established channel with everyone, from bundles found in the directory"
+    );
 
     let mut group_id = [0u8; 16];
     rand::Rng::fill_bytes(rng, &mut group_id);
-    let cards = [
-        net.members[BOB].identity.card().clone(),
-        net.members[CAROL].identity.card().clone(),
-    ];
+    let cards = [net.card("bob")?, net.card("carol")?];
     let alice = &mut net.members[ALICE];
     let (group, outgoing) =
         Group::create(rng, &alice.identity, &group_id, &cards, &mut alice.channels)?;
@@ -296,7 +332,7 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     println!("alice adds dave");
     let before_dave = net.say(CAROL, "a secret from before dave")?;
     net.read(ALICE, &before_dave)?;
-    let dave_card = net.members[DAVE].identity.card().clone();
+    let dave_card = net.card("dave")?;
     net.change(rng, ALICE, |group, identity, channels, rng| {
         group.add_member(rng, identity, &dave_card, channels)
     })?;

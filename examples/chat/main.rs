@@ -1,42 +1,17 @@
 //! Alice and Bob chat over a ratchet channel, then Alice runs a group.
 //!
-//! Both publish prekey bundles to an in-memory directory; Alice fetches Bob's, creates a
-//! channel and Bob joins it from her first message. They then exchange 20 messages each
+//! Both publish their cards and prekey bundles to an in-memory directory; Alice finds
+//! Bob's bundle there, creates a channel and Bob joins it from her first message. They then exchange 20 messages each
 //! way over a "network" that delivers some messages late, once delivers a message twice and
 //! once corrupts one; halfway through, both save their channels sealed with a storage key
-//! and restore them. The group part is in `group.rs`. Run with `cargo run --example chat`.
+//! and restore them. At the end Bob rotates his keys, and Alice follows the chain from the
+//! card she trusts to his new one. The group part is in `group.rs`. Run with `cargo run --example chat`.
 
 mod group;
 
-use std::collections::HashMap;
-
-use ratchetkit::{Channel, Error, Identity, PrekeyBundle, PrekeyStore, StorageKey};
-
-/// What a directory server does for prekeys: hands out each one-time prekey bundle once,
-/// then falls back to the bundle without one.
-#[derive(Default)]
-struct Directory {
-    bundles: HashMap<String, (Vec<Vec<u8>>, Vec<u8>)>,
-}
-
-impl Directory {
-    fn publish(&mut self, identity: &Identity, prekeys: &PrekeyStore) -> Result<(), Error> {
-        let one_time = prekeys
-            .one_time_prekey_ids()
-            .into_iter()
-            .map(|id| prekeys.bundle(identity, Some(id)).map(|b| b.to_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let fallback = prekeys.bundle(identity, None)?.to_bytes();
-        self.bundles
-            .insert(identity.card().identity().to_owned(), (one_time, fallback));
-        Ok(())
-    }
-
-    fn fetch(&mut self, name: &str) -> Option<Vec<u8>> {
-        let (one_time, fallback) = self.bundles.get_mut(name)?;
-        Some(one_time.pop().unwrap_or_else(|| fallback.clone()))
-    }
-}
+use ratchetkit::{
+    CardDirectory, Channel, Error, Identity, InMemoryDirectory, PrekeyStore, StorageKey,
+};
 
 /// One party: its identity, prekeys, and the channel once there is one.
 struct Party {
@@ -129,22 +104,59 @@ fn deliver_late(
     Ok(count)
 }
 
+/// Bob rotates his keys and publishes the new card, signed by his old key too; Alice
+/// follows the chain from the card she trusts. A card someone else publishes under
+/// Bob's name does not chain to it.
+fn rotate(
+    rng: &mut impl rand::CryptoRng,
+    directory: &mut InMemoryDirectory,
+    bob: &Party,
+    trusted: &ratchetkit::Card,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let rotated = bob.identity.rotate(rng)?;
+    directory.publish(rotated.card().clone())?;
+    directory.publish_prekeys(&rotated, &bob.prekeys)?;
+    let impostor = Identity::generate(rng, "bob")?;
+    directory.publish(impostor.card().clone())?;
+    println!(
+        "bob rotated his keys: new card {} replaces {}; someone else also published a card named bob",
+        rotated.card().fingerprint(),
+        trusted.fingerprint()
+    );
+    let newest = directory.find_newest(trusted)?;
+    if newest != *rotated.card() {
+        return Err("alice did not find bob's rotated card".into());
+    }
+    println!(
+        "  alice follows the chain from the card she trusts ({} cards named bob): the newest is the rotated card, its link verified",
+        directory.find("bob")?.len()
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rng();
-    let mut directory = Directory::default();
+    let mut directory = InMemoryDirectory::default();
     let mut alice = Party::new("alice", &mut rng)?;
     let mut bob = Party::new("bob", &mut rng)?;
-    directory.publish(&alice.identity, &alice.prekeys)?;
-    directory.publish(&bob.identity, &bob.prekeys)?;
-    println!("alice and bob published their prekey bundles");
+    for party in [&alice, &bob] {
+        directory.publish(party.identity.card().clone())?;
+        directory.publish_prekeys(&party.identity, &party.prekeys)?;
+    }
+    println!("alice and bob published their cards and prekey bundles to the directory");
 
-    let bundle_bytes = directory.fetch("bob").ok_or("bob has no bundle")?;
-    let bundle = PrekeyBundle::from_bytes(&bundle_bytes)?;
+    let bundle = directory
+        .find_bundles("bob")?
+        .into_iter()
+        .next()
+        .ok_or("bob has no bundle")?;
     println!(
-        "alice fetched bob's bundle: card {} verified, one-time prekey {:?}",
+        "alice found bob's bundle: card {} verified, one-time prekey {:?}",
         bundle.card().fingerprint(),
         bundle.one_time_prekey_id()
     );
+    // Alice remembers the card she first talked to (trust on first use).
+    let trusted_bob = bundle.card().clone();
     alice.channel = Some(Channel::create(&mut rng, &alice.identity, &bundle)?);
 
     let mut late: Vec<Delayed> = Vec::new();
@@ -212,6 +224,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     delivered += deliver_late(&mut late, &mut alice, &mut bob)?;
     println!("done: {delivered} messages delivered and decrypted, 1 duplicate and 1 tampered message rejected");
+    rotate(&mut rng, &mut directory, &bob, &trusted_bob)?;
     println!();
     group::run(&mut rng)
 }

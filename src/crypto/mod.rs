@@ -26,6 +26,7 @@ mod tests {
         wiped_on_drop::<super::chain::MessageKey>();
         wiped_on_drop::<super::aead::AeadKey>();
         wiped_on_drop::<crate::StorageKey>();
+        wiped_on_drop::<crate::AppKey>();
         wiped_on_drop::<ed25519_dalek::SigningKey>();
         wiped_on_drop::<x25519_dalek::StaticSecret>();
     }

@@ -1,17 +1,25 @@
 //! Identities (long-term key pairs), their public cards, prekeys, and password-locked
 //! identities.
 
+mod app_key;
 mod card;
+mod directory;
 mod locked;
 mod prekeys;
+mod rotation;
 
+pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
 pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN, SELF_SIGNER};
+pub use directory::{CardDirectory, InMemoryDirectory};
 pub use locked::{
     LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
     LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
     MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
 };
 pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
+pub use rotation::{
+    CardChainBreak, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT,
+};
 
 use ed25519_dalek::SigningKey;
 use rand::CryptoRng;
@@ -71,15 +79,6 @@ impl Identity {
     ) -> Result<Self> {
         let signing = SigningKey::generate(rng);
         let agreement = AgreementKeyPair::generate(rng);
-        Self::from_keys(name, created_at, signing, agreement)
-    }
-
-    fn from_keys(
-        name: &str,
-        created_at: u64,
-        signing: SigningKey,
-        agreement: AgreementKeyPair,
-    ) -> Result<Self> {
         let card = Card::sign(name, &signing, agreement.public(), created_at)?;
         Ok(Self {
             signing,
@@ -102,6 +101,16 @@ impl Identity {
             created_at: self.card.created_at(),
             signing_secret: self.signing.to_bytes().to_vec(),
             agreement_secret: self.agreement.secret_bytes().to_vec(),
+            previous_fingerprint: self
+                .card
+                .previous_fingerprint()
+                .map(|previous| previous.as_bytes().to_vec())
+                .unwrap_or_default(),
+            previous_signature: self
+                .card
+                .signature_by(PREVIOUS_SIGNER)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
             checksum: Vec::new(),
         })
     }
@@ -121,13 +130,42 @@ impl Identity {
             &saved.agreement_secret,
             "identity agreement key must be 32 bytes",
         )?);
-        Self::from_keys(&saved.identity, saved.created_at, signing, agreement).map_err(|error| {
-            match error {
-                Error::InvalidIdentityName => error,
-                _ => Error::InvalidState {
-                    reason: "identity keys do not make a valid card",
-                },
-            }
+        // The card is rebuilt from the keys: Ed25519 signing is deterministic, so the
+        // self-signature comes out the same; a rotated card's previous signature, made
+        // with the replaced key, is the one thing that has to be saved.
+        let previous = if saved.previous_fingerprint.is_empty() {
+            None
+        } else {
+            Some(Fingerprint::from_bytes(state_fixed(
+                &saved.previous_fingerprint,
+                "previous fingerprint must be 32 bytes",
+            )?))
+        };
+        let others = if saved.previous_signature.is_empty() {
+            Vec::new()
+        } else {
+            vec![rotation::previous_signature(
+                saved.previous_signature.clone(),
+            )]
+        };
+        card::encode_content(
+            &saved.identity,
+            &signing,
+            agreement.public(),
+            saved.created_at,
+            previous,
+        )
+        .and_then(|content| Card::assemble(content, &signing, others))
+        .map(|card| Self {
+            signing,
+            agreement,
+            card,
+        })
+        .map_err(|error| match error {
+            Error::InvalidIdentityName => error,
+            _ => Error::InvalidState {
+                reason: "identity keys do not make a valid card",
+            },
         })
     }
 

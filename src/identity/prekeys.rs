@@ -343,6 +343,32 @@ impl PrekeyBundle {
         .encode_to_vec()
     }
 
+    /// The same bundle carrying `card`, another copy of its card (same content, so the
+    /// same fingerprint and key) with other signatures: a directory serves bundles with
+    /// the card as published, app signature included.
+    ///
+    /// ```
+    /// use ratchetkit::{AppKey, Identity, PrekeyStore};
+    /// # let mut rng = rand::rng();
+    /// let bob = Identity::generate(&mut rng, "bob")?;
+    /// let approved = bob.card().approve(&AppKey::generate(&mut rng))?;
+    /// let bundle = PrekeyStore::new(&mut rng).bundle(&bob, None)?.with_card(&approved)?;
+    /// assert_eq!(bundle.card(), &approved);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::CardMismatch`] if `card` has another fingerprint.
+    pub fn with_card(&self, card: &Card) -> Result<Self> {
+        if card.fingerprint() != self.card.fingerprint() {
+            return Err(Error::CardMismatch);
+        }
+        Ok(Self {
+            card: card.clone(),
+            ..self.clone()
+        })
+    }
+
     /// The bundle owner's verified card.
     pub fn card(&self) -> &Card {
         &self.card

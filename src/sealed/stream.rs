@@ -83,7 +83,8 @@ fn fill(input: &mut impl Read, buffer: &mut [u8]) -> Result<usize> {
     while let Some(rest) = buffer.get_mut(filled..).filter(|rest| !rest.is_empty()) {
         match input.read(rest) {
             Ok(0) => break,
-            Ok(read) => filled = (filled + read).min(buffer.len()),
+            // A reader that claims more than it was given cannot push `filled` past the buffer.
+            Ok(read) => filled = filled.saturating_add(read).min(buffer.len()),
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => return Err(read_error(error)),
         }

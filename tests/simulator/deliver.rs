@@ -491,7 +491,12 @@ impl Sim {
             == self
                 .membership(g, meta.sender, meta.sender_stint)
                 .map(|(start, _)| start);
-        let in_membership = membership.is_some_and(|(start, _)| start <= meta.version);
+        // A member whose welcome was overtaken by the owner's next removal joins from that
+        // update (it also carries the roster and the owner's key; docs/PROTOCOL.md 6.4):
+        // what was sent between its addition and that removal, under epochs the removal
+        // ended, it never reads. It owes every message from the version it joined at.
+        let in_membership =
+            membership.is_some_and(|(start, _)| start.max(view.stint) <= meta.version);
         let lost = matches!(
             view.predict(meta, &self.keys),
             Err(Error::UnknownEpoch { .. })

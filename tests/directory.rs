@@ -1,0 +1,308 @@
+//! The in-memory card directory: it holds verified chains only, hands each one-time prekey
+//! out once, refuses without changing anything, and serves bundles that start channels.
+
+mod common;
+
+use prost::Message as _;
+use ratchetkit::wire::v1;
+use ratchetkit::{
+    AppKey, Card, CardChainBreak, CardDirectory, CardPolicy, Channel, Error, Identity,
+    InMemoryDirectory, PrekeyStore, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER,
+};
+
+use common::{flip_bit, identity, prekeys, rng, TestRng, CREATED_AT};
+
+/// Everything the directory serves, to check that a refused call changed nothing.
+fn snapshot(directory: &InMemoryDirectory, names: &[&str]) -> Vec<Vec<Vec<u8>>> {
+    names
+        .iter()
+        .map(|name| {
+            directory
+                .find(name)
+                .expect("find")
+                .iter()
+                .map(Card::to_bytes)
+                .collect()
+        })
+        .collect()
+}
+
+fn published(
+    rng: &mut TestRng,
+    directory: &mut InMemoryDirectory,
+    name: &str,
+    one_time: usize,
+) -> (Identity, PrekeyStore) {
+    let person = identity(rng, name);
+    let (store, _) = prekeys(rng, one_time);
+    directory.publish(person.card().clone()).expect("publish");
+    directory.publish_prekeys(&person, &store).expect("bundles");
+    (person, store)
+}
+
+#[test]
+fn cards_are_found_by_name_and_fingerprint_once_each() {
+    let mut rng = rng(1);
+    let mut directory = InMemoryDirectory::default();
+    let (alice, _) = published(&mut rng, &mut directory, "alice", 0);
+    let (bob, _) = published(&mut rng, &mut directory, "bob", 0);
+    // Publishing again (the same content) adds nothing.
+    directory.publish(alice.card().clone()).expect("again");
+    assert_eq!(directory.find("alice"), Ok(vec![alice.card().clone()]));
+    assert_eq!(directory.find("bob"), Ok(vec![bob.card().clone()]));
+    assert_eq!(directory.find("carol"), Ok(Vec::new()));
+    assert_eq!(
+        directory.find_by_fingerprint(&bob.card().fingerprint()),
+        Ok(Some(bob.card().clone()))
+    );
+    let unknown = identity(&mut rng, "carol").card().fingerprint();
+    assert_eq!(directory.find_by_fingerprint(&unknown), Ok(None));
+    assert_eq!(directory.find_bundles("carol"), Ok(Vec::new()));
+}
+
+#[test]
+fn each_one_time_prekey_is_handed_out_once_then_the_fallback() {
+    let mut rng = rng(2);
+    let mut directory = InMemoryDirectory::default();
+    let (bob, store) = published(&mut rng, &mut directory, "bob", 3);
+    let mut handed_out = Vec::new();
+    for _ in 0..3 {
+        let bundles = directory.find_bundles("bob").expect("bundles");
+        assert_eq!(bundles.len(), 1);
+        assert_eq!(bundles[0].card(), bob.card());
+        handed_out.push(bundles[0].one_time_prekey_id().expect("a one-time prekey"));
+    }
+    assert_eq!(handed_out, store.one_time_prekey_ids());
+    // Republishing every bundle brings none of those back.
+    directory.publish_prekeys(&bob, &store).expect("again");
+    for _ in 0..2 {
+        let bundles = directory.find_bundles("bob").expect("bundles");
+        assert_eq!(bundles.len(), 1);
+        assert_eq!(bundles[0].one_time_prekey_id(), None, "the fallback");
+        assert_eq!(bundles[0].signed_prekey_id(), store.signed_prekey_id());
+    }
+}
+
+#[test]
+fn channels_start_from_bundles_found_in_the_directory() {
+    let mut rng = rng(3);
+    let mut directory = InMemoryDirectory::default();
+    let (alice, _) = published(&mut rng, &mut directory, "alice", 1);
+    let (bob, mut bob_store) = published(&mut rng, &mut directory, "bob", 1);
+    for expect_one_time in [true, false] {
+        let bundle = directory.find_bundles("bob").expect("bundles").remove(0);
+        assert_eq!(bundle.one_time_prekey_id().is_some(), expect_one_time);
+        let mut to_bob = Channel::create(&mut rng, &alice, &bundle).expect("create");
+        let first = to_bob.encrypt(&mut rng, b"found you").expect("encrypt");
+        let joined = Channel::join(&bob, &mut bob_store, &first).expect("join");
+        assert_eq!(joined.plaintext, b"found you");
+        let found = directory
+            .find_by_fingerprint(&joined.peer.fingerprint())
+            .expect("find");
+        assert_eq!(found.as_ref(), Some(alice.card()));
+    }
+}
+
+#[test]
+fn rotated_cards_extend_a_verified_chain_and_retire_old_bundles() {
+    let mut rng = rng(4);
+    let mut directory = InMemoryDirectory::default();
+    let (first, store) = published(&mut rng, &mut directory, "alice", 2);
+    let second = first.rotate_at(&mut rng, CREATED_AT + 1).expect("rotate");
+    let third = second.rotate_at(&mut rng, CREATED_AT + 2).expect("rotate");
+
+    // The third card cannot come before the second.
+    let before = snapshot(&directory, &["alice"]);
+    assert_eq!(
+        directory.publish(third.card().clone()),
+        Err(Error::UnknownCard {
+            fingerprint: second.card().fingerprint()
+        })
+    );
+    assert_eq!(snapshot(&directory, &["alice"]), before);
+
+    directory.publish(second.card().clone()).expect("second");
+    // The first card's bundles are retired with it, and it takes no more.
+    assert_eq!(directory.find_bundles("alice"), Ok(Vec::new()));
+    assert_eq!(
+        directory.publish_prekeys(&first, &store),
+        Err(Error::CardReplaced {
+            fingerprint: first.card().fingerprint()
+        })
+    );
+    directory.publish_prekeys(&second, &store).expect("bundles");
+    let bundles = directory.find_bundles("alice").expect("bundles");
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].card(), second.card());
+
+    directory.publish(third.card().clone()).expect("third");
+    assert_eq!(
+        directory.find("alice"),
+        Ok(vec![
+            first.card().clone(),
+            second.card().clone(),
+            third.card().clone()
+        ])
+    );
+    assert_eq!(
+        directory.find_newest(first.card()),
+        Ok(third.card().clone())
+    );
+    assert_eq!(
+        directory.find_newest(third.card()),
+        Ok(third.card().clone())
+    );
+
+    // A second successor of the first card would fork the chain.
+    let fork = first.rotate_at(&mut rng, CREATED_AT + 5).expect("rotate");
+    let before = snapshot(&directory, &["alice"]);
+    assert_eq!(
+        directory.publish(fork.card().clone()),
+        Err(Error::CardReplaced {
+            fingerprint: first.card().fingerprint()
+        })
+    );
+    assert_eq!(snapshot(&directory, &["alice"]), before);
+}
+
+#[test]
+fn a_card_with_a_broken_link_is_refused() {
+    let mut rng = rng(5);
+    let mut directory = InMemoryDirectory::default();
+    let (first, _) = published(&mut rng, &mut directory, "alice", 1);
+    let second = first.rotate_at(&mut rng, CREATED_AT + 1).expect("rotate");
+    // The previous signature corrupted in transit: the card imports, the link fails.
+    let mut signed = v1::SignedCard::decode(second.card().to_bytes().as_slice()).expect("card");
+    for entry in &mut signed.signatures {
+        if entry.signer == PREVIOUS_SIGNER {
+            entry.signature = flip_bit(&entry.signature, 100);
+        }
+    }
+    let corrupted = Card::from_bytes(&signed.encode_to_vec()).expect("imports");
+    let before = snapshot(&directory, &["alice"]);
+    assert_eq!(
+        directory.publish(corrupted),
+        Err(Error::BrokenCardChain {
+            position: 0,
+            reason: CardChainBreak::BadPreviousSignature
+        })
+    );
+    assert_eq!(snapshot(&directory, &["alice"]), before);
+    // Nothing was retired: the first card still has its bundles and takes a rotation.
+    assert_eq!(directory.find_bundles("alice").expect("bundles").len(), 1);
+    directory.publish(second.card().clone()).expect("genuine");
+    assert_eq!(
+        directory.find_newest(first.card()),
+        Ok(second.card().clone())
+    );
+
+    // Two unrelated identities may publish under one name; a chain never crosses over.
+    let other = identity(&mut rng, "alice");
+    directory
+        .publish(other.card().clone())
+        .expect("another alice");
+    assert_eq!(directory.find("alice").map(|cards| cards.len()), Ok(3));
+    assert_eq!(
+        directory.find_newest(other.card()),
+        Ok(other.card().clone())
+    );
+}
+
+#[test]
+fn a_directory_with_a_policy_takes_only_approved_cards() {
+    let mut rng = rng(6);
+    let (app, other_app) = (AppKey::generate(&mut rng), AppKey::generate(&mut rng));
+    let mut directory =
+        InMemoryDirectory::with_policy(CardPolicy::require_app_signature(vec![app.public()]));
+    let alice = identity(&mut rng, "alice");
+    let (store, _) = prekeys(&mut rng, 1);
+    assert_eq!(
+        directory.publish(alice.card().clone()),
+        Err(Error::MissingAppSignature)
+    );
+    assert_eq!(
+        directory.publish(alice.card().approve(&other_app).expect("approve")),
+        Err(Error::UntrustedAppSignature)
+    );
+    assert_eq!(
+        snapshot(&directory, &["alice"]),
+        vec![Vec::<Vec<u8>>::new()]
+    );
+    let approved = alice.card().approve(&app).expect("approve");
+    directory.publish(approved.clone()).expect("approved");
+    // Bundles are made with the identity's own card, and served with the approved one.
+    directory.publish_prekeys(&alice, &store).expect("bundles");
+    let bundles = directory.find_bundles("alice").expect("bundles");
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].card(), &approved);
+    assert_eq!(
+        bundles[0].card().verify_app_signature(&[app.public()]),
+        Ok(app.public())
+    );
+    assert_eq!(directory.find("alice"), Ok(vec![approved]));
+    let mallory = identity(&mut rng, "mallory");
+    assert_eq!(
+        store
+            .bundle(&mallory, None)
+            .expect("bundle")
+            .with_card(alice.card()),
+        Err(Error::CardMismatch)
+    );
+
+    // A rotated card needs approving again.
+    let rotated = alice.rotate_at(&mut rng, CREATED_AT + 1).expect("rotate");
+    assert_eq!(
+        directory.publish(rotated.card().clone()),
+        Err(Error::MissingAppSignature)
+    );
+    let rotated = rotated.card().approve(&app).expect("approve");
+    directory
+        .publish(rotated.clone())
+        .expect("approved rotation");
+    assert_eq!(directory.find_newest(alice.card()), Ok(rotated));
+}
+
+#[test]
+fn the_directory_refuses_chains_beyond_the_limit() {
+    let mut rng = rng(7);
+    let mut directory = InMemoryDirectory::default();
+    let mut current = identity(&mut rng, "alice");
+    let first = current.card().clone();
+    directory.publish(first.clone()).expect("first");
+    for i in 1..=MAX_CARD_CHAIN_LEN {
+        current = current
+            .rotate_at(&mut rng, CREATED_AT + i as u64)
+            .expect("rotate");
+        directory.publish(current.card().clone()).expect("rotation");
+    }
+    assert_eq!(directory.find_newest(&first), Ok(current.card().clone()));
+    let one_more = current
+        .rotate_at(&mut rng, CREATED_AT + 100)
+        .expect("rotate");
+    let before = snapshot(&directory, &["alice"]);
+    assert_eq!(
+        directory.publish(one_more.card().clone()),
+        Err(Error::CardChainTooLong {
+            len: MAX_CARD_CHAIN_LEN + 1,
+            max: MAX_CARD_CHAIN_LEN
+        })
+    );
+    assert_eq!(snapshot(&directory, &["alice"]), before);
+    assert!(directory.find_bundles("alice").expect("bundles").is_empty());
+}
+
+#[test]
+fn bundles_need_their_card_published_first() {
+    let mut rng = rng(8);
+    let mut directory = InMemoryDirectory::default();
+    let bob = identity(&mut rng, "bob");
+    let (store, _) = prekeys(&mut rng, 1);
+    assert_eq!(
+        directory.publish_prekeys(&bob, &store),
+        Err(Error::UnknownCard {
+            fingerprint: bob.card().fingerprint()
+        })
+    );
+    assert_eq!(directory.find_bundles("bob"), Ok(Vec::new()));
+    assert!(format!("{directory:?}").contains("InMemoryDirectory"));
+}
