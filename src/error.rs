@@ -328,6 +328,46 @@ pub enum Error {
     #[error("invalid base64")]
     Base64,
 
+    // Password-locked identities (src/identity/locked.rs).
+    /// A locked identity could not be opened with this password: the password is wrong,
+    /// or the locked bytes were altered after locking. AES-GCM cannot tell the two apart
+    /// (both fail the same tag check). Ask for the password again; if the right password
+    /// keeps failing, the file is corrupt: restore a backup.
+    #[error("wrong password, or the locked identity was altered")]
+    WrongPassword,
+
+    /// [`Identity::lock`](crate::Identity::lock) was given an Argon2id parameter below its
+    /// documented minimum (for example [`MIN_LOCK_MEMORY_KIB`](crate::MIN_LOCK_MEMORY_KIB)),
+    /// which would make the password too cheap to guess. Use
+    /// [`LockParams::default`](crate::LockParams::default) or raise the parameter.
+    #[error("the Argon2id {parameter} must be at least {minimum} to lock an identity")]
+    WeakLockParams {
+        /// `"memory_kib"`, `"iterations"` or `"parallelism"`.
+        parameter: &'static str,
+        /// The minimum.
+        minimum: u32,
+    },
+
+    /// An Argon2id parameter is over its documented maximum (for example
+    /// [`MAX_LOCK_MEMORY_KIB`](crate::MAX_LOCK_MEMORY_KIB)). At unlock the locked bytes are
+    /// hostile or corrupt, and were refused before any expensive work; at lock, lower the
+    /// parameter, or nothing could unlock the result.
+    #[error("the Argon2id {parameter} is {found}, over the maximum of {maximum}")]
+    LockParamsTooHigh {
+        /// `"memory_kib"`, `"iterations"` or `"parallelism"`.
+        parameter: &'static str,
+        /// The value given or found.
+        found: u32,
+        /// The maximum.
+        maximum: u32,
+    },
+
+    /// Argon2id could not run: this machine could not allocate the memory the parameters
+    /// ask for, or the password is over 4 GiB. Free memory and retry, or lock with a lower
+    /// [`LockParams::memory_kib`](crate::LockParams::memory_kib) on a machine that can.
+    #[error("Argon2id could not derive the key: out of memory, or the password is too long")]
+    KeyDerivationFailed,
+
     // Cards: app co-signatures, key rotation, directories.
     /// The card carries no application co-signature, and the policy requires one. Have
     /// the app approve it ([`Card::approve`](crate::Card::approve)) before publishing.

@@ -18,7 +18,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/ratchetkit.v1.rs"));
 }
 
-/// State messages, generated from `proto/state.proto`.
+/// State messages, generated from `proto/state.proto` and `proto/locked.proto`.
 #[allow(clippy::all, missing_docs)]
 pub(crate) mod state {
     include!(concat!(env!("OUT_DIR"), "/ratchetkit.state.v1.rs"));
@@ -51,6 +51,8 @@ redacted_debug!(
     GroupSkippedKeyState,
     GroupSenderState,
     GroupState,
+    LockedIdentity,
+    LockedIdentityPayload,
 );
 
 /// Decodes `bytes` as `M` and insists that they are its canonical encoding.

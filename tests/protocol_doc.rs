@@ -101,6 +101,27 @@ fn the_constants_table_matches_the_code() {
             "MAX_STREAM_HEADER_LEN",
             rk::MAX_STREAM_HEADER_LEN.to_string(),
         ),
+        // Password-locked identities.
+        ("LOCKED_IDENTITY_CONTEXT", text(rk::LOCKED_IDENTITY_CONTEXT)),
+        ("LOCK_SALT_LEN", rk::LOCK_SALT_LEN.to_string()),
+        (
+            "DEFAULT_LOCK_MEMORY_KIB",
+            rk::DEFAULT_LOCK_MEMORY_KIB.to_string(),
+        ),
+        (
+            "DEFAULT_LOCK_ITERATIONS",
+            rk::DEFAULT_LOCK_ITERATIONS.to_string(),
+        ),
+        (
+            "DEFAULT_LOCK_PARALLELISM",
+            rk::DEFAULT_LOCK_PARALLELISM.to_string(),
+        ),
+        ("MIN_LOCK_MEMORY_KIB", rk::MIN_LOCK_MEMORY_KIB.to_string()),
+        ("MIN_LOCK_ITERATIONS", rk::MIN_LOCK_ITERATIONS.to_string()),
+        ("MIN_LOCK_PARALLELISM", rk::MIN_LOCK_PARALLELISM.to_string()),
+        ("MAX_LOCK_MEMORY_KIB", rk::MAX_LOCK_MEMORY_KIB.to_string()),
+        ("MAX_LOCK_ITERATIONS", rk::MAX_LOCK_ITERATIONS.to_string()),
+        ("MAX_LOCK_PARALLELISM", rk::MAX_LOCK_PARALLELISM.to_string()),
     ]
     .into_iter()
     .collect();
@@ -144,6 +165,7 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::SEALED_WRAP_INFO,
         rk::STREAM_SIGNATURE_CONTEXT,
         rk::SEALED_STREAM_CONTEXT,
+        rk::LOCKED_IDENTITY_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");

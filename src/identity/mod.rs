@@ -1,14 +1,21 @@
-//! Identities (long-term key pairs), their public cards, and prekeys.
+//! Identities (long-term key pairs), their public cards, prekeys, and password-locked
+//! identities.
 
 mod app_key;
 mod card;
 mod directory;
+mod locked;
 mod prekeys;
 mod rotation;
 
 pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
 pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN, SELF_SIGNER};
 pub use directory::{CardDirectory, InMemoryDirectory};
+pub use locked::{
+    LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
+    LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
+    MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+};
 pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
 pub use rotation::{
     CardChainBreak, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT,

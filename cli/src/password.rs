@@ -1,0 +1,62 @@
+//! Passwords: from `RATCHETKIT_PASSWORD` when it is set, else asked on the terminal
+//! without echo.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::failure::{Failure, Result};
+
+/// The environment variable that supplies the password (for scripts and tests).
+pub const PASSWORD_VARIABLE: &str = "RATCHETKIT_PASSWORD";
+
+fn from_environment() -> Result<Option<Zeroizing<String>>> {
+    match std::env::var(PASSWORD_VARIABLE) {
+        Ok(password) => Ok(Some(Zeroizing::new(password))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::new(format!(
+            "{PASSWORD_VARIABLE} is not valid UTF-8"
+        ))),
+    }
+}
+
+fn ask(prompt: &str) -> Result<Zeroizing<String>> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|error| {
+            Failure::new(format!(
+                "cannot ask for the password ({error}): run from a terminal or set {PASSWORD_VARIABLE}"
+            ))
+        })
+}
+
+/// The password of an existing key file.
+pub fn existing(key_file: &Path) -> Result<Zeroizing<String>> {
+    match from_environment()? {
+        Some(password) => Ok(password),
+        None => ask(&format!("Password for {}: ", key_file.display())),
+    }
+}
+
+/// A new password for `key_file`, typed twice when it is asked for. Never empty.
+pub fn new(key_file: &Path) -> Result<Zeroizing<String>> {
+    let password = match from_environment()? {
+        Some(password) => password,
+        None => {
+            let first = ask(&format!("New password for {}: ", key_file.display()))?;
+            let second = ask("Type it again: ")?;
+            if *first != *second {
+                return Err(Failure::new(
+                    "the two passwords differ; nothing was written",
+                ));
+            }
+            first
+        }
+    };
+    if password.is_empty() {
+        return Err(Failure::new(
+            "the password is empty; a key file needs a password",
+        ));
+    }
+    Ok(password)
+}
