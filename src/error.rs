@@ -319,8 +319,11 @@ pub enum Error {
 
     /// [`Group::join`](crate::Group::join) was given a control message that is not the
     /// owner's welcome to this identity (a roster listing it together with the owner's
-    /// sender key): a sender key or roster update for a group you are not in yet. Keep it and give it to [`Group::receive`](crate::Group::receive) once you have
-    /// joined from the owner's welcome.
+    /// sender key): a sender key or roster update for a group you are not in yet. Keep it
+    /// and give it to [`Group::receive`](crate::Group::receive) once you have joined from
+    /// the owner's welcome. [`Group::receive`](crate::Group::receive) says the same of a
+    /// roster that adds a removed member back without the owner's key: keep it and retry
+    /// after the welcome.
     #[error("not a welcome to a group: join from the owner's welcome first")]
     NotAGroupWelcome,
 

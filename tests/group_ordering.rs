@@ -1,6 +1,7 @@
-//! Roster updates that channels deliver out of order. The network simulator found both
-//! cases: a member that jumped over a roster version missed the removal and add-back in
-//! it, and a new member joined from a roster update that overtook its welcome.
+//! Roster updates that channels deliver out of order. The network simulator found all
+//! three cases: a member that jumped over a roster version missed the removal and add-back
+//! in it, a new member joined from a roster update that overtook its welcome, and a
+//! removed member was added back by such an update.
 
 mod common;
 
@@ -81,4 +82,35 @@ fn a_roster_update_that_overtakes_the_welcome_is_not_taken_for_it() {
     world.assert_all_read(&[1, 2, 3, 4], 0, &from_owner, b"hello all");
     let from_m3 = world.send(3, b"m3 here");
     world.assert_all_read(&[0, 1, 2, 4], 3, &from_m3, b"m3 here");
+}
+
+#[test]
+fn a_removed_member_is_added_back_only_by_the_welcome() {
+    let mut world = World::new(2, 5);
+    world.create_group(0, &[1, 2]);
+    world.remove(0, 2); // roster 2
+    world.flush(); // m2 learns of its removal and keeps its group
+    world.add(0, 2); // roster 3: the welcome to m2, with the owner's key
+    world.add(0, 3); // roster 4: a bare update to m1 and m2
+    let to_m2 = take(&mut world, 0, 2);
+    assert_eq!(to_m2.len(), 2);
+
+    // The update overtook the welcome: taking it would leave m2 without the owner's key
+    // (and the welcome stale), so it waits, with nothing changed.
+    let before = world.group(2).to_bytes();
+    assert!(matches!(
+        world.deliver(0, 2, &to_m2[1]),
+        Err(Error::NotAGroupWelcome)
+    ));
+    assert_eq!(*world.group(2).to_bytes(), *before);
+    world.deliver(0, 2, &to_m2[0]).expect("the welcome");
+    world
+        .deliver(0, 2, &to_m2[1])
+        .expect("the update after the welcome");
+    world.flush();
+
+    let from_owner = world.send(0, b"owner");
+    world.assert_all_read(&[1, 2, 3], 0, &from_owner, b"owner");
+    let from_m2 = world.send(2, b"m2 back");
+    world.assert_all_read(&[0, 1, 3], 2, &from_m2, b"m2 back");
 }

@@ -281,7 +281,8 @@ impl Group {
     /// On any error the group and the channels are unchanged. [`Error::NotGroupControl`]
     /// for application data; [`Error::WrongGroup`]; for rosters
     /// [`Error::BadSignature`] (unsigned or not by the owner), [`Error::NotGroupOwner`],
-    /// [`Error::StaleRoster`]; for sender keys [`Error::NotGroupMember`] and
+    /// [`Error::StaleRoster`], [`Error::RosterBehind`] and [`Error::NotAGroupWelcome`]
+    /// (keep it and retry after the control before it); for sender keys [`Error::NotGroupMember`] and
     /// [`Error::RosterBehind`] (keep it and retry after a pending roster update),
     /// [`Error::SenderMismatch`], [`Error::StaleSenderKey`] (from before the sender or this
     /// member was last added: drop it), [`Error::Duplicate`]; channel errors for the
@@ -300,10 +301,11 @@ impl Group {
         }
         // Work out every change first (sends go to channel copies), then commit: copying
         // the whole group instead would cost O(members) per control message.
+        let carries_key = control.sender_key.is_some();
         let change = control
             .roster
             .take()
-            .map(|signed| self.roster_change(rng, &mut work, signed))
+            .map(|signed| self.roster_change(rng, &mut work, signed, from, carries_key))
             .transpose()?;
         let roster = change
             .as_ref()
@@ -348,6 +350,8 @@ impl Group {
         rng: &mut R,
         work: &mut ChannelWork<'_, C>,
         signed: v1::SignedRoster,
+        from: &[u8; 32],
+        carries_key: bool,
     ) -> Result<RosterChange> {
         let old = &self.roster;
         let roster = Roster::verify(signed, Some(old.owner.verifying_key()), Some(old))?;
@@ -371,6 +375,14 @@ impl Group {
                 version: roster.version,
                 current: old.version,
             });
+        }
+        // Added back, this member needs the owner's key, which comes with the roster only
+        // in the owner's welcome (or a removal): a bare update (a later addition of someone
+        // else) that overtook the welcome would leave it without the owner's key, and the
+        // welcome, arriving next, would be stale. Wait for the welcome, as `join` does.
+        let added_back = !old.contains(&self.me) && roster.contains(&self.me);
+        if added_back && (!carries_key || roster.owner.signing_key() != *from) {
+            return Err(Error::NotAGroupWelcome);
         }
         let changed = |from: &Roster, to: &Roster| -> Vec<Card> {
             from.members

@@ -359,6 +359,13 @@ impl View {
                     current: old.version,
                 });
             }
+            // Added back: only with the owner's key (the welcome), as for a join.
+            if !old.contains(me)
+                && roster.contains(me)
+                && (c.key.is_none() || roster.owner() != from)
+            {
+                return Err(Error::NotAGroupWelcome);
+            }
             let added: Vec<usize> = roster
                 .members
                 .iter()
