@@ -15,7 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut protos = Vec::new();
     for entry in std::fs::read_dir("proto")? {
         let path = entry?.path();
-        if path.extension().is_some_and(|extension| extension == "proto") {
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "proto")
+        {
             println!("cargo:rerun-if-changed={}", path.display());
             protos.push(path);
         }
