@@ -6,7 +6,7 @@
 //! and small-order checks of `verify_strict`).
 
 use curve25519_dalek::scalar::Scalar;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::error::{Error, Result};
 use crate::wire::fixed;
@@ -38,8 +38,28 @@ pub(crate) fn verify(
     what: &'static str,
 ) -> Result<()> {
     let signature = Signature::from_bytes(&fixed::<SIGNATURE_LEN>(signature, "signature")?);
-    key.verify_strict(&signed_message(context, parts), &signature)
+    verify_strict(key, &signed_message(context, parts), &signature)
         .map_err(|_| Error::BadSignature { what })
+}
+
+/// `VerifyingKey::verify_strict`, with the same result for every input, but about a tenth
+/// cheaper: it checks R for small order on its encoding instead of decompressing it.
+///
+/// `verify_strict` rejects an R that is no point, or of small order, and a key of small
+/// order, then checks that R is exactly (byte for byte) the canonical encoding of
+/// `[S]B - [k]A`, with S canonical. Here the last check is `VerifyingKey::verify`'s, which
+/// is that same comparison; it rejects every R that is no point or not canonically
+/// encoded, so the only check left to make on R is its order, and for a canonical
+/// encoding [`small_order_encoding`] decides it exactly.
+fn verify_strict(
+    key: &VerifyingKey,
+    message: &[u8],
+    signature: &Signature,
+) -> core::result::Result<(), ()> {
+    if small_order_encoding(signature.r_bytes()) || key.is_weak() {
+        return Err(());
+    }
+    key.verify(message, signature).map_err(|_| ())
 }
 
 /// Parses an Ed25519 public key, refusing weak (small-order) keys.
@@ -86,9 +106,7 @@ impl<'a> Pending<'a> {
     fn verify_one(&self, what: &'static str) -> Result<()> {
         let signature =
             Signature::from_bytes(&fixed::<SIGNATURE_LEN>(self.signature, "signature")?);
-        self.key
-            .verify_strict(&self.message, &signature)
-            .map_err(|_| Error::BadSignature { what })
+        verify_strict(self.key, &self.message, &signature).map_err(|_| Error::BadSignature { what })
     }
 }
 
@@ -337,6 +355,111 @@ mod tests {
             let point = CompressedEdwardsY(y).decompress().expect("a point");
             assert!(point.is_small_order());
         }
+    }
+
+    /// Our `verify_strict` gives ed25519-dalek's result on valid signatures and on every
+    /// edge case it rejects: R of small order (each encoding, both signs, non-canonical),
+    /// R no point or not canonical, R or the key with a small-order component, S not
+    /// canonical, keys of small order.
+    #[test]
+    fn strict_verification_matches_ed25519_dalek() {
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+        use curve25519_dalek::edwards::EdwardsPoint;
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::{Digest, Sha512};
+
+        let message = b"edge cases";
+        let mut cases: Vec<(VerifyingKey, [u8; 64], Vec<u8>)> = Vec::new();
+        // Signs with secret scalar `a` and nonce `r` for public point A, adding `t` to R.
+        let raw_sign = |a: Scalar, public: [u8; 32], r: Scalar, t: EdwardsPoint| -> [u8; 64] {
+            let big_r = (ED25519_BASEPOINT_POINT * r + t).compress();
+            let k = Scalar::from_hash(
+                Sha512::new()
+                    .chain_update(big_r.as_bytes())
+                    .chain_update(public)
+                    .chain_update(message),
+            );
+            let mut out = [0u8; 64];
+            out[..32].copy_from_slice(big_r.as_bytes());
+            out[32..].copy_from_slice((r + k * a).as_bytes());
+            out
+        };
+        for seed in 1..=4u8 {
+            let signing = key(seed);
+            let public = signing.verifying_key();
+            let good = signing.sign(message).to_bytes();
+            cases.push((public, good, message.to_vec()));
+            cases.push((public, good, b"other".to_vec()));
+            for torsion in EIGHT_TORSION {
+                let encoding = torsion.compress().to_bytes();
+                for sign in [0, 0x80] {
+                    let mut bad = good;
+                    bad[..32].copy_from_slice(&encoding);
+                    bad[31] ^= sign;
+                    cases.push((public, bad, message.to_vec()));
+                }
+            }
+            // R = p and p + 1 (non-canonical 0 and 1), R not a point, S + l.
+            for low in [0xed, 0xee] {
+                let mut bad = good;
+                bad[..32].copy_from_slice(&[0xff; 32]);
+                bad[0] = low;
+                bad[31] = 0x7f;
+                cases.push((public, bad, message.to_vec()));
+            }
+            let mut bad = good;
+            bad[..32].copy_from_slice(&[0x02; 32]);
+            cases.push((public, bad, message.to_vec()));
+            let mut bad = good;
+            // l, the group order, little-endian.
+            let l = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+                .unwrap();
+            let mut carry = 0u16;
+            for (byte, add) in bad[32..].iter_mut().zip(l) {
+                let sum = u16::from(*byte) + u16::from(add) + carry;
+                *byte = sum as u8;
+                carry = sum >> 8;
+            }
+            cases.push((public, bad, message.to_vec()));
+
+            // R and keys with a small-order component, signed by the key's holder.
+            let a = Scalar::from(u64::from(seed) * 7919);
+            let r = Scalar::from(u64::from(seed) * 104_729);
+            let identity = EIGHT_TORSION[0];
+            for t in EIGHT_TORSION {
+                let clean = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+                let clean_key = VerifyingKey::from_bytes(&clean).unwrap();
+                cases.push((clean_key, raw_sign(a, clean, r, t), message.to_vec()));
+                let mixed = (ED25519_BASEPOINT_POINT * a + t).compress().to_bytes();
+                let mixed_key = VerifyingKey::from_bytes(&mixed).unwrap();
+                cases.push((mixed_key, raw_sign(a, mixed, r, identity), message.to_vec()));
+            }
+        }
+        // Keys of small order, with any signature.
+        for torsion in EIGHT_TORSION {
+            let weak = VerifyingKey::from_bytes(&torsion.compress().to_bytes()).unwrap();
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&ED25519_BASEPOINT_POINT.compress().to_bytes());
+            cases.push((weak, signature, message.to_vec()));
+        }
+
+        let mut accepted = 0;
+        for (public, bytes, signed) in &cases {
+            let signature = Signature::from_bytes(bytes);
+            let ours = verify_strict(public, signed, &signature).is_ok();
+            let theirs = public.verify_strict(signed, &signature).is_ok();
+            assert_eq!(
+                ours,
+                theirs,
+                "key {public:?}, signature {}",
+                hex::encode(bytes)
+            );
+            accepted += usize::from(ours);
+        }
+        // The genuine signatures, the clean raw ones, and mixed keys whose torsion term
+        // vanished (k a multiple of its order) pass; everything else fails.
+        assert!(accepted >= 8, "only {accepted} accepted");
+        assert!(accepted < cases.len() / 2);
     }
 
     #[test]
