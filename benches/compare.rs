@@ -271,6 +271,14 @@ fn primitives(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The verification equation alone (`verify`, no strictness checks): ratchetkit's strict
+    // verification costs this plus a few byte comparisons.
+    group.bench_function("ed25519_verify_201B", |b| {
+        b.iter(|| {
+            ed25519_dalek::Verifier::verify(&verifying, black_box(&signed), black_box(&signature))
+                .unwrap()
+        })
+    });
     // Per signature: a batch of 256 (the most ratchetkit puts in one batch), each signature
     // by one of four keys.
     let keys: Vec<SigningKey> = (0..4).map(|_| SigningKey::generate(&mut seeded)).collect();
