@@ -13,7 +13,6 @@
 //! seconds to build at 100 members; each is built once and every iteration runs on a
 //! copy.
 
-use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -24,209 +23,16 @@ use ed25519_dalek::{Signer, SigningKey};
 use prost::Message as _;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
-use ratchetkit::group::{Outgoing, GROUP_SIGNATURE_CONTEXT};
+use ratchetkit::group::GROUP_SIGNATURE_CONTEXT;
 use ratchetkit::wire::v1;
-use ratchetkit::{Channel, Error, Group, Identity, PrekeyStore};
 
-const GROUP_ID: [u8; 16] = *b"ratchetkit-bench";
 const PAYLOAD: [u8; 100] = [0x5a; 100];
 const BACKLOG: usize = 1_000;
 /// Group sizes of the membership benchmarks, the owner included.
 const SIZES: [usize; 4] = [10, 25, 50, 100];
-/// A fixed creation time, so that cards do not depend on the clock.
-const CREATED_AT: u64 = 1_700_000_000;
 
-/// Control messages in flight: (from, to, channel message).
-type Mailbox = VecDeque<(usize, usize, Vec<u8>)>;
-
-/// The members' identities, which group operations only read (and `Identity` is not
-/// `Clone`): shared by every copy of a world's [`State`].
-struct People {
-    identities: Vec<Identity>,
-    keys: Vec<[u8; 32]>,
-    index: HashMap<[u8; 32], usize>,
-}
-
-/// What group operations change: each member's channels (keyed by the peer's identity
-/// key) and group. Benchmarks run on copies of it (with their own rng: `ChaCha20Rng` is
-/// not `Clone`).
-#[derive(Clone)]
-struct State {
-    channels: Vec<HashMap<[u8; 32], Channel>>,
-    groups: Vec<Option<Group>>,
-}
-
-impl People {
-    fn post(&self, mailbox: &mut Mailbox, from: usize, outgoing: Vec<Outgoing>) {
-        for Outgoing { to, message } in outgoing {
-            mailbox.push_back((from, self.index[&to], message));
-        }
-    }
-}
-
-/// `count` members with an established channel between every pair (both sides have sent
-/// and received, as group control requires), and no group yet.
-fn world(rng: &mut ChaCha20Rng, count: usize) -> (People, State) {
-    let identities: Vec<Identity> = (0..count)
-        .map(|i| Identity::generate_at(rng, &format!("m{i}"), CREATED_AT).unwrap())
-        .collect();
-    let mut prekeys: Vec<PrekeyStore> = (0..count).map(|_| PrekeyStore::new(rng)).collect();
-    let keys: Vec<[u8; 32]> = identities
-        .iter()
-        .map(|id| id.card().signing_key())
-        .collect();
-    let index = keys.iter().enumerate().map(|(i, key)| (*key, i)).collect();
-    let mut channels = vec![HashMap::new(); count];
-    for i in 0..count {
-        for j in i + 1..count {
-            let bundle = prekeys[j].bundle(&identities[j], None).unwrap();
-            let mut created = Channel::create(rng, &identities[i], &bundle).unwrap();
-            let hello = created.encrypt(rng, b"hello").unwrap();
-            let mut joined = Channel::join(&identities[j], &mut prekeys[j], &hello)
-                .unwrap()
-                .channel;
-            let reply = joined.encrypt(rng, b"hi").unwrap();
-            created.decrypt(&reply).unwrap();
-            channels[i].insert(keys[j], created);
-            channels[j].insert(keys[i], joined);
-        }
-    }
-    let people = People {
-        identities,
-        keys,
-        index,
-    };
-    let state = State {
-        channels,
-        groups: vec![None; count],
-    };
-    (people, state)
-}
-
-impl State {
-    /// Hands one control message to its recipient: `join` for a member without the
-    /// group, `receive` otherwise. Returns what the recipient must send in turn.
-    fn deliver(
-        &mut self,
-        rng: &mut ChaCha20Rng,
-        people: &People,
-        from: usize,
-        to: usize,
-        message: &[u8],
-    ) -> Result<Vec<Outgoing>, Error> {
-        let channels = &mut self.channels[to];
-        match &mut self.groups[to] {
-            Some(group) => Ok(group
-                .receive(rng, channels, &people.keys[from], message)?
-                .outgoing),
-            None => {
-                let (group, received) = Group::join(
-                    rng,
-                    &people.identities[to],
-                    channels,
-                    &people.keys[from],
-                    message,
-                )?;
-                self.groups[to] = Some(group);
-                Ok(received.outgoing)
-            }
-        }
-    }
-
-    /// Delivers control until none is left, retrying what arrived before what it depends
-    /// on, as an app would. Messages to `hold` are set aside, in order, and returned.
-    fn flush(
-        &mut self,
-        rng: &mut ChaCha20Rng,
-        people: &People,
-        mailbox: &mut Mailbox,
-        hold: Option<usize>,
-    ) -> Vec<(usize, Vec<u8>)> {
-        let mut held = Vec::new();
-        let mut stalled = 0;
-        while let Some((from, to, message)) = mailbox.pop_front() {
-            if Some(to) == hold {
-                held.push((from, message));
-                continue;
-            }
-            match self.deliver(rng, people, from, to, &message) {
-                Ok(outgoing) => {
-                    stalled = 0;
-                    people.post(mailbox, to, outgoing);
-                }
-                Err(Error::NotGroupMember { .. } | Error::NotAGroupWelcome) => {
-                    stalled += 1;
-                    assert!(stalled <= mailbox.len() + 1, "control cannot make progress");
-                    mailbox.push_back((from, to, message));
-                }
-                // A removed member has no use for what is still on its way to it.
-                Err(_) if !self.groups[to].as_ref().is_some_and(Group::is_member) => {}
-                Err(error) => panic!("control from m{from} to m{to} failed: {error:?}"),
-            }
-        }
-        held
-    }
-
-    /// Member 0 creates the group with members `1..count`, and all control is delivered.
-    fn create_group(&mut self, rng: &mut ChaCha20Rng, people: &People, count: usize) {
-        let cards: Vec<_> = people.identities[1..count]
-            .iter()
-            .map(|id| id.card().clone())
-            .collect();
-        let (group, outgoing) = Group::create(
-            rng,
-            &people.identities[0],
-            &GROUP_ID,
-            &cards,
-            &mut self.channels[0],
-        )
-        .unwrap();
-        self.groups[0] = Some(group);
-        let mut mailbox = Mailbox::new();
-        people.post(&mut mailbox, 0, outgoing);
-        self.flush(rng, people, &mut mailbox, None);
-    }
-
-    /// The owner (member 0) removes `who`; returns the control to deliver.
-    fn remove(&mut self, rng: &mut ChaCha20Rng, people: &People, who: usize) -> Mailbox {
-        let owner = self.groups[0].as_mut().expect("the owner has the group");
-        let outgoing = owner
-            .remove_member(
-                rng,
-                &people.identities[0],
-                &people.keys[who],
-                &mut self.channels[0],
-            )
-            .unwrap();
-        let mut mailbox = Mailbox::new();
-        people.post(&mut mailbox, 0, outgoing);
-        mailbox
-    }
-
-    /// The owner (member 0) adds `who`; returns the control to deliver.
-    fn add(&mut self, rng: &mut ChaCha20Rng, people: &People, who: usize) -> Mailbox {
-        let owner = self.groups[0].as_mut().expect("the owner has the group");
-        let outgoing = owner
-            .add_member(
-                rng,
-                &people.identities[0],
-                people.identities[who].card(),
-                &mut self.channels[0],
-            )
-            .unwrap();
-        let mut mailbox = Mailbox::new();
-        people.post(&mut mailbox, 0, outgoing);
-        mailbox
-    }
-}
-
-/// A group of three with all sender keys delivered: the owner and members 1 and 2.
-fn trio(seed: u64) -> State {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let (people, mut state) = world(&mut rng, 3);
-    state.create_group(&mut rng, &people, 3);
-    state
-}
+mod common;
+use common::{membership_world, prepared_removal, trio, People, State};
 
 fn message(c: &mut Criterion) {
     let mut state = trio(1);
@@ -317,15 +123,6 @@ fn backlog(c: &mut Criterion) {
     group.finish();
 }
 
-/// A world of `size + 1` members with every pairwise channel, in which member 0 owns a
-/// group of the first `size`; member `size` is outside it, ready to be added.
-fn membership_world(size: usize) -> (People, State) {
-    let mut rng = ChaCha20Rng::seed_from_u64(size as u64);
-    let (people, mut state) = world(&mut rng, size + 1);
-    state.create_group(&mut rng, &people, size);
-    (people, state)
-}
-
 fn membership(c: &mut Criterion) {
     let worlds: Vec<(usize, People, State)> = SIZES
         .iter()
@@ -370,16 +167,7 @@ fn membership(c: &mut Criterion) {
         // leaves the higher-numbered side of each channel due a new ratchet key pair when
         // it next sends, so it pays a key generation and a DH per peer where member 1
         // pays about one DH (member 1 measured about 25% cheaper at 100 members).
-        let one = size - 2;
-        let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let mut prepared = state.clone();
-        let mut mailbox = prepared.remove(&mut rng, people, size - 1);
-        let held = prepared.flush(&mut rng, people, &mut mailbox, Some(one));
-        assert_eq!(held.len(), size - 2, "the roster and every other's new key");
-        let mine = (
-            prepared.groups[one].clone().unwrap(),
-            prepared.channels[one].clone(),
-        );
+        let (mine, held) = prepared_removal(people, state, size, 5);
         remove.throughput(Throughput::Elements(1));
         remove.bench_with_input(
             BenchmarkId::new("one remaining member", size),

@@ -281,10 +281,10 @@ impl Channel {
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>> {
         let incoming = Incoming::parse(message)?;
         match incoming.content {
-            Content::Application => self.decrypt_incoming(&incoming),
+            Content::Application => self.decrypt_incoming(incoming),
             Content::GroupControl => {
                 // Authenticate on a copy so the group id in the error is genuine.
-                let control = Zeroizing::new(self.clone().decrypt_incoming(&incoming)?);
+                let control = Zeroizing::new(self.clone().decrypt_incoming(incoming)?);
                 Err(Error::GroupControlMessage {
                     group_id: crate::group::control_group_id(&control)?,
                 })
@@ -298,10 +298,10 @@ impl Channel {
         if incoming.content != Content::GroupControl {
             return Err(Error::NotGroupControl);
         }
-        self.decrypt_incoming(&incoming).map(Zeroizing::new)
+        self.decrypt_incoming(incoming).map(Zeroizing::new)
     }
 
-    fn decrypt_incoming(&mut self, incoming: &Incoming) -> Result<Vec<u8>> {
+    fn decrypt_incoming(&mut self, mut incoming: Incoming) -> Result<Vec<u8>> {
         let prekey_as_expected = match &self.role {
             Role::Initiator { .. } => incoming.prekey.is_none(),
             Role::Responder {
@@ -320,7 +320,7 @@ impl Channel {
         if !prekey_as_expected {
             return Err(Error::PrekeyInfoMismatch);
         }
-        let plaintext = self.ratchet.decrypt(&self.associated_data, incoming)?;
+        let plaintext = self.ratchet.decrypt(&self.associated_data, &mut incoming)?;
         if let Role::Initiator { pending_prekey } = &mut self.role {
             *pending_prekey = None;
         }

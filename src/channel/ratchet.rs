@@ -150,17 +150,17 @@ impl DoubleRatchet {
         Ok(message::encode(header, ciphertext, prekey))
     }
 
-    /// Decrypts one message; on any error `self` is unchanged.
+    /// Decrypts one message, taking its ciphertext (decrypted in place); on any error
+    /// `self` is unchanged.
     pub(crate) fn decrypt(
         &mut self,
         associated_data: &[u8],
-        incoming: &Incoming,
+        incoming: &mut Incoming,
     ) -> Result<Vec<u8>> {
         let aad = message::associated_data(associated_data, &incoming.header);
-        let open = |key: &MessageKey| {
-            key.aead_key(MESSAGE_INFO)
-                .decrypt(&aad, &incoming.ciphertext)
-        };
+        let ciphertext = core::mem::take(&mut incoming.ciphertext);
+        // Only one of the paths below opens the message.
+        let open = |key: &MessageKey| key.aead_key(MESSAGE_INFO).decrypt_owned(&aad, ciphertext);
         let id = (incoming.ratchet_key, incoming.number);
 
         if let Some(key) = self.skipped.get(&id) {

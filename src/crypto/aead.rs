@@ -1,6 +1,6 @@
 //! AES-256-GCM, the only cipher of the protocol.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -61,6 +61,20 @@ impl AeadKey {
                 },
             )
             .map_err(|_| Error::AuthenticationFailed)
+    }
+}
+
+impl AeadKey {
+    /// [`AeadKey::decrypt`] in place: the ciphertext buffer becomes the plaintext, which
+    /// saves copying a large message. On failure the buffer, still ciphertext, is dropped.
+    pub(crate) fn decrypt_owned(&self, aad: &[u8], ciphertext: Vec<u8>) -> Result<Vec<u8>> {
+        let cipher = Aes256Gcm::new(&self.key.into());
+        let nonce = Nonce::from(self.nonce);
+        let mut buffer = ciphertext;
+        cipher
+            .decrypt_in_place(&nonce, aad, &mut buffer)
+            .map_err(|_| Error::AuthenticationFailed)?;
+        Ok(buffer)
     }
 }
 

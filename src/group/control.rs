@@ -94,15 +94,14 @@ impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {
         Control::parse(&plaintext)
     }
 
-    /// Encrypts a control message to `to`.
+    /// Encrypts a control message, encoded by [`control`], to `to`.
     pub(crate) fn send<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         to: &[u8; 32],
-        control: &v1::GroupControl,
+        control: &[u8],
     ) -> Result<()> {
-        let plaintext = Zeroizing::new(control.encode_to_vec());
-        let message = self.channel(to)?.encrypt_group_control(rng, &plaintext)?;
+        let message = self.channel(to)?.encrypt_group_control(rng, control)?;
         self.outgoing.push(Outgoing { to: *to, message });
         Ok(())
     }
@@ -160,20 +159,25 @@ impl Control {
     }
 }
 
-/// Builds a `GroupControl` from its parts, sent under roster `roster_version`.
+/// Builds and encodes a `GroupControl` from its parts, sent under roster
+/// `roster_version`: encoded once for all its recipients (a roster update carries every
+/// member's card, about 200 bytes each), and zeroized after, as it may hold a sender key.
 pub(crate) fn control(
     roster_version: u64,
     roster: Option<v1::SignedRoster>,
     sender_key: Option<v1::SenderKeyDistribution>,
     leave: Option<v1::LeaveRequest>,
-) -> v1::GroupControl {
-    v1::GroupControl {
-        version: GROUP_VERSION,
-        roster,
-        sender_key,
-        leave,
-        roster_version,
-    }
+) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(
+        v1::GroupControl {
+            version: GROUP_VERSION,
+            roster,
+            sender_key,
+            leave,
+            roster_version,
+        }
+        .encode_to_vec(),
+    )
 }
 
 /// The group a decrypted `GroupControl` belongs to.

@@ -40,6 +40,16 @@ impl IncomingGroupMessage {
         })
     }
 
+    /// The signature check of [`IncomingGroupMessage::verify`], to make in a batch.
+    pub(crate) fn pending<'a>(&'a self, signing_key: &'a VerifyingKey) -> signature::Pending<'a> {
+        signature::Pending::new(
+            signing_key,
+            GROUP_SIGNATURE_CONTEXT,
+            &[&header_length(&self.header), &self.header, &self.ciphertext],
+            &self.signature,
+        )
+    }
+
     /// Checks the sender's epoch signature (strict Ed25519).
     pub(crate) fn verify(&self, signing_key: &VerifyingKey) -> Result<()> {
         signature::verify(
@@ -47,7 +57,7 @@ impl IncomingGroupMessage {
             GROUP_SIGNATURE_CONTEXT,
             &[&header_length(&self.header), &self.header, &self.ciphertext],
             &self.signature,
-            "group message",
+            super::GROUP_MESSAGE_SIGNED,
         )
     }
 }

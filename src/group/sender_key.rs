@@ -156,18 +156,21 @@ impl SenderChains {
         self.skipped.retain(|(epoch, _)| epochs.contains_key(epoch));
     }
 
-    /// Verifies and decrypts a message from this sender without changing anything.
-    pub(crate) fn open(&self, message: &IncomingGroupMessage) -> Result<Opened> {
+    /// The chain of `epoch` that `open` would use, with its signing key.
+    ///
+    /// # Errors
+    /// [`Error::UnknownEpoch`] when that epoch is not held.
+    pub(crate) fn held(&self, epoch: u32) -> Result<&SenderChain> {
+        self.epochs.get(&epoch).ok_or(Error::UnknownEpoch { epoch })
+    }
+
+    /// Decrypts a message from this sender whose signature by [`SenderChains::held`]'s
+    /// signing key has been verified, without changing anything: [`SenderChains::commit`]
+    /// applies the result.
+    pub(crate) fn open_verified(&self, message: &IncomingGroupMessage) -> Result<Opened> {
         let epoch = message.epoch;
         let iteration = message.iteration;
-        let held = self
-            .epochs
-            .get(&epoch)
-            .ok_or(Error::UnknownEpoch { epoch })?;
-        // The signature comes first: only the sender can have made the message, so nothing
-        // below runs (no chain steps, no AEAD) for another member's forgery.
-        message.verify(&held.signing_key)?;
-
+        let held = self.held(epoch)?;
         let (message_key, advance) = if let Some(key) = self.skipped.get(&(epoch, iteration)) {
             (key.clone(), None)
         } else if iteration < held.first {
@@ -192,7 +195,7 @@ impl SenderChains {
         })
     }
 
-    /// Applies a decryption worked out by [`SenderChains::open`] on this same state.
+    /// Applies a decryption worked out by [`SenderChains::open_verified`] on this same state.
     pub(crate) fn commit(&mut self, opened: &mut Opened) {
         let epoch = opened.epoch;
         match opened.advance.take() {
