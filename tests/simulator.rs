@@ -8,7 +8,8 @@
 //! `RATCHETKIT_SIM_SEED` (decimal or 0x-hex) chooses it, `RATCHETKIT_SIM_MESSAGES` the
 //! number of messages (channel and group messages sent; group control is not counted). A
 //! failure names the seed and the step. `RATCHETKIT_SIM_TRACE=1` prints every group
-//! operation and every control message processed, with its events.
+//! operation and every control message processed, with its events, and every recovery
+//! from lost control; `RATCHETKIT_SIM_TRACE=<step>` does so from that step on.
 //!
 //! # The world
 //!
@@ -27,9 +28,12 @@
 //!   steps, sometimes tens or hundreds, now and then thousands), so messages overtake each
 //!   other; 5% are lost, 10% are delivered twice, 3% are accompanied by a copy with one bit
 //!   flipped. A group message goes to the members, to one in ten of the parties that were
-//!   removed, and now and then back to its sender. Group control is never lost for good:
-//!   a lost copy comes later, as a retransmission would (the protocol documents no way to
-//!   recover lost control).
+//!   removed, and now and then back to its sender. The network never loses group control
+//!   for good: a lost copy comes later, as a retransmission would. The limit bursts can:
+//!   control whose channel key they evict is refused as a `Duplicate` although it was
+//!   never processed, and the apps recover at the next quiet point as docs/PROTOCOL.md 6.5
+//!   says (the stuck member drops its group and the owner removes it and adds it back; a
+//!   sender key the owner lost is replaced by a rekey; a lost leave request by a removal).
 //! - **Apps.** Control that waits for something (`RosterBehind`, `NotGroupMember`,
 //!   `NotAGroupWelcome`, `ChannelNotEstablished`, and `TooFarAhead` until the messages
 //!   before it arrive) is retried later with backoff, as the README says to; group messages
@@ -93,8 +97,9 @@
 //!   member learns nothing sent after its removal;
 //! - at quiet points (every 25,000 messages and at the end: everything delivered), every
 //!   group has converged: every member holds the newest roster and every other member's
-//!   current sender key; no control is stuck between two parties still in the group; no
-//!   kept group message waits for a key its reader should have had; then every member
+//!   current sender key; no control is stuck between two parties still in the group
+//!   unless its recipient lost earlier control for good; no kept group message waits for
+//!   a key its reader should have had (and did not lose for good); then every member
 //!   sends a group message every other member reads, and every party sends one on each
 //!   channel that the peer reads.
 

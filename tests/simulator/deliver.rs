@@ -196,15 +196,31 @@ impl Sim {
         let (from, to, g) = (packet.from, packet.to, control.group);
         let context = Context::of(&packet);
         let peer = self.keys[from];
+        let channel_level = match self.parties[to].model.sides.get(&from) {
+            Some(side) => side.predict(meta),
+            None => Err(Error::MissingChannel { member: peer }),
+        };
+        // Refused as a duplicate (or on a forgotten chain) though never processed: its
+        // channel key went with the oldest skipped keys, beyond `MAX_SKIPPED_KEYS`. The
+        // control is lost for good, and the recipient's app must recover (`recovery`).
+        let lost = !packet.tampered
+            && !control.processed.get()
+            && matches!(
+                channel_level,
+                Err(Error::Duplicate | Error::AuthenticationFailed)
+            );
+        let tracing = self.tracing();
+        if lost {
+            if tracing {
+                eprintln!("[{}] lost for good: {context}", self.stats.steps);
+            }
+            self.lost_control.push((from, to, control.clone()));
+        }
         let expected = if packet.tampered {
             None
         } else {
             let party = &self.parties[to];
             let keys = &self.keys;
-            let channel_level = match party.model.sides.get(&from) {
-                Some(side) => side.predict(meta),
-                None => Err(Error::MissingChannel { member: peer }),
-            };
             let sides = &party.model.sides;
             let check = |p: usize| match sides.get(&p) {
                 None => Err(Error::MissingChannel { member: keys[p] }),
@@ -240,6 +256,7 @@ impl Sim {
                     party.groups[g] = Some(group);
                 }
                 party.touch(g);
+                control.processed.set(true);
                 self.stats.control_processed += 1;
                 let leaving: Vec<usize> = plan
                     .events
@@ -279,6 +296,9 @@ impl Sim {
                 panic!("{context}: rejected with {error:?}; the model expected it to be processed")
             }
             (Err(error), expected) => {
+                if tracing {
+                    eprintln!("[{}] {context}: refused, {error:?}", self.stats.steps);
+                }
                 let genuine = expected.is_some();
                 if let Some(Err(expected)) = expected {
                     assert_eq!(error, expected, "{context}");
@@ -501,8 +521,9 @@ impl Sim {
             view.predict(meta, &self.keys),
             Err(Error::UnknownEpoch { .. })
         ) && !view.dropped_epoch(meta.sender, meta.key.epoch);
+        let recovered = self.lost_key(g, p, meta.sender, meta.key.generation);
         assert!(
-            !(reader_current && sender_current && in_membership && lost),
+            !(reader_current && sender_current && in_membership && lost) || recovered,
             "group {g}: p{p} never got p{}'s sender key for epoch {} (generation {}), though \
              both are still members and the message was sent at roster version {}, while p{p} \
              was in the group (memberships: {:?}; p{p}'s state was joined at version {})",

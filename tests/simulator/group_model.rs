@@ -8,6 +8,7 @@
 //! number, so the model can tell a member's epoch 0 after it was added back from its
 //! earlier epoch 0.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -67,6 +68,9 @@ pub struct ControlMeta {
     /// The stints of sender and recipient in the owner's roster when it was sent.
     pub from_stint: Option<u64>,
     pub to_stint: Option<u64>,
+    /// The recipient has processed it (since its last restart to a state from before):
+    /// a refusal as a duplicate after that is a network duplicate, before it a loss.
+    pub processed: Cell<bool>,
 }
 
 /// `GroupEvent`, with parties for cards and keys.
@@ -201,6 +205,7 @@ fn control(version: u64, roster: Option<&Rc<Roster>>, key: Option<KeyMeta>) -> C
         version,
         from_stint: None,
         to_stint: None,
+        processed: Cell::new(false),
     }
 }
 

@@ -9,9 +9,10 @@ mod network;
 mod ops;
 mod party;
 mod quiet;
+mod recovery;
 mod skipped;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use ratchetkit::wire::v1;
 use ratchetkit::{Channel, Error, Group, Identity, PrekeyBundle, PrekeyStore, StorageKey};
 
 use channel_model::Side;
-use group_model::{GroupMsgMeta, Roster, View};
+use group_model::{ControlMeta, GroupMsgMeta, Roster, View};
 use network::Network;
 use party::Party;
 
@@ -91,6 +92,9 @@ pub struct Stats {
     pub restarts: u64,
     pub redelivered: u64,
     pub bursts: u64,
+    /// Control refused because its channel key was dropped beyond `MAX_SKIPPED_KEYS`
+    /// (recovered from at the next quiet point: see `recovery`).
+    pub control_lost: u64,
     pub quiet_points: u64,
     /// Bytes of all saved state (channels, groups, prekey stores) at the end.
     pub state_bytes: u64,
@@ -149,8 +153,13 @@ pub struct Sim {
     next_quiet: u64,
     next_burst: u64,
     last_channel: Option<(usize, usize)>,
-    /// `RATCHETKIT_SIM_TRACE` is set: print every group operation and processed control.
-    trace: bool,
+    /// Control lost for good since the last quiet point: (from, to, what it carried).
+    lost_control: Vec<(usize, usize, Rc<ControlMeta>)>,
+    /// Sender keys the owner lost for good: (group, owner, sender, generation).
+    lost_keys: BTreeSet<(usize, usize, usize, u64)>,
+    /// `RATCHETKIT_SIM_TRACE` is set: from this step on, print every group operation,
+    /// processed control and recovery.
+    trace_from: Option<u64>,
     stats: Stats,
 }
 
@@ -312,9 +321,18 @@ impl Sim {
             next_quiet: QUIET_EVERY,
             next_burst: BURST_EVERY / 2,
             last_channel: None,
-            trace: std::env::var_os("RATCHETKIT_SIM_TRACE").is_some(),
+            lost_control: Vec::new(),
+            lost_keys: BTreeSet::new(),
+            trace_from: std::env::var("RATCHETKIT_SIM_TRACE")
+                .ok()
+                .map(|from| from.trim().replace('_', "").parse().unwrap_or(0)),
             stats: Stats::default(),
         }
+    }
+
+    /// Whether to print what happens now (`RATCHETKIT_SIM_TRACE`).
+    fn tracing(&self) -> bool {
+        self.trace_from.is_some_and(|from| self.stats.steps >= from)
     }
 
     fn index(&self, key: &[u8; 32]) -> usize {

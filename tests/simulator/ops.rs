@@ -121,7 +121,7 @@ impl Sim {
         outgoing: Vec<Outgoing>,
         context: &dyn std::fmt::Display,
     ) {
-        if self.trace {
+        if self.tracing() {
             eprintln!(
                 "[{}] {context}: events {:?}, sends to {:?}, own {:?}, roster {:?}",
                 self.stats.steps,
@@ -306,6 +306,15 @@ impl Sim {
         }
     }
 
+    /// `x`'s app drops its state of group `g`, and what it kept to retry in it.
+    pub(super) fn drop_group(&mut self, x: usize, g: usize) {
+        let party = &mut self.parties[x];
+        party.groups[g] = None;
+        party.touch(g);
+        party.model.views[g] = None;
+        party.model.held[g].clear();
+    }
+
     pub(super) fn op_add(&mut self, g: usize, x: usize) {
         let owner = self.groups[g].owner;
         let latest = self.groups[g].latest.clone().expect("created");
@@ -314,11 +323,7 @@ impl Sim {
             .as_ref()
             .is_some_and(|view| !view.roster.contains(x));
         if dead && self.rng.random_bool(0.5) {
-            let party = &mut self.parties[x];
-            party.groups[g] = None;
-            party.touch(g);
-            party.model.views[g] = None;
-            party.model.held[g].clear();
+            self.drop_group(x, g);
             *self.stats.group_ops.entry("drop dead group").or_default() += 1;
         }
         let next = Rc::new(Roster {
@@ -398,7 +403,7 @@ impl Sim {
         });
     }
 
-    fn op_rekey(&mut self, g: usize, p: usize) {
+    pub(super) fn op_rekey(&mut self, g: usize, p: usize) {
         if self.parties[p].model.views[g].is_none() {
             return;
         }

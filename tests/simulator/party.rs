@@ -8,7 +8,7 @@ use ratchetkit::{Channel, Group, Identity, PrekeyStore};
 
 use super::channel_model::Side;
 use super::group_model::View;
-use super::network::Packet;
+use super::network::{Kind, Packet};
 use super::{plain, Sim};
 
 /// What the model knows of a party; saved and restored with its state.
@@ -209,6 +209,10 @@ impl Sim {
         self.stats.restarts += 1;
         self.stats.redelivered += again.len() as u64;
         for packet in again {
+            if let Kind::Control { control, .. } = &packet.kind {
+                // The restored state has not processed it.
+                control.processed.set(false);
+            }
             let due = self.now + super::network::delay(&mut self.rng);
             self.net.post_at(&mut self.rng, due, packet);
         }

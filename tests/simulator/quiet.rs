@@ -15,6 +15,9 @@ impl Sim {
         self.stats.quiet_points += 1;
         self.next_quiet = self.stats.messages() + QUIET_EVERY;
         self.drain();
+        while self.recover_lost_control() {
+            self.drain();
+        }
         self.flush_held();
         for g in 0..self.groups.len() {
             self.check_converged(g);
@@ -65,7 +68,8 @@ impl Sim {
 
     /// Delivers every message in flight, in order of due time. Control that keeps waiting
     /// for something that never comes must be between parties of which one is no longer
-    /// (or no longer in the same membership) in the group.
+    /// (or no longer in the same membership) in the group, or wait for control its
+    /// recipient lost for good (recovered from next).
     fn drain(&mut self) {
         let mut stalled = 0;
         while let Some((due, packet)) = self.net.pop_next() {
@@ -92,7 +96,10 @@ impl Sim {
         let changed = self.current_stint(g, from) != control.from_stint
             || self.current_stint(g, to) != control.to_stint;
         assert!(
-            changed || control.from_stint.is_none() || control.to_stint.is_none(),
+            changed
+                || control.from_stint.is_none()
+                || control.to_stint.is_none()
+                || self.lost_control_explains(g, to),
             "group {g} control from p{from} to p{to} (roster version {}, key {:?}, roster {:?}) \
              can never be processed, though both are still in the group",
             control.version,
