@@ -33,25 +33,28 @@ fn flush_except(world: &mut World, skip: usize) -> Mailbox {
     panic!("control cannot make progress");
 }
 
-/// The owner sends application messages to `to` on their channel in two bursts, `to`
+/// `from` sends application messages to `to` on their channel in two bursts, `to`
 /// reading only the last of each: more than `MAX_SKIPPED_KEYS` keys are skipped, and the
 /// oldest (those of the messages sent before the bursts) are dropped.
-fn evict_skipped_keys(world: &mut World, to: usize) {
-    let (owner_key, to_key) = (world.key(0), world.key(to));
+fn evict_skipped_keys(world: &mut World, from: usize, to: usize) {
+    let (from_key, to_key) = (world.key(from), world.key(to));
     let burst = MAX_SKIPPED_KEYS * 3 / 4;
     for _ in 0..2 {
         let mut last = Vec::new();
         for _ in 0..burst {
-            let channel = world.members[0].channels.get_mut(&to_key).expect("channel");
+            let channel = world.members[from]
+                .channels
+                .get_mut(&to_key)
+                .expect("channel");
             last = channel.encrypt(&mut world.rng, b"burst").expect("encrypt");
         }
         let channel = world.members[to]
             .channels
-            .get_mut(&owner_key)
+            .get_mut(&from_key)
             .expect("channel");
         assert_eq!(channel.decrypt(&last).expect("the last decrypts"), b"burst");
     }
-    let channel = world.members[to].channels.get(&owner_key).expect("channel");
+    let channel = world.members[to].channels.get(&from_key).expect("channel");
     assert_eq!(channel.skipped_keys(), MAX_SKIPPED_KEYS);
 }
 
@@ -68,7 +71,7 @@ fn a_member_that_lost_a_roster_update_is_stuck_until_added_back() {
 
     // The channel key of roster 2 goes: the update is refused as a replay would be, and
     // nothing changes.
-    evict_skipped_keys(&mut world, 1);
+    evict_skipped_keys(&mut world, 0, 1);
     let before = world.group(1).to_bytes();
     let (from, _, update) = &lost[0];
     assert_eq!(world.deliver(*from, 1, update), Err(Error::Duplicate));
@@ -125,20 +128,7 @@ fn a_sender_key_the_owner_lost_is_replaced_by_a_rekey() {
     world.flush();
 
     // Evicted on the m1 -> owner channel: the owner never gets m1's new epoch.
-    let (m1_key, owner_key) = (world.key(1), world.key(0));
-    let burst = MAX_SKIPPED_KEYS * 3 / 4;
-    for _ in 0..2 {
-        let mut last = Vec::new();
-        for _ in 0..burst {
-            let channel = world.members[1]
-                .channels
-                .get_mut(&owner_key)
-                .expect("channel");
-            last = channel.encrypt(&mut world.rng, b"burst").expect("encrypt");
-        }
-        let channel = world.members[0].channels.get_mut(&m1_key).expect("channel");
-        channel.decrypt(&last).expect("the last decrypts");
-    }
+    evict_skipped_keys(&mut world, 1, 0);
     let (from, _, key) = &lost[0];
     assert_eq!(world.deliver(*from, 0, key), Err(Error::Duplicate));
     let unread = world.send(1, b"under the lost epoch");
