@@ -43,6 +43,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .message_attribute(".ratchetkit.v1.SignedRoster", "#[derive(zeroize::Zeroize)]")
         .message_attribute(".ratchetkit.v1.LeaveRequest", "#[derive(zeroize::Zeroize)]")
+        .message_attribute(
+            ".ratchetkit.v1.ResyncRequest",
+            "#[derive(zeroize::Zeroize)]",
+        )
+        .message_attribute(
+            ".ratchetkit.v1.OwnershipOffer",
+            "#[derive(zeroize::Zeroize)]",
+        )
+        .message_attribute(
+            ".ratchetkit.v1.OwnerTransfer",
+            "#[derive(zeroize::Zeroize)]",
+        )
         .compile_fds(descriptors)?;
     Ok(())
 }

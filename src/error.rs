@@ -189,32 +189,67 @@ pub enum Error {
     #[error("this channel message is application data, not group control")]
     NotGroupControl,
 
-    /// A group operation needs a channel to `member` and the app has none. Start one (from
-    /// the member's prekey bundle) and retry: nothing was changed.
+    /// Group control came from `member`, and the app gave the group no channel to it
+    /// (or one with someone else). Give the group the channel the message arrived on;
+    /// nothing was changed. (Sending never fails for want of a channel: it waits, and
+    /// [`GroupEvent::ChannelNeeded`](crate::GroupEvent::ChannelNeeded) says so.)
     #[error("no channel to group member {}", hex::encode(member))]
     MissingChannel {
         /// The member's Ed25519 identity key.
         member: [u8; 32],
     },
 
-    /// Group control can only travel on a channel the peer has joined. On a channel you
-    /// created, send an ordinary message and wait until you have decrypted the peer's
-    /// reply, then retry: nothing was changed.
-    #[error(
-        "the channel to {} is not established yet: wait for the peer's reply",
-        hex::encode(member)
-    )]
-    ChannelNotEstablished {
-        /// The peer's Ed25519 identity key.
-        member: [u8; 32],
-    },
-
-    /// A group id must be 16..=64 bytes ([`MIN_GROUP_ID_LEN`](crate::MIN_GROUP_ID_LEN),
-    /// [`MAX_GROUP_ID_LEN`](crate::MAX_GROUP_ID_LEN)). Use 16 or more random bytes.
-    #[error("group ids must be 16..=64 bytes, found {len}")]
+    /// A group id must be [`GROUP_ID_LEN`](crate::GROUP_ID_LEN) (32) bytes: the input is
+    /// not a version 2 group's. Drop it.
+    #[error("group ids are 32 bytes, found {len}")]
     InvalidGroupId {
         /// The length given.
         len: usize,
+    },
+
+    /// The roster's group id is not the hash of its founder's key and salt: a look-alike
+    /// of another group, made by someone who is not its founder. Drop it; the genuine
+    /// group is unaffected.
+    #[error("the group id is not bound to the roster's founder: a look-alike group")]
+    GroupIdMismatch,
+
+    /// The roster's chain of owners does not lead from the founder to the signer: too
+    /// long (over [`MAX_OWNER_TRANSFERS`](crate::MAX_OWNER_TRANSFERS)), out of order, or
+    /// not extending the chain already held. Drop it.
+    #[error("the roster's chain of owners is broken")]
+    InvalidOwnerChain,
+
+    /// A roster arrived on the channel of `from`, who is not the roster's owner. Only the
+    /// owner hands out rosters (a relayed one could split the owner's own control): drop
+    /// it; the owner's copy arrives on its own channel, and [`Group::resync`] asks for it.
+    ///
+    /// [`Group::resync`]: crate::Group::resync
+    #[error("a roster came from {}, who is not its owner", hex::encode(from))]
+    RosterNotFromOwner {
+        /// The channel peer who sent it.
+        from: [u8; 32],
+    },
+
+    /// The owner has offered the group to another member and makes no roster change
+    /// until that member's roster, which takes the group over, has arrived.
+    #[error("the group is being handed over to another owner")]
+    OwnershipTransferPending,
+
+    /// There is no ownership offer to this member to accept, or the offer names someone
+    /// else. Wait for [`GroupEvent::OwnershipOffered`](crate::GroupEvent::OwnershipOffered).
+    #[error("no ownership offer to accept")]
+    NoOwnershipOffer,
+
+    /// `member` asked for a resync more than [`MAX_RESYNC_REPLIES`](crate::MAX_RESYNC_REPLIES)
+    /// times since this member's roster or epoch last changed: it already has everything
+    /// this member could send. Drop the request; nothing was changed.
+    #[error(
+        "resync requests from {} are answered at most 3 times per change",
+        hex::encode(member)
+    )]
+    ResyncRateLimited {
+        /// The requester's Ed25519 identity key.
+        member: [u8; 32],
     },
 
     /// A roster may hold at most `max` members ([`MAX_GROUP_MEMBERS`](crate::MAX_GROUP_MEMBERS)),
@@ -297,13 +332,15 @@ pub enum Error {
     #[error("no longer a member of this group")]
     NoLongerMember,
 
-    /// The owner cannot leave its own group: the roster needs its signature.
+    /// The owner cannot leave its own group, nor be removed: the roster needs its
+    /// signature. Hand the group over first ([`Group::offer_ownership`](crate::Group::offer_ownership)).
     #[error("the group's owner cannot leave the group")]
     OwnerCannotLeave,
 
-    /// Control was sent under roster version `version`, newer than this member's
-    /// `current`, or is a roster update more than one version ahead: a roster update is
-    /// still on its way. Keep the message and retry after it; nothing was changed.
+    /// A sender key was sent under roster version `version`, newer than this member's
+    /// `current`: the owner's roster update is still on its way. Keep the message and
+    /// retry after it (or after [`Group::resync`](crate::Group::resync), if the update was
+    /// lost); nothing was changed.
     #[error("control from roster version {version}, ahead of this member's version {current}")]
     RosterBehind {
         /// The sender's roster version, or the update's.
@@ -317,13 +354,10 @@ pub enum Error {
     #[error("the sender key does not belong to the member who sent it")]
     SenderMismatch,
 
-    /// [`Group::join`](crate::Group::join) was given a control message that is not the
-    /// owner's welcome to this identity (a roster listing it together with the owner's
-    /// sender key): a sender key or roster update for a group you are not in yet. Keep it
-    /// and give it to [`Group::receive`](crate::Group::receive) once you have joined from
-    /// the owner's welcome. [`Group::receive`](crate::Group::receive) says the same of a
-    /// roster that adds a removed member back without the owner's key: keep it and retry
-    /// after the welcome.
+    /// [`Group::join`](crate::Group::join) was given control without a roster from the
+    /// owner that lists this identity: a sender key for a group you are not in yet (keep
+    /// it and give it to [`Group::receive`](crate::Group::receive) once you have joined),
+    /// or a roster that does not list you (drop it).
     #[error("not a welcome to a group: join from the owner's welcome first")]
     NotAGroupWelcome,
 

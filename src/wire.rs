@@ -100,9 +100,14 @@ fn decode_canonical<M: Message + Default>(
     }
 }
 
-/// Checks a version field: every message and state format of this crate is at version 1.
+/// Checks a version field of a format at version 1 (all but the group protocol's, at 2).
 pub(crate) fn check_version(found: u32, what: &'static str) -> Result<()> {
-    if found == 1 {
+    check_version_is(found, 1, what)
+}
+
+/// Checks that a version field is `expected`.
+pub(crate) fn check_version_is(found: u32, expected: u32, what: &'static str) -> Result<()> {
+    if found == expected {
         Ok(())
     } else {
         Err(Error::UnsupportedVersion { what, found })
@@ -130,6 +135,8 @@ pub(crate) const STATE_CHECKSUM_LEN: usize = 8;
 /// Saved state messages: versioned, and ending in a checksum of everything else.
 pub(crate) trait SavedState: Message + Default {
     const WHAT: &'static str;
+    /// The format version this crate writes and reads.
+    const VERSION: u32 = 1;
     fn version(&self) -> u32;
     fn checksum_mut(&mut self) -> &mut Vec<u8>;
 }
@@ -147,7 +154,19 @@ macro_rules! saved_state {
         }
     )*};
 }
-saved_state!(ChannelState, IdentityState, PrekeyStoreState, GroupState);
+saved_state!(ChannelState, IdentityState, PrekeyStoreState);
+
+// Group state follows the group protocol's version 2.
+impl SavedState for state::GroupState {
+    const WHAT: &'static str = "GroupState";
+    const VERSION: u32 = crate::group::GROUP_VERSION;
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn checksum_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.checksum
+    }
+}
 
 fn checksum(body: &[u8]) -> Vec<u8> {
     Sha256::digest(body)
@@ -169,7 +188,7 @@ pub(crate) fn encode_state<M: SavedState>(mut saved: M) -> Zeroizing<Vec<u8>> {
 /// Decodes saved state: canonical encoding, version 1, and a matching checksum.
 pub(crate) fn decode_state<M: SavedState>(bytes: &[u8]) -> Result<M> {
     let mut saved: M = decode_canonical(bytes, M::WHAT, true)?;
-    check_version(saved.version(), M::WHAT)?;
+    check_version_is(saved.version(), M::VERSION, M::WHAT)?;
     let found = core::mem::take(saved.checksum_mut());
     let body = Zeroizing::new(saved.encode_to_vec());
     // A digest of secrets: compared in constant time like every value derived from them.

@@ -105,16 +105,69 @@ pub struct Channel {
     ratchet: DoubleRatchet,
 }
 
-/// What [`Channel::join`] returns: the channel, the first message's plaintext, and the
-/// creator's verified card (check it against your directory before trusting the peer).
+/// What [`Channel::join`] returns: the channel, the first message's plaintext (or group
+/// control), and the creator's verified card (check it against your directory before
+/// trusting the peer).
 #[derive(Debug)]
 pub struct Joined {
     /// The new channel.
     pub channel: Channel,
-    /// The plaintext of the message the channel was joined with.
+    /// The plaintext of the message the channel was joined with; empty when the message
+    /// was group control.
     pub plaintext: Vec<u8>,
     /// The creator's card, as carried in the message (self-signature verified).
     pub peer: Card,
+    /// Group control the channel started with (a group's members send it on a channel's
+    /// first messages rather than wait for a reply): put the channel with the others,
+    /// then give it to [`Group::join_control`](crate::Group::join_control) or
+    /// [`Group::receive_control`](crate::Group::receive_control).
+    pub group_control: Option<JoinedControl>,
+}
+
+/// Group control that arrived in a channel's first message, before any reply, so that
+/// [`Channel::join`] decrypted it: give it to [`Group::join_control`] or
+/// [`Group::receive_control`] once the joined channel is with the app's other channels.
+///
+/// It may hold a sender key: it is wiped when dropped, and its `Debug` shows only the
+/// sender.
+///
+/// [`Group::join_control`]: crate::Group::join_control
+/// [`Group::receive_control`]: crate::Group::receive_control
+#[derive(Clone)]
+pub struct JoinedControl {
+    pub(crate) from: [u8; 32],
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+impl JoinedControl {
+    pub(crate) fn new(from: [u8; 32], plaintext: Zeroizing<Vec<u8>>) -> Self {
+        Self { from, plaintext }
+    }
+
+    /// The Ed25519 identity key of the member who sent it (the channel's peer).
+    pub fn from(&self) -> [u8; 32] {
+        self.from
+    }
+
+    /// The group it belongs to.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] / [`Error::UnsupportedVersion`] for control that is not valid.
+    pub fn group_id(&self) -> Result<Vec<u8>> {
+        crate::group::control_group_id(&self.plaintext)
+    }
+
+    pub(crate) fn plaintext(&self) -> &[u8] {
+        &self.plaintext
+    }
+}
+
+impl core::fmt::Debug for JoinedControl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JoinedControl")
+            .field("from", &hex::encode(self.from))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Channel {
@@ -171,13 +224,7 @@ impl Channel {
         first_message: &[u8],
     ) -> Result<Joined> {
         let incoming = Incoming::parse(first_message)?;
-        // Group control needs an established channel (see `encrypt_group_control`), so it
-        // never starts one.
-        let prekey = incoming
-            .prekey
-            .as_ref()
-            .filter(|_| incoming.content == Content::Application)
-            .ok_or(Error::NotAPrekeyMessage)?;
+        let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
         let peer = Card::from_bytes(&prekey.initiator_card)?;
         if let Some(signer) = peer.other_signer() {
             return Err(Error::UncheckableCardSignature {
@@ -212,10 +259,20 @@ impl Channel {
             },
             ratchet: DoubleRatchet::responder(new_chain),
         };
+        // Group control is handed to the group, never to the app as a message.
+        let (plaintext, group_control) = match incoming.content {
+            Content::Application => (plaintext, None),
+            Content::GroupControl => {
+                let control = JoinedControl::new(peer.signing_key(), Zeroizing::new(plaintext));
+                control.group_id()?;
+                (Vec::new(), Some(control))
+            }
+        };
         Ok(Joined {
             channel,
             plaintext,
             peer,
+            group_control,
         })
     }
 
@@ -234,22 +291,13 @@ impl Channel {
 
     /// Encrypts a serialized `GroupControl` for the peer. Only the group module calls this.
     ///
-    /// Control messages need a channel the peer has joined: until then the creator's
-    /// messages start the channel, and a channel must never start with a group's keys
-    /// (its joiner would have no group to hand them to).
+    /// Control may start a channel: its joiner hands it to the group
+    /// ([`Joined::group_control`]), so nobody waits for a reply before sending keys.
     pub(crate) fn encrypt_group_control<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         control: &[u8],
     ) -> Result<Vec<u8>> {
-        if let Role::Initiator {
-            pending_prekey: Some(_),
-        } = &self.role
-        {
-            return Err(Error::ChannelNotEstablished {
-                member: self.peer_signing_key(),
-            });
-        }
         self.encrypt_content(rng, control, Content::GroupControl)
     }
 

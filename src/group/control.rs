@@ -11,8 +11,9 @@ use prost::Message;
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::GROUP_VERSION;
+use super::{GROUP_VERSION, MAX_PENDING_CONTROLS};
 use crate::channel::Channel;
+pub use crate::channel::JoinedControl;
 use crate::error::{Error, Result};
 use crate::wire::{self, v1};
 
@@ -63,6 +64,102 @@ pub(crate) struct ChannelWork<'a, C: ?Sized> {
     channels: &'a mut C,
     working: BTreeMap<[u8; 32], Channel>,
     outgoing: Vec<Outgoing>,
+    /// Control for members the app has no channel to, to deliver once it has one.
+    pub(crate) queued: BTreeMap<[u8; 32], Pending>,
+}
+
+/// Control waiting for a channel to one member.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// (Owner only.) The member needs the current roster.
+    pub(crate) roster: bool,
+    /// Encoded `GroupControl`s without a roster, oldest first; each holds at most one
+    /// sender key, so they are zeroized when dropped.
+    pub(crate) controls: Vec<Zeroizing<Vec<u8>>>,
+}
+
+impl Pending {
+    /// The current roster, for a member the owner could not send an update to.
+    pub(crate) fn roster() -> Self {
+        Self {
+            roster: true,
+            controls: Vec::new(),
+        }
+    }
+
+    /// One encoded control.
+    pub(crate) fn control(control: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            roster: false,
+            controls: vec![control],
+        }
+    }
+
+    /// A sender key, as sent under `roster_version`: kept as it was, so that the member
+    /// can read what was sent while it waited.
+    pub(crate) fn key(
+        group_id: &[u8],
+        roster_version: u64,
+        distribution: v1::SenderKeyDistribution,
+    ) -> Self {
+        Self::control(
+            ControlParts {
+                roster_version,
+                sender_key: Some(distribution),
+                ..ControlParts::default()
+            }
+            .encode(group_id),
+        )
+    }
+
+    /// The same, with the current roster too.
+    pub(crate) fn with_roster(mut self) -> Self {
+        self.roster = true;
+        self
+    }
+
+    /// The channel messages' plaintexts: the first control carries `roster`, if any (a
+    /// control of its own, under `version`, when nothing else waits).
+    pub(crate) fn messages(
+        &self,
+        roster: Option<v1::SignedRoster>,
+        version: u64,
+        group_id: &[u8],
+    ) -> Vec<Zeroizing<Vec<u8>>> {
+        let mut messages = self.controls.clone();
+        let Some(roster) = roster else {
+            return messages;
+        };
+        let first = messages
+            .first()
+            .and_then(|first| wire::decode_secret::<v1::GroupControl>(first, "GroupControl").ok());
+        match first {
+            Some(mut control) => {
+                control.roster = Some(roster);
+                if let Some(slot) = messages.first_mut() {
+                    *slot = Zeroizing::new(control.encode_to_vec());
+                }
+            }
+            None => messages.insert(
+                0,
+                ControlParts {
+                    roster_version: version,
+                    roster: Some(roster),
+                    ..ControlParts::default()
+                }
+                .encode(group_id),
+            ),
+        }
+        messages
+    }
+
+    /// Appends `later`, keeping the newest [`MAX_PENDING_CONTROLS`] controls.
+    pub(crate) fn merge(&mut self, later: Pending) {
+        self.roster |= later.roster;
+        self.controls.extend(later.controls);
+        let excess = self.controls.len().saturating_sub(MAX_PENDING_CONTROLS);
+        self.controls.drain(..excess);
+    }
 }
 
 impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {
@@ -71,49 +168,83 @@ impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {
             channels,
             working: BTreeMap::new(),
             outgoing: Vec::new(),
+            queued: BTreeMap::new(),
         }
     }
 
-    fn channel(&mut self, member: &[u8; 32]) -> Result<&mut Channel> {
+    /// The channel to `member`, if the app has one that is really with `member`.
+    fn channel(&mut self, member: &[u8; 32]) -> Option<&mut Channel> {
         if !self.working.contains_key(member) {
             let channel = self
                 .channels
                 .channel(member)
-                .filter(|channel| channel.peer_signing_key() == *member)
-                .ok_or(Error::MissingChannel { member: *member })?;
+                .filter(|channel| channel.peer_signing_key() == *member)?;
             self.working.insert(*member, channel.clone());
         }
-        self.working
-            .get_mut(member)
-            .ok_or(Error::MissingChannel { member: *member })
+        self.working.get_mut(member)
+    }
+
+    /// Whether the app has a channel to `member`.
+    pub(crate) fn has_channel(&mut self, member: &[u8; 32]) -> bool {
+        self.channel(member).is_some()
     }
 
     /// Decrypts a control message from `from`.
     pub(crate) fn receive(&mut self, from: &[u8; 32], message: &[u8]) -> Result<Control> {
-        let plaintext = self.channel(from)?.decrypt_group_control(message)?;
+        let plaintext = self
+            .channel(from)
+            .ok_or(Error::MissingChannel { member: *from })?
+            .decrypt_group_control(message)?;
         Control::parse(&plaintext)
     }
 
-    /// Encrypts a control message, encoded by [`control`], to `to`.
+    /// Encrypts a control message, encoded by [`ControlParts::encode`], to `to`; without
+    /// a channel to `to`, queues `otherwise` for it instead.
     pub(crate) fn send<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         to: &[u8; 32],
         control: &[u8],
+        otherwise: impl FnOnce() -> Pending,
     ) -> Result<()> {
-        let message = self.channel(to)?.encrypt_group_control(rng, control)?;
+        let Some(channel) = self.channel(to) else {
+            self.queued.entry(*to).or_default().merge(otherwise());
+            return Ok(());
+        };
+        let message = channel.encrypt_group_control(rng, control)?;
         self.outgoing.push(Outgoing { to: *to, message });
         Ok(())
     }
 
+    /// Encrypts a control message to `to` if the app has a channel to it; a courtesy
+    /// (such as telling a removed member) that is skipped without one.
+    pub(crate) fn send_if_possible<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        to: &[u8; 32],
+        control: &[u8],
+    ) -> Result<()> {
+        if let Some(channel) = self.channel(to) {
+            let message = channel.encrypt_group_control(rng, control)?;
+            self.outgoing.push(Outgoing { to: *to, message });
+        }
+        Ok(())
+    }
+
     /// Writes the changed channels back and returns the messages to deliver.
-    pub(crate) fn commit(self) -> Vec<Outgoing> {
+    pub(crate) fn commit(self) -> (Vec<Outgoing>, BTreeMap<[u8; 32], Pending>) {
         for (member, channel) in self.working {
             if let Some(slot) = self.channels.channel(&member) {
                 *slot = channel;
             }
         }
-        self.outgoing
+        (self.outgoing, self.queued)
+    }
+}
+
+impl JoinedControl {
+    pub(crate) fn parse(&self) -> Result<Control> {
+        Control::parse(self.plaintext())
     }
 }
 
@@ -124,25 +255,43 @@ pub(crate) struct Control {
     pub(crate) sender_key: Option<v1::SenderKeyDistribution>,
     pub(crate) leave: bool,
     pub(crate) roster_version: u64,
+    pub(crate) resync: bool,
+    pub(crate) offer: Option<v1::OwnerTransfer>,
 }
 
 impl Control {
-    /// Parses a `GroupControl` strictly: canonical, version 1, at least one part, every
+    /// Parses a `GroupControl` strictly: canonical, version 2, at least one part, every
     /// part naming the same group.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "GroupControl";
         let control: v1::GroupControl = wire::decode_secret(bytes, WHAT)?;
-        wire::check_version(control.version, WHAT)?;
+        wire::check_version_is(control.version, GROUP_VERSION, WHAT)?;
         let roster_group = control
             .roster
             .as_ref()
             .map(|signed| wire::decode::<v1::Roster>(&signed.roster, "Roster"))
             .transpose()?
             .map(|roster| roster.group_id);
+        let offer = control
+            .offer
+            .as_ref()
+            .map(|offer| {
+                offer
+                    .transfer
+                    .clone()
+                    .map(|transfer| (offer.group_id.clone(), transfer))
+                    .ok_or(Error::Decode { what: WHAT })
+            })
+            .transpose()?;
         let ids = [
             roster_group,
             control.sender_key.as_ref().map(|key| key.group_id.clone()),
             control.leave.as_ref().map(|leave| leave.group_id.clone()),
+            control
+                .resync
+                .as_ref()
+                .map(|resync| resync.group_id.clone()),
+            offer.as_ref().map(|(group_id, _)| group_id.clone()),
         ];
         let mut ids = ids.into_iter().flatten();
         let group_id = ids.next().ok_or(Error::Decode { what: WHAT })?;
@@ -155,29 +304,45 @@ impl Control {
             sender_key: control.sender_key.clone(),
             leave: control.leave.is_some(),
             roster_version: control.roster_version,
+            resync: control.resync.is_some(),
+            offer: offer.map(|(_, transfer)| transfer),
         })
     }
 }
 
-/// Builds and encodes a `GroupControl` from its parts, sent under roster
-/// `roster_version`: encoded once for all its recipients (a roster update carries every
-/// member's card, about 200 bytes each), and zeroized after, as it may hold a sender key.
-pub(crate) fn control(
-    roster_version: u64,
-    roster: Option<v1::SignedRoster>,
-    sender_key: Option<v1::SenderKeyDistribution>,
-    leave: Option<v1::LeaveRequest>,
-) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(
-        v1::GroupControl {
-            version: GROUP_VERSION,
-            roster,
-            sender_key,
-            leave,
-            roster_version,
-        }
-        .encode_to_vec(),
-    )
+/// The parts of a `GroupControl` to send under roster `roster_version`.
+#[derive(Default)]
+pub(crate) struct ControlParts {
+    pub(crate) roster_version: u64,
+    pub(crate) roster: Option<v1::SignedRoster>,
+    pub(crate) sender_key: Option<v1::SenderKeyDistribution>,
+    pub(crate) leave: bool,
+    pub(crate) resync: bool,
+    pub(crate) offer: Option<v1::OwnerTransfer>,
+}
+
+impl ControlParts {
+    /// Encodes the control for `group_id`: once for all its recipients (a roster carries
+    /// every member's card, about 200 bytes each), zeroized after, as it may hold a
+    /// sender key.
+    pub(crate) fn encode(self, group_id: &[u8]) -> Zeroizing<Vec<u8>> {
+        let id = || group_id.to_vec();
+        Zeroizing::new(
+            v1::GroupControl {
+                version: GROUP_VERSION,
+                roster: self.roster,
+                sender_key: self.sender_key,
+                leave: self.leave.then(|| v1::LeaveRequest { group_id: id() }),
+                roster_version: self.roster_version,
+                resync: self.resync.then(|| v1::ResyncRequest { group_id: id() }),
+                offer: self.offer.map(|transfer| v1::OwnershipOffer {
+                    group_id: id(),
+                    transfer: Some(transfer),
+                }),
+            }
+            .encode_to_vec(),
+        )
+    }
 }
 
 /// The group a decrypted `GroupControl` belongs to.

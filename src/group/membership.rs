@@ -1,117 +1,50 @@
-//! Creating and joining groups, roster changes, leave, rekey, and processing control.
+//! What a member does on its own: creating a group, roster changes by the owner, leave,
+//! rekey, resync, ownership transfer, and delivering what waited for a channel.
 //!
-//! Each operation works on copies of the group and of the channels it uses
-//! ([`ChannelWork`]) and commits them together at the end, so a failure changes nothing.
+//! Each operation works on copies of the channels it uses ([`ChannelWork`]) and changes
+//! the group only once nothing can fail any more, so a failure changes nothing.
 
 use std::collections::BTreeMap;
 
 use rand::CryptoRng;
 
-use super::control::{control, ChannelWork, Channels, Control, Outgoing};
-use super::roster::Roster;
-use super::sender_key::{SenderChain, SenderChains, SenderKey};
+use super::control::{ChannelWork, Channels, ControlParts, Pending};
+use super::roster::{sign_transfer, Roster};
+use super::sender_key::{SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received};
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity};
 use crate::wire::v1;
 
-/// A roster update worked out by [`Group::roster_change`], not yet committed.
-struct RosterChange {
-    roster: Roster,
-    /// This member's sender key after the change.
-    own: Option<SenderKey>,
-    /// Members whose sender keys are to be dropped.
-    removed: Vec<[u8; 32]>,
-    /// Members who join this member's view (all the others, if it was added back).
-    added: Vec<[u8; 32]>,
-    event: GroupEvent,
-}
-
 impl Group {
-    /// Creates a group owned by `owner` with `members` (besides the owner), and welcomes
-    /// them: each gets the signed roster and the owner's sender key over its channel.
+    /// Creates a group owned by `owner` with `members` (besides the owner), under a new
+    /// group id bound to the owner's identity key, and welcomes them: each gets the signed
+    /// roster and the owner's sender key over its channel. A member the app has no channel
+    /// to yet is reported as [`GroupEvent::ChannelNeeded`], and its welcome waits in the
+    /// group until [`Group::deliver_pending`] finds a channel.
     ///
     /// # Errors
-    /// [`Error::InvalidGroupId`], [`Error::InvalidRoster`] (too many or repeated
-    /// members), [`Error::MissingChannel`] / [`Error::ChannelNotEstablished`] for a member
-    /// the app has no usable channel to.
+    /// [`Error::InvalidRoster`] (too many or repeated members); channel errors
+    /// ([`Error::ChainExhausted`], [`Error::NonContributoryKey`]) for a channel that can
+    /// no longer send.
     pub fn create<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         rng: &mut R,
         owner: &Identity,
-        group_id: &[u8],
         members: &[Card],
         channels: &mut C,
-    ) -> Result<(Group, Vec<Outgoing>)> {
-        let cards = core::iter::once(owner.card()).chain(members).cloned();
-        let roster = Roster::sign(owner, group_id, 1, cards.collect())?;
-        let me = owner.card().signing_key();
-        let group = Group {
-            senders: others_since(&roster, &me),
-            me,
-            roster,
-            own: Some(SenderKey::generate(rng, 0)),
-        };
-        let welcome = control(
-            group.roster.version,
-            Some(group.roster.signed.clone()),
-            group.own_distribution(),
-            None,
-        );
-        let mut work = ChannelWork::new(channels);
-        for member in group.others() {
-            work.send(rng, &member, &welcome)?;
-        }
-        Ok((group, work.commit()))
-    }
-
-    /// Joins a group from the owner's welcome, which arrived on the channel with `from`
-    /// (the owner), and sends this member's new sender key to every other member.
-    ///
-    /// # Errors
-    /// [`Error::NotAGroupWelcome`] for control that is not a welcome to `identity` from
-    /// the group's owner; roster errors ([`Error::BadSignature`], [`Error::InvalidRoster`],
-    /// card errors); channel errors, including [`Error::MissingChannel`] for a member the
-    /// app has no channel to yet (start one and retry: nothing changed).
-    pub fn join<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        rng: &mut R,
-        identity: &Identity,
-        channels: &mut C,
-        from: &[u8; 32],
-        welcome: &[u8],
     ) -> Result<(Group, Received)> {
-        let me = identity.card().signing_key();
+        let roster = Roster::found(rng, owner, members)?;
+        let me = owner.card().signing_key();
+        let mut group = Group::new(me, roster, Some(SenderKey::generate(rng, 0)));
+        group.senders = group.fresh_senders();
         let mut work = ChannelWork::new(channels);
-        let mut welcome = work.receive(from, welcome)?;
-        let signed = welcome.roster.take().ok_or(Error::NotAGroupWelcome)?;
-        let roster = Roster::verify(signed, None, None)?;
-        // A welcome carries the owner's sender key. A roster update without one may have
-        // overtaken the welcome (the owner sends both to a new member): joining from it
-        // would leave this member without the owner's key and refusing it as stale later.
-        let from_owner = roster.owner.signing_key() == *from;
-        if !from_owner || !roster.contains(&me) || welcome.leave || welcome.sender_key.is_none() {
-            return Err(Error::NotAGroupWelcome);
-        }
-        let mut group = Group {
-            senders: others_since(&roster, &me),
-            me,
-            roster,
-            own: Some(SenderKey::generate(rng, 0)),
-        };
-        let mut events = Vec::new();
-        if let Some(distribution) = &welcome.sender_key {
-            let (epoch, chain) = group.check_install(None, from, &welcome, distribution)?;
-            group.install(from, epoch, chain);
-            events.push(GroupEvent::SenderKey {
-                sender: *from,
-                epoch,
-            });
-        }
-        let mine = control(group.roster.version, None, group.own_distribution(), None);
+        let welcome = group.welcome().encode(group.group_id());
+        let queued = group.queued_welcome();
         for member in group.others() {
-            work.send(rng, &member, &mine)?;
+            work.send(rng, &member, &welcome, || queued.clone())?;
         }
-        let outgoing = work.commit();
-        Ok((group, Received { events, outgoing }))
+        let received = group.finish(rng, work, Vec::new());
+        Ok((group, received))
     }
 
     /// (Owner only.) Adds `member`: everyone gets the new roster, and the new member also
@@ -120,7 +53,8 @@ impl Group {
     ///
     /// # Errors
     /// [`Error::NotGroupOwner`] unless `owner` is this group's owner and this member;
-    /// [`Error::AlreadyGroupMember`]; [`Error::InvalidRoster`] beyond
+    /// [`Error::OwnershipTransferPending`] once the owner offered the group to another
+    /// member; [`Error::AlreadyGroupMember`]; [`Error::InvalidRoster`] beyond
     /// [`MAX_GROUP_MEMBERS`](super::MAX_GROUP_MEMBERS); channel errors.
     pub fn add_member<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
@@ -128,32 +62,40 @@ impl Group {
         owner: &Identity,
         member: &Card,
         channels: &mut C,
-    ) -> Result<Vec<Outgoing>> {
+    ) -> Result<Received> {
         self.check_owner(owner)?;
         let key = member.signing_key();
         if self.roster.contains(&key) {
             return Err(Error::AlreadyGroupMember { member: key });
         }
-        let mut members = self.roster.members.clone();
-        members.push(member.clone());
-        let roster = Roster::sign(owner, self.group_id(), self.next_version()?, members)?;
+        let version = self.next_version()?;
+        let mut members = self.roster.entries();
+        members.push((member.clone(), version));
+        let roster = Roster::sign(owner, self.roster.lineage(), version, members)?;
 
         let mut work = ChannelWork::new(channels);
-        let version = roster.version;
-        let update = control(version, Some(roster.signed.clone()), None, None);
-        for other in self.others() {
-            work.send(rng, &other, &update)?;
+        let update = ControlParts {
+            roster_version: version,
+            roster: Some(roster.signed.clone()),
+            ..ControlParts::default()
         }
-        let welcome = control(
-            version,
-            Some(roster.signed.clone()),
-            self.own_distribution(),
-            None,
-        );
-        work.send(rng, &key, &welcome)?;
+        .encode(self.group_id());
+        for other in self.others() {
+            work.send(rng, &other, &update, Pending::roster)?;
+        }
+        let welcome = ControlParts {
+            roster_version: version,
+            roster: Some(roster.signed.clone()),
+            sender_key: self.own_distribution(),
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        let queued = self.queued_key(version);
+        work.send(rng, &key, &welcome, || queued.with_roster())?;
         self.roster = roster;
+        self.resync_replies.clear();
         self.senders.insert(key, SenderChains::new(version));
-        Ok(work.commit())
+        Ok(self.finish(rng, work, Vec::new()))
     }
 
     /// (Owner only.) Removes `member`: the owner moves to a new sender key epoch and
@@ -161,7 +103,8 @@ impl Group {
     /// process it. The removed member gets the roster too if the app has a channel to it.
     ///
     /// # Errors
-    /// [`Error::NotGroupOwner`]; [`Error::OwnerCannotLeave`] for the owner itself;
+    /// [`Error::NotGroupOwner`]; [`Error::OwnershipTransferPending`];
+    /// [`Error::OwnerCannotLeave`] for the owner itself (transfer the group first);
     /// [`Error::NotGroupMember`]; channel errors.
     pub fn remove_member<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
@@ -169,7 +112,7 @@ impl Group {
         owner: &Identity,
         member: &[u8; 32],
         channels: &mut C,
-    ) -> Result<Vec<Outgoing>> {
+    ) -> Result<Received> {
         let own = self.check_owner(owner)?;
         if *member == self.me {
             return Err(Error::OwnerCannotLeave);
@@ -179,65 +122,72 @@ impl Group {
         }
         let members = self
             .roster
-            .members
-            .iter()
-            .filter(|card| card.signing_key() != *member)
-            .cloned()
+            .entries()
+            .into_iter()
+            .filter(|(card, _)| card.signing_key() != *member)
             .collect();
-        let roster = Roster::sign(owner, self.group_id(), self.next_version()?, members)?;
+        let version = self.next_version()?;
+        let roster = Roster::sign(owner, self.roster.lineage(), version, members)?;
         let own = own.next_epoch(rng)?;
 
         let mut work = ChannelWork::new(channels);
-        let update = control(
-            roster.version,
-            Some(roster.signed.clone()),
-            Some(own.distribution(self.group_id(), &self.me)),
-            None,
-        );
+        let distribution = own.distribution(self.group_id(), &self.me);
+        let update = ControlParts {
+            roster_version: version,
+            roster: Some(roster.signed.clone()),
+            sender_key: Some(distribution.clone()),
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        let queued = Pending::key(self.group_id(), version, distribution).with_roster();
         for other in roster.keys().filter(|key| *key != self.me) {
-            work.send(rng, &other, &update)?;
+            work.send(rng, &other, &update, || queued.clone())?;
         }
         // Telling the removed member is a courtesy: it is out whether it hears or not.
-        match work.send(
-            rng,
-            member,
-            &control(roster.version, Some(roster.signed.clone()), None, None),
-        ) {
-            Err(Error::MissingChannel { .. } | Error::ChannelNotEstablished { .. }) | Ok(()) => {}
-            Err(error) => return Err(error),
+        let courtesy = ControlParts {
+            roster_version: version,
+            roster: Some(roster.signed.clone()),
+            ..ControlParts::default()
         }
+        .encode(self.group_id());
+        work.send_if_possible(rng, member, &courtesy)?;
         self.roster = roster;
         self.own = Some(own);
+        self.resync_replies.clear();
         self.senders.remove(member);
-        Ok(work.commit())
+        self.pending.remove(member);
+        Ok(self.finish(rng, work, Vec::new()))
     }
 
     /// Leaves the group: asks the owner to remove this member and stops sending. The
     /// others stop reading from it, and it from them, once the owner's removal is through.
     ///
     /// # Errors
-    /// [`Error::OwnerCannotLeave`]; [`Error::NoLongerMember`] if already out; channel
-    /// errors for the channel to the owner.
+    /// [`Error::OwnerCannotLeave`] (transfer the group with [`Group::offer_ownership`]
+    /// first); [`Error::NoLongerMember`] if already out; channel errors.
     pub fn leave<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
         rng: &mut R,
         channels: &mut C,
-    ) -> Result<Vec<Outgoing>> {
-        let owner = self.roster.owner.signing_key();
+    ) -> Result<Received> {
+        let owner = self.roster.owner_key();
         if owner == self.me {
             return Err(Error::OwnerCannotLeave);
         }
         if !self.is_member() {
             return Err(Error::NoLongerMember);
         }
-        let request = v1::LeaveRequest {
-            group_id: self.group_id().to_vec(),
-        };
         let mut work = ChannelWork::new(channels);
-        let request = control(self.roster.version, None, None, Some(request));
-        work.send(rng, &owner, &request)?;
+        let request = ControlParts {
+            roster_version: self.roster.version,
+            leave: true,
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        let queued = Pending::control(request.clone());
+        work.send(rng, &owner, &request, || queued)?;
         self.own = None;
-        Ok(work.commit())
+        Ok(self.finish(rng, work, Vec::new()))
     }
 
     /// Replaces this member's sender key with a new epoch (fresh chain and signing key)
@@ -250,7 +200,7 @@ impl Group {
         &mut self,
         rng: &mut R,
         channels: &mut C,
-    ) -> Result<Vec<Outgoing>> {
+    ) -> Result<Received> {
         if !self.is_member() {
             return Err(Error::NoLongerMember);
         }
@@ -260,268 +210,245 @@ impl Group {
             .ok_or(Error::NoLongerMember)?
             .next_epoch(rng)?;
         let mut work = ChannelWork::new(channels);
-        let update = control(
-            self.roster.version,
-            None,
-            Some(own.distribution(self.group_id(), &self.me)),
-            None,
-        );
+        let distribution = own.distribution(self.group_id(), &self.me);
+        let update = ControlParts {
+            roster_version: self.roster.version,
+            sender_key: Some(distribution.clone()),
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        let queued = Pending::key(self.group_id(), self.roster.version, distribution);
         for other in self.others() {
-            work.send(rng, &other, &update)?;
+            work.send(rng, &other, &update, || queued.clone())?;
         }
         self.own = Some(own);
-        Ok(work.commit())
+        self.resync_replies.clear();
+        Ok(self.finish(rng, work, Vec::new()))
     }
 
-    /// Processes group control that arrived on the channel with `from`: a roster update,
-    /// a member's sender key, or a leave request. Deliver the returned
-    /// [`Received::outgoing`] messages.
+    /// Asks for whatever this member may have missed: a roster update, a welcome, a
+    /// sender key (lost with a channel key evicted for good, or in a restart from an
+    /// older save). The owner answers with its roster and its sender key, every other
+    /// member with its current sender key, each at most
+    /// [`MAX_RESYNC_REPLIES`](super::MAX_RESYNC_REPLIES) times until its roster or its
+    /// epoch changes. Give the answers to [`Group::receive`]; from then on this member
+    /// reads everything sent, and messages from the gap still decrypt while their keys
+    /// are held. Nobody is removed, and nothing this member holds is dropped.
     ///
     /// # Errors
-    /// On any error the group and the channels are unchanged. [`Error::NotGroupControl`]
-    /// for application data; [`Error::WrongGroup`]; for rosters
-    /// [`Error::BadSignature`] (unsigned or not by the owner), [`Error::NotGroupOwner`],
-    /// [`Error::StaleRoster`], [`Error::RosterBehind`] and [`Error::NotAGroupWelcome`]
-    /// (keep it and retry after the control before it); for sender keys [`Error::NotGroupMember`] and
-    /// [`Error::RosterBehind`] (keep it and retry after a pending roster update),
-    /// [`Error::SenderMismatch`], [`Error::StaleSenderKey`] (from before the sender or this
-    /// member was last added: drop it), [`Error::Duplicate`]; channel errors for the
-    /// channels used.
-    pub fn receive<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+    /// [`Error::NoLongerMember`] once removed or left; channel errors.
+    pub fn resync<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
         rng: &mut R,
         channels: &mut C,
-        from: &[u8; 32],
-        message: &[u8],
     ) -> Result<Received> {
+        if !self.is_member() {
+            return Err(Error::NoLongerMember);
+        }
         let mut work = ChannelWork::new(channels);
-        let mut control = work.receive(from, message)?;
-        if control.group_id != self.roster.group_id {
-            return Err(Error::WrongGroup);
+        let request = ControlParts {
+            roster_version: self.roster.version,
+            resync: true,
+            ..ControlParts::default()
         }
-        // Work out every change first (sends go to channel copies), then commit: copying
-        // the whole group instead would cost O(members) per control message.
-        let carries_key = control.sender_key.is_some();
-        let change = control
-            .roster
-            .take()
-            .map(|signed| self.roster_change(rng, &mut work, signed, from, carries_key))
-            .transpose()?;
-        let roster = change
-            .as_ref()
-            .map_or(&self.roster, |change| &change.roster);
-        let installed = control
-            .sender_key
-            .as_ref()
-            .map(|distribution| self.check_install(change.as_ref(), from, &control, distribution))
-            .transpose()?;
-        if control.leave {
-            if roster.owner.signing_key() != self.me {
-                return Err(Error::NotGroupOwner);
-            }
-            if !roster.contains(from) {
-                return Err(Error::NotGroupMember { member: *from });
-            }
+        .encode(self.group_id());
+        let queued = Pending::control(request.clone());
+        for other in self.others() {
+            work.send(rng, &other, &request, || queued.clone())?;
         }
-
-        let mut events = Vec::new();
-        if let Some(change) = change {
-            events.push(change.event.clone());
-            self.commit_roster(change);
-        }
-        if let Some((epoch, chain)) = installed {
-            self.install(from, epoch, chain);
-            events.push(GroupEvent::SenderKey {
-                sender: *from,
-                epoch,
-            });
-        }
-        if control.leave {
-            events.push(GroupEvent::LeaveRequested { member: *from });
-        }
-        let outgoing = work.commit();
-        Ok(Received { events, outgoing })
+        Ok(self.finish(rng, work, Vec::new()))
     }
 
-    /// Works out a roster update from the owner, sending this member's sender key where
-    /// the change requires it (to channel copies: nothing is committed here).
-    fn roster_change<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        &self,
+    /// (Owner only.) Offers the group to `new_owner`, a member: this owner signs the
+    /// transfer for the next roster version and sends it to `new_owner`, who takes the
+    /// group over with [`Group::accept_ownership`] (a roster signed by it and carrying
+    /// this transfer). The offer cannot be withdrawn: until the new owner's roster
+    /// arrives, this owner makes no roster change ([`Error::OwnershipTransferPending`]),
+    /// so that no two rosters of the same version can exist. Once it has arrived, this
+    /// member is an ordinary member and may [`Group::leave`].
+    ///
+    /// # Errors
+    /// [`Error::NotGroupOwner`]; [`Error::OwnershipTransferPending`] for a second offer;
+    /// [`Error::NotGroupMember`] for someone outside the roster, and
+    /// [`Error::AlreadyGroupMember`] for the owner itself; channel errors.
+    pub fn offer_ownership<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        owner: &Identity,
+        new_owner: &[u8; 32],
+        channels: &mut C,
+    ) -> Result<Received> {
+        self.check_owner(owner)?;
+        if *new_owner == self.me {
+            return Err(Error::AlreadyGroupMember { member: *new_owner });
+        }
+        if !self.roster.contains(new_owner) {
+            return Err(Error::NotGroupMember { member: *new_owner });
+        }
+        let transfer = sign_transfer(owner, self.group_id(), self.next_version()?, new_owner);
+        let mut work = ChannelWork::new(channels);
+        let offer = ControlParts {
+            roster_version: self.roster.version,
+            offer: Some(transfer.clone()),
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        let queued = Pending::control(offer.clone());
+        work.send(rng, new_owner, &offer, || queued)?;
+        self.offered = Some(transfer);
+        Ok(self.finish(rng, work, Vec::new()))
+    }
+
+    /// Takes over the group that its owner offered to this member
+    /// ([`GroupEvent::OwnershipOffered`]): signs the next roster, which lists this member
+    /// first and carries the previous owner's transfer, and sends it to everyone. The
+    /// previous owner stays a member until it leaves or is removed.
+    ///
+    /// # Errors
+    /// [`Error::NoOwnershipOffer`] without a pending offer (or for another identity);
+    /// [`Error::StaleRoster`] if the roster moved on since the offer (the offer is then
+    /// void); channel errors.
+    pub fn accept_ownership<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        identity: &Identity,
+        channels: &mut C,
+    ) -> Result<Received> {
+        let transfer = self
+            .offer_received
+            .clone()
+            .filter(|_| identity.card().signing_key() == self.me && self.is_member())
+            .ok_or(Error::NoOwnershipOffer)?;
+        let version = self.next_version()?;
+        if transfer.version != version {
+            return Err(Error::StaleRoster {
+                version: transfer.version,
+                current: self.roster.version,
+            });
+        }
+        let mut members = self.roster.entries();
+        members.sort_by_key(|(card, _)| card.signing_key() != self.me);
+        let mut lineage = self.roster.lineage();
+        lineage.transfers.push(transfer);
+        let roster = Roster::sign(identity, lineage, version, members)?;
+
+        let mut work = ChannelWork::new(channels);
+        let update = ControlParts {
+            roster_version: version,
+            roster: Some(roster.signed.clone()),
+            ..ControlParts::default()
+        }
+        .encode(self.group_id());
+        for other in roster.keys().filter(|key| *key != self.me) {
+            work.send(rng, &other, &update, Pending::roster)?;
+        }
+        let event = GroupEvent::OwnerChanged {
+            version,
+            owner: self.me,
+        };
+        self.roster = roster;
+        self.resync_replies.clear();
+        self.offer_received = None;
+        Ok(self.finish(rng, work, vec![event]))
+    }
+
+    /// Sends what waited for a channel ([`GroupEvent::ChannelNeeded`]) to every member the
+    /// app now has a channel to. Every other operation does this too; call it after
+    /// starting the channels the events asked for.
+    ///
+    /// Never fails: a member whose channel cannot send stays pending.
+    pub fn deliver_pending<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        channels: &mut C,
+    ) -> Received {
+        let work = ChannelWork::new(channels);
+        self.finish(rng, work, Vec::new())
+    }
+
+    /// The members that control waits for a channel to.
+    pub fn pending_members(&self) -> impl Iterator<Item = &[u8; 32]> + '_ {
+        self.pending.keys()
+    }
+
+    /// Ends an operation whose group changes are made: delivers what waited for a channel
+    /// the app now has, commits the channels, keeps what still waits, and reports the
+    /// members newly waiting for a channel.
+    pub(crate) fn finish<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        mut work: ChannelWork<'_, C>,
+        mut events: Vec<GroupEvent>,
+    ) -> Received {
+        self.deliver(rng, &mut work);
+        let (outgoing, queued) = work.commit();
+        for (member, pending) in queued {
+            if !self.roster.contains(&member) && member != self.roster.owner_key() {
+                continue;
+            }
+            if !self.pending.contains_key(&member) {
+                if let Some(card) = self.roster.member(&member) {
+                    events.push(GroupEvent::ChannelNeeded {
+                        member,
+                        name: card.identity().to_owned(),
+                        fingerprint: card.fingerprint(),
+                    });
+                }
+            }
+            self.pending.entry(member).or_default().merge(pending);
+        }
+        Received { events, outgoing }
+    }
+
+    /// Sends pending control to every pending member the app has a channel to.
+    fn deliver<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
+        &mut self,
         rng: &mut R,
         work: &mut ChannelWork<'_, C>,
-        signed: v1::SignedRoster,
-        from: &[u8; 32],
-        carries_key: bool,
-    ) -> Result<RosterChange> {
-        let old = &self.roster;
-        let roster = Roster::verify(signed, Some(old.owner.verifying_key()), Some(old))?;
-        if roster.group_id != old.group_id {
-            return Err(Error::WrongGroup);
-        }
-        if roster.version <= old.version {
-            return Err(Error::StaleRoster {
-                version: roster.version,
-                current: old.version,
-            });
-        }
-        // What changed is worked out against the roster held, so a member must see every
-        // version: had it jumped from N - 1 to N + 1 it would miss a removal and add-back
-        // in between (and neither rekey nor drop the old keys), or an addition. Channels
-        // may reorder, so a later update waits (`RosterBehind`) until the one before it
-        // arrives. A member outside the roster it holds saw nothing since its removal and
-        // starts over from whichever roster adds it back.
-        if old.contains(&self.me) && roster.version != old.version.saturating_add(1) {
-            return Err(Error::RosterBehind {
-                version: roster.version,
-                current: old.version,
-            });
-        }
-        // Added back, this member needs the owner's key, which comes with the roster only
-        // in the owner's welcome (or a removal): a bare update (a later addition of someone
-        // else) that overtook the welcome would leave it without the owner's key, and the
-        // welcome, arriving next, would be stale. Wait for the welcome, as `join` does.
-        let added_back = !old.contains(&self.me) && roster.contains(&self.me);
-        if added_back && (!carries_key || roster.owner.signing_key() != *from) {
-            return Err(Error::NotAGroupWelcome);
-        }
-        let changed = |from: &Roster, to: &Roster| -> Vec<Card> {
-            from.members
-                .iter()
-                .filter(|card| !to.contains(&card.signing_key()))
-                .cloned()
-                .collect()
-        };
-        let added = changed(&roster, old);
-        let removed = changed(old, &roster);
-        let removed_keys = removed.iter().map(Card::signing_key).collect();
-        if !roster.contains(&self.me) {
-            return Ok(RosterChange {
-                event: GroupEvent::Removed {
-                    version: roster.version,
-                },
-                roster,
-                own: None,
-                removed: removed_keys,
-                added: Vec::new(),
-            });
-        }
-        let others = || {
-            roster
-                .keys()
-                .filter(|key| *key != self.me)
-                .collect::<Vec<_>>()
-        };
-        let readded = !old.contains(&self.me);
-        // Added back, this member starts over with everyone: what it held of the others
-        // dates from its earlier membership.
-        let added_keys = if readded {
-            others()
-        } else {
-            added.iter().map(Card::signing_key).collect()
-        };
-        let own = if readded {
-            // Others dropped this member's keys when it was removed: start afresh.
-            Some((SenderKey::generate(rng, 0), others()))
-        } else {
-            // After a removal every remaining member moves to a new epoch the removed one
-            // never sees; after an addition the new members get the current key.
-            self.own
-                .as_ref()
-                .map(|own| -> Result<(SenderKey, Vec<[u8; 32]>)> {
-                    Ok(if removed.is_empty() {
-                        (own.clone(), added.iter().map(Card::signing_key).collect())
-                    } else {
-                        (own.next_epoch(rng)?, others())
-                    })
-                })
-                .transpose()?
-        };
-        if let Some((own, recipients)) = &own {
-            let update = control(
-                roster.version,
-                None,
-                Some(own.distribution(&roster.group_id, &self.me)),
-                None,
-            );
-            for recipient in recipients {
-                work.send(rng, recipient, &update)?;
+    ) {
+        let owner = self.roster.owner_key() == self.me;
+        let members: Vec<[u8; 32]> = self.pending.keys().copied().collect();
+        for member in members {
+            if !self.roster.contains(&member) {
+                self.pending.remove(&member);
+                continue;
+            }
+            if !work.has_channel(&member) {
+                continue;
+            }
+            let Some(pending) = self.pending.remove(&member) else {
+                continue;
+            };
+            let roster = (pending.roster && owner).then(|| self.roster.signed.clone());
+            let messages = pending.messages(roster, self.roster.version, self.group_id());
+            let mut sent = 0;
+            for message in &messages {
+                // A channel that cannot send keeps the rest waiting.
+                if work.send(rng, &member, message, Pending::default).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            if sent < messages.len() {
+                self.pending.insert(member, pending);
             }
         }
-        Ok(RosterChange {
-            event: GroupEvent::RosterChanged {
-                version: roster.version,
-                added,
-                removed,
-            },
-            roster,
-            own: own.map(|(own, _)| own),
-            removed: removed_keys,
-            added: added_keys,
-        })
     }
 
-    /// Checks `from`'s sender key, carried by `control`, against the roster (after
-    /// `change`, if the same control carries one) and what is held, without installing it.
-    fn check_install(
-        &self,
-        change: Option<&RosterChange>,
-        from: &[u8; 32],
-        control: &Control,
-        distribution: &v1::SenderKeyDistribution,
-    ) -> Result<(u32, SenderChain)> {
-        if distribution.sender.as_slice() != from.as_slice() {
-            return Err(Error::SenderMismatch);
-        }
-        let roster = change.map_or(&self.roster, |change| &change.roster);
-        if control.roster_version > roster.version {
-            return Err(Error::RosterBehind {
-                version: control.roster_version,
-                current: roster.version,
-            });
-        }
-        let fresh;
-        let held = match change {
-            Some(change) if change.added.contains(from) => {
-                fresh = SenderChains::new(roster.version);
-                Some(&fresh)
-            }
-            _ => self.senders.get(from),
-        };
-        let held = held
-            .filter(|_| roster.contains(from) && *from != self.me)
-            .ok_or(Error::NotGroupMember { member: *from })?;
-        let chain = held.check(control.roster_version, distribution)?;
-        Ok((distribution.epoch, chain))
-    }
-
-    fn install(&mut self, from: &[u8; 32], epoch: u32, chain: SenderChain) {
-        if let Some(chains) = self.senders.get_mut(from) {
-            chains.insert(epoch, chain);
-        }
-    }
-
-    fn commit_roster(&mut self, change: RosterChange) {
-        for removed in &change.removed {
-            self.senders.remove(removed);
-        }
-        for added in &change.added {
-            self.senders
-                .insert(*added, SenderChains::new(change.roster.version));
-        }
-        self.roster = change.roster;
-        self.own = change.own;
-    }
-
-    /// Checks that `owner` is this group's owner and this member, returning its sender key.
+    /// Checks that `owner` is this group's owner and this member, with no transfer
+    /// offered, returning its sender key.
     fn check_owner(&self, owner: &Identity) -> Result<&SenderKey> {
         let key = owner.card().signing_key();
-        if key != self.me || key != self.roster.owner.signing_key() {
+        if key != self.me || key != self.roster.owner_key() {
             return Err(Error::NotGroupOwner);
+        }
+        if self.offered.is_some() {
+            return Err(Error::OwnershipTransferPending);
         }
         self.own.as_ref().ok_or(Error::NoLongerMember)
     }
 
-    fn next_version(&self) -> Result<u64> {
+    pub(crate) fn next_version(&self) -> Result<u64> {
         self.roster
             .version
             .checked_add(1)
@@ -530,18 +457,49 @@ impl Group {
             })
     }
 
-    fn own_distribution(&self) -> Option<v1::SenderKeyDistribution> {
+    pub(crate) fn own_distribution(&self) -> Option<v1::SenderKeyDistribution> {
         self.own
             .as_ref()
             .map(|own| own.distribution(self.group_id(), &self.me))
     }
-}
 
-/// An entry, with no sender key yet, for every member but `me`, seen from `roster`'s version.
-fn others_since(roster: &Roster, me: &[u8; 32]) -> BTreeMap<[u8; 32], SenderChains> {
-    roster
-        .keys()
-        .filter(|key| key != me)
-        .map(|key| (key, SenderChains::new(roster.version)))
-        .collect()
+    /// The owner's welcome: the roster and its sender key.
+    pub(crate) fn welcome(&self) -> ControlParts {
+        ControlParts {
+            roster_version: self.roster.version,
+            roster: Some(self.roster.signed.clone()),
+            sender_key: self.own_distribution(),
+            ..ControlParts::default()
+        }
+    }
+
+    /// What waits for a member without a channel instead of the welcome.
+    fn queued_welcome(&self) -> Pending {
+        self.queued_key(self.roster.version).with_roster()
+    }
+
+    /// What waits for a member without a channel instead of this member's current key,
+    /// as sent under `roster_version`.
+    pub(crate) fn queued_key(&self, roster_version: u64) -> Pending {
+        self.own_distribution()
+            .map(|distribution| Pending::key(self.group_id(), roster_version, distribution))
+            .unwrap_or_default()
+    }
+
+    /// An entry, with no sender key yet, for every other member, seen from the version
+    /// that added the later of the two.
+    pub(crate) fn fresh_senders(&self) -> BTreeMap<[u8; 32], SenderChains> {
+        let mine = self
+            .roster
+            .added_at(&self.me)
+            .unwrap_or(self.roster.version);
+        self.roster
+            .keys()
+            .filter(|key| *key != self.me)
+            .map(|key| {
+                let theirs = self.roster.added_at(&key).unwrap_or(self.roster.version);
+                (key, SenderChains::new(mine.max(theirs)))
+            })
+            .collect()
+    }
 }

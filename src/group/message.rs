@@ -23,11 +23,11 @@ pub(crate) struct IncomingGroupMessage {
 }
 
 impl IncomingGroupMessage {
-    /// Parses a `GroupMessage`: canonical protobuf, version 1, a canonical header with a
+    /// Parses a `GroupMessage`: canonical protobuf, version 2, a canonical header with a
     /// 32-byte sender.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
         let message: v1::GroupMessage = wire::decode(bytes, "GroupMessage")?;
-        wire::check_version(message.version, "GroupMessage")?;
+        wire::check_version_is(message.version, GROUP_VERSION, "GroupMessage")?;
         let header: v1::GroupHeader = wire::decode(&message.header, "GroupHeader")?;
         Ok(Self {
             sender: fixed(&header.sender, "sender")?,

@@ -1,27 +1,32 @@
-//! Group chats on sender keys, with an owner-signed roster, member add and remove, leave
-//! and rekey.
+//! Group chats on sender keys (group protocol version 2), with an owner-signed roster,
+//! member add and remove, leave, rekey, resync and ownership transfer.
 //!
 //! Every member has its own sender key per group: an epoch, a KDF chain and an Ed25519
 //! signing key pair for that epoch. A message costs one encryption and one signature
 //! whatever the group's size. Sender keys and roster changes travel only as group
-//! control over the members' one-to-one [`Channel`](crate::Channel)s, which the group takes from the app
-//! through [`Channels`]; it returns the channel messages to deliver as [`Outgoing`].
+//! control over the members' one-to-one [`Channel`](crate::Channel)s, which the group
+//! takes from the app through [`Channels`]; it returns the channel messages to deliver
+//! as [`Outgoing`]. The group id is a hash of its founder's identity key, so nobody else
+//! can make a group under it, and rosters are accepted only from the owner's own channel.
 //!
 //! | who | can read |
 //! |---|---|
-//! | a new member | what each member sends after processing the roster that adds it |
+//! | a new member | what the owner sends from the welcome on, and each other member's messages from when that member's key arrives |
 //! | a removed member (or one that left) | nothing sent under the epochs the remaining members move to when they process its removal |
 //! | a thief of a member's state | that member's messages until its next rekey, the others' until their next rekey |
+//!
+//! The threat model, with the test behind each line, is in docs/PROTOCOL.md, section 6.6.
 
 mod control;
 mod membership;
 mod message;
+mod processing;
 mod roster;
 mod sender_key;
 mod state;
 
 pub(crate) use control::control_group_id;
-pub use control::{Channels, Outgoing};
+pub use control::{Channels, JoinedControl, Outgoing};
 
 use std::collections::BTreeMap;
 
@@ -29,34 +34,59 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::crypto::signature;
 use crate::error::{Error, Result};
-use crate::identity::Card;
+use crate::identity::{Card, Fingerprint};
+use crate::wire;
+use control::Pending;
 use message::IncomingGroupMessage;
 use roster::Roster;
 use sender_key::{SenderChains, SenderKey};
 
 /// HKDF info that turns a group message key into an AES-256-GCM key and nonce.
-pub const GROUP_MESSAGE_INFO: &[u8] = b"ratchetkit/v1/group-message";
+pub const GROUP_MESSAGE_INFO: &[u8] = b"ratchetkit/v2/group-message";
 
 /// Signature context of a group message: Ed25519 by the sender's epoch key over
-/// `"ratchetkit/v1/group-signature" || be32(len(header)) || header || ciphertext`.
-pub const GROUP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/group-signature";
+/// `"ratchetkit/v2/group-signature" || be32(len(header)) || header || ciphertext`.
+pub const GROUP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/group-signature";
 
 /// Signature context of a roster: Ed25519 by the owner's identity key over
-/// `"ratchetkit/v1/group-roster" || roster`.
-pub const ROSTER_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/group-roster";
+/// `"ratchetkit/v2/group-roster" || roster`.
+pub const ROSTER_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/group-roster";
+
+/// Signature context of an ownership transfer: Ed25519 by the previous owner's identity
+/// key over `"ratchetkit/v2/group-transfer" || group_id || be64(version) || new_owner`.
+pub const OWNER_TRANSFER_CONTEXT: &[u8] = b"ratchetkit/v2/group-transfer";
+
+/// Hash context of a group id: `SHA-256("ratchetkit/v2/group-id" || founder || salt)`.
+pub const GROUP_ID_CONTEXT: &[u8] = b"ratchetkit/v2/group-id";
 
 /// What a group message's bad signature is reported as ([`Error::BadSignature`]).
 const GROUP_MESSAGE_SIGNED: &str = "group message";
 
-/// Version of the `GroupMessage` and `GroupControl` formats: 1.
-pub const GROUP_VERSION: u32 = 1;
+/// Version of the `GroupMessage` and `GroupControl` formats, and of saved groups: 2.
+pub const GROUP_VERSION: u32 = 2;
 
-/// Shortest group id: 16 bytes, enough for a random id never to collide.
-pub const MIN_GROUP_ID_LEN: usize = 16;
+/// Length of a group id: 32 bytes, a SHA-256 output (see [`GROUP_ID_CONTEXT`]).
+pub const GROUP_ID_LEN: usize = 32;
 
-/// Longest group id: 64 bytes. The id is in every message header; 64 bytes fit a hash
-/// or a server's own identifier and keep headers small.
-pub const MAX_GROUP_ID_LEN: usize = 64;
+/// Length of the founder's random salt in a group id: 16 bytes, so that one founder's
+/// groups never share an id.
+pub const GROUP_SALT_LEN: usize = 16;
+
+/// Most changes of owner a roster may carry: 64. Every roster carries the whole chain
+/// from the founder (about 140 bytes a transfer), and a joiner verifies one signature per
+/// transfer, so the chain bounds both; a group handed over more often is re-founded.
+pub const MAX_OWNER_TRANSFERS: usize = 64;
+
+/// How often a member answers one other member's resync requests before its own roster
+/// version or epoch changes: 3. A reply may carry the whole roster (about 200 bytes a
+/// member), so this bounds what a member that keeps asking can make others send, while
+/// a request or reply lost on the way can still be asked again twice.
+pub const MAX_RESYNC_REPLIES: u32 = 3;
+
+/// Most controls kept for one member that the app has no channel to: 8, each about 150
+/// bytes (a roster is not kept: the current one is sent). Beyond it the oldest go; a
+/// member that misses one asks again with [`Group::resync`].
+pub const MAX_PENDING_CONTROLS: usize = 8;
 
 /// Most members a group may have: 1,000. Every roster change is a message of about 200
 /// bytes per member, and a removal makes each member send its new key over one channel
@@ -92,21 +122,19 @@ pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
 /// let bob = Identity::generate(&mut rng, "bob")?;
 /// let (a, b) = (alice.card().signing_key(), bob.card().signing_key());
 ///
-/// // A group needs established channels between its members.
+/// // A group travels over channels between its members.
 /// let mut bob_prekeys = PrekeyStore::new(&mut rng);
 /// let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
 /// let hello = to_bob.encrypt(&mut rng, b"hello")?;
 /// let mut to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.channel;
-/// to_bob.decrypt(&to_alice.encrypt(&mut rng, b"hi")?)?;
 /// let mut alice_channels = HashMap::from([(b, to_bob)]);
 /// let mut bob_channels = HashMap::from([(a, to_alice)]);
 ///
 /// // Alice creates the group; the welcome travels over her channel to Bob.
-/// let group_id = [7u8; 16];
 /// let (mut alice_group, welcome) =
-///     Group::create(&mut rng, &alice, &group_id, &[bob.card().clone()], &mut alice_channels)?;
+///     Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
 /// let (mut bob_group, joined) =
-///     Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome[0].message)?;
+///     Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome.outgoing[0].message)?;
 /// // Bob's sender key goes back to Alice.
 /// alice_group.receive(&mut rng, &mut alice_channels, &b, &joined.outgoing[0].message)?;
 ///
@@ -125,6 +153,14 @@ pub struct Group {
     own: Option<SenderKey>,
     /// The other members' sender keys; only roster members have an entry.
     senders: BTreeMap<[u8; 32], SenderChains>,
+    /// Control waiting for a channel, by member.
+    pending: BTreeMap<[u8; 32], Pending>,
+    /// Resync replies sent to each member since the roster or this member's epoch changed.
+    resync_replies: BTreeMap<[u8; 32], u32>,
+    /// (Owner only.) The transfer this owner offered: no roster change until it is through.
+    offered: Option<wire::v1::OwnerTransfer>,
+    /// A transfer offered to this member, until it accepts or the roster moves on.
+    offer_received: Option<wire::v1::OwnerTransfer>,
 }
 
 /// A decrypted group message.
@@ -138,10 +174,45 @@ pub struct Decrypted {
     pub plaintext: Vec<u8>,
 }
 
-/// Something that happened to the group while processing control.
+/// Something that happened to the group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GroupEvent {
+    /// This member joined the group at roster `version`.
+    Joined {
+        /// The roster version joined from.
+        version: u64,
+    },
+    /// Control for `member` waits because the app has no channel to it. Start one (from
+    /// the member's prekey bundle: control may ride on its first messages) and call
+    /// [`Group::deliver_pending`]; nothing else waits for it.
+    ChannelNeeded {
+        /// The member's Ed25519 identity key.
+        member: [u8; 32],
+        /// The name on the member's card.
+        name: String,
+        /// The member's card fingerprint, to show or compare.
+        fingerprint: Fingerprint,
+    },
+    /// `member` asked for what it missed, and was answered.
+    ResyncRequested {
+        /// The member's Ed25519 identity key.
+        member: [u8; 32],
+    },
+    /// The owner offers this member the group: take it with [`Group::accept_ownership`].
+    OwnershipOffered {
+        /// The owner's Ed25519 identity key.
+        owner: [u8; 32],
+        /// The roster version the transfer is for.
+        version: u64,
+    },
+    /// The group has a new owner from roster `version` on.
+    OwnerChanged {
+        /// The roster version.
+        version: u64,
+        /// The new owner's Ed25519 identity key.
+        owner: [u8; 32],
+    },
     /// The owner changed the roster to `version`.
     RosterChanged {
         /// The new roster version.
@@ -172,7 +243,8 @@ pub enum GroupEvent {
     },
 }
 
-/// What processing control returns: what happened, and the channel messages to deliver.
+/// What a group operation or processed control returns: what happened, and the channel
+/// messages to deliver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
     /// What happened, in order.
@@ -183,6 +255,20 @@ pub struct Received {
 }
 
 impl Group {
+    /// A member's view of `roster`, with no sender keys of the others yet.
+    fn new(me: [u8; 32], roster: Roster, own: Option<SenderKey>) -> Self {
+        Self {
+            me,
+            roster,
+            own,
+            senders: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            resync_replies: BTreeMap::new(),
+            offered: None,
+            offer_received: None,
+        }
+    }
+
     /// Encrypts `plaintext` for every member: one AES-256-GCM encryption and one Ed25519
     /// signature, whatever the group's size.
     ///
@@ -318,6 +404,11 @@ impl Group {
     /// The group's id.
     pub fn group_id(&self) -> &[u8] {
         &self.roster.group_id
+    }
+
+    /// The group's founder: the identity key its id is bound to.
+    pub fn founder(&self) -> [u8; 32] {
+        self.roster.founder
     }
 
     /// The owner's card.

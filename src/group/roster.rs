@@ -1,17 +1,23 @@
-//! The roster: who is in a group, signed by the group's owner.
+//! The roster: who is in a group and since which version, signed by the group's owner,
+//! with the group id bound to its founder and every change of owner since.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
+use rand::CryptoRng;
+use sha2::{Digest, Sha256};
 
-use super::{MAX_GROUP_ID_LEN, MAX_GROUP_MEMBERS, MIN_GROUP_ID_LEN, ROSTER_SIGNATURE_CONTEXT};
-use crate::crypto::signature::{self, SIGNATURE_LEN};
+use super::{
+    GROUP_ID_CONTEXT, GROUP_ID_LEN, GROUP_SALT_LEN, MAX_GROUP_MEMBERS, MAX_OWNER_TRANSFERS,
+    OWNER_TRANSFER_CONTEXT, ROSTER_SIGNATURE_CONTEXT,
+};
+use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity};
-use crate::wire::{self, v1};
+use crate::wire::{self, fixed, v1};
 
-/// A verified roster: the group id, its version, and the member cards, owner first.
+/// A verified roster: the group id, its version, and the members, owner first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Roster {
     pub(crate) group_id: Vec<u8>,
@@ -20,29 +26,83 @@ pub(crate) struct Roster {
     pub(crate) owner: Card,
     /// The owner first.
     pub(crate) members: Vec<Card>,
+    /// The version that (last) added each member, parallel to `members`.
+    pub(crate) added_at: Vec<u64>,
     /// The members' `SignedCard` bytes as signed, parallel to `members`.
     member_bytes: Vec<Vec<u8>>,
-    /// The members' identity keys, for lookups in O(log n).
-    member_keys: BTreeSet<[u8; 32]>,
+    /// Each member's identity key and index, for lookups in O(log n).
+    member_keys: BTreeMap<[u8; 32], usize>,
+    /// The founder's key and salt, which the group id is derived from.
+    pub(crate) founder: [u8; 32],
+    pub(crate) salt: [u8; GROUP_SALT_LEN],
+    /// Every change of owner, oldest first.
+    pub(crate) transfers: Vec<v1::OwnerTransfer>,
     /// The roster as signed, kept to be sent on unchanged.
     pub(crate) signed: v1::SignedRoster,
 }
 
-/// Checks a group id's length.
-pub(crate) fn check_group_id(group_id: &[u8]) -> Result<()> {
-    if (MIN_GROUP_ID_LEN..=MAX_GROUP_ID_LEN).contains(&group_id.len()) {
-        Ok(())
-    } else {
-        Err(Error::InvalidGroupId {
-            len: group_id.len(),
-        })
+/// The group id of `founder`'s group with `salt`: SHA-256 of the context, the key and the
+/// salt, so that nobody else can make a roster under it.
+pub(crate) fn group_id(founder: &[u8; 32], salt: &[u8; GROUP_SALT_LEN]) -> Vec<u8> {
+    let mut hash = Sha256::new();
+    hash.update(GROUP_ID_CONTEXT);
+    hash.update(founder);
+    hash.update(salt);
+    hash.finalize().to_vec()
+}
+
+/// The bytes a previous owner signs to hand the group over at `version`.
+fn transfer_parts(group_id: &[u8], version: u64, new_owner: &[u8]) -> [Vec<u8>; 3] {
+    [
+        group_id.to_vec(),
+        version.to_be_bytes().to_vec(),
+        new_owner.to_vec(),
+    ]
+}
+
+/// `owner`'s signed transfer of the group `group_id` to `new_owner` at `version`.
+pub(crate) fn sign_transfer(
+    owner: &Identity,
+    group_id: &[u8],
+    version: u64,
+    new_owner: &[u8; 32],
+) -> v1::OwnerTransfer {
+    let parts = transfer_parts(group_id, version, new_owner);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    v1::OwnerTransfer {
+        version,
+        new_owner: new_owner.to_vec(),
+        signature: signature::sign(owner.signing_key(), OWNER_TRANSFER_CONTEXT, &parts).to_vec(),
     }
 }
 
+/// Checks a transfer signed by `previous` for `group_id`, returning the new owner's key.
+pub(crate) fn verify_transfer(
+    previous: &VerifyingKey,
+    group_id: &[u8],
+    transfer: &v1::OwnerTransfer,
+) -> Result<VerifyingKey> {
+    let new_owner = signature::verifying_key(&transfer.new_owner, "new owner")?;
+    let parts = transfer_parts(group_id, transfer.version, &transfer.new_owner);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    signature::verify(
+        previous,
+        OWNER_TRANSFER_CONTEXT,
+        &parts,
+        &transfer.signature,
+        "owner transfer",
+    )?;
+    Ok(new_owner)
+}
+
 /// Checks a member list: 1..=MAX_GROUP_MEMBERS cards with distinct identity keys, which
-/// it returns.
-fn check_members(members: &[Card]) -> Result<BTreeSet<[u8; 32]>> {
-    let distinct: BTreeSet<[u8; 32]> = members.iter().map(Card::signing_key).collect();
+/// it returns with their indices.
+fn check_members(members: &[Card]) -> Result<BTreeMap<[u8; 32], usize>> {
+    let distinct: BTreeMap<[u8; 32], usize> = members
+        .iter()
+        .enumerate()
+        .map(|(i, card)| (card.signing_key(), i))
+        .collect();
     if members.is_empty() || members.len() > MAX_GROUP_MEMBERS || distinct.len() != members.len() {
         return Err(Error::InvalidRoster {
             max: MAX_GROUP_MEMBERS,
@@ -51,76 +111,161 @@ fn check_members(members: &[Card]) -> Result<BTreeSet<[u8; 32]>> {
     Ok(distinct)
 }
 
+/// What stays the same across a group's rosters, and the chain of owners.
+pub(crate) struct Lineage {
+    pub(crate) founder: [u8; 32],
+    pub(crate) salt: [u8; GROUP_SALT_LEN],
+    pub(crate) transfers: Vec<v1::OwnerTransfer>,
+}
+
 impl Roster {
+    /// The first roster of a new group founded by `owner`, with a random salt.
+    pub(crate) fn found<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        owner: &Identity,
+        members: &[Card],
+    ) -> Result<Self> {
+        let mut salt = [0u8; GROUP_SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        let lineage = Lineage {
+            founder: owner.card().signing_key(),
+            salt,
+            transfers: Vec::new(),
+        };
+        let cards = core::iter::once(owner.card()).chain(members);
+        Self::sign(
+            owner,
+            lineage,
+            1,
+            cards.map(|card| (card.clone(), 1)).collect(),
+        )
+    }
+
+    /// The lineage of this roster, for the next one.
+    pub(crate) fn lineage(&self) -> Lineage {
+        Lineage {
+            founder: self.founder,
+            salt: self.salt,
+            transfers: self.transfers.clone(),
+        }
+    }
+
+    /// The members with the versions that added them.
+    pub(crate) fn entries(&self) -> Vec<(Card, u64)> {
+        self.members
+            .iter()
+            .cloned()
+            .zip(self.added_at.iter().copied())
+            .collect()
+    }
+
     /// Builds and signs a roster with `owner`'s identity key; `members` starts with the
     /// owner's card.
     pub(crate) fn sign(
         owner: &Identity,
-        group_id: &[u8],
+        lineage: Lineage,
         version: u64,
-        members: Vec<Card>,
+        members: Vec<(Card, u64)>,
     ) -> Result<Self> {
-        check_group_id(group_id)?;
-        let member_keys = check_members(&members)?;
-        if members.first() != Some(owner.card()) {
+        let (cards, added_at): (Vec<Card>, Vec<u64>) = members.into_iter().unzip();
+        let member_keys = check_members(&cards)?;
+        if cards.first() != Some(owner.card()) {
             return Err(Error::NotGroupOwner);
         }
-        let owner_card = owner.card().clone();
-        let member_bytes: Vec<Vec<u8>> = members.iter().map(Card::to_bytes).collect();
+        let group_id = group_id(&lineage.founder, &lineage.salt);
+        let member_bytes: Vec<Vec<u8>> = cards.iter().map(Card::to_bytes).collect();
         let roster = v1::Roster {
-            group_id: group_id.to_vec(),
+            group_id: group_id.clone(),
             version,
-            members: member_bytes.clone(),
+            members: member_bytes
+                .iter()
+                .zip(&added_at)
+                .map(|(card, added_at)| v1::RosterMember {
+                    card: card.clone(),
+                    added_at: *added_at,
+                })
+                .collect(),
+            founder: lineage.founder.to_vec(),
+            salt: lineage.salt.to_vec(),
+            transfers: lineage.transfers.clone(),
         }
         .encode_to_vec();
         let signature =
             signature::sign(owner.signing_key(), ROSTER_SIGNATURE_CONTEXT, &[&roster]).to_vec();
         Ok(Self {
-            group_id: group_id.to_vec(),
+            group_id,
             version,
-            owner: owner_card,
-            members,
+            owner: owner.card().clone(),
+            members: cards,
+            added_at,
             member_bytes,
             member_keys,
+            founder: lineage.founder,
+            salt: lineage.salt,
+            transfers: lineage.transfers,
             signed: v1::SignedRoster { roster, signature },
         })
     }
 
-    /// Parses and verifies a `SignedRoster`. With `owner`, the signature must be that
-    /// owner's and the roster must list it first; without, the first member's signature is
-    /// taken (only when joining, where the channel tells who the owner is).
-    ///
-    /// Cards also in `known` (byte for byte) are reused rather than verified again, so
-    /// a change to a large roster costs one signature check per new member.
-    pub(crate) fn parse(
-        signed_bytes: &[u8],
-        owner: Option<&VerifyingKey>,
-        known: Option<&Roster>,
-    ) -> Result<Self> {
+    /// Parses and verifies a `SignedRoster` (see [`Roster::verify`]).
+    pub(crate) fn parse(signed_bytes: &[u8], held: Option<&Roster>) -> Result<Self> {
         let signed: v1::SignedRoster = wire::decode(signed_bytes, "SignedRoster")?;
-        Self::verify(signed, owner, known)
+        Self::verify(signed, held)
     }
 
-    /// [`Roster::parse`] for an already decoded `SignedRoster`.
-    pub(crate) fn verify(
-        signed: v1::SignedRoster,
-        owner: Option<&VerifyingKey>,
-        known: Option<&Roster>,
-    ) -> Result<Self> {
+    /// Verifies a `SignedRoster` in the order of PROTOCOL.md 6.2: its shape, the group
+    /// id against the founder and salt, the chain of owners from the founder, the owner's
+    /// signature, and only then the cards.
+    ///
+    /// With `held`, the roster must be of the same group and extend the held chain of
+    /// owners (the transfers held are not verified again), and cards held byte for byte
+    /// are reused rather than verified again, so a change to a large roster costs one
+    /// signature check per new member.
+    pub(crate) fn verify(signed: v1::SignedRoster, held: Option<&Roster>) -> Result<Self> {
         let roster: v1::Roster = wire::decode(&signed.roster, "Roster")?;
-        check_group_id(&roster.group_id)?;
+        if roster.group_id.len() != GROUP_ID_LEN {
+            return Err(Error::InvalidGroupId {
+                len: roster.group_id.len(),
+            });
+        }
+        let founder: [u8; 32] = fixed(&roster.founder, "founder")?;
+        let salt: [u8; GROUP_SALT_LEN] = fixed(&roster.salt, "group salt")?;
         if roster.members.is_empty() || roster.members.len() > MAX_GROUP_MEMBERS {
             return Err(Error::InvalidRoster {
                 max: MAX_GROUP_MEMBERS,
             });
         }
-        let cache: BTreeMap<&[u8], &Card> = known
-            .map(|known| {
-                known
-                    .member_bytes
+        if roster.transfers.len() > MAX_OWNER_TRANSFERS {
+            return Err(Error::InvalidOwnerChain);
+        }
+        // The id is a hash of the founder's key: a look-alike group under someone else's
+        // id would need a chain of owners from that founder, signed by the founder.
+        if group_id(&founder, &salt) != roster.group_id {
+            return Err(Error::GroupIdMismatch);
+        }
+        if let Some(held) = held {
+            if held.group_id != roster.group_id {
+                return Err(Error::WrongGroup);
+            }
+        }
+        let owner_key = owner_chain(&roster, &founder, held)?;
+        if signed.signature.len() != signature::SIGNATURE_LEN {
+            return Err(Error::BadSignature { what: "roster" });
+        }
+        signature::verify(
+            &owner_key,
+            ROSTER_SIGNATURE_CONTEXT,
+            &[&signed.roster],
+            &signed.signature,
+            "roster",
+        )?;
+
+        let cache: BTreeMap<&[u8], &Card> = held
+            .map(|held| {
+                held.member_bytes
                     .iter()
                     .map(Vec::as_slice)
-                    .zip(&known.members)
+                    .zip(&held.members)
                     .collect()
             })
             .unwrap_or_default();
@@ -128,74 +273,108 @@ impl Roster {
             Some(card) => Ok((*card).clone()),
             None => Card::from_bytes(bytes),
         };
-        let check_signature = |owner: &VerifyingKey| {
-            if signed.signature.len() != SIGNATURE_LEN {
-                return Err(Error::BadSignature { what: "roster" });
+        let mut members = Vec::with_capacity(roster.members.len());
+        let mut added_at = Vec::with_capacity(roster.members.len());
+        let mut member_bytes = Vec::with_capacity(roster.members.len());
+        for (i, member) in roster.members.into_iter().enumerate() {
+            let parsed = card(&member.card)?;
+            if i == 0 && *parsed.verifying_key() != owner_key {
+                return Err(Error::NotGroupOwner);
             }
-            signature::verify(
-                owner,
-                ROSTER_SIGNATURE_CONTEXT,
-                &[&signed.roster],
-                &signed.signature,
-                "roster",
-            )
-        };
-        let first_bytes = roster.members.first().map_or(&[][..], Vec::as_slice);
-        let first = match owner {
-            // The signature comes before any card: a forged update costs one check.
-            Some(owner) => {
-                check_signature(owner)?;
-                let first = card(first_bytes)?;
-                if first.verifying_key() != owner {
-                    return Err(Error::NotGroupOwner);
-                }
-                first
+            if member.added_at == 0 || member.added_at > roster.version {
+                return Err(Error::InvalidRoster {
+                    max: MAX_GROUP_MEMBERS,
+                });
             }
-            None => {
-                let first = card(first_bytes)?;
-                check_signature(first.verifying_key())?;
-                first
-            }
-        };
-        let members = roster
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                if i == 0 {
-                    Ok(first.clone())
-                } else {
-                    card(bytes)
-                }
-            })
-            .collect::<Result<Vec<Card>>>()?;
+            members.push(parsed);
+            added_at.push(member.added_at);
+            member_bytes.push(member.card);
+        }
         let member_keys = check_members(&members)?;
+        let owner = members.first().cloned().ok_or(Error::InvalidRoster {
+            max: MAX_GROUP_MEMBERS,
+        })?;
         Ok(Self {
             group_id: roster.group_id,
             version: roster.version,
-            owner: first,
+            owner,
             members,
-            member_bytes: roster.members,
+            added_at,
+            member_bytes,
             member_keys,
+            founder,
+            salt,
+            transfers: roster.transfers,
             signed,
         })
     }
 
     /// The card of the member with identity key `member`.
     pub(crate) fn member(&self, member: &[u8; 32]) -> Option<&Card> {
-        self.members
-            .iter()
-            .find(|card| card.signing_key() == *member)
+        self.member_keys
+            .get(member)
+            .and_then(|&i| self.members.get(i))
+    }
+
+    /// The version that (last) added `member`, if it is in the roster.
+    pub(crate) fn added_at(&self, member: &[u8; 32]) -> Option<u64> {
+        self.member_keys
+            .get(member)
+            .and_then(|&i| self.added_at.get(i).copied())
     }
 
     pub(crate) fn contains(&self, member: &[u8; 32]) -> bool {
-        self.member_keys.contains(member)
+        self.member_keys.contains_key(member)
+    }
+
+    /// The owner's identity key.
+    pub(crate) fn owner_key(&self) -> [u8; 32] {
+        self.owner.signing_key()
     }
 
     /// The identity keys of the members.
     pub(crate) fn keys(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
         self.members.iter().map(Card::signing_key)
     }
+}
+
+/// Walks the chain of owners from `founder` and returns the current owner's key: each
+/// transfer is signed by the owner before it, for a version above the previous transfer's
+/// and not above the roster's. A chain that extends `held`'s only checks what is new.
+fn owner_chain(
+    roster: &v1::Roster,
+    founder: &[u8; 32],
+    held: Option<&Roster>,
+) -> Result<VerifyingKey> {
+    let mut owner = signature::verifying_key(founder, "founder")?;
+    let mut previous_version = 1;
+    let known = match held {
+        Some(held) => {
+            if roster.transfers.len() < held.transfers.len()
+                || roster
+                    .transfers
+                    .iter()
+                    .zip(&held.transfers)
+                    .any(|(a, b)| a != b)
+            {
+                return Err(Error::InvalidOwnerChain);
+            }
+            held.transfers.len()
+        }
+        None => 0,
+    };
+    for (i, transfer) in roster.transfers.iter().enumerate() {
+        if transfer.version <= previous_version || transfer.version > roster.version {
+            return Err(Error::InvalidOwnerChain);
+        }
+        owner = if i < known {
+            signature::verifying_key(&transfer.new_owner, "new owner")?
+        } else {
+            verify_transfer(&owner, &roster.group_id, transfer)?
+        };
+        previous_version = transfer.version;
+    }
+    Ok(owner)
 }
 
 #[cfg(test)]
@@ -212,33 +391,30 @@ mod tests {
     }
 
     fn roster(owner: &Identity, others: &[&Identity]) -> Roster {
-        let members = core::iter::once(owner)
-            .chain(others.iter().copied())
-            .map(|identity| identity.card().clone())
-            .collect();
-        Roster::sign(owner, &[1; 16], 1, members).expect("roster")
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let members: Vec<Card> = others.iter().map(|i| i.card().clone()).collect();
+        Roster::found(&mut rng, owner, &members).expect("roster")
     }
 
     #[test]
-    fn a_genuine_roster_verifies_with_and_without_a_known_owner() {
+    fn a_genuine_roster_verifies_with_and_without_a_held_one() {
         let (owner, bob, _) = people();
         let signed = roster(&owner, &[&bob]).signed;
-        let key = *owner.card().verifying_key();
-        let known = Roster::verify(signed.clone(), None, None).expect("join");
-        let again = Roster::verify(signed, Some(&key), Some(&known)).expect("update");
+        let known = Roster::verify(signed.clone(), None).expect("join");
+        let again = Roster::verify(signed, Some(&known)).expect("update");
         assert_eq!(again, known);
         assert_eq!(again.owner, *owner.card());
+        assert_eq!(again.added_at(&bob.card().signing_key()), Some(1));
     }
 
     #[test]
     fn unsigned_or_wrongly_signed_rosters_are_rejected() {
         let (owner, bob, mallory) = people();
-        let key = *owner.card().verifying_key();
         let bad = Err(Error::BadSignature { what: "roster" });
 
         let mut unsigned = roster(&owner, &[&bob]).signed;
         unsigned.signature.clear();
-        assert_eq!(Roster::verify(unsigned, Some(&key), None), bad);
+        assert_eq!(Roster::verify(unsigned, None), bad);
 
         // Mallory signs a roster that still names the owner first.
         let mut forged = roster(&owner, &[&bob, &mallory]).signed;
@@ -248,37 +424,52 @@ mod tests {
             &[&forged.roster],
         )
         .to_vec();
-        assert_eq!(Roster::verify(forged, Some(&key), None), bad);
-
-        // Mallory's own roster, properly signed by her, names her as owner.
-        let hers = roster(&mallory, &[&bob]).signed;
-        assert_eq!(Roster::verify(hers, Some(&key), None), bad);
+        assert_eq!(Roster::verify(forged, None), bad);
 
         let mut altered = roster(&owner, &[&bob]).signed;
         if let Some(byte) = altered.roster.last_mut() {
             *byte ^= 1;
         }
-        assert!(Roster::verify(altered, Some(&key), None).is_err());
+        assert!(Roster::verify(altered, None).is_err());
+    }
+
+    #[test]
+    fn a_look_alike_group_id_is_refused() {
+        let (owner, bob, mallory) = people();
+        let genuine = roster(&owner, &[&bob]);
+        // Mallory's own roster, under the owner's group id but with herself as founder.
+        let hers = roster(&mallory, &[&bob, &owner]);
+        let mut decoded: v1::Roster = wire::decode(&hers.signed.roster, "Roster").expect("roster");
+        decoded.group_id = genuine.group_id.clone();
+        let bytes = decoded.encode_to_vec();
+        let signature =
+            signature::sign(mallory.signing_key(), ROSTER_SIGNATURE_CONTEXT, &[&bytes]).to_vec();
+        let squatted = v1::SignedRoster {
+            roster: bytes,
+            signature,
+        };
+        assert_eq!(Roster::verify(squatted, None), Err(Error::GroupIdMismatch));
     }
 
     #[test]
     fn member_lists_are_checked() {
         let (owner, bob, _) = people();
-        let card = |identity: &Identity| identity.card().clone();
+        let card = |identity: &Identity| (identity.card().clone(), 1);
+        let lineage = || Lineage {
+            founder: owner.card().signing_key(),
+            salt: [1; GROUP_SALT_LEN],
+            transfers: Vec::new(),
+        };
         let max = MAX_GROUP_MEMBERS;
         let repeated = vec![card(&owner), card(&bob), card(&bob)];
         assert_eq!(
-            Roster::sign(&owner, &[1; 16], 1, repeated).err(),
+            Roster::sign(&owner, lineage(), 1, repeated).err(),
             Some(Error::InvalidRoster { max })
         );
         let owner_not_first = vec![card(&bob), card(&owner)];
         assert_eq!(
-            Roster::sign(&owner, &[1; 16], 1, owner_not_first).err(),
+            Roster::sign(&owner, lineage(), 1, owner_not_first).err(),
             Some(Error::NotGroupOwner)
-        );
-        assert_eq!(
-            Roster::sign(&owner, &[1; 8], 1, vec![card(&owner)]).err(),
-            Some(Error::InvalidGroupId { len: 8 })
         );
     }
 }

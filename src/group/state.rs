@@ -6,20 +6,24 @@ use ed25519_dalek::SigningKey;
 use prost::Message;
 use zeroize::Zeroizing;
 
+use super::control::{Control, Pending};
 use super::roster::Roster;
 use super::sender_key::{GroupSkippedKeys, SenderChain, SenderChains, SenderKey};
-use super::{Group, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
+use super::{
+    Group, GROUP_VERSION, MAX_GROUP_SKIPPED_KEYS, MAX_PENDING_CONTROLS, MAX_RESYNC_REPLIES,
+    MAX_SENDER_EPOCHS,
+};
 use crate::crypto::chain::{KeyChain, MessageKey};
 use crate::crypto::signature;
 use crate::error::{Error, Result};
-use crate::wire::{self, state, state_fixed};
+use crate::wire::{self, state, state_fixed, v1};
 
 fn invalid(reason: &'static str) -> Error {
     Error::InvalidState { reason }
 }
 
 impl Group {
-    /// Serializes the group as a `GroupState` protobuf (version 1).
+    /// Serializes the group as a `GroupState` protobuf (version 2).
     ///
     /// The bytes hold the group's secrets: seal them with a
     /// [`StorageKey`](crate::StorageKey). The encoding is deterministic, so equal groups
@@ -59,12 +63,36 @@ impl Group {
                     .collect(),
             })
             .collect();
+        let pending = self
+            .pending
+            .iter()
+            .map(|(member, pending)| state::GroupPendingState {
+                member: member.to_vec(),
+                roster: pending.roster,
+                controls: pending.controls.iter().map(|c| c.to_vec()).collect(),
+            })
+            .collect();
+        let resync_replies = self
+            .resync_replies
+            .iter()
+            .map(|(member, replies)| state::GroupResyncState {
+                member: member.to_vec(),
+                replies: *replies,
+            })
+            .collect();
+        let transfer = |t: &Option<v1::OwnerTransfer>| {
+            t.as_ref().map(Message::encode_to_vec).unwrap_or_default()
+        };
         wire::encode_state(state::GroupState {
-            version: 1,
+            version: GROUP_VERSION,
             me: self.me.to_vec(),
             roster: self.roster.signed.encode_to_vec(),
             own,
             senders,
+            pending,
+            resync_replies,
+            offered: transfer(&self.offered),
+            offer_received: transfer(&self.offer_received),
             checksum: Vec::new(),
         })
     }
@@ -78,8 +106,7 @@ impl Group {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let saved: state::GroupState = wire::decode_state(bytes)?;
         let me: [u8; 32] = state_fixed(&saved.me, "member key must be 32 bytes")?;
-        let roster =
-            Roster::parse(&saved.roster, None, None).map_err(|_| invalid("invalid roster"))?;
+        let roster = Roster::parse(&saved.roster, None).map_err(|_| invalid("invalid roster"))?;
         let own = saved
             .own
             .as_ref()
@@ -120,13 +147,96 @@ impl Group {
         if roster.contains(&me) && senders.len() != everyone {
             return Err(invalid("a member holds an entry for every other member"));
         }
-        Ok(Group {
-            me,
-            roster,
-            own,
-            senders,
-        })
+        let mut group = Group::new(me, roster, own);
+        group.senders = senders;
+        group.pending = load_pending(&group, &saved.pending)?;
+        group.resync_replies = load_replies(&group, &saved.resync_replies)?;
+        group.offered = load_transfer(&saved.offered)?;
+        group.offer_received = load_transfer(&saved.offer_received)?;
+        if group.offered.is_some() && group.roster.owner_key() != me {
+            return Err(invalid("only the owner has an offer out"));
+        }
+        Ok(group)
     }
+}
+
+/// Checks that `keys` ascend strictly (the canonical order) and name other members.
+fn check_members<'a>(group: &Group, keys: impl Iterator<Item = &'a [u8]>) -> Result<Vec<[u8; 32]>> {
+    let mut previous: Option<[u8; 32]> = None;
+    let mut members = Vec::new();
+    for key in keys {
+        let member: [u8; 32] = state_fixed(key, "member must be 32 bytes")?;
+        if previous.is_some_and(|previous| previous >= member) {
+            return Err(invalid("members must be in ascending order"));
+        }
+        if member == group.me || !group.roster.contains(&member) {
+            return Err(invalid("pending control and replies are for other members"));
+        }
+        previous = Some(member);
+        members.push(member);
+    }
+    Ok(members)
+}
+
+fn load_pending(
+    group: &Group,
+    saved: &[state::GroupPendingState],
+) -> Result<BTreeMap<[u8; 32], Pending>> {
+    let members = check_members(group, saved.iter().map(|p| p.member.as_slice()))?;
+    let mut pending = BTreeMap::new();
+    for (member, saved) in members.into_iter().zip(saved) {
+        if saved.controls.len() > MAX_PENDING_CONTROLS
+            || (saved.controls.is_empty() && !saved.roster)
+        {
+            return Err(invalid(
+                "at most MAX_PENDING_CONTROLS pending controls, and some",
+            ));
+        }
+        for control in &saved.controls {
+            let parsed = Control::parse(control).map_err(|_| invalid("invalid pending control"))?;
+            if parsed.group_id != group.roster.group_id || parsed.roster.is_some() {
+                return Err(invalid("invalid pending control"));
+            }
+        }
+        pending.insert(
+            member,
+            Pending {
+                roster: saved.roster,
+                controls: saved
+                    .controls
+                    .iter()
+                    .map(|c| Zeroizing::new(c.clone()))
+                    .collect(),
+            },
+        );
+    }
+    Ok(pending)
+}
+
+fn load_replies(
+    group: &Group,
+    saved: &[state::GroupResyncState],
+) -> Result<BTreeMap<[u8; 32], u32>> {
+    let members = check_members(group, saved.iter().map(|r| r.member.as_slice()))?;
+    members
+        .into_iter()
+        .zip(saved)
+        .map(|(member, saved)| {
+            if saved.replies == 0 || saved.replies > MAX_RESYNC_REPLIES {
+                return Err(invalid("resync replies must be 1..=MAX_RESYNC_REPLIES"));
+            }
+            Ok((member, saved.replies))
+        })
+        .collect()
+}
+
+fn load_transfer(bytes: &[u8]) -> Result<Option<v1::OwnerTransfer>> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    wire::decode(bytes, "OwnerTransfer")
+        .map(Some)
+        .map_err(|_| invalid("invalid ownership transfer"))
 }
 
 fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {

@@ -46,13 +46,14 @@ fn nested<M: Arbitrary + Message + 'static>() -> BoxedStrategy<Vec<u8>> {
     .boxed()
 }
 
-/// A group id: 16..=64 bytes most of the time.
+/// A group id: 32 bytes most of the time.
 fn group_id() -> BoxedStrategy<Vec<u8>> {
-    prop_oneof![
-        6 => vec(any::<u8>(), 16..=64),
-        1 => vec(any::<u8>(), 0..=80),
-    ]
-    .boxed()
+    sized(32)
+}
+
+/// A group protocol version field: 2 most of the time.
+fn group_version() -> BoxedStrategy<u32> {
+    prop_oneof![4 => Just(2u32), 1 => any::<u32>()].boxed()
 }
 
 macro_rules! arbitrary {
@@ -168,7 +169,7 @@ arbitrary! {
             iteration,
         },
     );
-    GroupMessage => (version(), nested::<v1::GroupHeader>(), blob(96), sized(64)).prop_map(
+    GroupMessage => (group_version(), nested::<v1::GroupHeader>(), blob(96), sized(64)).prop_map(
         |(version, header, ciphertext, signature)| v1::GroupMessage {
             version,
             header,
@@ -194,33 +195,52 @@ arbitrary! {
                 signing_key,
             }
         });
+    RosterMember => (nested::<v1::SignedCard>(), prop_oneof![3 => 1..8u64, 1 => any::<u64>()])
+        .prop_map(|(card, added_at)| v1::RosterMember { card, added_at });
+    OwnerTransfer => (prop_oneof![3 => 1..8u64, 1 => any::<u64>()], sized(32), sized(64))
+        .prop_map(|(version, new_owner, signature)| v1::OwnerTransfer {
+            version,
+            new_owner,
+            signature,
+        });
     Roster => (
         group_id(),
         prop_oneof![3 => 1..8u64, 1 => any::<u64>()],
-        vec(nested::<v1::SignedCard>(), 0..=3),
+        vec(any::<v1::RosterMember>(), 0..=3),
+        (sized(32), sized(16), vec(any::<v1::OwnerTransfer>(), 0..=2)),
     )
-        .prop_map(|(group_id, version, members)| v1::Roster {
+        .prop_map(|(group_id, version, members, (founder, salt, transfers))| v1::Roster {
             group_id,
             version,
             members,
+            founder,
+            salt,
+            transfers,
         });
     SignedRoster => (nested::<v1::Roster>(), sized(64))
         .prop_map(|(roster, signature)| v1::SignedRoster { roster, signature });
     LeaveRequest => group_id().prop_map(|group_id| v1::LeaveRequest { group_id });
+    ResyncRequest => group_id().prop_map(|group_id| v1::ResyncRequest { group_id });
+    OwnershipOffer => (group_id(), proptest::option::of(any::<v1::OwnerTransfer>()))
+        .prop_map(|(group_id, transfer)| v1::OwnershipOffer { group_id, transfer });
     GroupControl => (
-        version(),
+        group_version(),
         proptest::option::of(any::<v1::SignedRoster>()),
         proptest::option::of(any::<v1::SenderKeyDistribution>()),
         proptest::option::of(any::<v1::LeaveRequest>()),
         prop_oneof![3 => 0..8u64, 1 => any::<u64>()],
+        proptest::option::of(any::<v1::ResyncRequest>()),
+        proptest::option::of(any::<v1::OwnershipOffer>()),
     )
-        .prop_map(|(version, roster, sender_key, leave, roster_version)| {
+        .prop_map(|(version, roster, sender_key, leave, roster_version, resync, offer)| {
             v1::GroupControl {
                 version,
                 roster,
                 sender_key,
                 leave,
                 roster_version,
+                resync,
+                offer,
             }
         });
 }
@@ -319,9 +339,13 @@ wire_message!(
     GroupHeader,
     GroupMessage,
     SenderKeyDistribution,
+    RosterMember,
+    OwnerTransfer,
     Roster,
     SignedRoster,
     LeaveRequest,
+    ResyncRequest,
+    OwnershipOffer,
     GroupControl,
 );
 

@@ -336,7 +336,7 @@ impl Endpoint for ChannelEndpoint {
         match &mut self.state {
             EndpointState::Open(channel) => channel.encrypt(&mut self.rng, plaintext),
             // `play` never asks: the joiner cannot send before it has joined.
-            EndpointState::Waiting(..) => Err(Error::ChannelNotEstablished { member: [0; 32] }),
+            EndpointState::Waiting(..) => Err(Error::NotAPrekeyMessage),
         }
     }
 

@@ -14,9 +14,6 @@ use crate::{Channel, Decrypted, Error, Group, Identity, Joined, PrekeyStore, Rec
 /// The creation time of every identity made here, so that cards do not depend on the clock.
 const CREATED_AT: u64 = 1_700_000_000;
 
-/// The id of every group made here.
-const GROUP_ID: &[u8] = b"ratchetkit::testing group";
-
 /// Longest plaintext the strategies generate.
 const MAX_PLAINTEXT: usize = 128;
 
@@ -411,14 +408,9 @@ impl GroupPair {
         let mut alice_channels = BTreeMap::from([(b, to_bob)]);
         let mut bob_channels = BTreeMap::from([(a, to_alice)]);
 
-        let (alice_group, welcome) = Group::create(
-            &mut rng,
-            &alice,
-            GROUP_ID,
-            &[bob.card().clone()],
-            &mut alice_channels,
-        )?;
-        let welcome = only_message(welcome, b)?;
+        let (alice_group, welcome) =
+            Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
+        let welcome = only_message(welcome.outgoing, b)?;
         let (bob_group, joined) = Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome)?;
         let mut pair = Self {
             alice: Member {
@@ -546,7 +538,7 @@ impl GroupPair {
             Side::Alice => &mut self.alice,
             Side::Bob => &mut self.bob,
         };
-        let outgoing = member.group.rekey(rng, &mut member.channels)?;
+        let outgoing = member.group.rekey(rng, &mut member.channels)?.outgoing;
         only_message(outgoing, peer)
     }
 

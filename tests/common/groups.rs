@@ -8,9 +8,6 @@ use ratchetkit::{Channel, Decrypted, Error, Group, Identity, PrekeyStore};
 
 use super::{fields_at, identity, rng, TestRng};
 
-/// The group id every test group uses.
-pub const GROUP_ID: [u8; 16] = *b"ratchetkit-group";
-
 pub struct Member {
     pub identity: Identity,
     pub key: [u8; 32],
@@ -181,22 +178,22 @@ impl World {
         self.members[i].group.as_ref().is_some_and(Group::is_member)
     }
 
-    /// `owner` creates a group under [`GROUP_ID`] with `members`, without keeping it or
-    /// sending anything: the group and its welcomes.
+    /// `owner` creates a group with `members`, without keeping it or sending anything:
+    /// the group and its welcomes.
     pub fn new_group(&mut self, owner: usize, members: &[usize]) -> (Group, Vec<Outgoing>) {
         let cards: Vec<_> = members
             .iter()
             .map(|&i| self.members[i].identity.card().clone())
             .collect();
         let member = &mut self.members[owner];
-        Group::create(
+        let (group, received) = Group::create(
             &mut self.rng,
             &member.identity,
-            &GROUP_ID,
             &cards,
             &mut member.channels,
         )
-        .expect("create group")
+        .expect("create group");
+        (group, received.outgoing)
     }
 
     /// `owner` creates the group with `members`, and all control is delivered.
@@ -216,7 +213,8 @@ impl World {
             .as_mut()
             .expect("owner has the group")
             .add_member(&mut self.rng, &member.identity, &card, &mut member.channels)
-            .expect("add member");
+            .expect("add member")
+            .outgoing;
         self.post(owner, outgoing);
     }
 
@@ -229,7 +227,8 @@ impl World {
             .as_mut()
             .expect("owner has the group")
             .remove_member(&mut self.rng, &member.identity, &key, &mut member.channels)
-            .expect("remove member");
+            .expect("remove member")
+            .outgoing;
         self.post(owner, outgoing);
     }
 
@@ -241,7 +240,8 @@ impl World {
             .as_mut()
             .expect("member has the group")
             .rekey(&mut self.rng, &mut member.channels)
-            .expect("rekey");
+            .expect("rekey")
+            .outgoing;
         self.post(who, outgoing);
     }
 
@@ -253,7 +253,8 @@ impl World {
             .as_mut()
             .expect("member has the group")
             .leave(&mut self.rng, &mut member.channels)
-            .expect("leave");
+            .expect("leave")
+            .outgoing;
         self.post(who, outgoing);
     }
 
