@@ -383,7 +383,7 @@ impl Group {
         self.deliver(rng, &mut work);
         let (outgoing, queued) = work.commit();
         for (member, pending) in queued {
-            if !self.roster.contains(&member) && member != self.roster.owner_key() {
+            if !self.roster.contains(&member) || pending == Pending::default() {
                 continue;
             }
             if !self.pending.contains_key(&member) {

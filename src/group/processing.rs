@@ -200,8 +200,16 @@ impl Group {
         let key = control
             .sender_key
             .as_ref()
-            .map(|distribution| self.check_install(change.as_ref(), from, &control, distribution))
-            .transpose()?;
+            .map(|distribution| self.check_install(change.as_ref(), from, &control, distribution));
+        // A key already held (or superseded) is no reason to refuse the rest: the owner's
+        // resync reply carries its roster with a key the member may well hold. Only a
+        // control with nothing new in it is refused.
+        let others_apply =
+            change.is_some() || control.leave || control.resync || control.offer.is_some();
+        let key = match key {
+            Some(Err(Error::Duplicate | Error::StaleSenderKey { .. })) if others_apply => None,
+            key => key.transpose()?,
+        };
         if control.leave {
             if roster.owner_key() != self.me {
                 return Err(Error::NotGroupOwner);
@@ -281,9 +289,7 @@ impl Group {
         }
         if roster.version <= old.version {
             // Two rosters of one version are the owner signing twice: refused either way.
-            if carries_more && roster.version < old.version
-                || carries_more && roster.signed == old.signed
-            {
+            if carries_more && (roster.version < old.version || roster.signed == old.signed) {
                 return Ok(None);
             }
             return Err(Error::StaleRoster {
