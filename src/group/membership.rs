@@ -235,8 +235,14 @@ impl Group {
     /// reads everything sent, and messages from the gap still decrypt while their keys
     /// are held. Nobody is removed, and nothing this member holds is dropped.
     ///
+    /// The request also starts a new sender key epoch, sent with it, numbered past any
+    /// this member may have given out before a restart from an older save: call this
+    /// after loading a save that may be older than the last one, before sending, and no
+    /// message key is used twice.
+    ///
     /// # Errors
-    /// [`Error::NoLongerMember`] once removed or left; channel errors.
+    /// [`Error::NoLongerMember`] once removed or left; [`Error::ChainExhausted`] when the
+    /// epoch numbers are used up; channel errors.
     pub fn resync<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -245,9 +251,15 @@ impl Group {
         if !self.is_member() {
             return Err(Error::NoLongerMember);
         }
+        let own = self
+            .own
+            .as_ref()
+            .ok_or(Error::NoLongerMember)?
+            .resync_epoch(rng)?;
         let mut work = ChannelWork::new(channels);
         let request = ControlParts {
             roster_version: self.roster.version,
+            sender_key: Some(own.distribution(self.group_id(), &self.me)),
             resync: true,
             ..ControlParts::default()
         }
@@ -256,6 +268,8 @@ impl Group {
         for other in self.others() {
             work.send(rng, &other, &request, || queued.clone())?;
         }
+        self.own = Some(own);
+        self.resync_replies.clear();
         Ok(self.finish(rng, work, Vec::new()))
     }
 
@@ -279,6 +293,9 @@ impl Group {
         channels: &mut C,
     ) -> Result<Received> {
         self.check_owner(owner)?;
+        if self.roster.transfers.len() >= super::MAX_OWNER_TRANSFERS {
+            return Err(Error::InvalidOwnerChain);
+        }
         if *new_owner == self.me {
             return Err(Error::AlreadyGroupMember { member: *new_owner });
         }

@@ -45,6 +45,23 @@ impl SenderKey {
         Ok(Self::generate(rng, epoch))
     }
 
+    /// The sender key a resync starts: a fresh epoch numbered `epoch + 1 + jump`, where
+    /// `jump` is the first two bytes (big-endian) of its public signing key. A member
+    /// restored from an older save may have given out the next epoch numbers already,
+    /// with other keys; the random jump keeps its new epoch from colliding with them, so
+    /// that no message key of its is ever used twice.
+    pub(crate) fn resync_epoch<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<Self> {
+        let mut key = Self::generate(rng, 0);
+        let public = key.signing.verifying_key().to_bytes();
+        let jump = u32::from(u16::from_be_bytes([public[0], public[1]]));
+        key.epoch = self
+            .epoch
+            .checked_add(1)
+            .and_then(|next| next.checked_add(jump))
+            .ok_or(Error::ChainExhausted)?;
+        Ok(key)
+    }
+
     /// The distribution of this key at its current iteration: a receiver can read what is
     /// sent from now on, nothing before.
     pub(crate) fn distribution(&self, group_id: &[u8], me: &[u8; 32]) -> v1::SenderKeyDistribution {
