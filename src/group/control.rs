@@ -11,7 +11,8 @@ use prost::Message;
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::{GROUP_VERSION, MAX_PENDING_CONTROLS};
+use super::pending::Pending;
+use super::GROUP_VERSION;
 use crate::channel::Channel;
 pub use crate::channel::JoinedControl;
 use crate::error::{Error, Result};
@@ -66,100 +67,6 @@ pub(crate) struct ChannelWork<'a, C: ?Sized> {
     outgoing: Vec<Outgoing>,
     /// Control for members the app has no channel to, to deliver once it has one.
     pub(crate) queued: BTreeMap<[u8; 32], Pending>,
-}
-
-/// Control waiting for a channel to one member.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct Pending {
-    /// (Owner only.) The member needs the current roster.
-    pub(crate) roster: bool,
-    /// Encoded `GroupControl`s without a roster, oldest first; each holds at most one
-    /// sender key, so they are zeroized when dropped.
-    pub(crate) controls: Vec<Zeroizing<Vec<u8>>>,
-}
-
-impl Pending {
-    /// The current roster, for a member the owner could not send an update to.
-    pub(crate) fn roster() -> Self {
-        Self {
-            roster: true,
-            controls: Vec::new(),
-        }
-    }
-
-    /// One encoded control.
-    pub(crate) fn control(control: Zeroizing<Vec<u8>>) -> Self {
-        Self {
-            roster: false,
-            controls: vec![control],
-        }
-    }
-
-    /// A sender key, as sent under `roster_version`: kept as it was, so that the member
-    /// can read what was sent while it waited.
-    pub(crate) fn key(
-        group_id: &[u8],
-        roster_version: u64,
-        distribution: v1::SenderKeyDistribution,
-    ) -> Self {
-        Self::control(
-            ControlParts {
-                roster_version,
-                sender_key: Some(distribution),
-                ..ControlParts::default()
-            }
-            .encode(group_id),
-        )
-    }
-
-    /// The same, with the current roster too.
-    pub(crate) fn with_roster(mut self) -> Self {
-        self.roster = true;
-        self
-    }
-
-    /// The channel messages' plaintexts: the first control carries `roster`, if any (a
-    /// control of its own, under `version`, when nothing else waits).
-    pub(crate) fn messages(
-        &self,
-        roster: Option<v1::SignedRoster>,
-        version: u64,
-        group_id: &[u8],
-    ) -> Vec<Zeroizing<Vec<u8>>> {
-        let mut messages = self.controls.clone();
-        let Some(roster) = roster else {
-            return messages;
-        };
-        let first = messages
-            .first()
-            .and_then(|first| wire::decode_secret::<v1::GroupControl>(first, "GroupControl").ok());
-        match first {
-            Some(mut control) => {
-                control.roster = Some(roster);
-                if let Some(slot) = messages.first_mut() {
-                    *slot = Zeroizing::new(control.encode_to_vec());
-                }
-            }
-            None => messages.insert(
-                0,
-                ControlParts {
-                    roster_version: version,
-                    roster: Some(roster),
-                    ..ControlParts::default()
-                }
-                .encode(group_id),
-            ),
-        }
-        messages
-    }
-
-    /// Appends `later`, keeping the newest [`MAX_PENDING_CONTROLS`] controls.
-    pub(crate) fn merge(&mut self, later: Pending) {
-        self.roster |= later.roster;
-        self.controls.extend(later.controls);
-        let excess = self.controls.len().saturating_sub(MAX_PENDING_CONTROLS);
-        self.controls.drain(..excess);
-    }
 }
 
 impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {

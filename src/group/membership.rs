@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use rand::CryptoRng;
 
-use super::control::{ChannelWork, Channels, ControlParts, Pending};
+use super::control::{ChannelWork, Channels, ControlParts};
+use super::pending::Pending;
 use super::roster::{sign_transfer, Roster};
 use super::sender_key::{SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received};
@@ -369,89 +370,6 @@ impl Group {
         Ok(self.finish(rng, work, vec![event]))
     }
 
-    /// Sends what waited for a channel ([`GroupEvent::ChannelNeeded`]) to every member the
-    /// app now has a channel to. Every other operation does this too; call it after
-    /// starting the channels the events asked for.
-    ///
-    /// Never fails: a member whose channel cannot send stays pending.
-    pub fn deliver_pending<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        &mut self,
-        rng: &mut R,
-        channels: &mut C,
-    ) -> Received {
-        let work = ChannelWork::new(channels);
-        self.finish(rng, work, Vec::new())
-    }
-
-    /// The members that control waits for a channel to.
-    pub fn pending_members(&self) -> impl Iterator<Item = &[u8; 32]> + '_ {
-        self.pending.keys()
-    }
-
-    /// Ends an operation whose group changes are made: delivers what waited for a channel
-    /// the app now has, commits the channels, keeps what still waits, and reports the
-    /// members newly waiting for a channel.
-    pub(crate) fn finish<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        &mut self,
-        rng: &mut R,
-        mut work: ChannelWork<'_, C>,
-        mut events: Vec<GroupEvent>,
-    ) -> Received {
-        self.deliver(rng, &mut work);
-        let (outgoing, queued) = work.commit();
-        for (member, pending) in queued {
-            if !self.roster.contains(&member) || pending == Pending::default() {
-                continue;
-            }
-            if !self.pending.contains_key(&member) {
-                if let Some(card) = self.roster.member(&member) {
-                    events.push(GroupEvent::ChannelNeeded {
-                        member,
-                        name: card.identity().to_owned(),
-                        fingerprint: card.fingerprint(),
-                    });
-                }
-            }
-            self.pending.entry(member).or_default().merge(pending);
-        }
-        Received { events, outgoing }
-    }
-
-    /// Sends pending control to every pending member the app has a channel to.
-    fn deliver<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
-        &mut self,
-        rng: &mut R,
-        work: &mut ChannelWork<'_, C>,
-    ) {
-        let owner = self.roster.owner_key() == self.me;
-        let members: Vec<[u8; 32]> = self.pending.keys().copied().collect();
-        for member in members {
-            if !self.roster.contains(&member) {
-                self.pending.remove(&member);
-                continue;
-            }
-            if !work.has_channel(&member) {
-                continue;
-            }
-            let Some(pending) = self.pending.remove(&member) else {
-                continue;
-            };
-            let roster = (pending.roster && owner).then(|| self.roster.signed.clone());
-            let messages = pending.messages(roster, self.roster.version, self.group_id());
-            let mut sent = 0;
-            for message in &messages {
-                // A channel that cannot send keeps the rest waiting.
-                if work.send(rng, &member, message, Pending::default).is_err() {
-                    break;
-                }
-                sent += 1;
-            }
-            if sent < messages.len() {
-                self.pending.insert(member, pending);
-            }
-        }
-    }
-
     /// Checks that `owner` is this group's owner and this member, with no transfer
     /// offered, returning its sender key.
     fn check_owner(&self, owner: &Identity) -> Result<&SenderKey> {
@@ -488,19 +406,6 @@ impl Group {
             sender_key: self.own_distribution(),
             ..ControlParts::default()
         }
-    }
-
-    /// What waits for a member without a channel instead of the welcome.
-    fn queued_welcome(&self) -> Pending {
-        self.queued_key(self.roster.version).with_roster()
-    }
-
-    /// What waits for a member without a channel instead of this member's current key,
-    /// as sent under `roster_version`.
-    pub(crate) fn queued_key(&self, roster_version: u64) -> Pending {
-        self.own_distribution()
-            .map(|distribution| Pending::key(self.group_id(), roster_version, distribution))
-            .unwrap_or_default()
     }
 
     /// An entry, with no sender key yet, for every other member, seen from the version

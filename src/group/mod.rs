@@ -20,6 +20,7 @@
 mod control;
 mod membership;
 mod message;
+mod pending;
 mod processing;
 mod roster;
 mod sender_key;
@@ -36,8 +37,8 @@ use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::identity::{Card, Fingerprint};
 use crate::wire;
-use control::Pending;
 use message::IncomingGroupMessage;
+use pending::Pending;
 use roster::Roster;
 use sender_key::{SenderChains, SenderKey};
 

@@ -6,7 +6,8 @@
 
 use rand::CryptoRng;
 
-use super::control::{ChannelWork, Channels, Control, ControlParts, JoinedControl, Pending};
+use super::control::{ChannelWork, Channels, Control, ControlParts, JoinedControl};
+use super::pending::Pending;
 use super::roster::{verify_transfer, Roster};
 use super::sender_key::{SenderChain, SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received, MAX_RESYNC_REPLIES};

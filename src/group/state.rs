@@ -6,7 +6,8 @@ use ed25519_dalek::SigningKey;
 use prost::Message;
 use zeroize::Zeroizing;
 
-use super::control::{Control, Pending};
+use super::control::Control;
+use super::pending::Pending;
 use super::roster::Roster;
 use super::sender_key::{GroupSkippedKeys, SenderChain, SenderChains, SenderKey};
 use super::{
