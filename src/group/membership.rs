@@ -271,6 +271,8 @@ impl Group {
         }
         self.own = Some(own);
         self.resync_replies.clear();
+        // The owner's answer (its roster) ends a member's resync; the owner gets none.
+        self.resyncing = self.roster.owner_key() != self.me;
         Ok(self.finish(rng, work, Vec::new()))
     }
 
@@ -279,11 +281,14 @@ impl Group {
     /// group over with [`Group::accept_ownership`] (a roster signed by it and carrying
     /// this transfer). The offer cannot be withdrawn: until the new owner's roster
     /// arrives, this owner makes no roster change ([`Error::OwnershipTransferPending`]),
-    /// so that no two rosters of the same version can exist. Once it has arrived, this
-    /// member is an ordinary member and may [`Group::leave`].
+    /// so that no two rosters of the same version can exist. Calling this again for the
+    /// same member sends the same offer again (say after it was lost), and a resync
+    /// request from that member is answered with it too. Once the new owner's roster has
+    /// arrived, this member is an ordinary member and may [`Group::leave`].
     ///
     /// # Errors
-    /// [`Error::NotGroupOwner`]; [`Error::OwnershipTransferPending`] for a second offer;
+    /// [`Error::NotGroupOwner`]; [`Error::OwnershipTransferPending`] for an offer to
+    /// another member while one is out;
     /// [`Error::NotGroupMember`] for someone outside the roster, and
     /// [`Error::AlreadyGroupMember`] for the owner itself; channel errors.
     pub fn offer_ownership<R: CryptoRng + ?Sized, C: Channels + ?Sized>(
@@ -293,17 +298,29 @@ impl Group {
         new_owner: &[u8; 32],
         channels: &mut C,
     ) -> Result<Received> {
-        self.check_owner(owner)?;
-        if self.roster.transfers.len() >= super::MAX_OWNER_TRANSFERS {
-            return Err(Error::InvalidOwnerChain);
-        }
-        if *new_owner == self.me {
-            return Err(Error::AlreadyGroupMember { member: *new_owner });
-        }
-        if !self.roster.contains(new_owner) {
-            return Err(Error::NotGroupMember { member: *new_owner });
-        }
-        let transfer = sign_transfer(owner, self.group_id(), self.next_version()?, new_owner);
+        let transfer = match &self.offered {
+            // The same offer again, say after it was lost: it is the one already signed.
+            Some(offered) if offered.new_owner.as_slice() == new_owner.as_slice() => {
+                let key = owner.card().signing_key();
+                if key != self.me || key != self.roster.owner_key() {
+                    return Err(Error::NotGroupOwner);
+                }
+                offered.clone()
+            }
+            _ => {
+                self.check_owner(owner)?;
+                if self.roster.transfers.len() >= super::MAX_OWNER_TRANSFERS {
+                    return Err(Error::InvalidOwnerChain);
+                }
+                if *new_owner == self.me {
+                    return Err(Error::AlreadyGroupMember { member: *new_owner });
+                }
+                if !self.roster.contains(new_owner) {
+                    return Err(Error::NotGroupMember { member: *new_owner });
+                }
+                sign_transfer(owner, self.group_id(), self.next_version()?, new_owner)
+            }
+        };
         let mut work = ChannelWork::new(channels);
         let offer = ControlParts {
             roster_version: self.roster.version,

@@ -162,6 +162,9 @@ pub struct Group {
     offered: Option<wire::v1::OwnerTransfer>,
     /// A transfer offered to this member, until it accepts or the roster moves on.
     offer_received: Option<wire::v1::OwnerTransfer>,
+    /// This member asked for a resync and the owner's roster has not come since: members
+    /// a roster shows it for the first time are asked too.
+    resyncing: bool,
 }
 
 /// A decrypted group message.
@@ -267,6 +270,7 @@ impl Group {
             resync_replies: BTreeMap::new(),
             offered: None,
             offer_received: None,
+            resyncing: false,
         }
     }
 

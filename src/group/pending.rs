@@ -248,7 +248,10 @@ mod tests {
             panic!("one message expected");
         };
         let only: v1::GroupControl = wire::decode_secret(only, "GroupControl").expect("control");
-        assert_eq!((only.roster.as_ref(), only.roster_version), (Some(&roster), 9));
+        assert_eq!(
+            (only.roster.as_ref(), only.roster_version),
+            (Some(&roster), 9)
+        );
 
         let waiting = Pending::control(leave(4)).with_roster();
         let messages = waiting.messages(Some(roster.clone()), 9, &[7; 32]);
@@ -257,7 +260,10 @@ mod tests {
         };
         let first: v1::GroupControl = wire::decode_secret(first, "GroupControl").expect("control");
         // The control keeps the version it was made under; the roster is the current one.
-        assert_eq!((first.roster.as_ref(), first.roster_version), (Some(&roster), 4));
+        assert_eq!(
+            (first.roster.as_ref(), first.roster_version),
+            (Some(&roster), 4)
+        );
         assert!(first.leave.is_some());
     }
 }

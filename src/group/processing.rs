@@ -9,7 +9,7 @@ use rand::CryptoRng;
 use super::control::{ChannelWork, Channels, Control, ControlParts, JoinedControl};
 use super::pending::Pending;
 use super::roster::{verify_transfer, Roster};
-use super::sender_key::{SenderChain, SenderChains, SenderKey};
+use super::sender_key::{CheckedKey, SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received, MAX_RESYNC_REPLIES};
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity};
@@ -31,7 +31,9 @@ struct RosterChange {
 /// Everything a control changes, worked out before anything is committed.
 struct Changes {
     roster: Option<RosterChange>,
-    key: Option<(u32, SenderChain)>,
+    /// Whether the control carried a roster from the owner, new or not.
+    roster_seen: bool,
+    key: Option<CheckedKey>,
     leave: bool,
     resync: bool,
     offer: Option<v1::OwnerTransfer>,
@@ -191,6 +193,7 @@ impl Group {
             || control.leave
             || control.resync
             || control.offer.is_some();
+        let roster_seen = control.roster.is_some();
         let change = match control.roster.take() {
             Some(signed) => self.roster_change(rng, work, signed, from, carries_more)?,
             None => None,
@@ -219,9 +222,14 @@ impl Group {
                 return Err(Error::NotGroupMember { member: *from });
             }
         }
-        if control.resync {
-            self.answer_resync(rng, work, change.as_ref(), from)?;
-        }
+        // The request carries the requester's new epoch, which it has moved to: a request
+        // refused for the rate limit still installs it (unanswered), or the requester's
+        // messages would be unreadable here until it rekeyed.
+        let resync = control.resync
+            && match self.answer_resync(rng, work, change.as_ref(), from) {
+                Err(Error::ResyncRateLimited { .. }) if key.is_some() => false,
+                answered => answered.map(|()| true)?,
+            };
         let offer = control
             .offer
             .take()
@@ -229,9 +237,10 @@ impl Group {
             .transpose()?;
         Ok(Changes {
             roster: change,
+            roster_seen,
             key,
             leave: control.leave,
-            resync: control.resync,
+            resync,
             offer,
         })
     }
@@ -239,13 +248,18 @@ impl Group {
     /// Applies what [`Group::work_out`] found, returning the events.
     fn commit_changes(&mut self, from: &[u8; 32], changes: Changes) -> Vec<GroupEvent> {
         let mut events = Vec::new();
+        if changes.roster_seen {
+            // A resync is through once the owner's roster has come: its answer.
+            self.resyncing = false;
+        }
         if let Some(change) = changes.roster {
             events.extend(change.events.iter().cloned());
             self.commit_roster(change);
         }
-        if let Some((epoch, chain)) = changes.key {
+        if let Some(key) = changes.key {
+            let epoch = key.epoch;
             if let Some(chains) = self.senders.get_mut(from) {
-                chains.insert(epoch, chain);
+                chains.insert(key);
             }
             events.push(GroupEvent::SenderKey {
                 sender: *from,
@@ -391,15 +405,26 @@ impl Group {
         };
         if let Some(own) = &own {
             let distribution = own.distribution(&roster.group_id, &self.me);
-            let update = ControlParts {
-                roster_version: roster.version,
-                sender_key: Some(distribution.clone()),
-                ..ControlParts::default()
-            }
-            .encode(&roster.group_id);
-            let queued = Pending::key(&roster.group_id, roster.version, distribution);
+            // A member that asked for a resync and learns of members it did not know asks
+            // them too: their keys went out before it knew them (or before the save it
+            // was restored from), and its request never reached them.
+            let encode = |resync| {
+                ControlParts {
+                    roster_version: roster.version,
+                    sender_key: Some(distribution.clone()),
+                    resync,
+                    ..ControlParts::default()
+                }
+                .encode(&roster.group_id)
+            };
+            let (update, asking) = (encode(false), encode(true));
             for recipient in &recipients {
-                work.send(rng, recipient, &update, || queued.clone())?;
+                let ask = self.resyncing
+                    && !starting_over
+                    && added_keys.iter().any(|(key, _)| key == recipient);
+                let control = if ask { &asking } else { &update };
+                let queued = Pending::control(control.clone());
+                work.send(rng, recipient, control, || queued)?;
             }
         }
         Ok(Some(RosterChange {
@@ -419,7 +444,7 @@ impl Group {
         from: &[u8; 32],
         control: &Control,
         distribution: &v1::SenderKeyDistribution,
-    ) -> Result<(u32, SenderChain)> {
+    ) -> Result<CheckedKey> {
         if distribution.sender.as_slice() != from.as_slice() {
             return Err(Error::SenderMismatch);
         }
@@ -444,8 +469,7 @@ impl Group {
         let held = held
             .filter(|_| roster.contains(from) && *from != self.me && !removed)
             .ok_or(Error::NotGroupMember { member: *from })?;
-        let chain = held.check(control.roster_version, distribution)?;
-        Ok((distribution.epoch, chain))
+        held.check(control.roster_version, distribution)
     }
 
     /// Answers a resync request from `from`: the owner with its roster and its key, any
@@ -469,10 +493,16 @@ impl Group {
             return Err(Error::ResyncRateLimited { member: *from });
         }
         let owner = self.roster.owner_key() == self.me;
+        // An offer to the requester goes again: lost, it would freeze the roster for good.
+        let offer = self
+            .offered
+            .clone()
+            .filter(|offer| offer.new_owner.as_slice() == from.as_slice());
         let reply = ControlParts {
             roster_version: self.roster.version,
             roster: owner.then(|| self.roster.signed.clone()),
             sender_key: self.own_distribution(),
+            offer,
             ..ControlParts::default()
         };
         if reply.roster.is_none() && reply.sender_key.is_none() {

@@ -169,9 +169,12 @@ impl Roster {
     ) -> Result<Self> {
         let (cards, added_at): (Vec<Card>, Vec<u64>) = members.into_iter().unzip();
         let member_keys = check_members(&cards)?;
-        if cards.first() != Some(owner.card()) {
-            return Err(Error::NotGroupOwner);
-        }
+        // The owner's card as the roster holds it (an app-approved one, say), as
+        // `Roster::verify` reads it: only its key must be the signer's.
+        let owner_card = match cards.first() {
+            Some(card) if card.signing_key() == owner.card().signing_key() => card.clone(),
+            _ => return Err(Error::NotGroupOwner),
+        };
         let group_id = group_id(&lineage.founder, &lineage.salt);
         let member_bytes: Vec<Vec<u8>> = cards.iter().map(Card::to_bytes).collect();
         let roster = v1::Roster {
@@ -195,7 +198,7 @@ impl Roster {
         Ok(Self {
             group_id,
             version,
-            owner: owner.card().clone(),
+            owner: owner_card,
             members: cards,
             added_at,
             member_bytes,

@@ -99,6 +99,14 @@ pub(crate) struct SenderChains {
     pub(crate) skipped: GroupSkippedKeys,
 }
 
+/// A sender key checked by [`SenderChains::check`], to [`insert`](SenderChains::insert):
+/// the chain to hold, and the keys of earlier messages it reaches back to.
+pub(crate) struct CheckedKey {
+    pub(crate) epoch: u32,
+    chain: SenderChain,
+    earlier: Vec<(u32, MessageKey)>,
+}
+
 /// A decryption worked out on copies, applied by [`SenderChains::commit`].
 pub(crate) struct Opened {
     pub(crate) plaintext: Vec<u8>,
@@ -123,14 +131,17 @@ impl SenderChains {
     /// what is held, returning the chain to [`insert`](SenderChains::insert).
     ///
     /// A distribution from before the sender's current membership, or for an epoch older
-    /// than every epoch kept, is [`Error::StaleSenderKey`]; one for an epoch already held
-    /// is a [`Error::Duplicate`] when it matches and stale when it does not (epochs never
+    /// than every epoch kept, is [`Error::StaleSenderKey`]. One for an epoch already held
+    /// with the same signing key is a [`Error::Duplicate`], unless it starts earlier than
+    /// the held one: a later copy (say a resync answer) overtook it, and it gives the keys
+    /// of the messages in between (at most [`MAX_GROUP_MESSAGE_GAP`], else
+    /// [`Error::TooFarAhead`]). Another signing key for a held epoch is stale (epochs never
     /// change once given).
     pub(crate) fn check(
         &self,
         roster_version: u64,
         distribution: &v1::SenderKeyDistribution,
-    ) -> Result<SenderChain> {
+    ) -> Result<CheckedKey> {
         let epoch = distribution.epoch;
         if roster_version < self.since {
             return Err(Error::StaleSenderKey { epoch });
@@ -148,24 +159,50 @@ impl SenderChains {
         }
         if let Some(existing) = self.epochs.get(&epoch) {
             // The held chain may have moved on; compare what the distribution fixed.
-            let same = existing.first == chain.first && existing.signing_key == chain.signing_key;
-            return Err(if same {
-                Error::Duplicate
-            } else {
-                Error::StaleSenderKey { epoch }
+            if existing.signing_key != chain.signing_key {
+                return Err(Error::StaleSenderKey { epoch });
+            }
+            if chain.first >= existing.first {
+                return Err(Error::Duplicate);
+            }
+            let earlier = chain
+                .chain
+                .skip_to(existing.first, MAX_GROUP_MESSAGE_GAP)?
+                .skipped;
+            return Ok(CheckedKey {
+                epoch,
+                chain: SenderChain {
+                    first: chain.first,
+                    ..existing.clone()
+                },
+                earlier,
             });
         }
         let full = self.epochs.len() >= MAX_SENDER_EPOCHS;
         if full && self.epochs.keys().all(|&kept| kept > epoch) {
             return Err(Error::StaleSenderKey { epoch });
         }
-        Ok(chain)
+        Ok(CheckedKey {
+            epoch,
+            chain,
+            earlier: Vec::new(),
+        })
     }
 
-    /// Installs a chain checked by [`SenderChains::check`], dropping the oldest epoch (and
+    /// Installs a key checked by [`SenderChains::check`], dropping the oldest epoch (and
     /// its skipped keys) beyond [`MAX_SENDER_EPOCHS`].
-    pub(crate) fn insert(&mut self, epoch: u32, chain: SenderChain) {
+    pub(crate) fn insert(&mut self, key: CheckedKey) {
+        let CheckedKey {
+            epoch,
+            chain,
+            earlier,
+        } = key;
         self.epochs.insert(epoch, chain);
+        self.skipped.extend(
+            earlier
+                .into_iter()
+                .map(|(iteration, key)| ((epoch, iteration), key)),
+        );
         while self.epochs.len() > MAX_SENDER_EPOCHS {
             self.epochs.pop_first();
         }

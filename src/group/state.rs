@@ -94,6 +94,7 @@ impl Group {
             resync_replies,
             offered: transfer(&self.offered),
             offer_received: transfer(&self.offer_received),
+            resyncing: self.resyncing,
             checksum: Vec::new(),
         })
     }
@@ -154,6 +155,7 @@ impl Group {
         group.resync_replies = load_replies(&group, &saved.resync_replies)?;
         group.offered = load_transfer(&saved.offered)?;
         group.offer_received = load_transfer(&saved.offer_received)?;
+        group.resyncing = saved.resyncing;
         if group.offered.is_some() && group.roster.owner_key() != me {
             return Err(invalid("only the owner has an offer out"));
         }
