@@ -1,9 +1,10 @@
-//! Prints the interop test vectors of ratchetkit protocol version 1 as JSON: the channel
-//! vectors by default, the group vectors with the argument `group`.
+//! Prints the interop test vectors of ratchetkit as JSON: the channel vectors (protocol
+//! version 1) by default, the group vectors (group protocol version 2) with the argument
+//! `group`.
 //!
 //! ```text
 //! cargo run --example generate_vectors > tests/vectors/channel-v1.json
-//! cargo run --example generate_vectors -- group > tests/vectors/group-v1.json
+//! cargo run --example generate_vectors -- group > tests/vectors/group-v2.json
 //! ```
 //!
 //! The output is deterministic (seeded RNGs, fixed names, times and plaintexts), and

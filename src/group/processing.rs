@@ -345,21 +345,22 @@ impl Group {
                 owner: roster.owner_key(),
             });
         }
-        events.push(GroupEvent::RosterChanged {
-            version: roster.version,
-            added: added
-                .iter()
-                .filter(|card| card.signing_key() != self.me)
-                .cloned()
-                .collect(),
-            removed: removed
-                .iter()
-                .filter(|card| card.signing_key() != self.me)
-                .cloned()
-                .collect(),
-        });
         let removed_keys: Vec<[u8; 32]> = removed.iter().map(Card::signing_key).collect();
-        if !roster.contains(&self.me) {
+        if roster.contains(&self.me) {
+            events.push(GroupEvent::RosterChanged {
+                version: roster.version,
+                added: added
+                    .iter()
+                    .filter(|card| card.signing_key() != self.me)
+                    .cloned()
+                    .collect(),
+                removed: removed
+                    .iter()
+                    .filter(|card| card.signing_key() != self.me)
+                    .cloned()
+                    .collect(),
+            });
+        } else {
             events.push(GroupEvent::Removed {
                 version: roster.version,
             });

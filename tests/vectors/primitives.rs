@@ -25,9 +25,17 @@ pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
 pub const X3DH_INFO: &[u8] = b"ratchetkit/v1/x3dh";
 pub const ROOT_INFO: &[u8] = b"ratchetkit/v1/root";
 pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v1/message";
-pub const GROUP_MESSAGE_INFO: &[u8] = b"ratchetkit/v1/group-message";
-pub const GROUP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/group-signature";
-pub const ROSTER_CONTEXT: &[u8] = b"ratchetkit/v1/group-roster";
+
+// The group protocol is at version 2, with its own domain separation strings.
+pub const GROUP_VERSION: u32 = 2;
+pub const GROUP_MESSAGE_INFO: &[u8] = b"ratchetkit/v2/group-message";
+pub const GROUP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/group-signature";
+pub const ROSTER_CONTEXT: &[u8] = b"ratchetkit/v2/group-roster";
+pub const OWNER_TRANSFER_CONTEXT: &[u8] = b"ratchetkit/v2/group-transfer";
+pub const GROUP_ID_CONTEXT: &[u8] = b"ratchetkit/v2/group-id";
+/// A group id is a SHA-256 output; the founder's salt is 16 bytes.
+pub const GROUP_ID_LEN: usize = 32;
+pub const GROUP_SALT_LEN: usize = 16;
 
 /// `RatchetHeader.content_type` of application data and of group control.
 pub const CONTENT_APPLICATION: u32 = 0;
@@ -150,12 +158,34 @@ pub fn signed_prekey_input(id: u32, public: &[u8; 32]) -> Vec<u8> {
     [SIGNED_PREKEY_CONTEXT, &id.to_be_bytes(), public].concat()
 }
 
-/// `"ratchetkit/v1/group-signature" || be32(len(header)) || header || ciphertext`.
+/// `"ratchetkit/v2/group-signature" || be32(len(header)) || header || ciphertext`.
 pub fn group_signature_input(header: &[u8], ciphertext: &[u8]) -> Vec<u8> {
     let length = u32::try_from(header.len())
         .expect("a short header")
         .to_be_bytes();
     [GROUP_SIGNATURE_CONTEXT, &length, header, ciphertext].concat()
+}
+
+/// `"ratchetkit/v2/group-id" || founder || salt`: the group id is its SHA-256.
+pub fn group_id_input(founder: &[u8], salt: &[u8]) -> Vec<u8> {
+    [GROUP_ID_CONTEXT, founder, salt].concat()
+}
+
+/// The id of the group `founder` (its Ed25519 identity key) founded with `salt`.
+pub fn group_id(founder: &[u8], salt: &[u8]) -> [u8; 32] {
+    sha256(&group_id_input(founder, salt))
+}
+
+/// `"ratchetkit/v2/group-transfer" || group_id || be64(version) || new_owner`: what the
+/// previous owner signs to hand the group to `new_owner` from roster `version` on.
+pub fn owner_transfer_input(group_id: &[u8], version: u64, new_owner: &[u8]) -> Vec<u8> {
+    [
+        OWNER_TRANSFER_CONTEXT,
+        group_id,
+        &version.to_be_bytes(),
+        new_owner,
+    ]
+    .concat()
 }
 
 // ---- X3DH ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The wire messages of `proto/ratchetkit.proto`, declared by hand for the recompute tests,
 //! so that they encode and decode without ratchetkit (whose messages are generated from
-//! the same file). This module must not use ratchetkit.
+//! the same file): the channel messages, and the group messages of group protocol
+//! version 2. This module must not use ratchetkit.
 
 // The channel vectors use none of the group messages.
 #![allow(dead_code)]
@@ -128,13 +129,37 @@ pub struct SenderKeyDistribution {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
+pub struct RosterMember {
+    #[prost(bytes = "vec", tag = "1")]
+    pub card: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    pub added_at: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OwnerTransfer {
+    #[prost(uint64, tag = "1")]
+    pub version: u64,
+    #[prost(bytes = "vec", tag = "2")]
+    pub new_owner: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub signature: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct Roster {
     #[prost(bytes = "vec", tag = "1")]
     pub group_id: Vec<u8>,
     #[prost(uint64, tag = "2")]
     pub version: u64,
-    #[prost(bytes = "vec", repeated, tag = "3")]
-    pub members: Vec<Vec<u8>>,
+    #[prost(message, repeated, tag = "3")]
+    pub members: Vec<RosterMember>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub founder: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub salt: Vec<u8>,
+    #[prost(message, repeated, tag = "6")]
+    pub transfers: Vec<OwnerTransfer>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -152,6 +177,20 @@ pub struct LeaveRequest {
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
+pub struct ResyncRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    pub group_id: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OwnershipOffer {
+    #[prost(bytes = "vec", tag = "1")]
+    pub group_id: Vec<u8>,
+    #[prost(message, optional, tag = "2")]
+    pub transfer: Option<OwnerTransfer>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct GroupControl {
     #[prost(uint32, tag = "1")]
     pub version: u32,
@@ -163,4 +202,8 @@ pub struct GroupControl {
     pub leave: Option<LeaveRequest>,
     #[prost(uint64, tag = "5")]
     pub roster_version: u64,
+    #[prost(message, optional, tag = "6")]
+    pub resync: Option<ResyncRequest>,
+    #[prost(message, optional, tag = "7")]
+    pub offer: Option<OwnershipOffer>,
 }

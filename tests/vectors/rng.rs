@@ -1,7 +1,9 @@
-//! The vectors' RNGs. ratchetkit draws every random value as one 32-byte `fill_bytes`, and
-//! the files list every such draw: the generators record them from a seeded `ChaCha20Rng`
-//! ([`RecordingRng`]), the tests' replays hand the listed ones back ([`ScriptedRng`]). Any
-//! other kind of draw panics: it would be a random value the files do not list.
+//! The vectors' RNGs. ratchetkit draws every private key as one 32-byte `fill_bytes`, and a
+//! new group's salt as one 16-byte `fill_bytes`; the files list every such draw: the
+//! generators record them from a seeded `ChaCha20Rng` ([`RecordingRng`]), the tests'
+//! replays hand the listed ones back ([`ScriptedRng`]). Any other kind of draw panics (a
+//! `next_u32`, `next_u64` or a `fill_bytes` of another length, or, in a replay, of another
+//! length than the listed value's): it would be a random value the files do not list.
 
 // The example only generates: it has no use for the replays' RNG.
 #![allow(dead_code)]
@@ -12,12 +14,16 @@ use std::convert::Infallible;
 use rand::rngs::ChaCha20Rng;
 use rand::{Rng, SeedableRng, TryCryptoRng, TryRng};
 
-use crate::vectors::json::array;
+use crate::vectors::json::bytes;
+
+/// The lengths of the draws ratchetkit makes: a private key (32 bytes) and a group's salt
+/// (16 bytes, `ratchetkit::GROUP_SALT_LEN`).
+pub const DRAW_LENGTHS: [usize; 2] = [32, 16];
 
 /// A seeded `ChaCha20Rng` that records every draw, for the generators.
 pub struct RecordingRng {
     inner: ChaCha20Rng,
-    draws: Vec<[u8; 32]>,
+    draws: Vec<Vec<u8>>,
 }
 
 impl RecordingRng {
@@ -28,30 +34,38 @@ impl RecordingRng {
         }
     }
 
-    /// The draws since the last call, which must be exactly `N` (`what` names the call
-    /// that made them, for the panic message).
+    /// The draws since the last call, which must be exactly `N` of 32 bytes (`what` names
+    /// the call that made them, for the panic message).
     pub fn take<const N: usize>(&mut self, what: &str) -> [[u8; 32]; N] {
-        let draws = self.take_all();
+        let draws: Vec<[u8; 32]> = self
+            .take_all()
+            .iter()
+            .map(|draw| {
+                draw.as_slice().try_into().unwrap_or_else(|_| {
+                    panic!("{what} drew {} bytes, the vectors assume 32", draw.len())
+                })
+            })
+            .collect();
         let count = draws.len();
         draws
             .try_into()
             .unwrap_or_else(|_| panic!("{what} drew {count} random values, the vectors assume {N}"))
     }
 
-    /// All the draws since the last call, however many.
-    pub fn take_all(&mut self) -> Vec<[u8; 32]> {
+    /// All the draws since the last call, however many, in order.
+    pub fn take_all(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.draws)
     }
 }
 
-/// An RNG that hands out the given 32-byte values in order, and nothing else, for the
-/// replays.
-pub struct ScriptedRng(VecDeque<[u8; 32]>);
+/// An RNG that hands out the given values in order, each to a `fill_bytes` of its length,
+/// and nothing else, for the replays.
+pub struct ScriptedRng(VecDeque<Vec<u8>>);
 
 impl ScriptedRng {
     /// The values, as listed in the file (hex).
     pub fn new<S: AsRef<str>>(values: &[S]) -> Self {
-        Self(values.iter().map(|value| array(value.as_ref())).collect())
+        Self(values.iter().map(|value| bytes(value.as_ref())).collect())
     }
 
     pub fn assert_used_up(&self, what: &str) {
@@ -62,48 +76,57 @@ impl ScriptedRng {
     }
 }
 
-/// Where an RNG of the vectors gets its next 32-byte value.
-trait Draw32 {
-    fn draw32(&mut self) -> [u8; 32];
+/// Where an RNG of the vectors gets its next value, of one of the [`DRAW_LENGTHS`].
+trait Draw {
+    fn draw(&mut self, dst: &mut [u8]);
 }
 
-impl Draw32 for RecordingRng {
-    fn draw32(&mut self) -> [u8; 32] {
-        let mut value = [0; 32];
-        self.inner.fill_bytes(&mut value);
-        self.draws.push(value);
-        value
+impl Draw for RecordingRng {
+    fn draw(&mut self, dst: &mut [u8]) {
+        self.inner.fill_bytes(dst);
+        self.draws.push(dst.to_vec());
     }
 }
 
-impl Draw32 for ScriptedRng {
-    fn draw32(&mut self) -> [u8; 32] {
-        self.0
+impl Draw for ScriptedRng {
+    fn draw(&mut self, dst: &mut [u8]) {
+        let value = self
+            .0
             .pop_front()
-            .expect("ratchetkit drew more random values than listed")
+            .expect("ratchetkit drew more random values than listed");
+        assert_eq!(
+            value.len(),
+            dst.len(),
+            "ratchetkit drew {} bytes where the listed value has {}",
+            dst.len(),
+            value.len()
+        );
+        dst.copy_from_slice(&value);
     }
 }
 
-/// Implements the RNG traits for types that supply only 32-byte `fill_bytes` draws.
-macro_rules! only_32_byte_draws {
+/// Implements the RNG traits for types that supply only `fill_bytes` draws of the
+/// [`DRAW_LENGTHS`].
+macro_rules! only_listed_draws {
     ($($rng:ty),*) => {$(
         impl TryRng for $rng {
             type Error = Infallible;
 
             fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-                panic!("unexpected next_u32: the vectors assume only 32-byte fill_bytes draws")
+                panic!("unexpected next_u32: the vectors assume only fill_bytes draws")
             }
 
             fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-                panic!("unexpected next_u64: the vectors assume only 32-byte fill_bytes draws")
+                panic!("unexpected next_u64: the vectors assume only fill_bytes draws")
             }
 
             fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
                 let len = dst.len();
-                let dst: &mut [u8; 32] = dst.try_into().unwrap_or_else(|_| {
-                    panic!("unexpected {len}-byte draw: the vectors assume only 32-byte draws")
-                });
-                *dst = self.draw32();
+                assert!(
+                    DRAW_LENGTHS.contains(&len),
+                    "unexpected {len}-byte draw: the vectors assume only draws of {DRAW_LENGTHS:?} bytes"
+                );
+                self.draw(dst);
                 Ok(())
             }
         }
@@ -112,4 +135,4 @@ macro_rules! only_32_byte_draws {
     )*};
 }
 
-only_32_byte_draws!(RecordingRng, ScriptedRng);
+only_listed_draws!(RecordingRng, ScriptedRng);

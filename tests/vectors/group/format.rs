@@ -1,4 +1,4 @@
-//! The format of `group-v1.json`, field by field in `tests/vectors/README.md`: what the
+//! The format of `group-v2.json`, field by field in `tests/vectors/README.md`: what the
 //! generator writes and the tests read.
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,8 @@ pub struct GroupVectors {
     pub description: String,
     pub protocol: GroupProtocol,
     pub generator: GroupGenerator,
-    pub group_id: String,
+    /// The group's id, and what it is derived from.
+    pub group: GroupIdVector,
     /// alice, bob, carol.
     pub identities: Vec<IdentityVector>,
     /// The signed prekeys of the channels' responders (bob, carol) and their bundles.
@@ -21,7 +22,9 @@ pub struct GroupVectors {
     pub channels: Vec<ChannelVector>,
     /// Every channel message sent, in the order sent.
     pub channel_messages: Vec<ChannelMessageVector>,
-    /// Every roster the owner signed, in the order signed.
+    /// Every change of owner, in the order signed.
+    pub owner_transfers: Vec<TransferVector>,
+    /// Every roster an owner signed, in the order signed.
     pub rosters: Vec<RosterVector>,
     /// Every sender key (one per member and epoch), in the order made.
     pub sender_keys: Vec<SenderKeyVector>,
@@ -50,6 +53,8 @@ pub struct GroupProtocol {
     pub group_message_info: String,
     pub group_signature_context: String,
     pub roster_signature_context: String,
+    pub owner_transfer_context: String,
+    pub group_id_context: String,
     pub content_type_application: u32,
     pub content_type_group_control: u32,
 }
@@ -62,6 +67,22 @@ pub struct GroupGenerator {
     pub rng: String,
     pub seed: String,
     pub craft_seed: String,
+}
+
+/// The group's id: SHA-256 of the context, the founder's identity key and its salt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupIdVector {
+    /// The member who founded the group.
+    pub founder: String,
+    /// The founder's Ed25519 identity key.
+    pub founder_key: String,
+    /// The 16 bytes `Group::create` drew (its first draw).
+    pub salt: String,
+    /// `"ratchetkit/v2/group-id" || founder_key || salt`.
+    pub group_id_input: String,
+    /// SHA-256(`group_id_input`).
+    pub group_id: String,
 }
 
 /// A responder's signed prekey and the bundle (without one-time prekey) it publishes.
@@ -127,13 +148,43 @@ pub struct ChannelMessageVector {
     pub message: String,
 }
 
-/// A roster signed by the owner.
+/// A previous owner's signed hand-over of the group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferVector {
+    pub index: usize,
+    /// The roster version the new owner owns the group from.
+    pub version: u64,
+    /// The owner that signs it.
+    pub previous_owner: String,
+    pub new_owner: String,
+    /// `"ratchetkit/v2/group-transfer" || group_id || be64(version) || new_owner's key`.
+    pub signature_input: String,
+    pub signature: String,
+    /// The `OwnerTransfer` bytes.
+    pub bytes: String,
+}
+
+/// One member of a roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterMemberVector {
+    pub member: String,
+    /// The roster version that (last) added the member.
+    pub added_at: u64,
+}
+
+/// A roster signed by its owner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RosterVector {
     pub version: u64,
+    /// The roster's owner, who signed it (the first member).
+    pub owner: String,
     /// The members, in roster order (the owner first).
-    pub members: Vec<String>,
+    pub members: Vec<RosterMemberVector>,
+    /// Every change of owner so far (indices into `owner_transfers`), oldest first.
+    pub transfers: Vec<usize>,
     /// The `Roster` bytes.
     pub content: String,
     pub signature_input: String,
@@ -182,6 +233,9 @@ pub struct ControlVector {
     pub roster: Option<u64>,
     pub sender_key: Option<DistributionVector>,
     pub leave: bool,
+    pub resync: bool,
+    /// The transfer an ownership offer carries (index into `owner_transfers`), if any.
+    pub offer: Option<usize>,
     pub bytes: String,
     /// The channel message that carries it (index into `channel_messages`).
     pub channel_message: usize,
@@ -231,16 +285,34 @@ pub enum Action {
     RemoveMember,
     /// `Group::rekey`; sends `sent`.
     Rekey,
+    /// `Group::resync`; sends `sent`.
+    Resync,
+    /// `Group::offer_ownership` to `member`; sends `sent`.
+    OfferOwnership,
+    /// `Group::accept_ownership`; sends `sent`, reports `events`.
+    AcceptOwnership,
+    /// `Group::leave`; sends `sent`.
+    Leave,
+    /// Control `control` never reaches `party`, its receiver (lost with an evicted
+    /// channel key, say): nothing is called.
+    Lost,
     /// `Group::encrypt` of `group_message`.
     Encrypt,
     /// `Group::decrypt` of `group_message`.
     Decrypt,
 }
 
-/// A group event, as `Group::join` and `Group::receive` report them.
+/// A group event, as the group calls report them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", deny_unknown_fields)]
 pub enum EventVector {
+    Joined {
+        version: u64,
+    },
+    OwnerChanged {
+        version: u64,
+        owner: String,
+    },
     RosterChanged {
         version: u64,
         added: Vec<String>,
@@ -255,6 +327,13 @@ pub enum EventVector {
     },
     LeaveRequested {
         member: String,
+    },
+    ResyncRequested {
+        member: String,
+    },
+    OwnershipOffered {
+        owner: String,
+        version: u64,
     },
 }
 
@@ -328,6 +407,10 @@ pub struct RejectedVector {
     pub input: String,
     /// The `ratchetkit::Error` variant.
     pub expected_error: String,
+    /// For `BadSignature`, what the bad signature is of: `group message`, `roster` or
+    /// `owner transfer` (the error's `what`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_of: Option<String>,
     pub description: String,
     /// The group message the input is (or was made from).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,11 +1,11 @@
-//! A member's ratchetkit state in `group-v1.json` (identity, prekey store, channels, group),
+//! A member's ratchetkit state in `group-v2.json` (identity, prekey store, channels, group),
 //! as the generator drives it and the replay rebuilds it: the rejected inputs given to it,
 //! and the events it reports, named as the file names them.
 
 use std::collections::BTreeMap;
 
 use rand::CryptoRng;
-use ratchetkit::{Channel, Group, GroupEvent, Identity, PrekeyStore};
+use ratchetkit::{Channel, Error, Group, GroupEvent, Identity, PrekeyStore};
 
 use super::format::{EventVector, RejectedAction};
 use crate::vectors::json::error_name;
@@ -64,16 +64,17 @@ impl Member {
     }
 
     /// Gives a rejected input (`what` describes it) by `action`, from the member whose key is
-    /// `from` for every action but `decrypt`: it must be refused with the error `expected`,
-    /// and leave the member's group, channels and prekey store byte for byte unchanged. `rng`
-    /// is for the calls that take one; the caller checks that nothing was drawn.
+    /// `from` for every action but `decrypt`: it must be refused with the error `expected`
+    /// (for `BadSignature`, of what `signature_of` says), and leave the member's group,
+    /// channels and prekey store byte for byte unchanged. `rng` is for the calls that take
+    /// one; the caller checks that nothing was drawn.
     pub fn refuse(
         &mut self,
         rng: &mut impl CryptoRng,
         action: RejectedAction,
         from: Option<[u8; 32]>,
         input: &[u8],
-        expected: &str,
+        (expected, signature_of): (&str, Option<&str>),
         what: &str,
     ) {
         let before = self.state();
@@ -94,6 +95,14 @@ impl Member {
         };
         let error = result.expect_err(what);
         assert_eq!(error_name(&error), expected, "{what}: {error:?}");
+        let bad_signature = match error {
+            Error::BadSignature { what } => Some(what),
+            _ => None,
+        };
+        assert_eq!(
+            bad_signature, signature_of,
+            "{what}: what the bad signature is of"
+        );
         assert!(
             self.state() == before,
             "{what}: the rejected input changed the state"
@@ -112,6 +121,11 @@ pub fn event_vectors(
     events
         .iter()
         .map(|event| match event {
+            GroupEvent::Joined { version } => EventVector::Joined { version: *version },
+            GroupEvent::OwnerChanged { version, owner } => EventVector::OwnerChanged {
+                version: *version,
+                owner: name(owner),
+            },
             GroupEvent::RosterChanged {
                 version,
                 added,
@@ -128,6 +142,13 @@ pub fn event_vectors(
             },
             GroupEvent::LeaveRequested { member } => EventVector::LeaveRequested {
                 member: name(member),
+            },
+            GroupEvent::ResyncRequested { member } => EventVector::ResyncRequested {
+                member: name(member),
+            },
+            GroupEvent::OwnershipOffered { owner, version } => EventVector::OwnershipOffered {
+                owner: name(owner),
+                version: *version,
             },
             other => panic!("an event the vectors do not model: {other:?}"),
         })

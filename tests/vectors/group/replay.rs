@@ -1,10 +1,9 @@
 //! `ratchetkit_replays_the_timeline` and `ratchetkit_refuses_the_rejected_inputs` of
-//! `group-v1.json`: ratchetkit, given each call's listed draws through a scripted RNG,
+//! `group-v2.json`: ratchetkit, given each call's listed draws through a scripted RNG,
 //! rebuilds the identities, prekey stores and channels and replays the timeline byte for
 //! byte; with the rejected inputs, it refuses each at its point, changing nothing.
 
-use ratchetkit::group::Outgoing;
-use ratchetkit::{Card, Channel, Group, PrekeyBundle};
+use ratchetkit::{Card, Channel, Group, PrekeyBundle, Received};
 
 use super::format::{Action, GroupVectors, TimelineEvent};
 use super::member::{event_vectors, Member};
@@ -25,8 +24,19 @@ impl Lookup<'_> {
         array(&self.v.identities[self.names.of(name)].signing_public)
     }
 
-    /// Checks what a group call sent against the listed controls `sent`.
-    fn check_sent(&self, what: &str, outgoing: &[Outgoing], sent: &[usize]) {
+    /// Checks what a group call sent and reported against the listed controls `sent` and
+    /// the listed events of `e`.
+    fn check_received(&self, what: &str, received: &Received, e: &TimelineEvent) {
+        let (outgoing, sent) = (&received.outgoing, &e.sent);
+        let v = self.v;
+        let events = event_vectors(&received.events, |key| {
+            let identity = v
+                .identities
+                .iter()
+                .find(|i| bytes(&i.signing_public) == key);
+            identity.unwrap().name.clone()
+        });
+        assert_eq!(events, e.events, "{what}: events");
         assert_eq!(outgoing.len(), sent.len(), "{what}: how many controls");
         for (out, &index) in outgoing.iter().zip(sent) {
             let control = &self.v.controls[index];
@@ -89,17 +99,13 @@ impl Lookup<'_> {
                     .iter()
                     .map(|m| Card::from_bytes(&bytes(&v.identities[names.of(m)].card)).unwrap())
                     .collect();
-                let group_id = bytes(&v.group_id);
-                let (group, outgoing) = Group::create(
-                    &mut rng,
-                    &member.identity,
-                    &group_id,
-                    &cards,
-                    &mut member.channels,
-                )
-                .unwrap();
+                let (group, received) =
+                    Group::create(&mut rng, &member.identity, &cards, &mut member.channels)
+                        .unwrap();
+                assert_eq!(hex::encode(group.group_id()), v.group.group_id, "{what}");
+                assert_eq!(hex::encode(group.founder()), v.group.founder_key, "{what}");
                 member.group = Some(group);
-                self.check_sent(&what, &outgoing, &e.sent);
+                self.check_received(&what, &received, e);
             }
             Action::GroupJoin | Action::GroupReceive => {
                 let control = &v.controls[e.control.unwrap()];
@@ -122,29 +128,48 @@ impl Lookup<'_> {
                         .receive(&mut rng, &mut member.channels, &from, &message)
                         .unwrap_or_else(|error| panic!("{what}: {error:?}"))
                 };
-                self.check_sent(&what, &received.outgoing, &e.sent);
-                let events = event_vectors(&received.events, |key| {
-                    let identity = v
-                        .identities
-                        .iter()
-                        .find(|i| bytes(&i.signing_public) == key);
-                    identity.unwrap().name.clone()
-                });
-                assert_eq!(events, e.events, "{what}: events");
+                self.check_received(&what, &received, e);
             }
             Action::RemoveMember => {
                 let removed = key(e.member.as_ref().unwrap());
                 let group = member.group.as_mut().unwrap();
-                let outgoing = group
+                let received = group
                     .remove_member(&mut rng, &member.identity, &removed, &mut member.channels)
                     .unwrap();
-                self.check_sent(&what, &outgoing, &e.sent);
+                self.check_received(&what, &received, e);
             }
             Action::Rekey => {
                 let group = member.group.as_mut().unwrap();
-                let outgoing = group.rekey(&mut rng, &mut member.channels).unwrap();
-                self.check_sent(&what, &outgoing, &e.sent);
+                let received = group.rekey(&mut rng, &mut member.channels).unwrap();
+                self.check_received(&what, &received, e);
             }
+            Action::Resync => {
+                let group = member.group.as_mut().unwrap();
+                let received = group.resync(&mut rng, &mut member.channels).unwrap();
+                self.check_received(&what, &received, e);
+            }
+            Action::OfferOwnership => {
+                let new_owner = key(e.member.as_ref().unwrap());
+                let group = member.group.as_mut().unwrap();
+                let received = group
+                    .offer_ownership(&mut rng, &member.identity, &new_owner, &mut member.channels)
+                    .unwrap();
+                self.check_received(&what, &received, e);
+            }
+            Action::AcceptOwnership => {
+                let group = member.group.as_mut().unwrap();
+                let received = group
+                    .accept_ownership(&mut rng, &member.identity, &mut member.channels)
+                    .unwrap();
+                self.check_received(&what, &received, e);
+            }
+            Action::Leave => {
+                let group = member.group.as_mut().unwrap();
+                let received = group.leave(&mut rng, &mut member.channels).unwrap();
+                self.check_received(&what, &received, e);
+            }
+            // Nothing reaches the receiver.
+            Action::Lost => {}
             Action::Encrypt => {
                 let m = &v.group_messages[e.group_message.unwrap()];
                 let message = member.group().encrypt(&bytes(&m.plaintext)).unwrap();
@@ -176,9 +201,10 @@ impl Lookup<'_> {
                 r.action,
                 from,
                 &bytes(&r.input),
-                &r.expected_error,
+                (&r.expected_error, r.signature_of.as_deref()),
                 &what,
             );
+            rng.assert_used_up(&what);
             refused += 1;
         }
         refused
@@ -218,12 +244,27 @@ pub fn replay(v: &GroupVectors, refuse: bool) {
         assert_eq!(refused, v.rejected.len(), "every rejected input was given");
     }
 
-    // Every message arrived: no skipped key is left anywhere, carol is out, and the others
-    // end where the timeline leaves them.
+    // Every message arrived but the lost ones, whose keys each receiving channel still
+    // holds as skipped keys: no other skipped key is left anywhere; and everyone ends where
+    // the timeline leaves them.
+    let lookup_names = &lookup.names;
     for member in &members {
         let name = member.identity.card().identity();
-        for channel in member.channels.values() {
-            assert_eq!(channel.skipped_keys(), 0, "{name}: channel skipped keys");
+        for (peer, channel) in &member.channels {
+            let lost = v
+                .timeline
+                .iter()
+                .filter(|e| e.action == Action::Lost && e.party == name)
+                .filter(|e| {
+                    let control = &v.controls[e.control.unwrap()];
+                    lookup.key(&control.sender) == *peer
+                })
+                .count();
+            assert_eq!(
+                channel.skipped_keys(),
+                lost,
+                "{name}: channel skipped keys, one per lost message"
+            );
         }
         let group = member.group.as_ref().unwrap();
         for other in &members {
@@ -242,17 +283,31 @@ pub fn replay(v: &GroupVectors, refuse: bool) {
         bob.group.as_ref().unwrap(),
         carol.group.as_ref().unwrap(),
     );
-    assert!(alice.is_member() && bob.is_member() && !carol.is_member());
+    // Carol was removed at roster 2; alice left, and bob, the owner since roster 3,
+    // removed her at roster 4.
+    assert!(!alice.is_member() && bob.is_member() && !carol.is_member());
     assert_eq!(
         (
             alice.roster_version(),
             bob.roster_version(),
             carol.roster_version()
         ),
-        (2, 2, 2)
+        (4, 4, 2)
     );
+    assert_eq!(bob.owner().signing_key(), lookup.key("bob"));
+    assert_eq!(alice.founder(), lookup.key("alice"));
+    assert_eq!(bob.founder(), lookup.key("alice"));
+    let last_key = |name: &str| {
+        let member = lookup_names.of(name);
+        v.sender_keys
+            .iter()
+            .rev()
+            .find(|k| lookup_names.of(&k.member) == member)
+            .unwrap()
+            .epoch
+    };
     assert_eq!(
         (alice.epoch(), bob.epoch(), carol.epoch()),
-        (Some(1), Some(2), None)
+        (None, Some(last_key("bob")), None)
     );
 }

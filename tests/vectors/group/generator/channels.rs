@@ -167,7 +167,7 @@ impl Generator {
     }
 
     /// `from` sends application data on its channel with `to`.
-    fn channel_send(&mut self, from: usize, to: usize, plaintext: &str) -> usize {
+    pub(super) fn channel_send(&mut self, from: usize, to: usize, plaintext: &str) -> usize {
         let to_key = self.key(to);
         let bytes = self.members[from]
             .channel(&to_key)
@@ -175,11 +175,14 @@ impl Generator {
             .expect("encrypt");
         let draws = self.rng.take_all();
         assert_eq!(draws.len(), usize::from(self.needs_new_chain(from, to)));
+        let secret = draws
+            .first()
+            .map(|draw| draw.as_slice().try_into().expect("a 32-byte ratchet key"));
         let index = self.list_channel_message(
             (from, to),
             CONTENT_APPLICATION,
             plaintext.as_bytes(),
-            draws.first().copied(),
+            secret,
             (&bytes, None),
         );
         let mut e = event(from, Action::ChannelSend);
@@ -191,7 +194,7 @@ impl Generator {
 
     /// Application data `index` reaches its receiver, who joins from it if it has no
     /// channel with the sender yet.
-    fn channel_deliver(&mut self, index: usize) {
+    pub(super) fn channel_deliver(&mut self, index: usize) {
         let message = &self.channel_messages[index];
         let (from, to) = (named(&message.sender), named(&message.receiver));
         let (bytes, plaintext) = (bytes(&message.message), message.plaintext.clone());

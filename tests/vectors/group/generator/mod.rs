@@ -1,4 +1,4 @@
-//! The generator of `tests/vectors/group-v1.json`, shared by the example that writes the file
+//! The generator of `tests/vectors/group-v2.json`, shared by the example that writes the file
 //! and the test that checks it:
 //!
 //! - `examples/generate_vectors.rs` prints [`to_json`]: [`COMMAND`];
@@ -7,15 +7,17 @@
 //! # How the vectors are made
 //!
 //! The generator drives ratchetkit's public API (identities, prekey stores, channels and
-//! `Group::create`, `join`, `receive`, `remove_member`, `rekey`, `encrypt`, `decrypt`) with a
+//! `Group::create`, `join`, `receive`, `remove_member`, `rekey`, `resync`,
+//! `offer_ownership`, `accept_ownership`, `leave`, `encrypt`, `decrypt`) with a
 //! `ChaCha20Rng` seeded with [`SEED`], wrapped in the [`RecordingRng`] of the channel
-//! vectors. Every random value ratchetkit uses is one 32-byte `fill_bytes` draw; the draws
-//! are the private keys listed in the file, and each timeline event lists the draws it
-//! made, in order.
+//! vectors. Every random value ratchetkit uses is one `fill_bytes` draw: 32 bytes for each
+//! private key, 16 for the group's salt; the draws are listed in the file, and each
+//! timeline event lists the draws it made, in order.
 //!
 //! Alongside the library runs a model of the protocol on the primitive crates: the Double
 //! Ratchet of each channel ([`ChannelModel`], as for the channel vectors), each member's
-//! sender keys, the rosters and the group control each operation must send. The model
+//! sender keys, the rosters and owner transfers, and the group control each operation must
+//! send. The model
 //! computes every message itself and checks that the library's bytes are the same, byte for
 //! byte; the group events the library reports must be the ones the model expects. Any
 //! disagreement panics.
@@ -41,15 +43,15 @@ mod sending;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 use ratchetkit::{
-    Identity, PrekeyStore, CARD_SIGNATURE_CONTEXT, GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT,
-    GROUP_VERSION, MESSAGE_INFO, PROTOCOL_VERSION, ROOT_INFO, ROSTER_SIGNATURE_CONTEXT,
-    SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
+    Identity, PrekeyStore, CARD_SIGNATURE_CONTEXT, GROUP_ID_CONTEXT, GROUP_MESSAGE_INFO,
+    GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO, OWNER_TRANSFER_CONTEXT, PROTOCOL_VERSION,
+    ROOT_INFO, ROSTER_SIGNATURE_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
 };
 
 use super::format::{
-    Action, ChannelMessageVector, ChannelVector, ControlVector, GroupGenerator, GroupMessageVector,
-    GroupProtocol, GroupVectors, PrekeyVector, RejectedVector, RosterVector, SenderKeyVector,
-    TimelineEvent,
+    Action, ChannelMessageVector, ChannelVector, ControlVector, GroupGenerator, GroupIdVector,
+    GroupMessageVector, GroupProtocol, GroupVectors, PrekeyVector, RejectedVector, RosterVector,
+    SenderKeyVector, TimelineEvent, TransferVector,
 };
 use super::member::Member;
 use crate::vectors::channel_model::ChannelModel;
@@ -60,21 +62,23 @@ use crate::vectors::primitives::{
 };
 use crate::vectors::rng::RecordingRng;
 
-/// Seed of the `ChaCha20Rng` every private key is drawn from (32 ASCII bytes).
-pub const SEED: [u8; 32] = *b"ratchetkit/v1/group-vectors/seed";
+/// Seed of the `ChaCha20Rng` every private key and the group's salt are drawn from (32
+/// ASCII bytes).
+pub const SEED: [u8; 32] = *b"ratchetkit/v2/group-vectors/seed";
 
 /// Seed of the `ChaCha20Rng` the forged keys inside rejected inputs come from.
-pub const CRAFT_SEED: [u8; 32] = *b"ratchetkit/v1/group-vectors/fake";
+pub const CRAFT_SEED: [u8; 32] = *b"ratchetkit/v2/group-vectors/fake";
 
 /// How the file is made.
 pub const COMMAND: &str =
-    "cargo run --example generate_vectors -- group > tests/vectors/group-v1.json";
+    "cargo run --example generate_vectors -- group > tests/vectors/group-v2.json";
 
-/// The group's id (32 ASCII bytes).
-pub const GROUP_ID: [u8; 32] = *b"ratchetkit/v1/group-vectors/id01";
+/// The salt of another group alice founded, for inputs that belong elsewhere (16 ASCII
+/// bytes).
+pub const OTHER_SALT: [u8; 16] = *b"another group 02";
 
-/// Another group's id, for inputs that belong elsewhere.
-pub const OTHER_GROUP_ID: [u8; 32] = *b"ratchetkit/v1/group-vectors/id02";
+/// The salt of the look-alike group bob makes under the group's id.
+pub const LOOK_ALIKE_SALT: [u8; 16] = *b"look-alike group";
 
 /// The members, by index: alice owns the group.
 pub const NAMES: [&str; 3] = ["alice", "bob", "carol"];
@@ -85,20 +89,25 @@ const CAROL: usize = 2;
 /// The members' card creation times.
 pub const CREATED_AT: [u64; 3] = [1_700_000_000, 1_700_000_100, 1_700_000_200];
 
-const DESCRIPTION: &str = "Interop test vectors of ratchetkit protocol version 1, groups: \
-three identities (alice, the owner, bob and carol), the three one-to-one channels between \
-them, and a group of the three on sender keys: its creation (alice's welcome, bob's and carol's \
-sender-key distributions over the channels), messages from every member (one delivered out of \
-order), the removal of carol (a new roster, and new epoch keys from alice and bob), messages \
-after it (one sent under an old epoch and read after the change), a rekey by bob and messages \
-after that. Every private key is listed, and every derived value: cards, prekeys, X3DH, each \
-channel's ratchet chains and messages (group control travels as channel messages of content \
-type 1), rosters and their signatures, sender keys, every GroupControl, and for every group \
-message its chain key, message key, AES key and nonce, header, signature input, signature and \
-bytes. Then rejected inputs: each given to a named party at a named point of the timeline, \
-with the error it must give and nothing changed. All byte strings are lowercase hex. Field by \
-field documentation: tests/vectors/README.md. Regenerate with `cargo run --example \
-generate_vectors -- group > tests/vectors/group-v1.json`.";
+const DESCRIPTION: &str = "Interop test vectors of ratchetkit group protocol version 2 \
+(channels at protocol version 1): three identities (alice, the founder and first owner, bob \
+and carol), the three one-to-one channels between them, and a group of the three on sender \
+keys: its creation under an id bound to alice (SHA-256 of her identity key and a drawn salt; \
+alice's welcome, bob's and carol's sender-key distributions over the channels), messages from \
+every member (one delivered out of order), rekeys by alice and bob whose keys to carol are \
+lost, carol's resync answered by the owner and by bob, the removal of carol (a new roster, and \
+new epoch keys from alice and bob), messages after it (one sent under an old epoch and read \
+after the change), a rekey by bob, the transfer of the group from alice to bob (offer, \
+acceptance, a roster signed by bob carrying alice's signed transfer), alice leaving and bob \
+removing her. Every private key is listed, and every derived value: cards, prekeys, X3DH, \
+each channel's ratchet chains and messages (group control travels as channel messages of \
+content type 1), the group id, owner transfers, rosters and their signatures, sender keys, \
+every GroupControl, and for every group message its chain key, message key, AES key and \
+nonce, header, signature input, signature and bytes. Then rejected inputs: each given to a \
+named party at a named point of the timeline, with the error it must give and nothing \
+changed. All byte strings are lowercase hex. Field by field documentation: \
+tests/vectors/README.md. Regenerate with `cargo run --example generate_vectors -- group > \
+tests/vectors/group-v2.json`.";
 
 /// A member's own sender key, as the model tracks it.
 #[derive(Clone)]
@@ -116,6 +125,8 @@ struct MemberModel {
     /// The roster the member holds (index into `rosters`).
     roster: Option<usize>,
     own: Option<OwnKey>,
+    /// The ownership offer made to the member (index into `owner_transfers`).
+    offer: Option<usize>,
 }
 
 /// One channel: its members, its model, and its listing (whose chains are the model's).
@@ -133,9 +144,12 @@ struct Generator {
     members: Vec<Member>,
     models: Vec<MemberModel>,
     channels: Vec<GroupChannel>,
+    /// The group's id, once created.
+    group: Option<GroupIdVector>,
     identities: Vec<IdentityVector>,
     prekeys: Vec<PrekeyVector>,
     channel_messages: Vec<ChannelMessageVector>,
+    owner_transfers: Vec<TransferVector>,
     rosters: Vec<RosterVector>,
     sender_keys: Vec<SenderKeyVector>,
     controls: Vec<ControlVector>,
@@ -194,6 +208,7 @@ impl Generator {
                 seed,
                 roster: None,
                 own: None,
+                offer: None,
             });
         }
         let mut prekeys = Vec::new();
@@ -220,9 +235,11 @@ impl Generator {
             members,
             models,
             channels: Vec::new(),
+            group: None,
             identities,
             prekeys,
             channel_messages: Vec::new(),
+            owner_transfers: Vec::new(),
             rosters: Vec::new(),
             sender_keys: Vec::new(),
             controls: Vec::new(),
@@ -286,19 +303,22 @@ pub fn generate() -> GroupVectors {
             group_message_info: text(GROUP_MESSAGE_INFO),
             group_signature_context: text(GROUP_SIGNATURE_CONTEXT),
             roster_signature_context: text(ROSTER_SIGNATURE_CONTEXT),
+            owner_transfer_context: text(OWNER_TRANSFER_CONTEXT),
+            group_id_context: text(GROUP_ID_CONTEXT),
             content_type_application: CONTENT_APPLICATION,
             content_type_group_control: CONTENT_GROUP_CONTROL,
         },
         generator: GroupGenerator {
             command: COMMAND.into(),
             rng: "rand 0.10 ChaCha20Rng::from_seed(seed); each private key is one 32-byte \
-                  fill_bytes draw, listed with the timeline event that drew it; forged keys in \
-                  rejected inputs come from ChaCha20Rng::from_seed(craft_seed)"
+                  fill_bytes draw and the group's salt one 16-byte fill_bytes draw, listed with \
+                  the timeline event that drew it; forged keys in rejected inputs come from \
+                  ChaCha20Rng::from_seed(craft_seed)"
                 .into(),
             seed: hex::encode(SEED),
             craft_seed: hex::encode(CRAFT_SEED),
         },
-        group_id: hex::encode(GROUP_ID),
+        group: g.group.expect("the group was created"),
         identities: g.identities,
         prekeys: g.prekeys,
         channels: g
@@ -310,6 +330,7 @@ pub fn generate() -> GroupVectors {
             })
             .collect(),
         channel_messages: g.channel_messages,
+        owner_transfers: g.owner_transfers,
         rosters: g.rosters,
         sender_keys: g.sender_keys,
         controls: g.controls,

@@ -1,18 +1,26 @@
 //! The group calls, each checked against the model and listed with its draws, the controls
 //! it sends and the events it reports; and the group messages.
 
+use std::collections::BTreeMap;
+
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Group, GroupEvent, GROUP_VERSION};
+use ratchetkit::{
+    Channel, Group, GroupEvent, Identity, Received, Result, GROUP_SALT_LEN, GROUP_VERSION,
+};
 
-use super::sending::Expected;
-use super::{event, name, named, Generator, GROUP_ID};
-use crate::vectors::group::format::{Action, EventVector, GroupMessageVector, TimelineEvent};
+use super::sending::{Expected, NewKey};
+use super::{event, name, named, Generator};
+use crate::vectors::group::format::{
+    Action, EventVector, GroupIdVector, GroupMessageVector, TimelineEvent,
+};
 use crate::vectors::group::member::event_vectors;
 use crate::vectors::json::bytes;
 use crate::vectors::primitives::{
-    aes_gcm_seal, ed25519_sign, group_signature_input, kdf_ck, message_aead, GROUP_MESSAGE_INFO,
+    aes_gcm_seal, ed25519_sign, group_id, group_id_input, group_signature_input, kdf_ck,
+    message_aead, GROUP_MESSAGE_INFO,
 };
+use crate::vectors::rng::RecordingRng;
 
 impl Generator {
     /// The events a group call reported, named.
@@ -20,10 +28,20 @@ impl Generator {
         event_vectors(events, |key| name(self.party(key)))
     }
 
-    /// Lists a group call of `party`: its draws and the controls it sent.
-    fn push_call(&mut self, mut e: TimelineEvent, draws: &[[u8; 32]], sent: &[usize]) {
+    /// Lists a group call: its draws, the controls it sent and the events it reported,
+    /// which must be `expected_events`.
+    fn push_call(
+        &mut self,
+        mut e: TimelineEvent,
+        draws: &[Vec<u8>],
+        sent: &[usize],
+        (events, expected_events): (&[GroupEvent], Vec<EventVector>),
+    ) {
+        let events = self.events(events);
+        assert_eq!(events, expected_events, "group events of {:?}", e.action);
         e.draws = draws.iter().map(hex::encode).collect();
         e.sent = sent.to_vec();
+        e.events = events;
         self.push_event(e);
     }
 
@@ -34,25 +52,49 @@ impl Generator {
             .map(|&m| self.members[m].identity.card().clone())
             .collect();
         let member = &mut self.members[owner];
-        let (group, outgoing) = Group::create(
+        let (group, received) = Group::create(
             &mut self.rng,
             &member.identity,
-            &GROUP_ID,
             &cards,
             &mut member.channels,
         )
         .expect("Group::create");
-        member.group = Some(group);
         let draws = self.rng.take_all();
-        let all: Vec<usize> = std::iter::once(owner)
+        // The first draw is the salt the group id is made of.
+        let salt = &draws[0];
+        assert_eq!(
+            salt.len(),
+            GROUP_SALT_LEN,
+            "Group::create draws the salt first"
+        );
+        let founder_key = self.key(owner);
+        let id = group_id(&founder_key, salt);
+        assert_eq!(group.group_id(), id, "the group id");
+        assert_eq!(group.founder(), founder_key);
+        self.group = Some(GroupIdVector {
+            founder: name(owner),
+            founder_key: hex::encode(founder_key),
+            salt: hex::encode(salt),
+            group_id_input: hex::encode(group_id_input(&founder_key, salt)),
+            group_id: hex::encode(id),
+        });
+        self.members[owner].group = Some(group);
+        let all: Vec<(usize, u64)> = std::iter::once(owner)
             .chain(members.iter().copied())
+            .map(|m| (m, 1))
             .collect();
-        self.models[owner].roster = Some(self.sign_roster(1, &all));
+        self.models[owner].roster = Some(self.sign_roster(owner, 1, &all, Vec::new()));
         let expected = Expected::to_each(members, true, true);
-        let sent = self.record_sent(owner, &outgoing, &draws, Some(0), &expected);
+        let sent = self.record_sent(
+            owner,
+            &received.outgoing,
+            &draws[1..],
+            Some(NewKey::Epoch(0)),
+            &expected,
+        );
         let mut e = event(owner, Action::GroupCreate);
         e.members = Some(members.iter().map(|&m| name(m)).collect());
-        self.push_call(e, &draws, &sent);
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
         sent
     }
 
@@ -74,24 +116,28 @@ impl Generator {
         member.group = Some(group);
         let draws = self.rng.take_all();
         self.channel_received(party, welcome.channel_message);
-        let roster_version = welcome.roster.expect("a welcome carries the roster");
-        self.models[party].roster = Some(self.roster_of_version(roster_version));
+        let version = welcome.roster.expect("a welcome carries the roster");
+        self.models[party].roster = Some(self.roster_of_version(version));
         let expected = Expected::to_each(&self.others(party), false, true);
-        let sent = self.record_sent(party, &received.outgoing, &draws, Some(0), &expected);
-        let events = self.events(&received.events);
-        let epoch = welcome.sender_key.as_ref().expect("the owner's key").epoch;
-        assert_eq!(
-            events,
-            vec![EventVector::SenderKey {
-                member: name(owner),
-                epoch
-            }]
+        let sent = self.record_sent(
+            party,
+            &received.outgoing,
+            &draws,
+            Some(NewKey::Epoch(0)),
+            &expected,
         );
+        let epoch = welcome.sender_key.as_ref().expect("the owner's key").epoch;
+        let expected_events = vec![
+            EventVector::Joined { version },
+            EventVector::SenderKey {
+                member: name(owner),
+                epoch,
+            },
+        ];
         let mut e = event(party, Action::GroupJoin);
         e.from = Some(name(owner));
         e.control = Some(control);
-        e.events = events;
-        self.push_call(e, &draws, &sent);
+        self.push_call(e, &draws, &sent, (&received.events, expected_events));
         sent
     }
 
@@ -108,36 +154,67 @@ impl Generator {
             .as_mut()
             .expect("a group")
             .receive(&mut self.rng, &mut member.channels, &from_key, &message)
-            .expect("Group::receive");
+            .unwrap_or_else(|error| {
+                panic!("{} receives control {control}: {error:?}", name(party))
+            });
         let draws = self.rng.take_all();
         self.channel_received(party, incoming.channel_message);
 
-        // What the model expects.
+        // What the model expects, part by part.
         let mut expected_events = Vec::new();
         let mut new_key = None;
         let mut expected = Vec::new();
+        let old = self.models[party].roster.expect("a roster");
         if let Some(version) = incoming.roster {
             let roster = self.roster_of_version(version);
-            let old = self.roster_members(self.models[party].roster.expect("a roster"));
-            let new = self.roster_members(roster);
-            let removed: Vec<usize> = old.iter().copied().filter(|m| !new.contains(m)).collect();
-            let added: Vec<usize> = new.iter().copied().filter(|m| !old.contains(m)).collect();
-            assert!(added.is_empty(), "the vectors do not add members");
-            self.models[party].roster = Some(roster);
-            if new.contains(&party) {
-                expected_events.push(EventVector::RosterChanged {
-                    version,
-                    added: Vec::new(),
-                    removed: removed.iter().map(|&m| name(m)).collect(),
-                });
-                if !removed.is_empty() {
+            let old_version = self.rosters[old].version;
+            if version > old_version {
+                let (old_members, new_members) =
+                    (self.roster_members(old), self.roster_members(roster));
+                let removed: Vec<usize> = old_members
+                    .iter()
+                    .copied()
+                    .filter(|m| !new_members.contains(m))
+                    .collect();
+                assert!(
+                    new_members.iter().all(|m| old_members.contains(m)),
+                    "the vectors do not add members"
+                );
+                self.models[party].roster = Some(roster);
+                self.models[party].offer = None;
+                let owner = self.roster_owner(roster);
+                if owner != self.roster_owner(old) {
+                    expected_events.push(EventVector::OwnerChanged {
+                        version,
+                        owner: name(owner),
+                    });
+                }
+                if new_members.contains(&party) {
+                    expected_events.push(EventVector::RosterChanged {
+                        version,
+                        added: Vec::new(),
+                        removed: removed
+                            .iter()
+                            .filter(|&&m| m != party)
+                            .map(|&m| name(m))
+                            .collect(),
+                    });
+                }
+                if !new_members.contains(&party) {
+                    expected_events.push(EventVector::Removed { version });
+                    self.models[party].own = None;
+                } else if !removed.is_empty() {
                     // A removal: a new epoch, sent to the other remaining members.
-                    new_key = Some(self.next_epoch(party));
+                    new_key = Some(NewKey::Epoch(self.next_epoch(party)));
                     expected = Expected::to_each(&self.others(party), false, true);
                 }
             } else {
-                expected_events.push(EventVector::Removed { version });
-                self.models[party].own = None;
+                // The roster held, with more: skipped.
+                assert_eq!(roster, old, "only the held roster comes again");
+                assert!(
+                    incoming.sender_key.is_some(),
+                    "a roster alone must be newer"
+                );
             }
         }
         if let Some(key) = &incoming.sender_key {
@@ -146,67 +223,184 @@ impl Generator {
                 epoch: key.epoch,
             });
         }
-        assert!(!incoming.leave, "the vectors have no leave requests");
+        if incoming.leave {
+            expected_events.push(EventVector::LeaveRequested { member: name(from) });
+        }
+        if incoming.resync {
+            // The answer: the owner's roster and key, any other member's key.
+            expected_events.push(EventVector::ResyncRequested { member: name(from) });
+            let roster = self.models[party].roster.expect("a roster");
+            expected.push(Expected {
+                to: from,
+                roster: self.roster_owner(roster) == party,
+                sender_key: true,
+                ..Expected::default()
+            });
+        }
+        if let Some(transfer) = incoming.offer {
+            expected_events.push(EventVector::OwnershipOffered {
+                owner: name(from),
+                version: self.owner_transfers[transfer].version,
+            });
+            self.models[party].offer = Some(transfer);
+        }
         let sent = self.record_sent(party, &received.outgoing, &draws, new_key, &expected);
-        let events = self.events(&received.events);
-        assert_eq!(events, expected_events, "group events");
         let mut e = event(party, Action::GroupReceive);
         e.from = Some(name(from));
         e.control = Some(control);
-        e.events = events;
-        self.push_call(e, &draws, &sent);
+        self.push_call(e, &draws, &sent, (&received.events, expected_events));
         sent
+    }
+
+    /// Control `control` never reaches its receiver.
+    pub(super) fn lose(&mut self, control: usize) {
+        let receiver = named(&self.controls[control].receiver);
+        let mut e = event(receiver, Action::Lost);
+        e.control = Some(control);
+        self.push_event(e);
+    }
+
+    /// A group call of `party` that returns a [`Received`], on its group and channels.
+    fn call(
+        &mut self,
+        party: usize,
+        call: impl FnOnce(
+            &mut Group,
+            &mut RecordingRng,
+            &Identity,
+            &mut BTreeMap<[u8; 32], Channel>,
+        ) -> Result<Received>,
+    ) -> (Received, Vec<Vec<u8>>) {
+        let member = &mut self.members[party];
+        let group = member.group.as_mut().expect("a group");
+        let received = call(group, &mut self.rng, &member.identity, &mut member.channels)
+            .unwrap_or_else(|error| panic!("a group call of {}: {error:?}", name(party)));
+        (received, self.rng.take_all())
     }
 
     /// The owner removes `removed`: the remaining members get the new roster and the owner's
     /// new epoch, the removed one the roster alone.
     pub(super) fn remove_member(&mut self, owner: usize, removed: usize) -> Vec<usize> {
         let removed_key = self.key(removed);
-        let member = &mut self.members[owner];
-        let outgoing = member
-            .group
-            .as_mut()
-            .expect("a group")
-            .remove_member(
-                &mut self.rng,
-                &member.identity,
-                &removed_key,
-                &mut member.channels,
-            )
-            .expect("Group::remove_member");
-        let draws = self.rng.take_all();
+        let (received, draws) = self.call(owner, |group, rng, identity, channels| {
+            group.remove_member(rng, identity, &removed_key, channels)
+        });
         let old = self.models[owner].roster.expect("a roster");
-        let remaining: Vec<usize> = self
-            .roster_members(old)
+        assert_eq!(self.roster_owner(old), owner, "only the owner removes");
+        let remaining: Vec<(usize, u64)> = self
+            .roster_entries(old)
             .into_iter()
-            .filter(|&m| m != removed)
+            .filter(|&(m, _)| m != removed)
             .collect();
         let version = self.rosters[old].version + 1;
-        self.models[owner].roster = Some(self.sign_roster(version, &remaining));
+        let transfers = self.rosters[old].transfers.clone();
+        self.models[owner].roster = Some(self.sign_roster(owner, version, &remaining, transfers));
         let mut expected = Expected::to_each(&self.others(owner), true, true);
         expected.extend(Expected::to_each(&[removed], true, false));
-        let epoch = self.next_epoch(owner);
-        let sent = self.record_sent(owner, &outgoing, &draws, Some(epoch), &expected);
+        let epoch = NewKey::Epoch(self.next_epoch(owner));
+        let sent = self.record_sent(owner, &received.outgoing, &draws, Some(epoch), &expected);
         let mut e = event(owner, Action::RemoveMember);
         e.member = Some(name(removed));
-        self.push_call(e, &draws, &sent);
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
         sent
     }
 
     /// `party` moves to a new epoch.
     pub(super) fn rekey(&mut self, party: usize) -> Vec<usize> {
-        let member = &mut self.members[party];
-        let outgoing = member
-            .group
-            .as_mut()
-            .expect("a group")
-            .rekey(&mut self.rng, &mut member.channels)
-            .expect("Group::rekey");
-        let draws = self.rng.take_all();
+        let (received, draws) =
+            self.call(party, |group, rng, _, channels| group.rekey(rng, channels));
         let expected = Expected::to_each(&self.others(party), false, true);
-        let epoch = self.next_epoch(party);
-        let sent = self.record_sent(party, &outgoing, &draws, Some(epoch), &expected);
-        self.push_call(event(party, Action::Rekey), &draws, &sent);
+        let epoch = NewKey::Epoch(self.next_epoch(party));
+        let sent = self.record_sent(party, &received.outgoing, &draws, Some(epoch), &expected);
+        let e = event(party, Action::Rekey);
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        sent
+    }
+
+    /// `party` asks every other member for what it missed, with a new sender key whose
+    /// epoch jumps ahead.
+    pub(super) fn resync(&mut self, party: usize) -> Vec<usize> {
+        let (received, draws) =
+            self.call(party, |group, rng, _, channels| group.resync(rng, channels));
+        let expected: Vec<Expected> = self
+            .others(party)
+            .into_iter()
+            .map(|to| Expected {
+                to,
+                sender_key: true,
+                resync: true,
+                ..Expected::default()
+            })
+            .collect();
+        let new_key = Some(NewKey::ResyncJump);
+        let sent = self.record_sent(party, &received.outgoing, &draws, new_key, &expected);
+        let e = event(party, Action::Resync);
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        sent
+    }
+
+    /// The owner offers the group to `new_owner`: a transfer for its roster version + 1.
+    pub(super) fn offer_ownership(&mut self, owner: usize, new_owner: usize) -> Vec<usize> {
+        let new_owner_key = self.key(new_owner);
+        let (received, draws) = self.call(owner, |group, rng, identity, channels| {
+            group.offer_ownership(rng, identity, &new_owner_key, channels)
+        });
+        let roster = self.models[owner].roster.expect("a roster");
+        assert_eq!(self.roster_owner(roster), owner, "only the owner offers");
+        let version = self.rosters[roster].version + 1;
+        let transfer = self.sign_transfer(owner, version, new_owner);
+        let expected = [Expected {
+            to: new_owner,
+            offer: Some(transfer),
+            ..Expected::default()
+        }];
+        let sent = self.record_sent(owner, &received.outgoing, &draws, None, &expected);
+        let mut e = event(owner, Action::OfferOwnership);
+        e.member = Some(name(new_owner));
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        sent
+    }
+
+    /// `party` takes over the group it was offered: the next roster, signed by it, with
+    /// itself first and the transfer appended, to every other member.
+    pub(super) fn accept_ownership(&mut self, party: usize) -> Vec<usize> {
+        let (received, draws) = self.call(party, |group, rng, identity, channels| {
+            group.accept_ownership(rng, identity, channels)
+        });
+        let transfer = self.models[party].offer.take().expect("an offer");
+        let old = self.models[party].roster.expect("a roster");
+        let version = self.rosters[old].version + 1;
+        assert_eq!(self.owner_transfers[transfer].version, version);
+        let mut members = self.roster_entries(old);
+        members.sort_by_key(|&(m, _)| m != party);
+        let mut transfers = self.rosters[old].transfers.clone();
+        transfers.push(transfer);
+        self.models[party].roster = Some(self.sign_roster(party, version, &members, transfers));
+        let expected = Expected::to_each(&self.others(party), true, false);
+        let sent = self.record_sent(party, &received.outgoing, &draws, None, &expected);
+        let events = vec![EventVector::OwnerChanged {
+            version,
+            owner: name(party),
+        }];
+        let e = event(party, Action::AcceptOwnership);
+        self.push_call(e, &draws, &sent, (&received.events, events));
+        sent
+    }
+
+    /// `party` leaves: it asks the owner to remove it, and stops sending.
+    pub(super) fn leave(&mut self, party: usize) -> Vec<usize> {
+        let (received, draws) =
+            self.call(party, |group, rng, _, channels| group.leave(rng, channels));
+        let roster = self.models[party].roster.expect("a roster");
+        let expected = [Expected {
+            to: self.roster_owner(roster),
+            leave: true,
+            ..Expected::default()
+        }];
+        let sent = self.record_sent(party, &received.outgoing, &draws, None, &expected);
+        self.models[party].own = None;
+        let e = event(party, Action::Leave);
+        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
         sent
     }
 
@@ -217,6 +411,7 @@ impl Generator {
             .encrypt(plaintext.as_bytes())
             .expect("Group::encrypt");
         let sender = self.key(party);
+        let group_id = self.group_id();
         let own = self.models[party].own.as_mut().expect("a sender key");
         let (chain_key, iteration, epoch, seed) =
             (own.chain_key, own.iteration, own.epoch, own.seed);
@@ -225,7 +420,7 @@ impl Generator {
         own.iteration += 1;
         let (aes_key, nonce) = message_aead(&message_key, GROUP_MESSAGE_INFO);
         let header = v1::GroupHeader {
-            group_id: GROUP_ID.to_vec(),
+            group_id,
             sender: sender.to_vec(),
             epoch,
             iteration,

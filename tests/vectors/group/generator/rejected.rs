@@ -8,14 +8,15 @@ use ratchetkit::wire::v1;
 use ratchetkit::GROUP_VERSION;
 
 use super::channels::channel_message_vector;
-use super::{name, named, Generator, GROUP_ID};
+use super::{name, named, Generator};
 use crate::vectors::group::format::{RejectedAction, RejectedVector, SignerVector};
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{ed25519_public, ed25519_sign, group_signature_input};
 
 impl Generator {
-    /// Gives `input` to `party`, which must refuse it with `expected`, draw nothing and
-    /// change nothing; lists it.
+    /// Gives `input` to `party`, which must refuse it with `expected` (`BadSignature`
+    /// followed by what of, as in `BadSignature: roster`), draw nothing and change nothing;
+    /// lists it.
     fn reject(
         &mut self,
         party: usize,
@@ -25,12 +26,16 @@ impl Generator {
         (expected, description): (&str, &str),
     ) -> &mut RejectedVector {
         let from_key = from.map(|from| self.key(from));
+        let (expected, signature_of) = match expected.split_once(": ") {
+            Some((error, of)) => (error, Some(of)),
+            None => (expected, None),
+        };
         self.members[party].refuse(
             &mut self.rng,
             action,
             from_key,
             &input,
-            expected,
+            (expected, signature_of),
             description,
         );
         let [] = self.rng.take(description);
@@ -43,6 +48,7 @@ impl Generator {
             from: from.map(name),
             input: hex::encode(&input),
             expected_error: expected.into(),
+            signature_of: signature_of.map(Into::into),
             description: description.into(),
             group_message: None,
             channel_message: None,
@@ -92,9 +98,11 @@ impl Generator {
     }
 
     /// A channel message made up by the generator: `plaintext` sent by `from` to `to` on
-    /// the next position of `from`'s open sending chain, refused by `to`'s group.
+    /// the next position of `from`'s open sending chain, refused by `to`'s group (`action`:
+    /// receive, or join for a party without the group).
     pub(super) fn reject_crafted(
         &mut self,
+        action: RejectedAction,
         (from, to): (usize, usize),
         (content_type, plaintext): (u32, &[u8]),
         expected: &str,
@@ -116,13 +124,7 @@ impl Generator {
             &m,
             (None, None),
         );
-        let rejected = self.reject(
-            to,
-            RejectedAction::Receive,
-            Some(from),
-            m.message,
-            (expected, description),
-        );
+        let rejected = self.reject(to, action, Some(from), m.message, (expected, description));
         rejected.crafted = Some(crafted);
     }
 
@@ -165,7 +167,7 @@ impl Generator {
         };
         let (chain_key, seed) = (draw(), draw());
         v1::SenderKeyDistribution {
-            group_id: GROUP_ID.to_vec(),
+            group_id: self.group_id(),
             sender: self.key(sender).to_vec(),
             epoch,
             iteration: 0,

@@ -1,17 +1,18 @@
-//! The timeline of `group-v1.json`, with the rejected inputs at their points.
+//! The timeline of `group-v2.json`, with the rejected inputs at their points.
 
 use prost::Message as _;
 use ratchetkit::wire::v1;
 
-use super::sending::control;
-use super::{Generator, ALICE, BOB, CAROL, GROUP_ID, OTHER_GROUP_ID};
+use super::sending::{control, Lineage};
+use super::{Generator, ALICE, BOB, CAROL, LOOK_ALIKE_SALT, OTHER_SALT};
 use crate::vectors::group::format::RejectedAction;
 use crate::vectors::json::bytes;
-use crate::vectors::primitives::{CONTENT_APPLICATION, CONTENT_GROUP_CONTROL};
+use crate::vectors::primitives::{group_id, CONTENT_APPLICATION, CONTENT_GROUP_CONTROL};
 
 /// Runs the scenario.
 pub(super) fn run(g: &mut Generator) {
-    // The channels: group control needs established channels between the members.
+    // The channels, established before the group (control could also ride on their
+    // first messages).
     g.establish(ALICE, BOB, "Hi Bob, alice here.", "Hi Alice.");
     g.establish(
         ALICE,
@@ -22,21 +23,25 @@ pub(super) fn run(g: &mut Generator) {
     g.establish(BOB, CAROL, "Hi Carol, bob here.", "Hi Bob.");
     creation(g);
     let g4 = first_messages(g);
+    lost_keys_and_resync(g);
     removal(g, g4);
     rekey(g);
+    transfer(g);
+    leaving(g);
 }
 
-/// A control made up by the generator, from `from` to `to` (see
+/// A control made up by the generator, from `from` to `to`, given by `action` (see
 /// [`Generator::reject_crafted`]).
 fn reject_control(
     g: &mut Generator,
+    action: RejectedAction,
     (from, to): (usize, usize),
     control: &v1::GroupControl,
-    expected: &str,
-    description: &str,
+    (expected, description): (&str, &str),
 ) {
     let plaintext = control.encode_to_vec();
     g.reject_crafted(
+        action,
         (from, to),
         (CONTENT_GROUP_CONTROL, &plaintext),
         expected,
@@ -66,7 +71,19 @@ fn reject_group_replay(
     g.reject_message(party, message, (input, None), expected, description);
 }
 
-/// Alice creates the group and welcomes bob and carol, who send their sender keys.
+/// The lineage of alice's other group, founded with [`OTHER_SALT`].
+fn other_group(g: &Generator) -> Lineage {
+    let founder = g.key(ALICE).to_vec();
+    Lineage {
+        group_id: group_id(&founder, &OTHER_SALT).to_vec(),
+        founder,
+        salt: OTHER_SALT.to_vec(),
+        transfers: Vec::new(),
+    }
+}
+
+/// Alice creates the group and welcomes bob and carol, who send their sender keys; carol,
+/// before she joins, is given welcomes she must refuse.
 fn creation(g: &mut Generator) {
     let welcome = g.group_create(ALICE, &[BOB, CAROL]);
     reject_replay(
@@ -77,6 +94,20 @@ fn creation(g: &mut Generator) {
             "GroupControlMessage",
             "the welcome given to the application's Channel::decrypt: group control \
              is only for the group",
+        ),
+    );
+    let mut short = g.lineage(0);
+    short.group_id.truncate(31);
+    let short = g.roster_signed_by(&short, 1, &g.roster_entries(0), ALICE);
+    reject_control(
+        g,
+        RejectedAction::Join,
+        (ALICE, CAROL),
+        &control(1, Some(short), None),
+        (
+            "InvalidGroupId",
+            "a welcome whose roster (signed by alice) has a 31-byte group id: a group id \
+             is 32 bytes",
         ),
     );
     let bob_keys = g.group_join(BOB, welcome[0]);
@@ -90,20 +121,53 @@ fn creation(g: &mut Generator) {
              (keep it for later)",
         ),
     );
+    let look_alike = Lineage {
+        group_id: g.group_id(),
+        founder: g.key(BOB).to_vec(),
+        salt: LOOK_ALIKE_SALT.to_vec(),
+        transfers: Vec::new(),
+    };
+    let look_alike = g.roster_signed_by(&look_alike, 1, &[(BOB, 1), (ALICE, 1), (CAROL, 1)], BOB);
+    reject_control(
+        g,
+        RejectedAction::Join,
+        (BOB, CAROL),
+        &control(1, Some(look_alike), None),
+        (
+            "GroupIdMismatch",
+            "bob welcomes carol to a look-alike group under alice's group id: a roster \
+             he signed, naming himself founder (salt \"look-alike group\"); the id is not \
+             SHA-256 of his key and that salt",
+        ),
+    );
+    reject_control(
+        g,
+        RejectedAction::Join,
+        (BOB, CAROL),
+        &control(1, Some(g.signed_roster(0)), None),
+        (
+            "RosterNotFromOwner",
+            "alice's genuine roster 1, relayed to carol by bob: a roster is taken only \
+             from its owner's channel",
+        ),
+    );
     let carol_keys = g.group_join(CAROL, welcome[1]);
     g.group_receive(ALICE, bob_keys[0]);
     g.group_receive(ALICE, carol_keys[0]);
     g.group_receive(BOB, carol_keys[1]);
     let mut leave = control(1, None, None);
     leave.leave = Some(v1::LeaveRequest {
-        group_id: GROUP_ID.to_vec(),
+        group_id: g.group_id(),
     });
     reject_control(
         g,
+        RejectedAction::Receive,
         (CAROL, BOB),
         &leave,
-        "NotGroupOwner",
-        "carol asks bob, not the owner, to let her leave",
+        (
+            "NotGroupOwner",
+            "carol asks bob, not the owner, to let her leave",
+        ),
     );
     g.group_receive(CAROL, bob_keys[1]);
     reject_replay(
@@ -115,14 +179,17 @@ fn creation(g: &mut Generator) {
             "bob's sender key message delivered again: the channel refuses the replay",
         ),
     );
-    let bobs_roster = g.roster_signed_by(&GROUP_ID, 2, &[ALICE, BOB], BOB);
+    let bobs_roster = g.roster_signed_by(&g.lineage(0), 2, &[(ALICE, 1), (BOB, 1)], BOB);
     reject_control(
         g,
+        RejectedAction::Receive,
         (BOB, CAROL),
         &control(1, Some(bobs_roster), None),
-        "BadSignature",
-        "bob sends carol a roster of version 2 without her, signed by himself: \
-         only the owner signs rosters",
+        (
+            "BadSignature: roster",
+            "bob sends carol a roster of version 2 without her, signed by himself: \
+             only the owner signs rosters",
+        ),
     );
 }
 
@@ -163,6 +230,7 @@ fn first_messages(g: &mut Generator) -> usize {
 fn forged_messages(g: &mut Generator, g2: usize) {
     let (message, header) = g.group_message_parts(g2);
     let epoch = header.epoch;
+    let other_group_id = other_group(g).group_id;
     // The message with parts replaced, its signature kept.
     let unsigned = |m: v1::GroupMessage| (m.encode_to_vec(), None);
     // The message with `header`, its `ciphertext` signed again with `signer`'s epoch key.
@@ -180,7 +248,7 @@ fn forged_messages(g: &mut Generator, g2: usize) {
     let inputs = [
         (
             unsigned(flipped.clone()),
-            "BadSignature",
+            "BadSignature: group message",
             "a ciphertext bit flipped: the signature no longer verifies (checked \
              before anything is decrypted)",
         ),
@@ -193,12 +261,12 @@ fn forged_messages(g: &mut Generator, g2: usize) {
                 .encode_to_vec(),
                 ..message.clone()
             }),
-            "BadSignature",
+            "BadSignature: group message",
             "the header's iteration changed: the header is signed",
         ),
         (
             signed(&header, &message.ciphertext, (CAROL, 0)),
-            "BadSignature",
+            "BadSignature: group message",
             "bob's message signed with carol's epoch key: members hold only the \
              public half of each other's keys",
         ),
@@ -235,22 +303,23 @@ fn forged_messages(g: &mut Generator, g2: usize) {
         (
             signed(
                 &v1::GroupHeader {
-                    group_id: OTHER_GROUP_ID.to_vec(),
+                    group_id: other_group_id,
                     ..header.clone()
                 },
                 &message.ciphertext,
                 (BOB, epoch),
             ),
             "WrongGroup",
-            "the header names another group (signed by bob)",
+            "the header names another group alice founded (salt \"another group 02\"), \
+             signed by bob",
         ),
         (
             unsigned(v1::GroupMessage {
-                version: 2,
+                version: 1,
                 ..message.clone()
             }),
             "UnsupportedVersion",
-            "GroupMessage.version 2",
+            "GroupMessage.version 1, the format before group protocol version 2",
         ),
         (
             (
@@ -288,6 +357,69 @@ fn forged_messages(g: &mut Generator, g2: usize) {
     }
 }
 
+/// Alice and bob rekey, and both their keys to carol are lost; carol resyncs, the owner
+/// answers with its roster and key, bob with his key, and carol reads what she missed.
+fn lost_keys_and_resync(g: &mut Generator) {
+    let alices = g.rekey(ALICE);
+    g.group_receive(BOB, alices[0]);
+    g.lose(alices[1]);
+    g.note("alice's epoch 1 key never reaches carol (its channel key evicted, say)");
+    let bobs = g.rekey(BOB);
+    g.group_receive(ALICE, bobs[0]);
+    g.lose(bobs[1]);
+    g.note("bob's epoch 1 key never reaches carol either");
+    let missed = g.encrypt(ALICE, "Alice under epoch 1, which carol has lost.");
+    g.decrypt(BOB, missed);
+    reject_group_replay(
+        g,
+        CAROL,
+        missed,
+        (
+            "UnknownEpoch",
+            "alice's epoch 1 message: carol never got the key (keep it, and resync)",
+        ),
+    );
+    let requests = g.resync(CAROL);
+    let from_alice = g.group_receive(ALICE, requests[0]);
+    g.note("the owner answers with its roster and its current key");
+    let from_bob = g.group_receive(BOB, requests[1]);
+    g.note("a member answers with its current key");
+    g.group_receive(CAROL, from_alice[0]);
+    g.note("the roster is the one carol holds: skipped; alice's epoch 1 key installs");
+    let answer = bytes(&g.controls[from_alice[0]].bytes);
+    g.reject_crafted(
+        RejectedAction::Receive,
+        (ALICE, CAROL),
+        (CONTENT_GROUP_CONTROL, &answer),
+        "Duplicate",
+        "alice's answer again, in a new channel message: its roster is the one carol \
+         holds and its key too; with nothing new in it, the control fails with the key's \
+         Duplicate",
+    );
+    g.group_receive(CAROL, from_bob[0]);
+    reject_group_replay(
+        g,
+        CAROL,
+        missed,
+        (
+            "SentBeforeKeyReceived",
+            "alice's epoch 1 message again: the key her answer gave carol starts at the \
+             next iteration, so what was sent before it stays unreadable",
+        ),
+    );
+    let again = g.encrypt(ALICE, "Alice under epoch 1 again: carol reads this one.");
+    g.decrypt(BOB, again);
+    g.decrypt(CAROL, again);
+    let after = g.encrypt(BOB, "Bob under epoch 1: carol reads it too.");
+    g.decrypt(ALICE, after);
+    g.decrypt(CAROL, after);
+    let carols = g.encrypt(CAROL, "Carol under the epoch her resync started.");
+    g.decrypt(ALICE, carols);
+    g.decrypt(BOB, carols);
+    let thanks = g.channel_send(CAROL, ALICE, "Thanks, I have your keys again.");
+    g.channel_deliver(thanks);
+}
+
 /// Alice removes carol: a new roster, and new epochs for alice and bob; rosters and keys
 /// bob and carol must refuse, and old and new epochs read across the change.
 fn removal(g: &mut Generator, g4: usize) {
@@ -295,24 +427,42 @@ fn removal(g: &mut Generator, g4: usize) {
     let carols = g.forged_distribution(CAROL, 1);
     reject_control(
         g,
+        RejectedAction::Receive,
         (CAROL, ALICE),
         &control(1, None, Some(carols)),
-        "NotGroupMember",
-        "a new sender key from carol, after alice removed her",
+        (
+            "NotGroupMember",
+            "a new sender key from carol, after alice removed her",
+        ),
     );
-    let g5 = g.encrypt(ALICE, "Alice under epoch 1, after removing carol.");
+    let mut resync = control(1, None, None);
+    resync.resync = Some(v1::ResyncRequest {
+        group_id: g.group_id(),
+    });
+    reject_control(
+        g,
+        RejectedAction::Receive,
+        (CAROL, ALICE),
+        &resync,
+        (
+            "NotGroupMember",
+            "a resync request from carol, after alice removed her: only members are \
+             answered",
+        ),
+    );
+    let g5 = g.encrypt(ALICE, "Alice under epoch 2, after removing carol.");
     reject_group_replay(
         g,
         BOB,
         g5,
         (
             "UnknownEpoch",
-            "alice's epoch 1 message before bob has her epoch 1 key (keep it, and \
+            "alice's epoch 2 message before bob has her epoch 2 key (keep it, and \
              retry after the removal)",
         ),
     );
-    let g6 = g.encrypt(BOB, "Bob, still under epoch 0: read after his epoch 1 key.");
-    let bob_epoch1 = g.group_receive(BOB, removal[0])[0];
+    let g6 = g.encrypt(BOB, "Bob, still under epoch 1: read after his epoch 2 key.");
+    let bob_epoch2 = g.group_receive(BOB, removal[0])[0];
     g.note("bob processes carol's removal: a new epoch, sent to alice only");
     g.decrypt(BOB, g5);
     reject_group_replay(
@@ -326,10 +476,10 @@ fn removal(g: &mut Generator, g4: usize) {
     );
     let current = g.signed_roster(1);
     let mut version = control(2, Some(current.clone()), None);
-    version.version = 2;
+    version.version = 1;
     let mut mixed = control(2, Some(current), None);
     mixed.leave = Some(v1::LeaveRequest {
-        group_id: OTHER_GROUP_ID.to_vec(),
+        group_id: other_group(g).group_id,
     });
     let rosters = [
         (
@@ -340,7 +490,7 @@ fn removal(g: &mut Generator, g4: usize) {
         (
             control(
                 2,
-                Some(g.roster_signed_by(&GROUP_ID, 3, &[BOB, ALICE], ALICE)),
+                Some(g.roster_signed_by(&g.lineage(1), 3, &[(BOB, 1), (ALICE, 1)], ALICE)),
                 None,
             ),
             "NotGroupOwner",
@@ -350,13 +500,18 @@ fn removal(g: &mut Generator, g4: usize) {
         (
             control(
                 2,
-                Some(g.roster_signed_by(&OTHER_GROUP_ID, 3, &[ALICE, BOB], ALICE)),
+                Some(g.roster_signed_by(&other_group(g), 3, &[(ALICE, 1), (BOB, 1)], ALICE)),
                 None,
             ),
             "WrongGroup",
-            "a roster of another group, signed by alice",
+            "a roster of another group alice founded (salt \"another group 02\"), signed \
+             by her",
         ),
-        (version, "UnsupportedVersion", "GroupControl.version 2"),
+        (
+            version,
+            "UnsupportedVersion",
+            "GroupControl.version 1, the format before group protocol version 2",
+        ),
         (
             control(2, None, None),
             "Decode",
@@ -369,8 +524,25 @@ fn removal(g: &mut Generator, g4: usize) {
         ),
     ];
     for (control, expected, description) in rosters {
-        reject_control(g, (ALICE, BOB), &control, expected, description);
+        reject_control(
+            g,
+            RejectedAction::Receive,
+            (ALICE, BOB),
+            &control,
+            (expected, description),
+        );
     }
+    reject_control(
+        g,
+        RejectedAction::Receive,
+        (BOB, CAROL),
+        &control(2, Some(g.signed_roster(1)), None),
+        (
+            "RosterNotFromOwner",
+            "alice's genuine roster 2, relayed to carol by bob: a roster is taken only \
+             from its owner's channel",
+        ),
+    );
     g.group_receive(CAROL, removal[1]);
     g.note("carol learns she was removed: she can no longer send");
     reject_group_replay(
@@ -379,10 +551,10 @@ fn removal(g: &mut Generator, g4: usize) {
         g5,
         (
             "UnknownEpoch",
-            "the removed carol cannot read alice's epoch 1",
+            "the removed carol cannot read alice's epoch 2",
         ),
     );
-    let message = g.control_message(bob_epoch1);
+    let message = g.control_message(bob_epoch2);
     let mut tampered = v1::ChannelMessage::decode(g.channel_message_bytes(message).as_slice())
         .expect("ChannelMessage");
     tampered.ciphertext[0] ^= 1;
@@ -391,11 +563,11 @@ fn removal(g: &mut Generator, g4: usize) {
         message,
         tampered.encode_to_vec(),
         "AuthenticationFailed",
-        "bob's epoch 1 key with a ciphertext bit flipped: the channel refuses it",
+        "bob's epoch 2 key with a ciphertext bit flipped: the channel refuses it",
     );
-    g.group_receive(ALICE, bob_epoch1);
+    g.group_receive(ALICE, bob_epoch2);
     g.decrypt(ALICE, g6);
-    g.note("bob's epoch 0 message, read after his epoch 1 key: old epochs are kept");
+    g.note("bob's epoch 1 message, read after his epoch 2 key: old epochs are kept");
     reject_group_replay(
         g,
         ALICE,
@@ -407,28 +579,28 @@ fn removal(g: &mut Generator, g4: usize) {
     );
 
     // Messages after the removal.
-    let g7 = g.encrypt(BOB, "Bob under epoch 1.");
+    let g7 = g.encrypt(BOB, "Bob under epoch 2.");
     g.decrypt(ALICE, g7);
-    let g8 = g.encrypt(ALICE, "Alice under epoch 1 again.");
+    let g8 = g.encrypt(ALICE, "Alice under epoch 2 again.");
     g.decrypt(BOB, g8);
 }
 
 /// Bob rekeys; messages after it, and sender keys alice must refuse.
 fn rekey(g: &mut Generator) {
     let rekey = g.rekey(BOB);
-    let g9 = g.encrypt(BOB, "Bob under epoch 2, after his rekey.");
+    let g9 = g.encrypt(BOB, "Bob under epoch 3, after his rekey.");
     reject_group_replay(
         g,
         ALICE,
         g9,
         (
             "UnknownEpoch",
-            "bob's epoch 2 message before his new key reached alice",
+            "bob's epoch 3 message before his new key reached alice",
         ),
     );
     g.group_receive(ALICE, rekey[0]);
     g.decrypt(ALICE, g9);
-    let g10 = g.encrypt(ALICE, "Alice, still under epoch 1. \u{2713}");
+    let g10 = g.encrypt(ALICE, "Alice, still under epoch 2. \u{2713}");
     g.decrypt(BOB, g10);
     let g11 = g.encrypt(BOB, "");
     g.decrypt(ALICE, g11);
@@ -445,9 +617,10 @@ fn rekey(g: &mut Generator) {
         ),
     );
     let same = bytes(&g.controls[rekey[0]].bytes);
-    let other_epoch1 = g.forged_distribution(BOB, 1);
-    let epoch3 = g.forged_distribution(BOB, 3);
-    let mut carols = g.forged_distribution(BOB, 3);
+    let other_epoch2 = g.forged_distribution(BOB, 2);
+    let epoch0 = g.forged_distribution(BOB, 0);
+    let epoch4 = g.forged_distribution(BOB, 4);
+    let mut carols = g.forged_distribution(BOB, 4);
     carols.sender = g.key(CAROL).to_vec();
     let group_control =
         |control: v1::GroupControl| (CONTENT_GROUP_CONTROL, control.encode_to_vec());
@@ -455,23 +628,29 @@ fn rekey(g: &mut Generator) {
         (
             (CONTENT_GROUP_CONTROL, same),
             "Duplicate",
-            "bob's epoch 2 key again, in a new channel message: the key is held already",
+            "bob's epoch 3 key again, in a new channel message: the key is held already",
         ),
         (
-            group_control(control(2, None, Some(other_epoch1))),
+            group_control(control(2, None, Some(other_epoch2))),
             "StaleSenderKey",
-            "another key for bob's epoch 1, which alice holds: epochs never change",
+            "another key for bob's epoch 2, which alice holds: epochs never change",
         ),
         (
-            group_control(control(0, None, Some(epoch3.clone()))),
+            group_control(control(2, None, Some(epoch0))),
             "StaleSenderKey",
-            "a key for bob's epoch 3 sent under roster version 0, older than the \
+            "a new key for bob's epoch 0, older than the three epochs of his alice keeps \
+             (1, 2, 3)",
+        ),
+        (
+            group_control(control(0, None, Some(epoch4.clone()))),
+            "StaleSenderKey",
+            "a key for bob's epoch 4 sent under roster version 0, older than the \
              version alice sees bob in the group from (1)",
         ),
         (
-            group_control(control(3, None, Some(epoch3))),
+            group_control(control(3, None, Some(epoch4))),
             "RosterBehind",
-            "a key for bob's epoch 3 sent under roster version 3, ahead of alice's \
+            "a key for bob's epoch 4 sent under roster version 3, ahead of alice's \
              2 (keep it, and retry after the roster)",
         ),
         (
@@ -487,10 +666,64 @@ fn rekey(g: &mut Generator) {
     ];
     for ((content_type, plaintext), expected, description) in inputs {
         g.reject_crafted(
+            RejectedAction::Receive,
             (BOB, ALICE),
             (content_type, &plaintext),
             expected,
             description,
         );
     }
+}
+
+/// Alice hands the group over to bob: her signed offer, bob's roster 3 carrying it; a
+/// forged hand-over, and a roster from the former owner, refused.
+fn transfer(g: &mut Generator) {
+    let group_id = g.group_id();
+    let mut forged = g.lineage(1);
+    forged
+        .transfers
+        .push(g.transfer_signed_by(&group_id, 3, BOB, BOB));
+    let forged = g.roster_signed_by(&forged, 3, &[(BOB, 1), (ALICE, 1)], BOB);
+    reject_control(
+        g,
+        RejectedAction::Receive,
+        (BOB, ALICE),
+        &control(3, Some(forged), None),
+        (
+            "BadSignature: owner transfer",
+            "bob takes the group for himself: a roster of version 3 he signed, listing him \
+             first, with a transfer to him that he signed instead of alice",
+        ),
+    );
+    let offer = g.offer_ownership(ALICE, BOB);
+    g.group_receive(BOB, offer[0]);
+    let accepted = g.accept_ownership(BOB);
+    g.note("bob signs roster 3: himself first, alice's transfer appended");
+    let former = g.roster_signed_by(&g.lineage(1), 4, &[(ALICE, 1), (BOB, 1)], ALICE);
+    reject_control(
+        g,
+        RejectedAction::Receive,
+        (ALICE, BOB),
+        &control(3, Some(former), None),
+        (
+            "InvalidOwnerChain",
+            "alice, who handed the group over, signs a roster of version 4 as its owner: \
+             its chain of owners does not extend the one bob holds",
+        ),
+    );
+    g.group_receive(ALICE, accepted[0]);
+    g.note("alice takes bob's roster: the chain of owners from her, the founder, to bob");
+    let g12 = g.encrypt(BOB, "Bob, the owner now.");
+    g.decrypt(ALICE, g12);
+    let g13 = g.encrypt(ALICE, "Alice, a member like any other.");
+    g.decrypt(BOB, g13);
+}
+
+/// Alice, an ordinary member now, leaves; bob removes her with roster 4.
+fn leaving(g: &mut Generator) {
+    let leave = g.leave(ALICE);
+    g.group_receive(BOB, leave[0]);
+    let removal = g.remove_member(BOB, ALICE);
+    g.note("roster 4, signed by bob, still carries alice's transfer");
+    g.group_receive(ALICE, removal[0]);
 }

@@ -1,31 +1,37 @@
-//! What the model expects a group call to send: the rosters the owner signs, the members'
-//! sender keys and their distributions, and the controls, checked against the library's
-//! and listed with the channel messages that carry them.
+//! What the model expects a group call to send: the owner transfers and rosters owners
+//! sign, the members' sender keys and their distributions, and the controls, checked
+//! against the library's and listed with the channel messages that carry them.
 
 use prost::Message as _;
 use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
 use ratchetkit::GROUP_VERSION;
 
-use super::{name, named, Generator, OwnKey, ALICE, GROUP_ID};
+use super::{name, named, Generator, OwnKey};
 use crate::vectors::group::format::{
-    ControlVector, DistributionVector, RosterVector, SenderKeyVector,
+    ControlVector, DistributionVector, RosterMemberVector, RosterVector, SenderKeyVector,
+    TransferVector,
 };
 use crate::vectors::json::bytes;
 use crate::vectors::primitives::{
-    ed25519_public, ed25519_sign, CONTENT_GROUP_CONTROL, ROSTER_CONTEXT,
+    ed25519_public, ed25519_sign, owner_transfer_input, CONTENT_GROUP_CONTROL, ROSTER_CONTEXT,
 };
 
-/// A control the model expects a group call to send: to whom, and whether it carries the
-/// sender's roster and its sender key.
+/// A control the model expects a group call to send: to whom, and which parts it carries
+/// (the roster is the sender's, the sender key its own, the offer a listed transfer).
+#[derive(Default)]
 pub(super) struct Expected {
     pub to: usize,
     pub roster: bool,
     pub sender_key: bool,
+    pub leave: bool,
+    pub resync: bool,
+    pub offer: Option<usize>,
 }
 
 impl Expected {
-    /// The same control to each of `recipients`.
+    /// The same control, with the roster and the sender key or not, to each of
+    /// `recipients`.
     pub fn to_each(recipients: &[usize], roster: bool, sender_key: bool) -> Vec<Self> {
         recipients
             .iter()
@@ -33,9 +39,20 @@ impl Expected {
                 to,
                 roster,
                 sender_key,
+                ..Self::default()
             })
             .collect()
     }
+}
+
+/// The epoch of a sender key a group call makes.
+#[derive(Clone, Copy)]
+pub(super) enum NewKey {
+    /// This epoch.
+    Epoch(u32),
+    /// A resync's: the current epoch + 1 + the first two bytes (big-endian) of the new
+    /// public signing key.
+    ResyncJump,
 }
 
 /// A `GroupControl` with the given parts.
@@ -50,25 +67,64 @@ pub(super) fn control(
         sender_key,
         leave: None,
         roster_version,
+        resync: None,
+        offer: None,
     }
 }
 
+/// What a roster's group id is made of, and the chain of owners it carries: for rosters of
+/// the group, and for the made-up ones of rejected inputs.
+#[derive(Clone)]
+pub(super) struct Lineage {
+    pub group_id: Vec<u8>,
+    pub founder: Vec<u8>,
+    pub salt: Vec<u8>,
+    pub transfers: Vec<v1::OwnerTransfer>,
+}
+
 impl Generator {
-    /// A roster of `members` at `version` for `group_id`, signed with `signer`'s identity key.
+    /// The group's id.
+    pub(super) fn group_id(&self) -> Vec<u8> {
+        bytes(&self.group.as_ref().expect("the group").group_id)
+    }
+
+    /// The lineage of listed roster `roster`.
+    pub(super) fn lineage(&self, roster: usize) -> Lineage {
+        let group = self.group.as_ref().expect("the group");
+        Lineage {
+            group_id: bytes(&group.group_id),
+            founder: bytes(&group.founder_key),
+            salt: bytes(&group.salt),
+            transfers: self.rosters[roster]
+                .transfers
+                .iter()
+                .map(|&t| self.transfer(t))
+                .collect(),
+        }
+    }
+
+    /// A roster of `members` (with the versions that added them) at `version`, of
+    /// `lineage`, signed with `signer`'s identity key.
     pub(super) fn roster_signed_by(
         &self,
-        group_id: &[u8],
+        lineage: &Lineage,
         version: u64,
-        members: &[usize],
+        members: &[(usize, u64)],
         signer: usize,
     ) -> v1::SignedRoster {
         let roster = v1::Roster {
-            group_id: group_id.to_vec(),
+            group_id: lineage.group_id.clone(),
             version,
             members: members
                 .iter()
-                .map(|&m| self.members[m].identity.card().to_bytes())
+                .map(|&(m, added_at)| v1::RosterMember {
+                    card: self.members[m].identity.card().to_bytes(),
+                    added_at,
+                })
                 .collect(),
+            founder: lineage.founder.clone(),
+            salt: lineage.salt.clone(),
+            transfers: lineage.transfers.clone(),
         }
         .encode_to_vec();
         let signature = ed25519_sign(
@@ -81,13 +137,35 @@ impl Generator {
         }
     }
 
-    /// Alice, the owner, signs a roster of `members` at `version`; lists it and returns its
-    /// index.
-    pub(super) fn sign_roster(&mut self, version: u64, members: &[usize]) -> usize {
-        let signed = self.roster_signed_by(&GROUP_ID, version, members, ALICE);
+    /// `signer`, the owner, signs a roster of the group: `members` at `version`, carrying
+    /// the listed owner `transfers`; lists it and returns its index.
+    pub(super) fn sign_roster(
+        &mut self,
+        signer: usize,
+        version: u64,
+        members: &[(usize, u64)],
+        transfers: Vec<usize>,
+    ) -> usize {
+        let group = self.group.as_ref().expect("the group");
+        let lineage = Lineage {
+            group_id: bytes(&group.group_id),
+            founder: bytes(&group.founder_key),
+            salt: bytes(&group.salt),
+            transfers: transfers.iter().map(|&t| self.transfer(t)).collect(),
+        };
+        assert_eq!(members[0].0, signer, "the owner is the first member");
+        let signed = self.roster_signed_by(&lineage, version, members, signer);
         self.rosters.push(RosterVector {
             version,
-            members: members.iter().map(|&m| name(m)).collect(),
+            owner: name(signer),
+            members: members
+                .iter()
+                .map(|&(m, added_at)| RosterMemberVector {
+                    member: name(m),
+                    added_at,
+                })
+                .collect(),
+            transfers,
             content: hex::encode(&signed.roster),
             signature_input: hex::encode([ROSTER_CONTEXT, &signed.roster].concat()),
             signature: hex::encode(&signed.signature),
@@ -96,25 +174,84 @@ impl Generator {
         self.rosters.len() - 1
     }
 
+    /// An owner transfer of `group_id` to `new_owner` at `version`, signed by `signer`.
+    pub(super) fn transfer_signed_by(
+        &self,
+        group_id: &[u8],
+        version: u64,
+        new_owner: usize,
+        signer: usize,
+    ) -> v1::OwnerTransfer {
+        let new_owner = self.key(new_owner);
+        let input = owner_transfer_input(group_id, version, &new_owner);
+        v1::OwnerTransfer {
+            version,
+            new_owner: new_owner.to_vec(),
+            signature: ed25519_sign(&self.models[signer].seed, &input).to_vec(),
+        }
+    }
+
+    /// `owner` hands the group to `new_owner` from roster `version` on; lists the transfer
+    /// and returns its index.
+    pub(super) fn sign_transfer(&mut self, owner: usize, version: u64, new_owner: usize) -> usize {
+        let group_id = self.group_id();
+        let transfer = self.transfer_signed_by(&group_id, version, new_owner, owner);
+        let index = self.owner_transfers.len();
+        self.owner_transfers.push(TransferVector {
+            index,
+            version,
+            previous_owner: name(owner),
+            new_owner: name(new_owner),
+            signature_input: hex::encode(owner_transfer_input(
+                &group_id,
+                version,
+                &transfer.new_owner,
+            )),
+            signature: hex::encode(&transfer.signature),
+            bytes: hex::encode(transfer.encode_to_vec()),
+        });
+        index
+    }
+
+    /// Listed owner transfer `index`.
+    pub(super) fn transfer(&self, index: usize) -> v1::OwnerTransfer {
+        v1::OwnerTransfer::decode(bytes(&self.owner_transfers[index].bytes).as_slice())
+            .expect("OwnerTransfer")
+    }
+
     pub(super) fn signed_roster(&self, roster: usize) -> v1::SignedRoster {
         v1::SignedRoster::decode(bytes(&self.rosters[roster].signed_roster).as_slice())
             .expect("SignedRoster")
     }
 
-    /// The listed roster of `version` (the last, if signed again).
+    /// The listed roster of `version`.
     pub(super) fn roster_of_version(&self, version: u64) -> usize {
         self.rosters
             .iter()
-            .rposition(|r| r.version == version)
+            .position(|r| r.version == version)
             .expect("a listed roster")
     }
 
-    pub(super) fn roster_members(&self, roster: usize) -> Vec<usize> {
+    /// The members of listed roster `roster`, with the versions that added them, in
+    /// roster order.
+    pub(super) fn roster_entries(&self, roster: usize) -> Vec<(usize, u64)> {
         self.rosters[roster]
             .members
             .iter()
-            .map(|m| named(m))
+            .map(|m| (named(&m.member), m.added_at))
             .collect()
+    }
+
+    pub(super) fn roster_members(&self, roster: usize) -> Vec<usize> {
+        self.roster_entries(roster)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// The owner of listed roster `roster`.
+    pub(super) fn roster_owner(&self, roster: usize) -> usize {
+        named(&self.rosters[roster].owner)
     }
 
     /// The members of `party`'s roster but `party`, in roster order.
@@ -153,7 +290,7 @@ impl Generator {
     fn distribution(&self, party: usize) -> v1::SenderKeyDistribution {
         let own = self.models[party].own.as_ref().expect("a sender key");
         v1::SenderKeyDistribution {
-            group_id: GROUP_ID.to_vec(),
+            group_id: self.group_id(),
             sender: self.key(party).to_vec(),
             epoch: own.epoch,
             iteration: own.iteration,
@@ -162,36 +299,61 @@ impl Generator {
         }
     }
 
+    /// The control `party` sends as `expected`, under its roster.
+    fn expected_control(&self, party: usize, expected: &Expected) -> v1::GroupControl {
+        let roster = self.models[party].roster.expect("a roster");
+        let group_id = self.group_id();
+        v1::GroupControl {
+            roster: expected.roster.then(|| self.signed_roster(roster)),
+            sender_key: expected.sender_key.then(|| self.distribution(party)),
+            leave: expected.leave.then(|| v1::LeaveRequest {
+                group_id: group_id.clone(),
+            }),
+            resync: expected.resync.then(|| v1::ResyncRequest {
+                group_id: group_id.clone(),
+            }),
+            offer: expected.offer.map(|t| v1::OwnershipOffer {
+                group_id: group_id.clone(),
+                transfer: Some(self.transfer(t)),
+            }),
+            ..control(self.rosters[roster].version, None, None)
+        }
+    }
+
     /// Checks what a group call of `party` sent, `outgoing`, against what the model expects,
-    /// each control under the party's roster, and lists it. `draws` are the call's draws: a
-    /// new sender key for the epoch `new_key` first, if any, then the ratchet keys of the
-    /// sending chains the controls start.
+    /// each control under the party's roster, and lists it. `draws` are the call's draws
+    /// (after the salt, for `Group::create`): a new sender key (`new_key`) first, if any,
+    /// then the ratchet keys of the sending chains the controls start.
     pub(super) fn record_sent(
         &mut self,
         party: usize,
         outgoing: &[Outgoing],
-        draws: &[[u8; 32]],
-        new_key: Option<u32>,
+        draws: &[Vec<u8>],
+        new_key: Option<NewKey>,
         expected: &[Expected],
     ) -> Vec<usize> {
-        let mut draws = draws.iter().copied();
-        if let Some(epoch) = new_key {
+        let mut draws = draws
+            .iter()
+            .map(|draw| -> [u8; 32] { draw.as_slice().try_into().expect("a 32-byte draw") });
+        if let Some(new_key) = new_key {
             let chain_key = draws.next().expect("a chain key draw");
             let seed = draws.next().expect("a signing seed draw");
+            let epoch = match new_key {
+                NewKey::Epoch(epoch) => epoch,
+                NewKey::ResyncJump => {
+                    let public = ed25519_public(&seed);
+                    let jump = u32::from(u16::from_be_bytes([public[0], public[1]]));
+                    self.next_epoch(party) + jump
+                }
+            };
             self.new_sender_key(party, epoch, chain_key, seed);
         }
         assert_eq!(outgoing.len(), expected.len(), "how many controls are sent");
-        let roster = self.models[party].roster.expect("a roster");
-        let roster_version = self.rosters[roster].version;
         let mut sent = Vec::new();
         for (out, expected) in outgoing.iter().zip(expected) {
             let to = expected.to;
             assert_eq!(out.to, self.key(to), "control recipient");
-            let control = control(
-                roster_version,
-                expected.roster.then(|| self.signed_roster(roster)),
-                expected.sender_key.then(|| self.distribution(party)),
-            );
+            let control = self.expected_control(party, expected);
             let secret = self
                 .needs_new_chain(party, to)
                 .then(|| draws.next().expect("a ratchet key draw"));
@@ -224,6 +386,8 @@ impl Generator {
                 }),
                 sender_key,
                 leave: control.leave.is_some(),
+                resync: control.resync.is_some(),
+                offer: expected.offer,
                 bytes: hex::encode(&bytes),
                 channel_message: message,
             });

@@ -1,11 +1,13 @@
-//! `primitives_recompute_every_byte` of `group-v1.json`: every byte recomputed from the listed
+//! `primitives_recompute_every_byte` of `group-v2.json`: every byte recomputed from the listed
 //! private keys on the primitives alone (no ratchetkit). This module recomputes what stands
-//! on its own (identities, prekeys, channels and their chains, rosters, sender keys);
-//! [`walk`] and [`timeline`] derive from the timeline and the protocol document which chain
-//! each channel message is on, which draws each call makes, what each group operation sends
-//! and which keys each member holds, and check every message on the way; [`rejected`]
-//! checks the rejected inputs.
+//! on its own (identities, prekeys, channels and their chains, the group id, owner
+//! transfers, rosters, sender keys); [`walk`] and [`timeline`] derive from the timeline and
+//! the protocol document which chain each channel message is on, which draws each call
+//! makes, what each group operation sends and which keys each member holds, and check every
+//! message on the way; [`rejected`] checks the rejected inputs, and [`refusal`] derives the
+//! error each must give.
 
+mod refusal;
 mod rejected;
 mod timeline;
 mod walk;
@@ -18,9 +20,11 @@ use super::format::GroupVectors;
 use crate::vectors::channel_view::ChannelView;
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{
-    ed25519_public, ed25519_sign, x25519_public, x3dh_shared_secret, X3dhSecrets, CARD_CONTEXT,
-    GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT, MESSAGE_INFO, ROOT_INFO, ROSTER_CONTEXT,
-    SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
+    ed25519_public, ed25519_sign, group_id, group_id_input, owner_transfer_input, x25519_public,
+    x3dh_shared_secret, X3dhSecrets, CARD_CONTEXT, GROUP_ID_CONTEXT, GROUP_ID_LEN,
+    GROUP_MESSAGE_INFO, GROUP_SALT_LEN, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO,
+    OWNER_TRANSFER_CONTEXT, ROOT_INFO, ROSTER_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
+    X3DH_INFO,
 };
 use crate::vectors::proto;
 use crate::vectors::recompute::{
@@ -44,7 +48,7 @@ impl Names {
 pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     // The protocol's constants.
     let p = &v.protocol;
-    assert_eq!((p.channel_version, p.group_version), (1, 1));
+    assert_eq!((p.channel_version, p.group_version), (1, GROUP_VERSION));
     assert_eq!(p.card_signature_context.as_bytes(), CARD_CONTEXT);
     assert_eq!(p.self_signer, SELF_SIGNER);
     assert_eq!(
@@ -60,20 +64,32 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
         GROUP_SIGNATURE_CONTEXT
     );
     assert_eq!(p.roster_signature_context.as_bytes(), ROSTER_CONTEXT);
+    assert_eq!(p.owner_transfer_context.as_bytes(), OWNER_TRANSFER_CONTEXT);
+    assert_eq!(p.group_id_context.as_bytes(), GROUP_ID_CONTEXT);
     assert_eq!(
         (p.content_type_application, p.content_type_group_control),
         (0, 1)
-    );
-    let group_id = bytes(&v.group_id);
-    assert!(
-        (16..=64).contains(&group_id.len()),
-        "a group id is 16..=64 bytes"
     );
 
     // Identities and cards.
     let names = Names(v.identities.iter().map(|i| i.name.clone()).collect());
     assert_eq!(names.0, ["alice", "bob", "carol"]);
     let cards: Vec<Vec<u8>> = v.identities.iter().map(check_identity).collect();
+
+    // The group id: the founder's identity key and a 16-byte salt, hashed.
+    let group = &v.group;
+    let founder = &v.identities[names.of(&group.founder)];
+    assert_eq!(
+        group.founder_key, founder.signing_public,
+        "group: founder_key"
+    );
+    let salt = bytes(&group.salt);
+    assert_eq!(salt.len(), GROUP_SALT_LEN, "group: a 16-byte salt");
+    let input = group_id_input(&bytes(&group.founder_key), &salt);
+    check!(group.group_id_input, input, "group: group_id_input");
+    let group_id = group_id(&bytes(&group.founder_key), &salt).to_vec();
+    check!(group.group_id, group_id, "group: group_id");
+    assert_eq!(group_id.len(), GROUP_ID_LEN);
 
     // Prekeys and bundles.
     for prekey in &v.prekeys {
@@ -95,7 +111,8 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     }
 
     let channels = check_channels(v, &names, &cards);
-    let owner = check_rosters(v, &names, &cards, &group_id);
+    check_transfers(v, &names, &group_id);
+    check_rosters(v, &names, &cards, &group_id);
 
     // Sender keys.
     for key in &v.sender_keys {
@@ -113,14 +130,18 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     let mut walk = Walk {
         v,
         names,
-        owner,
         group_id,
         channels,
         roster: vec![None; members],
         own: vec![None; members],
+        offer: vec![None; members],
         held: BTreeMap::new(),
+        decrypted: BTreeMap::new(),
         sent_channel_messages: 0,
         sent_group_messages: 0,
+        signed_transfers: 0,
+        received: BTreeSet::new(),
+        lost: BTreeSet::new(),
         iterations: BTreeMap::new(),
     };
     let coverage = walk.timeline();
@@ -133,6 +154,16 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
         walk.sent_group_messages,
         v.group_messages.len(),
         "every group message is sent"
+    );
+    assert_eq!(
+        walk.signed_transfers,
+        v.owner_transfers.len(),
+        "every owner transfer is offered"
+    );
+    assert_eq!(
+        coverage.errors_derived,
+        v.rejected.len(),
+        "the error of every rejected input is derived from the protocol"
     );
     assert!(
         coverage.signatures_checked >= 6,
@@ -160,6 +191,11 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
         "GroupReceive",
         "RemoveMember",
         "Rekey",
+        "Resync",
+        "OfferOwnership",
+        "AcceptOwnership",
+        "Leave",
+        "Lost",
         "Encrypt",
         "Decrypt",
     ] {
@@ -179,9 +215,42 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
         coverage.old_epoch_read_late,
         "a message of an old epoch is read after the next epoch's key"
     );
+    assert!(
+        v.rosters.iter().any(|r| !r.transfers.is_empty()),
+        "a roster carries a change of owner"
+    );
+    let events: BTreeSet<String> = v
+        .timeline
+        .iter()
+        .flat_map(|e| &e.events)
+        .map(|event| {
+            format!("{event:?}")
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    for kind in [
+        "Joined",
+        "SenderKey",
+        "RosterChanged",
+        "Removed",
+        "OwnerChanged",
+        "LeaveRequested",
+        "ResyncRequested",
+        "OwnershipOffered",
+    ] {
+        assert!(events.contains(kind), "the timeline reports {kind}");
+    }
     assert_rejected_kinds(
         v.rejected.iter().map(|r| r.expected_error.as_str()),
         &[
+            "GroupIdMismatch",
+            "RosterNotFromOwner",
+            "InvalidGroupId",
+            "InvalidOwnerChain",
+            "SentBeforeKeyReceived",
             "BadSignature",
             "AuthenticationFailed",
             "Duplicate",
@@ -202,6 +271,16 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
             "NotAGroupWelcome",
             "GroupControlMessage",
         ],
+    );
+    let signatures: BTreeSet<&str> = v
+        .rejected
+        .iter()
+        .filter_map(|r| r.signature_of.as_deref())
+        .collect();
+    assert_eq!(
+        signatures,
+        BTreeSet::from(["group message", "owner transfer", "roster"]),
+        "a bad signature of each kind"
     );
 }
 
@@ -268,20 +347,85 @@ fn check_channels(v: &GroupVectors, names: &Names, cards: &[Vec<u8>]) -> Vec<Cha
     views
 }
 
-/// The rosters, signed by the owner (the first member of the first roster), their
-/// versions counting up from 1. Returns the owner.
-fn check_rosters(v: &GroupVectors, names: &Names, cards: &[Vec<u8>], group_id: &[u8]) -> usize {
-    let owner = names.of(&v.rosters[0].members[0]);
+/// The owner transfers: each signed by its previous owner over the group id, the version
+/// and the new owner's key.
+fn check_transfers(v: &GroupVectors, names: &Names, group_id: &[u8]) {
+    for (i, t) in v.owner_transfers.iter().enumerate() {
+        let what = format!("owner transfer {i}");
+        assert_eq!(t.index, i, "{what}: index");
+        let previous = &v.identities[names.of(&t.previous_owner)];
+        let new_owner = bytes(&v.identities[names.of(&t.new_owner)].signing_public);
+        let input = owner_transfer_input(group_id, t.version, &new_owner);
+        check!(t.signature_input, input, "{what}: signature_input");
+        let signature = ed25519_sign(&array(&previous.signing_seed), &input);
+        check!(t.signature, signature, "{what}: signature");
+        let transfer = proto::OwnerTransfer {
+            version: t.version,
+            new_owner,
+            signature: signature.to_vec(),
+        };
+        check!(t.bytes, transfer.encode_to_vec(), "{what}: bytes");
+    }
+}
+
+/// The rosters, their versions counting up from 1, each signed by its owner: the founder,
+/// or the new owner of the last transfer it carries, listed first. Each carries the
+/// transfers of the one before, and perhaps one more.
+fn check_rosters(v: &GroupVectors, names: &Names, cards: &[Vec<u8>], group_id: &[u8]) {
+    let mut previous_transfers: &[usize] = &[];
     for (i, r) in v.rosters.iter().enumerate() {
         let what = format!("roster {i}");
-        assert_eq!(names.of(&r.members[0]), owner, "{what}: the owner first");
+        let owner = match r.transfers.last() {
+            Some(&t) => names.of(&v.owner_transfers[t].new_owner),
+            None => names.of(&v.group.founder),
+        };
+        assert_eq!(names.of(&r.owner), owner, "{what}: the owner");
+        assert_eq!(
+            names.of(&r.members[0].member),
+            owner,
+            "{what}: the owner first"
+        );
+        assert!(
+            r.transfers.starts_with(previous_transfers)
+                && r.transfers.len() <= previous_transfers.len() + 1,
+            "{what}: the chain of owners grows by one at most"
+        );
+        let mut chain_version = 1;
+        for &t in &r.transfers {
+            let transfer = &v.owner_transfers[t];
+            assert!(
+                transfer.version > chain_version && transfer.version <= r.version,
+                "{what}: transfer versions"
+            );
+            chain_version = transfer.version;
+        }
+        previous_transfers = &r.transfers;
+        for m in &r.members {
+            assert!(
+                (1..=r.version).contains(&m.added_at),
+                "{what}: added_at in 1..=version"
+            );
+        }
         let content = proto::Roster {
             group_id: group_id.to_vec(),
             version: r.version,
             members: r
                 .members
                 .iter()
-                .map(|m| cards[names.of(m)].clone())
+                .map(|m| proto::RosterMember {
+                    card: cards[names.of(&m.member)].clone(),
+                    added_at: m.added_at,
+                })
+                .collect(),
+            founder: bytes(&v.group.founder_key),
+            salt: bytes(&v.group.salt),
+            transfers: r
+                .transfers
+                .iter()
+                .map(|&t| {
+                    proto::OwnerTransfer::decode(bytes(&v.owner_transfers[t].bytes).as_slice())
+                        .unwrap()
+                })
                 .collect(),
         }
         .encode_to_vec();
@@ -305,5 +449,4 @@ fn check_rosters(v: &GroupVectors, names: &Names, cards: &[Vec<u8>], group_id: &
         (1..=v.rosters.len() as u64).collect::<Vec<_>>(),
         "roster versions count up from 1"
     );
-    owner
 }

@@ -1,18 +1,31 @@
-//! The independent checks of `group-v1.json`'s rejected inputs, at their point of the
-//! timeline: what can be recomputed is recomputed, and a signature is valid exactly when the
-//! expected error comes after the signature check.
+//! The independent checks of `group-v2.json`'s rejected inputs, at their point of the
+//! timeline: what can be recomputed is recomputed, a signature is valid exactly when the
+//! expected error comes after the signature check, and the error itself follows from the
+//! protocol document ([`refusal`](super::refusal)).
 
 use prost::Message;
 
+use super::refusal::Outcome;
 use super::walk::Walk;
 use crate::vectors::group::format::{RejectedAction, RejectedVector};
 use crate::vectors::json::{array, bytes};
-use crate::vectors::primitives::{ed25519_sign, ed25519_verifies, group_signature_input};
+use crate::vectors::primitives::{
+    ed25519_sign, ed25519_verifies, group_signature_input, GROUP_VERSION,
+};
 use crate::vectors::proto;
 use crate::vectors::recompute::{check, check_channel_message, listed_channel_message};
 
-/// Checks rejected input `r`; returns whether its signature rule was checked.
-pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> bool {
+/// What was checked of a rejected input.
+pub(super) struct Checked {
+    /// The rule that a group message's signature verifies exactly when its error comes
+    /// after the signature check.
+    pub signature: bool,
+    /// The expected error, derived independently.
+    pub error_derived: bool,
+}
+
+/// Checks rejected input `r`.
+pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> Checked {
     let what = format!("rejected {}", r.index);
     let party = walk.names.of(&r.party);
     let input = bytes(&r.input);
@@ -115,7 +128,25 @@ pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> bool {
             proto::GroupControl::decode(bytes(&crafted.plaintext).as_slice()).unwrap();
         }
     }
-    signature_checked
+    assert_eq!(
+        r.signature_of.is_some(),
+        r.expected_error == "BadSignature",
+        "{what}: signature_of is given exactly for BadSignature"
+    );
+    let derived = match walk.outcome(r, party, &input) {
+        Outcome::Refused(error, signature_of) => (error, signature_of),
+        Outcome::Accepted => panic!("{what}: the protocol accepts it ({})", r.description),
+    };
+    assert_eq!(
+        derived,
+        (r.expected_error.as_str(), r.signature_of.as_deref()),
+        "{what}: the error the protocol gives ({})",
+        r.description
+    );
+    Checked {
+        signature: signature_checked,
+        error_derived: true,
+    }
 }
 
 /// Whether a group message's signature verifies with the epoch key its header names, if
@@ -124,7 +155,7 @@ pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> bool {
 fn signature_verifies(walk: &Walk, party: usize, input: &[u8]) -> Option<bool> {
     let message = proto::GroupMessage::decode(input).ok()?;
     let header = proto::GroupHeader::decode(message.header.as_slice()).ok()?;
-    if message.version != 1 || header.group_id != walk.group_id {
+    if message.version != GROUP_VERSION || header.group_id != walk.group_id {
         return None;
     }
     let sender = walk

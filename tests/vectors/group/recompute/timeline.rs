@@ -6,11 +6,12 @@ use std::collections::VecDeque;
 use prost::Message;
 
 use super::rejected::check_rejected;
-use super::walk::{take_draw, OwnKey, Walk};
-use crate::vectors::group::format::{Action, GroupMessageVector, TimelineEvent};
+use super::walk::{take_draw, NextEpoch, OwnKey, Parts, Walk};
+use crate::vectors::group::format::{Action, EventVector, GroupMessageVector, TimelineEvent};
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{
     aes_gcm_open, aes_gcm_seal, ed25519_sign, group_signature_input, GROUP_MESSAGE_INFO,
+    GROUP_VERSION,
 };
 use crate::vectors::proto;
 use crate::vectors::recompute::{check, check_message_keys, listed_keys};
@@ -18,6 +19,8 @@ use crate::vectors::recompute::{check, check_message_keys, listed_keys};
 /// What the walk found the file to cover.
 pub(super) struct Coverage {
     pub rejected_checked: usize,
+    /// Rejected inputs whose error was derived independently (all of them, in this file).
+    pub errors_derived: usize,
     /// Rejected group messages whose signature rule was checked.
     pub signatures_checked: usize,
     /// A group message read after a later one of its chain.
@@ -32,6 +35,7 @@ impl Walk<'_> {
         let v = self.v;
         let mut coverage = Coverage {
             rejected_checked: 0,
+            errors_derived: 0,
             signatures_checked: 0,
             out_of_order: false,
             old_epoch_read_late: false,
@@ -40,6 +44,26 @@ impl Walk<'_> {
             assert_eq!(e.step, step, "timeline step numbers");
             let party = self.names.of(&e.party);
             let mut draws: VecDeque<String> = e.draws.iter().cloned().collect();
+            if !matches!(
+                e.action,
+                Action::GroupJoin
+                    | Action::GroupReceive
+                    | Action::AcceptOwnership
+                    | Action::GroupCreate
+                    | Action::RemoveMember
+                    | Action::Rekey
+                    | Action::Resync
+                    | Action::OfferOwnership
+                    | Action::Leave
+            ) {
+                assert!(e.sent.is_empty(), "step {step}: sends nothing");
+            }
+            if !matches!(
+                e.action,
+                Action::GroupJoin | Action::GroupReceive | Action::AcceptOwnership
+            ) {
+                assert!(e.events.is_empty(), "step {step}: reports nothing");
+            }
             match e.action {
                 Action::ChannelCreate => {
                     let channel = e.channel.expect("channel");
@@ -64,6 +88,7 @@ impl Walk<'_> {
                 Action::ChannelJoin | Action::ChannelReceive => {
                     let index = e.channel_message.expect("channel_message");
                     let m = &v.channel_messages[index];
+                    assert_eq!(m.content_type, 0, "application data");
                     assert_eq!(
                         e.action == Action::ChannelJoin,
                         self.channels[m.channel].joins(party),
@@ -75,21 +100,66 @@ impl Walk<'_> {
                 Action::GroupJoin | Action::GroupReceive => self.group_receive(step, e, &mut draws),
                 Action::RemoveMember => self.remove_member(step, e, &mut draws),
                 Action::Rekey => {
-                    self.take_new_key(party, step, &mut draws);
+                    self.take_new_key(party, step, NextEpoch::Next, &mut draws);
                     let roster = self.roster[party].expect("a roster");
                     let expected: Vec<_> = self
                         .others(party, roster)
                         .into_iter()
-                        .map(|m| (m, None, true))
+                        .map(Parts::key_to)
                         .collect();
                     self.check_sent(party, &e.sent, &expected, &mut draws);
+                }
+                Action::Resync => {
+                    // A new epoch that jumps ahead, sent with the request to every other
+                    // member.
+                    self.take_new_key(party, step, NextEpoch::ResyncJump, &mut draws);
+                    let roster = self.roster[party].expect("a roster");
+                    let expected: Vec<_> = self
+                        .others(party, roster)
+                        .into_iter()
+                        .map(|to| Parts {
+                            resync: true,
+                            ..Parts::key_to(to)
+                        })
+                        .collect();
+                    self.check_sent(party, &e.sent, &expected, &mut draws);
+                }
+                Action::OfferOwnership => self.offer_ownership(e, &mut draws),
+                Action::AcceptOwnership => self.accept_ownership(step, e, &mut draws),
+                Action::Leave => {
+                    let roster = self.roster[party].expect("a roster");
+                    let owner = self.roster_owner(roster);
+                    assert_ne!(owner, party, "the owner cannot leave");
+                    let expected = [Parts {
+                        to: owner,
+                        leave: true,
+                        ..Parts::default()
+                    }];
+                    self.check_sent(party, &e.sent, &expected, &mut draws);
+                    self.own[party] = None;
+                }
+                Action::Lost => {
+                    let control = &v.controls[e.control.expect("control")];
+                    assert_eq!(
+                        self.names.of(&control.receiver),
+                        party,
+                        "step {step}: lost to its receiver"
+                    );
+                    let message = control.channel_message;
+                    assert!(message < self.sent_channel_messages, "lost once sent");
+                    assert!(
+                        !self.received.contains(&message) && self.lost.insert(message),
+                        "step {step}: lost, never received"
+                    );
                 }
                 Action::Encrypt => self.encrypt(party, e),
                 Action::Decrypt => self.decrypt(step, e, &mut coverage),
             }
             assert!(draws.is_empty(), "step {step}: draws left over: {draws:?}");
             for r in v.rejected.iter().filter(|r| r.after_step == step) {
-                coverage.signatures_checked += usize::from(check_rejected(self, r));
+                let checked = check_rejected(self, r);
+                coverage.signatures_checked += usize::from(checked.signature);
+                coverage.errors_derived += usize::from(checked.error_derived);
                 coverage.rejected_checked += 1;
             }
         }
@@ -105,20 +175,38 @@ impl Walk<'_> {
             .iter()
             .map(|m| self.names.of(m))
             .collect();
-        assert_eq!(party, self.owner, "the owner creates the group");
-        let roster = self.roster_of_version(1);
         assert_eq!(
-            self.roster_members(roster),
-            [vec![party], members.clone()].concat(),
-            "roster 1: the owner, then the members"
+            party,
+            self.names.of(&self.v.group.founder),
+            "the founder creates the group"
         );
+        take_draw(draws, &self.v.group.salt, || {
+            format!("step {step}: the first draw is the group's salt")
+        });
+        let roster = self.roster_of_version(1);
+        let entries: Vec<(usize, u64)> = std::iter::once(party)
+            .chain(members.iter().copied())
+            .map(|m| (m, 1))
+            .collect();
+        assert_eq!(
+            self.roster_entries(roster),
+            entries,
+            "roster 1: the owner, then the members, all added at 1"
+        );
+        assert!(self.v.rosters[roster].transfers.is_empty());
         self.roster[party] = Some(roster);
-        self.take_new_key(party, step, draws);
-        let expected: Vec<_> = members.iter().map(|&m| (m, Some(roster), true)).collect();
+        self.take_new_key(party, step, NextEpoch::Next, draws);
+        let expected: Vec<_> = members
+            .iter()
+            .map(|&m| Parts {
+                roster: Some(roster),
+                ..Parts::key_to(m)
+            })
+            .collect();
         self.check_sent(party, &e.sent, &expected, draws);
     }
 
-    /// `Group::join` or `Group::receive` of a control.
+    /// `Group::join` or `Group::receive` of a control: every part as 6.3 says.
     fn group_receive(&mut self, step: usize, e: &TimelineEvent, draws: &mut VecDeque<String>) {
         let party = self.names.of(&e.party);
         let v = self.v;
@@ -133,64 +221,203 @@ impl Walk<'_> {
             old_roster.is_none(),
             "step {step}: join without a group"
         );
-        let mut expected = Vec::new();
-        let mut new_epoch = e.action == Action::GroupJoin;
-        if let Some(version) = control.roster {
-            let roster = self.roster_of_version(version);
-            self.roster[party] = Some(roster);
-            if let Some(old) = old_roster {
-                assert!(version > v.rosters[old].version, "a newer roster");
-                let old = self.roster_members(old);
-                let new = self.roster_members(roster);
-                if !new.contains(&party) {
-                    self.own[party] = None;
-                } else if old.iter().any(|m| !new.contains(m)) {
-                    // A removal: a new epoch for the remaining members.
-                    new_epoch = true;
+        let events = self.expected_events(party, control, old_roster);
+        let mut new_epoch = false;
+        match (control.roster, old_roster) {
+            (Some(version), None) => {
+                let roster = self.roster_of_version(version);
+                assert!(
+                    self.roster_members(roster).contains(&party) && !control.leave,
+                    "step {step}: a welcome lists the joiner"
+                );
+                assert_eq!(self.roster_owner(roster), from, "a roster from its owner");
+                self.roster[party] = Some(roster);
+                new_epoch = true;
+            }
+            (None, None) => panic!("step {step}: a welcome carries the roster"),
+            (Some(version), Some(old)) => {
+                let roster = self.roster_of_version(version);
+                assert_eq!(self.roster_owner(roster), from, "a roster from its owner");
+                if version > v.rosters[old].version {
+                    let old_version = v.rosters[old].version;
+                    let (old_members, new) =
+                        (self.roster_members(old), self.roster_members(roster));
+                    assert!(
+                        self.roster_entries(roster)
+                            .iter()
+                            .all(|(m, added_at)| !old_members.contains(m)
+                                || *added_at <= old_version),
+                        "step {step}: nobody is added back in these vectors"
+                    );
+                    assert!(
+                        new.iter().all(|m| old_members.contains(m)),
+                        "step {step}: nobody is added in these vectors"
+                    );
+                    self.roster[party] = Some(roster);
+                    self.offer[party] = None;
+                    if !new.contains(&party) {
+                        self.own[party] = None;
+                    } else if old_members.iter().any(|m| !new.contains(m)) {
+                        // A removal: a new epoch for the remaining members.
+                        new_epoch = true;
+                    }
+                } else {
+                    // Not newer: skipped, with another part to apply.
+                    assert_eq!(roster, old, "step {step}: the held roster again");
+                    assert!(
+                        control.sender_key.is_some() || control.resync || control.leave,
+                        "step {step}: a roster alone must be newer"
+                    );
                 }
             }
-        } else {
-            assert!(old_roster.is_some(), "a welcome carries the roster");
+            (None, Some(_)) => {}
         }
+        let roster = self.roster[party].expect("a roster");
+        let mut expected = Vec::new();
         if new_epoch {
-            self.take_new_key(party, step, draws);
-            let roster = self.roster[party].unwrap();
+            self.take_new_key(party, step, NextEpoch::Next, draws);
             expected = self
                 .others(party, roster)
                 .into_iter()
-                .map(|m| (m, None, true))
+                .map(Parts::key_to)
                 .collect();
         }
         self.install(party, control);
-        let events = self.expected_events(party, control, old_roster);
+        let members = self.roster_members(roster);
+        if control.leave {
+            assert_eq!(
+                self.roster_owner(roster),
+                party,
+                "a leave goes to the owner"
+            );
+            assert!(members.contains(&from), "from a member");
+        }
+        if control.resync {
+            // The answer: the owner's roster and key, another member's key.
+            assert!(from != party && members.contains(&from), "from a member");
+            let owner = self.roster_owner(roster) == party;
+            expected.push(Parts {
+                to: from,
+                roster: owner.then_some(roster),
+                sender_key: self.own[party].is_some(),
+                ..Parts::default()
+            });
+        }
+        if let Some(t) = control.offer {
+            let transfer = &v.owner_transfers[t];
+            assert_eq!(self.roster_owner(roster), from, "an offer from the owner");
+            assert_eq!(self.names.of(&transfer.previous_owner), from);
+            assert_eq!(self.names.of(&transfer.new_owner), party, "an offer to me");
+            assert_eq!(
+                transfer.version,
+                v.rosters[roster].version + 1,
+                "for the next version"
+            );
+            self.offer[party] = Some(t);
+        }
         assert_eq!(e.events, events, "step {step}: events");
         self.check_sent(party, &e.sent, &expected, draws);
     }
 
     fn remove_member(&mut self, step: usize, e: &TimelineEvent, draws: &mut VecDeque<String>) {
         let party = self.names.of(&e.party);
-        assert_eq!(party, self.owner, "only the owner removes");
         let removed = self.names.of(e.member.as_ref().expect("member"));
         let old = self.roster[party].expect("a roster");
+        assert_eq!(self.roster_owner(old), party, "only the owner removes");
         let roster = self.roster_of_version(self.v.rosters[old].version + 1);
-        let remaining: Vec<usize> = self
-            .roster_members(old)
+        let remaining: Vec<(usize, u64)> = self
+            .roster_entries(old)
             .into_iter()
-            .filter(|&m| m != removed)
+            .filter(|&(m, _)| m != removed)
             .collect();
         assert_eq!(
-            self.roster_members(roster),
+            self.roster_entries(roster),
             remaining,
-            "the new roster drops the member, keeping the order"
+            "the new roster drops the member, keeping the order and added_at"
+        );
+        assert_eq!(
+            self.v.rosters[roster].transfers, self.v.rosters[old].transfers,
+            "the chain of owners stays"
         );
         self.roster[party] = Some(roster);
-        self.take_new_key(party, step, draws);
+        self.take_new_key(party, step, NextEpoch::Next, draws);
         let mut expected: Vec<_> = self
             .others(party, roster)
             .into_iter()
-            .map(|m| (m, Some(roster), true))
+            .map(|m| Parts {
+                roster: Some(roster),
+                ..Parts::key_to(m)
+            })
             .collect();
-        expected.push((removed, Some(roster), false));
+        expected.push(Parts {
+            to: removed,
+            roster: Some(roster),
+            ..Parts::default()
+        });
+        self.check_sent(party, &e.sent, &expected, draws);
+    }
+
+    /// The owner signs a transfer to `member` for its roster version + 1 and offers it.
+    fn offer_ownership(&mut self, e: &TimelineEvent, draws: &mut VecDeque<String>) {
+        let party = self.names.of(&e.party);
+        let member = self.names.of(e.member.as_ref().expect("member"));
+        let roster = self.roster[party].expect("a roster");
+        assert_eq!(self.roster_owner(roster), party, "only the owner offers");
+        assert!(member != party && self.roster_members(roster).contains(&member));
+        let t = self.signed_transfers;
+        self.signed_transfers += 1;
+        let transfer = &self.v.owner_transfers[t];
+        assert_eq!(
+            (
+                transfer.version,
+                self.names.of(&transfer.previous_owner),
+                self.names.of(&transfer.new_owner)
+            ),
+            (self.v.rosters[roster].version + 1, party, member),
+            "owner transfer {t}"
+        );
+        let expected = [Parts {
+            to: member,
+            offer: Some(t),
+            ..Parts::default()
+        }];
+        self.check_sent(party, &e.sent, &expected, draws);
+    }
+
+    /// The member offered the group signs the next roster: itself first, the others in
+    /// their order, the transfer appended.
+    fn accept_ownership(&mut self, step: usize, e: &TimelineEvent, draws: &mut VecDeque<String>) {
+        let party = self.names.of(&e.party);
+        let t = self.offer[party].take().expect("an offer");
+        let old = self.roster[party].expect("a roster");
+        let version = self.v.rosters[old].version + 1;
+        assert_eq!(self.v.owner_transfers[t].version, version);
+        let roster = self.roster_of_version(version);
+        let mut entries = self.roster_entries(old);
+        entries.sort_by_key(|&(m, _)| m != party);
+        assert_eq!(
+            self.roster_entries(roster),
+            entries,
+            "step {step}: the new owner first, added_at kept"
+        );
+        let mut transfers = self.v.rosters[old].transfers.clone();
+        transfers.push(t);
+        assert_eq!(self.v.rosters[roster].transfers, transfers);
+        self.roster[party] = Some(roster);
+        let events = vec![EventVector::OwnerChanged {
+            version,
+            owner: e.party.clone(),
+        }];
+        assert_eq!(e.events, events, "step {step}: events");
+        let expected: Vec<_> = self
+            .others(party, roster)
+            .into_iter()
+            .map(|to| Parts {
+                to,
+                roster: Some(roster),
+                ..Parts::default()
+            })
+            .collect();
         self.check_sent(party, &e.sent, &expected, draws);
     }
 
@@ -226,10 +453,19 @@ impl Walk<'_> {
         let m = &v.group_messages[index];
         let sender = self.names.of(&m.sender);
         assert_ne!(sender, party, "members do not decrypt their own messages");
-        let first = self.held.get(&(party, sender, m.epoch)).copied();
+        let first = self
+            .kept_epochs(party, sender)
+            .into_iter()
+            .find(|(epoch, _)| *epoch == m.epoch)
+            .map(|(_, first)| first);
+        let read = self.decrypted.get(&(party, sender, m.epoch));
+        assert!(
+            !read.is_some_and(|read| read.contains(&m.iteration)),
+            "step {step}: a message is read once"
+        );
         assert!(
             first.is_some_and(|first| first <= m.iteration),
-            "step {step}: {} holds {}'s key of epoch {} from before iteration {}",
+            "step {step}: {} keeps {}'s key of epoch {} from before iteration {}",
             e.party,
             m.sender,
             m.epoch,
@@ -255,7 +491,15 @@ impl Walk<'_> {
                     g.sender == m.sender && g.epoch == m.epoch && g.iteration > m.iteration
                 })
         });
-        coverage.old_epoch_read_late |= self.held.contains_key(&(party, sender, m.epoch + 1));
+        coverage.old_epoch_read_late |= self
+            .held
+            .range((party, sender, m.epoch + 1)..=(party, sender, u32::MAX))
+            .next()
+            .is_some();
+        self.decrypted
+            .entry((party, sender, m.epoch))
+            .or_default()
+            .insert(m.iteration);
     }
 }
 
@@ -302,7 +546,7 @@ fn check_group_message(
     let signature = ed25519_sign(&own.seed, &input);
     check!(m.signature, signature, "{what}: signature");
     let message = proto::GroupMessage {
-        version: 1,
+        version: GROUP_VERSION,
         header,
         ciphertext,
         signature: signature.to_vec(),

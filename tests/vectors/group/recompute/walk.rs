@@ -2,7 +2,7 @@
 //! messages sent and received, sender keys made and distributed, and the controls a group
 //! operation must send.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use prost::Message;
 
@@ -10,7 +10,7 @@ use super::Names;
 use crate::vectors::channel_view::ChannelView;
 use crate::vectors::group::format::{ControlVector, EventVector, GroupVectors, SenderKeyVector};
 use crate::vectors::json::{array, bytes};
-use crate::vectors::primitives::{chain_key_at, ed25519_public};
+use crate::vectors::primitives::{chain_key_at, ed25519_public, GROUP_VERSION};
 use crate::vectors::proto;
 use crate::vectors::recompute::{check, check_channel_message, listed_channel_message};
 
@@ -23,9 +23,37 @@ pub(super) struct OwnKey {
     pub iteration: u32,
 }
 
-/// A control a group operation must send: to whom, the roster it carries (index into
-/// `rosters`), if any, and whether it carries the sender's key.
-pub(super) type ExpectedControl = (usize, Option<usize>, bool);
+/// How the epoch of a new sender key follows from the member's current one (6.4).
+#[derive(Clone, Copy)]
+pub(super) enum NextEpoch {
+    /// 0 (create, join), else the current epoch + 1.
+    Next,
+    /// A resync's: the current epoch + 1 + be16(the new public signing key[0..2]).
+    ResyncJump,
+}
+
+/// A control a group operation must send: to whom, and its parts (the roster is an index
+/// into `rosters`, the offer into `owner_transfers`; the sender key is the sender's own).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Parts {
+    pub to: usize,
+    pub roster: Option<usize>,
+    pub sender_key: bool,
+    pub leave: bool,
+    pub resync: bool,
+    pub offer: Option<usize>,
+}
+
+impl Parts {
+    /// A control with the sender's own key, to `to`.
+    pub fn key_to(to: usize) -> Self {
+        Self {
+            to,
+            sender_key: true,
+            ..Self::default()
+        }
+    }
+}
 
 /// Takes the next of a call's listed `draws`, which must be `listed` (`what` says what it
 /// is).
@@ -37,19 +65,25 @@ pub(super) fn take_draw(draws: &mut VecDeque<String>, listed: &str, what: impl F
 pub(super) struct Walk<'a> {
     pub v: &'a GroupVectors,
     pub names: Names,
-    /// The group's owner.
-    pub owner: usize,
     pub group_id: Vec<u8>,
     pub channels: Vec<ChannelView>,
     /// Each member's roster (index into `rosters`).
     pub roster: Vec<Option<usize>>,
     /// Each member's own sender key.
     pub own: Vec<Option<OwnKey>>,
+    /// The ownership offer each member holds (index into `owner_transfers`).
+    pub offer: Vec<Option<usize>>,
     /// (holder, sender, epoch) -> the iteration the holder's key starts at.
     pub held: BTreeMap<(usize, usize, u32), u32>,
-    /// Channel messages and group messages sent so far.
+    /// (reader, sender, epoch) -> the iterations decrypted.
+    pub decrypted: BTreeMap<(usize, usize, u32), BTreeSet<u32>>,
+    /// Channel messages and group messages sent so far, and owner transfers signed.
     pub sent_channel_messages: usize,
     pub sent_group_messages: usize,
+    pub signed_transfers: usize,
+    /// The channel messages received, and those lost, so far.
+    pub received: BTreeSet<usize>,
+    pub lost: BTreeSet<usize>,
     /// For each (sender, epoch), how many group messages were sent.
     pub iterations: BTreeMap<(usize, u32), u32>,
 }
@@ -66,12 +100,28 @@ impl Walk<'_> {
             .expect("a channel between them")
     }
 
-    pub fn roster_members(&self, roster: usize) -> Vec<usize> {
+    /// The members of `roster`, with the versions that added them, in roster order.
+    pub fn roster_entries(&self, roster: usize) -> Vec<(usize, u64)> {
         self.v.rosters[roster]
             .members
             .iter()
-            .map(|m| self.names.of(m))
+            .map(|m| (self.names.of(&m.member), m.added_at))
             .collect()
+    }
+
+    pub fn roster_members(&self, roster: usize) -> Vec<usize> {
+        self.roster_entries(roster)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// The owner of `roster`: the founder, or the last transfer's new owner.
+    pub fn roster_owner(&self, roster: usize) -> usize {
+        match self.v.rosters[roster].transfers.last() {
+            Some(&t) => self.names.of(&self.v.owner_transfers[t].new_owner),
+            None => self.names.of(&self.v.group.founder),
+        }
     }
 
     /// The members of `roster` but `party`, in roster order.
@@ -105,7 +155,13 @@ impl Walk<'_> {
     }
 
     /// A sender key made at `step` becomes `member`'s own; its two draws come first.
-    pub fn take_new_key(&mut self, member: usize, step: usize, draws: &mut VecDeque<String>) {
+    pub fn take_new_key(
+        &mut self,
+        member: usize,
+        step: usize,
+        next: NextEpoch,
+        draws: &mut VecDeque<String>,
+    ) {
         let key = self
             .v
             .sender_keys
@@ -113,11 +169,17 @@ impl Walk<'_> {
             .find(|k| k.step == step)
             .unwrap_or_else(|| panic!("step {step} makes a sender key"));
         assert_eq!(self.names.of(&key.member), member, "step {step}: whose key");
-        let expected_epoch = self.own[member].as_ref().map_or(0, |own| own.epoch + 1);
-        assert_eq!(
-            key.epoch, expected_epoch,
-            "step {step}: epochs count up from 0"
-        );
+        let seed = array::<32>(&key.signing_seed);
+        let expected_epoch = match (next, &self.own[member]) {
+            (NextEpoch::Next, None) => 0,
+            (NextEpoch::Next, Some(own)) => own.epoch + 1,
+            (NextEpoch::ResyncJump, own) => {
+                let public = ed25519_public(&seed);
+                let jump = u32::from(u16::from_be_bytes([public[0], public[1]]));
+                own.as_ref().expect("a member resyncs").epoch + 1 + jump
+            }
+        };
+        assert_eq!(key.epoch, expected_epoch, "step {step}: the new epoch");
         take_draw(draws, &key.chain_key, || {
             format!("step {step}: first draw is the chain key")
         });
@@ -127,7 +189,7 @@ impl Walk<'_> {
         self.own[member] = Some(OwnKey {
             epoch: key.epoch,
             chain_key: array(&key.chain_key),
-            seed: array(&key.signing_seed),
+            seed,
             iteration: 0,
         });
     }
@@ -145,8 +207,13 @@ impl Walk<'_> {
         }
     }
 
-    fn signed_roster(&self, roster: usize) -> proto::SignedRoster {
+    pub fn signed_roster(&self, roster: usize) -> proto::SignedRoster {
         proto::SignedRoster::decode(bytes(&self.v.rosters[roster].signed_roster).as_slice())
+            .unwrap()
+    }
+
+    pub fn transfer(&self, transfer: usize) -> proto::OwnerTransfer {
+        proto::OwnerTransfer::decode(bytes(&self.v.owner_transfers[transfer].bytes).as_slice())
             .unwrap()
     }
 
@@ -205,6 +272,14 @@ impl Walk<'_> {
             party,
             "channel message {index}: receiver"
         );
+        assert!(
+            !self.lost.contains(&index),
+            "channel message {index} was lost"
+        );
+        assert!(
+            self.received.insert(index),
+            "channel message {index} is received once"
+        );
         self.channels[m.channel].receive(party, m.chain);
     }
 
@@ -214,7 +289,7 @@ impl Walk<'_> {
         &mut self,
         party: usize,
         sent: &[usize],
-        expected: &[ExpectedControl],
+        expected: &[Parts],
         draws: &mut VecDeque<String>,
     ) {
         assert_eq!(
@@ -226,20 +301,24 @@ impl Walk<'_> {
         );
         let v = self.v;
         let roster_version = v.rosters[self.roster[party].expect("a roster")].version;
-        for (&index, &(to, roster, sender_key)) in sent.iter().zip(expected) {
+        for (&index, parts) in sent.iter().zip(expected) {
             let c: &ControlVector = &v.controls[index];
             let what = format!("control {index}");
             assert_eq!(c.index, index, "{what}: index");
             assert_eq!(self.names.of(&c.sender), party, "{what}: sender");
-            assert_eq!(self.names.of(&c.receiver), to, "{what}: receiver");
+            assert_eq!(self.names.of(&c.receiver), parts.to, "{what}: receiver");
             assert_eq!(c.roster_version, roster_version, "{what}: roster_version");
             assert_eq!(
                 c.roster,
-                roster.map(|r| self.v.rosters[r].version),
+                parts.roster.map(|r| self.v.rosters[r].version),
                 "{what}: roster"
             );
-            assert!(!c.leave, "{what}: leave");
-            let distribution = sender_key.then(|| self.distribution(party));
+            assert_eq!(
+                (c.leave, c.resync, c.offer),
+                (parts.leave, parts.resync, parts.offer),
+                "{what}: leave, resync, offer"
+            );
+            let distribution = parts.sender_key.then(|| self.distribution(party));
             match (&c.sender_key, &distribution) {
                 (None, None) => {}
                 (Some(listed), Some(d)) => {
@@ -269,14 +348,22 @@ impl Walk<'_> {
                 }
                 _ => panic!("{what}: sender_key"),
             }
+            let group_id = || self.group_id.clone();
             let control = proto::GroupControl {
-                version: 1,
-                roster: roster.map(|r| self.signed_roster(r)),
-                sender_key: c.sender_key.as_ref().map(|d| {
-                    proto::SenderKeyDistribution::decode(bytes(&d.bytes).as_slice()).unwrap()
+                version: GROUP_VERSION,
+                roster: parts.roster.map(|r| self.signed_roster(r)),
+                sender_key: distribution,
+                leave: parts.leave.then(|| proto::LeaveRequest {
+                    group_id: group_id(),
                 }),
-                leave: None,
                 roster_version,
+                resync: parts.resync.then(|| proto::ResyncRequest {
+                    group_id: group_id(),
+                }),
+                offer: parts.offer.map(|t| proto::OwnershipOffer {
+                    group_id: group_id(),
+                    transfer: Some(self.transfer(t)),
+                }),
             }
             .encode_to_vec();
             check!(c.bytes, control, "{what}: bytes");
@@ -292,7 +379,7 @@ impl Walk<'_> {
                 control,
                 "{what}: the channel message's plaintext"
             );
-            self.send_channel_message(c.channel_message, party, to, draws);
+            self.send_channel_message(c.channel_message, party, parts.to, draws);
         }
     }
 
@@ -310,33 +397,82 @@ impl Walk<'_> {
         }
     }
 
-    /// The events `party` must report on `control`, holding `old_roster` before.
+    /// The epochs of `sender` that `holder` keeps: the newest `MAX_SENDER_EPOCHS` (3)
+    /// installed, with the iteration each started at.
+    pub fn kept_epochs(&self, holder: usize, sender: usize) -> Vec<(u32, u32)> {
+        let mut epochs: Vec<(u32, u32)> = self
+            .held
+            .iter()
+            .filter(|((h, s, _), _)| (*h, *s) == (holder, sender))
+            .map(|((_, _, epoch), first)| (*epoch, *first))
+            .collect();
+        let excess = epochs.len().saturating_sub(3);
+        epochs.drain(..excess);
+        epochs
+    }
+
+    /// The events `party` must report on `control`, holding `old_roster` before (none
+    /// for a join).
     pub fn expected_events(
         &self,
         party: usize,
         control: &ControlVector,
         old_roster: Option<usize>,
     ) -> Vec<EventVector> {
+        let name = |m: usize| self.names.0[m].clone();
         let mut events = Vec::new();
-        if let (Some(version), Some(old)) = (control.roster, old_roster) {
-            let old = self.roster_members(old);
-            let new = self.roster_members(self.roster_of_version(version));
-            let names =
-                |list: Vec<usize>| list.into_iter().map(|m| self.names.0[m].clone()).collect();
-            if new.contains(&party) {
-                events.push(EventVector::RosterChanged {
-                    version,
-                    added: names(new.iter().copied().filter(|m| !old.contains(m)).collect()),
-                    removed: names(old.iter().copied().filter(|m| !new.contains(m)).collect()),
-                });
-            } else {
-                events.push(EventVector::Removed { version });
+        match (control.roster, old_roster) {
+            (Some(version), None) => events.push(EventVector::Joined { version }),
+            (Some(version), Some(old)) if version > self.v.rosters[old].version => {
+                let roster = self.roster_of_version(version);
+                let (old_members, new) = (self.roster_members(old), self.roster_members(roster));
+                let owner = self.roster_owner(roster);
+                if owner != self.roster_owner(old) {
+                    events.push(EventVector::OwnerChanged {
+                        version,
+                        owner: name(owner),
+                    });
+                }
+                let others = |list: &[usize], not_in: &[usize]| -> Vec<String> {
+                    list.iter()
+                        .filter(|m| !not_in.contains(m) && **m != party)
+                        .map(|&m| name(m))
+                        .collect()
+                };
+                // A removed member hears only of its removal.
+                if new.contains(&party) {
+                    events.push(EventVector::RosterChanged {
+                        version,
+                        added: others(&new, &old_members),
+                        removed: others(&old_members, &new),
+                    });
+                } else {
+                    events.push(EventVector::Removed { version });
+                }
             }
+            _ => {}
         }
         if let Some(d) = &control.sender_key {
             events.push(EventVector::SenderKey {
                 member: d.sender.clone(),
                 epoch: d.epoch,
+            });
+        }
+        let from = control.sender.clone();
+        if control.leave {
+            events.push(EventVector::LeaveRequested {
+                member: from.clone(),
+            });
+        }
+        if control.resync {
+            events.push(EventVector::ResyncRequested {
+                member: from.clone(),
+            });
+        }
+        if let Some(t) = control.offer {
+            events.push(EventVector::OwnershipOffered {
+                owner: from,
+                version: self.v.owner_transfers[t].version,
             });
         }
         events
