@@ -2,8 +2,19 @@
 
 mod common;
 
-use common::groups::{abc, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE, GROUP_ID};
-use ratchetkit::{Error, Group, GroupEvent};
+use common::fields_at;
+use common::groups::{abc, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE};
+use prost::Message as _;
+use ratchetkit::wire::v1;
+use ratchetkit::{Error, Group, GroupEvent, GROUP_ID_CONTEXT, GROUP_ID_LEN, GROUP_SALT_LEN};
+use sha2::{Digest, Sha256};
+
+/// The roster `group` holds, as signed (`GroupState.roster`).
+fn held_roster(group: &Group) -> v1::Roster {
+    let state = group.to_bytes();
+    let signed = v1::SignedRoster::decode(fields_at(&state, &[3])[0]).expect("a signed roster");
+    v1::Roster::decode(signed.roster.as_slice()).expect("a roster")
+}
 
 #[test]
 fn everyone_reads_everyone() {
@@ -18,9 +29,13 @@ fn everyone_reads_everyone() {
         world.assert_all_read(&readers, from, &message, &text);
         assert_eq!(world.decrypt(from, &message), Err(Error::OwnGroupMessage));
     }
+    let group_id = world.group(ALICE).group_id().to_vec();
+    assert_eq!(group_id.len(), GROUP_ID_LEN);
+    let alice = world.key(ALICE);
     for i in [ALICE, BOB, CAROL] {
         let group = world.group(i);
-        assert_eq!(group.group_id(), GROUP_ID);
+        assert_eq!(group.group_id(), group_id);
+        assert_eq!(group.founder(), alice);
         assert_eq!(group.members().len(), 3);
         assert_eq!(group.roster_version(), 1);
         assert!(group.is_member());
@@ -167,14 +182,14 @@ fn a_stolen_state_reads_nothing_after_its_owner_rekeys() {
 #[test]
 fn channel_decrypt_never_hands_out_group_control() {
     let mut world = World::new(6, 2);
-    let (_, outgoing) = world.new_group(0, &[1]);
+    let (group, outgoing) = world.new_group(0, &[1]);
     let alice = world.key(0);
     let bob_channel = world.members[1].channels.get_mut(&alice).expect("channel");
     let before = bob_channel.to_bytes();
     assert_eq!(
         bob_channel.decrypt(&outgoing[0].message),
         Err(Error::GroupControlMessage {
-            group_id: GROUP_ID.to_vec()
+            group_id: group.group_id().to_vec()
         })
     );
     assert_eq!(*bob_channel.to_bytes(), *before);
@@ -197,36 +212,68 @@ fn channel_decrypt_never_hands_out_group_control() {
     assert_eq!(joined.err(), Some(Error::NotGroupControl));
 }
 
+/// v1 refused to create a group while a member had no channel (`MissingChannel`). In v2
+/// the member's welcome waits in the group, which asks the app for a channel once.
 #[test]
-fn operations_without_a_channel_change_nothing() {
+fn a_member_without_a_channel_is_welcomed_once_there_is_one() {
     let mut world = World::new(7, 3);
     // Carol has no channel to Alice.
-    let carol = world.key(2);
-    world.members[0].channels.remove(&carol);
+    world.disconnect(0, 2);
+    let (bob, carol) = (world.key(1), world.key(2));
     let cards = [
         world.members[1].identity.card().clone(),
         world.members[2].identity.card().clone(),
     ];
     let member = &mut world.members[0];
-    let before = member
-        .channels
-        .values()
-        .map(|c| c.to_bytes())
-        .collect::<Vec<_>>();
-    let result = Group::create(
+    let (group, received) = Group::create(
         &mut world.rng,
         &member.identity,
-        &GROUP_ID,
         &cards,
         &mut member.channels,
+    )
+    .expect("a missing channel is no error");
+    assert_eq!(
+        received.events,
+        [GroupEvent::ChannelNeeded {
+            member: carol,
+            name: "m2".to_owned(),
+            fingerprint: cards[1].fingerprint(),
+        }]
     );
-    assert_eq!(result.err(), Some(Error::MissingChannel { member: carol }));
-    let after = member
-        .channels
-        .values()
-        .map(|c| c.to_bytes())
-        .collect::<Vec<_>>();
-    assert_eq!(before, after, "no channel moved");
+    let recipients: Vec<_> = received.outgoing.iter().map(|out| out.to).collect();
+    assert_eq!(recipients, [bob]);
+    assert_eq!(group.pending_members().collect::<Vec<_>>(), [&carol]);
+    member.group = Some(group);
+    world.post(0, received.outgoing);
+    // Bob joins; his key for Carol waits with Carol's welcome.
+    let held = world.flush_except(2);
+    assert!(world.group(1).is_member());
+
+    // Alice starts a channel to Carol; the welcome rides on its first message.
+    world.start_channel(0, 2);
+    assert_eq!(world.deliver_pending(0), []);
+    assert_eq!(world.group(0).pending_members().count(), 0);
+    let (from, to, welcome) = world.mailbox.pop_front().expect("carol's welcome");
+    assert_eq!((from, to), (0, 2));
+    let events = world.deliver_events(0, 2, &welcome).expect("carol joins");
+    let alice = world.key(0);
+    assert_eq!(
+        events,
+        [
+            GroupEvent::Joined { version: 1 },
+            GroupEvent::SenderKey {
+                sender: alice,
+                epoch: 0
+            }
+        ]
+    );
+    world.mailbox.extend(held);
+    world.flush();
+    for from in 0..3 {
+        let message = world.send(from, b"all here");
+        let readers: Vec<_> = (0..3).filter(|&r| r != from).collect();
+        world.assert_all_read(&readers, from, &message, b"all here");
+    }
 }
 
 #[test]
@@ -293,22 +340,48 @@ fn only_the_owner_changes_the_roster() {
     );
 }
 
+/// v1 took the group id from the app (and checked its length). In v2 it is
+/// SHA-256(GROUP_ID_CONTEXT || founder || salt), the salt 16 bytes the founder draws from
+/// its rng first, so nobody else can make a group under it and one founder's groups differ.
 #[test]
-fn group_ids_are_checked() {
+fn group_ids_are_bound_to_the_founder() {
     let mut world = World::new(9, 2);
+    // The same seed twice: one for the group, one to see what it drew first.
+    let mut draws = common::rng(90);
+    let mut salt = [0u8; GROUP_SALT_LEN];
+    rand::Rng::fill_bytes(&mut draws, &mut salt);
     let cards = [world.members[1].identity.card().clone()];
     let member = &mut world.members[0];
-    for len in [0, 15, 65] {
-        let id = vec![1u8; len];
-        let result = Group::create(
-            &mut world.rng,
-            &member.identity,
-            &id,
-            &cards,
-            &mut member.channels,
-        );
-        assert_eq!(result.err(), Some(Error::InvalidGroupId { len }));
-    }
+    let (group, _) = Group::create(
+        &mut common::rng(90),
+        &member.identity,
+        &cards,
+        &mut member.channels,
+    )
+    .expect("create");
+    let founder = world.key(0);
+    let expected: Vec<u8> = Sha256::new()
+        .chain_update(GROUP_ID_CONTEXT)
+        .chain_update(founder)
+        .chain_update(salt)
+        .finalize()
+        .to_vec();
+    assert_eq!(group.group_id(), expected);
+    assert_eq!(group.founder(), founder);
+    let roster = held_roster(&group);
+    assert_eq!(roster.group_id, expected);
+    assert_eq!(roster.founder, founder);
+    assert_eq!(roster.salt, salt);
+    assert!(roster.transfers.is_empty());
+    assert!(roster.members.iter().all(|member| member.added_at == 1));
+
+    let (again, _) = world.new_group(0, &[1]);
+    assert_ne!(again.group_id(), group.group_id(), "a fresh salt");
+    assert_eq!(again.group_id().len(), GROUP_ID_LEN);
+    // Another founder with the same members has another id.
+    let (bobs, _) = world.new_group(1, &[0]);
+    assert_ne!(bobs.group_id(), group.group_id());
+    assert_eq!(bobs.founder(), world.key(1));
 }
 
 #[test]
@@ -322,6 +395,16 @@ fn a_removed_member_added_again_keeps_its_state_and_takes_part_again() {
     world.flush();
     assert!(world.group(BOB).is_member());
     assert_eq!(world.group(BOB).roster_version(), 3);
+    // The roster says which version added Bob back.
+    let bob = world.key(BOB);
+    let added_at: Vec<(Vec<u8>, u64)> = held_roster(world.group(CAROL))
+        .members
+        .into_iter()
+        .map(|member| (member.card, member.added_at))
+        .collect();
+    let bob_card = world.members[BOB].identity.card().to_bytes();
+    assert!(added_at.contains(&(bob_card, 3)), "bob added at 3");
+    assert!(world.group(ALICE).member(&bob).is_some());
     let message = world.send(BOB, b"back again");
     world.assert_all_read(&[ALICE, CAROL], BOB, &message, b"back again");
     for from in [ALICE, CAROL] {

@@ -1,6 +1,6 @@
 //! Joining channels: forged first messages burn nothing, one-time prekeys are used once,
-//! lost first messages, and the prekey information the creator attaches until it hears
-//! back.
+//! lost first messages, the prekey information the creator attaches until it hears back,
+//! and group control on a first message.
 
 mod common;
 
@@ -8,9 +8,11 @@ use common::{
     assert_decrypts, assert_join_fails, carries_prekey, decode_message, flip_bit, identity,
     prekeys, published_bundle, rng, setup, sign_as, with_content,
 };
+use std::collections::HashMap;
+
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Card, Channel, Error, PrekeyStore, CARD_SIGNATURE_CONTEXT};
+use ratchetkit::{Card, Channel, Error, Group, PrekeyStore, CARD_SIGNATURE_CONTEXT};
 
 const BAD_CARD: Error = Error::BadSignature { what: "card" };
 
@@ -111,6 +113,58 @@ fn every_bit_flip_of_a_first_message_fails_to_join() {
     );
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("join");
     assert_eq!(joined.plaintext, b"first message");
+}
+
+/// Group control may start a channel (group protocol v2): `Channel::join` hands it to the
+/// group rather than to the app, with no plaintext, and a tampered one joins nothing and
+/// burns no prekey.
+#[test]
+fn a_first_message_with_group_control_hands_it_to_the_group() {
+    let mut s = setup(61);
+    let (alice, bob) = (s.alice.card().signing_key(), s.bob.card().signing_key());
+    let to_bob = Channel::create(&mut s.rng, &s.alice, &s.bundle).expect("create");
+    let mut channels = HashMap::from([(bob, to_bob)]);
+    let (group, received) =
+        Group::create(&mut s.rng, &s.alice, &[s.bob.card().clone()], &mut channels)
+            .expect("a group over a channel nobody joined yet");
+    let first = &received.outgoing[0].message;
+    assert!(carries_prekey(first));
+
+    let before = s.store.to_bytes();
+    for bit in 0..first.len() * 8 {
+        assert!(
+            Channel::join(&s.bob, &mut s.store, &flip_bit(first, bit)).is_err(),
+            "bit {bit}"
+        );
+        assert!(
+            *before == *s.store.to_bytes(),
+            "bit {bit} changed the store"
+        );
+    }
+    let joined = Channel::join(&s.bob, &mut s.store, first).expect("join");
+    assert!(joined.plaintext.is_empty());
+    assert_eq!(joined.peer, *s.alice.card());
+    assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
+    let control = joined.group_control.expect("the welcome");
+    assert_eq!(control.from(), alice);
+    assert_eq!(control.group_id(), Ok(group.group_id().to_vec()));
+
+    // The joined channel goes on as any other.
+    let mut to_alice = joined.channel;
+    let later = channels
+        .get_mut(&bob)
+        .expect("alice's channel")
+        .encrypt(&mut s.rng, b"chat")
+        .expect("encrypt");
+    assert_decrypts(&mut to_alice, &later, b"chat");
+
+    // An application first message carries no control.
+    let bundle = published_bundle(&s.store, &s.bob, None);
+    let mut other = Channel::create(&mut s.rng, &s.alice, &bundle).expect("create");
+    let chat = other.encrypt(&mut s.rng, b"just chat").expect("encrypt");
+    let joined = Channel::join(&s.bob, &mut s.store, &chat).expect("join");
+    assert_eq!(joined.plaintext, b"just chat");
+    assert!(joined.group_control.is_none());
 }
 
 /// Someone on the path changes the first message's prekey information without changing

@@ -55,6 +55,8 @@ fn the_constants_table_matches_the_code() {
             "ROSTER_SIGNATURE_CONTEXT",
             text(rk::ROSTER_SIGNATURE_CONTEXT),
         ),
+        ("OWNER_TRANSFER_CONTEXT", text(rk::OWNER_TRANSFER_CONTEXT)),
+        ("GROUP_ID_CONTEXT", text(rk::GROUP_ID_CONTEXT)),
         ("SEALED_STATE_CONTEXT", text(rk::SEALED_STATE_CONTEXT)),
         (
             "MAX_IDENTITY_NAME_LEN",
@@ -64,8 +66,8 @@ fn the_constants_table_matches_the_code() {
         ("MAX_MESSAGE_GAP", rk::MAX_MESSAGE_GAP.to_string()),
         ("MAX_SKIPPED_KEYS", rk::MAX_SKIPPED_KEYS.to_string()),
         ("MAX_ENDED_CHAINS", rk::MAX_ENDED_CHAINS.to_string()),
-        ("MIN_GROUP_ID_LEN", rk::MIN_GROUP_ID_LEN.to_string()),
-        ("MAX_GROUP_ID_LEN", rk::MAX_GROUP_ID_LEN.to_string()),
+        ("GROUP_ID_LEN", rk::GROUP_ID_LEN.to_string()),
+        ("GROUP_SALT_LEN", rk::GROUP_SALT_LEN.to_string()),
         ("MAX_GROUP_MEMBERS", rk::MAX_GROUP_MEMBERS.to_string()),
         ("MAX_SENDER_EPOCHS", rk::MAX_SENDER_EPOCHS.to_string()),
         (
@@ -76,6 +78,9 @@ fn the_constants_table_matches_the_code() {
             "MAX_GROUP_SKIPPED_KEYS",
             rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
         ),
+        ("MAX_OWNER_TRANSFERS", rk::MAX_OWNER_TRANSFERS.to_string()),
+        ("MAX_RESYNC_REPLIES", rk::MAX_RESYNC_REPLIES.to_string()),
+        ("MAX_PENDING_CONTROLS", rk::MAX_PENDING_CONTROLS.to_string()),
         ("SEALED_VERSION", rk::SEALED_VERSION.to_string()),
         (
             "SEALED_SIGNATURE_CONTEXT",
@@ -159,6 +164,8 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::GROUP_MESSAGE_INFO,
         rk::GROUP_SIGNATURE_CONTEXT,
         rk::ROSTER_SIGNATURE_CONTEXT,
+        rk::OWNER_TRANSFER_CONTEXT,
+        rk::GROUP_ID_CONTEXT,
         rk::SEALED_STATE_CONTEXT,
         rk::SEALED_SIGNATURE_CONTEXT,
         rk::SEALED_MESSAGE_CONTEXT,
@@ -178,4 +185,38 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
             "the spec's signer table lacks {signer}"
         );
     }
+}
+
+/// The group protocol is at version 2, and so are its domain separation strings: a v1
+/// string under a v2 format would let a v1 signature or key pass for a v2 one.
+#[test]
+fn the_group_protocol_strings_are_of_version_2() {
+    assert_eq!(rk::GROUP_VERSION, 2);
+    for (name, string, what) in [
+        (
+            "GROUP_MESSAGE_INFO",
+            rk::GROUP_MESSAGE_INFO,
+            "group-message",
+        ),
+        (
+            "GROUP_SIGNATURE_CONTEXT",
+            rk::GROUP_SIGNATURE_CONTEXT,
+            "group-signature",
+        ),
+        (
+            "ROSTER_SIGNATURE_CONTEXT",
+            rk::ROSTER_SIGNATURE_CONTEXT,
+            "group-roster",
+        ),
+        (
+            "OWNER_TRANSFER_CONTEXT",
+            rk::OWNER_TRANSFER_CONTEXT,
+            "group-transfer",
+        ),
+        ("GROUP_ID_CONTEXT", rk::GROUP_ID_CONTEXT, "group-id"),
+    ] {
+        assert_eq!(text(string), format!("ratchetkit/v2/{what}"), "{name}");
+    }
+    assert_eq!(rk::GROUP_ID_LEN, 32, "a SHA-256 output");
+    assert_eq!(rk::GROUP_SALT_LEN, 16);
 }

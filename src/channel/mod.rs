@@ -248,6 +248,16 @@ impl Channel {
             &incoming.ciphertext,
         )?;
 
+        // Group control is handed to the group, never to the app as a message; control
+        // that does not parse fails the join before it burns the one-time prekey.
+        let (plaintext, group_control) = match incoming.content {
+            Content::Application => (plaintext, None),
+            Content::GroupControl => {
+                let control = JoinedControl::new(peer.signing_key(), Zeroizing::new(plaintext));
+                control.group_id()?;
+                (Vec::new(), Some(control))
+            }
+        };
         if let Some(id) = prekey.one_time_prekey_id {
             prekeys.consume_one_time_prekey(id);
         }
@@ -258,15 +268,6 @@ impl Channel {
                 joined_chain: chain_id(&incoming.ratchet_key),
             },
             ratchet: DoubleRatchet::responder(new_chain),
-        };
-        // Group control is handed to the group, never to the app as a message.
-        let (plaintext, group_control) = match incoming.content {
-            Content::Application => (plaintext, None),
-            Content::GroupControl => {
-                let control = JoinedControl::new(peer.signing_key(), Zeroizing::new(plaintext));
-                control.group_id()?;
-                (Vec::new(), Some(control))
-            }
         };
         Ok(Joined {
             channel,

@@ -182,7 +182,8 @@ pub struct Decrypted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GroupEvent {
-    /// This member joined the group at roster `version`.
+    /// This member joined the group at roster `version`: from a welcome, or (through
+    /// [`Group::receive`]) added back after a removal.
     Joined {
         /// The roster version joined from.
         version: u64,

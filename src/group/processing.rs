@@ -376,6 +376,11 @@ impl Group {
         let since = |key: &[u8; 32]| mine.max(roster.added_at(key).unwrap_or(roster.version));
         let others: Vec<[u8; 32]> = roster.keys().filter(|key| *key != self.me).collect();
         let starting_over = !old.contains(&self.me) || readded(&self.me);
+        if starting_over {
+            events.push(GroupEvent::Joined {
+                version: roster.version,
+            });
+        }
         let (own, recipients, added_keys) = if starting_over {
             // Added back, this member starts over with everyone: what it held of the
             // others dates from its earlier membership, and they dropped its keys.

@@ -3,10 +3,19 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use prost::Message as _;
 use ratchetkit::group::Outgoing;
-use ratchetkit::{Channel, Decrypted, Error, Group, Identity, PrekeyStore};
+use ratchetkit::wire::v1;
+use ratchetkit::{
+    Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore, MESSAGE_INFO,
+};
+use sha2::Sha256;
 
-use super::{fields_at, identity, rng, TestRng};
+use super::{decode_message, fields_at, identity, rng, TestRng};
 
 pub struct Member {
     pub identity: Identity,
@@ -96,6 +105,30 @@ impl World {
         self.members[j].channels.insert(key_i, joined);
     }
 
+    /// Drops the channel between `i` and `j` on both sides.
+    pub fn disconnect(&mut self, i: usize, j: usize) {
+        let (key_i, key_j) = (self.key(i), self.key(j));
+        self.members[i].channels.remove(&key_j);
+        self.members[j].channels.remove(&key_i);
+    }
+
+    /// `i` creates a channel to `j` from `j`'s bundle; `j` has none until the first
+    /// message arrives, which [`World::deliver`] joins from (group control may ride on a
+    /// channel's first messages).
+    pub fn start_channel(&mut self, i: usize, j: usize) {
+        let bundle = {
+            let member = &self.members[j];
+            member
+                .prekeys
+                .bundle(&member.identity, None)
+                .expect("bundle")
+        };
+        let created =
+            Channel::create(&mut self.rng, &self.members[i].identity, &bundle).expect("create");
+        let key_j = self.key(j);
+        self.members[i].channels.insert(key_j, created);
+    }
+
     pub fn key(&self, i: usize) -> [u8; 32] {
         self.members[i].key
     }
@@ -121,13 +154,28 @@ impl World {
     /// Delivers one control message: `join` for a member without the group, `receive`
     /// otherwise. What the recipient must send in turn is posted.
     pub fn deliver(&mut self, from: usize, to: usize, message: &[u8]) -> Result<(), Error> {
+        self.deliver_events(from, to, message).map(drop)
+    }
+
+    /// [`World::deliver`], returning the recipient's events. A message from a member the
+    /// recipient has no channel to starts the channel ([`Channel::join`]), and its group
+    /// control goes to `join_control` or `receive_control`; if the group refuses it, the
+    /// recipient is left as it was (no channel, its prekeys unchanged), so that the
+    /// message can be delivered again later.
+    pub fn deliver_events(
+        &mut self,
+        from: usize,
+        to: usize,
+        message: &[u8],
+    ) -> Result<Vec<GroupEvent>, Error> {
         let from_key = self.key(from);
+        if !self.members[to].channels.contains_key(&from_key) {
+            return self.deliver_first(from, to, message);
+        }
         let member = &mut self.members[to];
-        let outgoing = match &mut member.group {
+        let received = match &mut member.group {
             Some(group) => {
-                group
-                    .receive(&mut self.rng, &mut member.channels, &from_key, message)?
-                    .outgoing
+                group.receive(&mut self.rng, &mut member.channels, &from_key, message)?
             }
             None => {
                 let (group, received) = Group::join(
@@ -138,19 +186,85 @@ impl World {
                     message,
                 )?;
                 member.group = Some(group);
-                received.outgoing
+                received
             }
         };
-        self.post(to, outgoing);
-        Ok(())
+        self.post(to, received.outgoing);
+        Ok(received.events)
+    }
+
+    /// Delivers a channel's first message, carrying group control.
+    fn deliver_first(
+        &mut self,
+        from: usize,
+        to: usize,
+        message: &[u8],
+    ) -> Result<Vec<GroupEvent>, Error> {
+        let from_key = self.key(from);
+        let member = &mut self.members[to];
+        let prekeys = member.prekeys.to_bytes();
+        let joined = Channel::join(&member.identity, &mut member.prekeys, message)?;
+        assert_eq!(
+            joined.peer.signing_key(),
+            from_key,
+            "joined with the sender"
+        );
+        let Some(control) = joined.group_control else {
+            member.prekeys = PrekeyStore::from_bytes(&prekeys).expect("prekeys reload");
+            return Err(Error::NotGroupControl);
+        };
+        assert!(joined.plaintext.is_empty(), "control has no plaintext");
+        assert_eq!(control.from(), from_key);
+        member.channels.insert(from_key, joined.channel);
+        let result = match &mut member.group {
+            Some(group) => group.receive_control(&mut self.rng, &mut member.channels, &control),
+            None => Group::join_control(
+                &mut self.rng,
+                &member.identity,
+                &mut member.channels,
+                &control,
+            )
+            .map(|(group, received)| {
+                member.group = Some(group);
+                received
+            }),
+        };
+        match result {
+            Ok(received) => {
+                self.post(to, received.outgoing);
+                Ok(received.events)
+            }
+            Err(error) => {
+                member.channels.remove(&from_key);
+                member.prekeys = PrekeyStore::from_bytes(&prekeys).expect("prekeys reload");
+                Err(error)
+            }
+        }
     }
 
     /// Delivers control until the mailbox is empty. Control that arrives before what it
     /// depends on (a sender key before the roster that adds its sender) is retried later,
-    /// as an app would.
+    /// as an app would; control with nothing new in it (a roster older than the one held,
+    /// a resync reply with keys already held) is dropped, as an app would.
     pub fn flush(&mut self) {
+        let aside = self.flush_but(None);
+        assert!(aside.is_empty());
+    }
+
+    /// [`World::flush`] for every member but `skip`: what goes to it, posted before or
+    /// during the flush, is returned in the order sent.
+    pub fn flush_except(&mut self, skip: usize) -> Mailbox {
+        self.flush_but(Some(skip))
+    }
+
+    fn flush_but(&mut self, skip: Option<usize>) -> Mailbox {
+        let mut aside = Mailbox::new();
         let mut stalled = 0;
         while let Some((from, to, message)) = self.mailbox.pop_front() {
+            if Some(to) == skip {
+                aside.push_back((from, to, message));
+                continue;
+            }
             match self.deliver(from, to, &message) {
                 Ok(()) => stalled = 0,
                 Err(
@@ -169,9 +283,19 @@ impl World {
                 Err(_) if !self.is_member(to) => {}
                 // A key from before a member was removed and added back: refused as stale.
                 Err(Error::StaleSenderKey { .. }) => {}
+                // Nothing new: a roster overtaken by a later one, a key already held.
+                Err(Error::StaleRoster { .. } | Error::Duplicate) => {}
                 Err(error) => panic!("control from {from} to {to} failed: {error:?}"),
             }
         }
+        aside
+    }
+
+    /// Takes every control message to `to` out of the mailbox, in the order sent.
+    pub fn take_to(&mut self, to: usize) -> Mailbox {
+        let (taken, kept) = self.mailbox.drain(..).partition(|(_, t, _)| *t == to);
+        self.mailbox = kept;
+        taken
     }
 
     pub fn is_member(&self, i: usize) -> bool {
@@ -243,6 +367,88 @@ impl World {
             .expect("rekey")
             .outgoing;
         self.post(who, outgoing);
+    }
+
+    /// `who` asks every other member for what it missed; the requests are posted, not
+    /// delivered.
+    pub fn resync(&mut self, who: usize) {
+        let member = &mut self.members[who];
+        let outgoing = member
+            .group
+            .as_mut()
+            .expect("member has the group")
+            .resync(&mut self.rng, &mut member.channels)
+            .expect("resync")
+            .outgoing;
+        self.post(who, outgoing);
+    }
+
+    /// `who` sends what waited for a channel to every member it now has a channel to;
+    /// the messages are posted, not delivered. Returns the events.
+    pub fn deliver_pending(&mut self, who: usize) -> Vec<GroupEvent> {
+        let member = &mut self.members[who];
+        let received = member
+            .group
+            .as_mut()
+            .expect("member has the group")
+            .deliver_pending(&mut self.rng, &mut member.channels);
+        self.post(who, received.outgoing);
+        received.events
+    }
+
+    /// A channel message from `from` to `to` that carries `plaintext` as group control:
+    /// what a member's own client can send, as it holds its channel keys, whatever the
+    /// group API would send. `from`'s channel moves on by one message, as for any send.
+    pub fn seal_control(&mut self, from: usize, to: usize, plaintext: &[u8]) -> Vec<u8> {
+        let (from_key, to_key) = (self.key(from), self.key(to));
+        let channel = self.members[from]
+            .channels
+            .get_mut(&to_key)
+            .expect("a channel to seal on");
+        if fields_at(&channel.to_bytes(), &[5]).is_empty() {
+            // No sending chain yet: start one with a message the peer reads at once.
+            let opener = channel.encrypt(&mut self.rng, b"opener").expect("encrypt");
+            let peer = self.members[to]
+                .channels
+                .get_mut(&from_key)
+                .expect("the peer's channel");
+            assert_eq!(peer.decrypt(&opener).expect("opener"), b"opener");
+        }
+        let channel = self.members[from]
+            .channels
+            .get_mut(&to_key)
+            .expect("a channel to seal on");
+        let state = channel.to_bytes();
+        let associated_data = fields_at(&state, &[2])[0].to_vec();
+        let chain_key = fields_at(&state, &[5, 2])[0].to_vec();
+        // The next message on the chain: its key is KDF_CK of the chain key held now.
+        let genuine = channel.encrypt(&mut self.rng, plaintext).expect("encrypt");
+        let mut message = decode_message(&genuine);
+        let mut header =
+            v1::RatchetHeader::decode(message.header.as_slice()).expect("a ratchet header");
+        header.content_type = 1;
+        message.header = header.encode_to_vec();
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&chain_key).expect("any key length");
+        mac.update(&[0x01]);
+        let message_key = mac.finalize().into_bytes();
+        let mut okm = [0u8; 44];
+        Hkdf::<Sha256>::new(Some(&[0u8; 32]), &message_key)
+            .expand(MESSAGE_INFO, &mut okm)
+            .expect("44 bytes");
+        let key: [u8; 32] = okm[..32].try_into().expect("32 bytes");
+        let nonce: [u8; 12] = okm[32..].try_into().expect("12 bytes");
+        let aad = [associated_data.as_slice(), &message.header].concat();
+        message.ciphertext = Aes256Gcm::new(&key.into())
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .expect("encrypt");
+        message.encode_to_vec()
     }
 
     /// `who` leaves; the request is posted, not delivered.
