@@ -633,8 +633,8 @@ fn a_first_message_with_unparsable_control_burns_no_one_time_prekey() {
         .prekeys
         .bundle(&member.identity, Some(id))
         .expect("bundle");
-    let created = Channel::create(&mut world.rng, &world.members[ALICE].identity, &bundle)
-        .expect("create");
+    let created =
+        Channel::create(&mut world.rng, &world.members[ALICE].identity, &bundle).expect("create");
     let bob = world.key(BOB);
     world.members[ALICE].channels.insert(bob, created);
     let junk = world.seal_control(ALICE, BOB, b"not a GroupControl");
