@@ -3,19 +3,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use prost::Message as _;
 use ratchetkit::group::Outgoing;
-use ratchetkit::wire::v1;
-use ratchetkit::{
-    Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore, MESSAGE_INFO,
-};
-use sha2::Sha256;
+use ratchetkit::{Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore};
 
-use super::{decode_message, fields_at, identity, rng, TestRng};
+use super::{fields_at, identity, rng, TestRng};
 
 pub struct Member {
     pub identity: Identity,
@@ -400,55 +391,12 @@ impl World {
     /// what a member's own client can send, as it holds its channel keys, whatever the
     /// group API would send. `from`'s channel moves on by one message, as for any send.
     pub fn seal_control(&mut self, from: usize, to: usize, plaintext: &[u8]) -> Vec<u8> {
-        let (from_key, to_key) = (self.key(from), self.key(to));
+        let to_key = self.key(to);
         let channel = self.members[from]
             .channels
             .get_mut(&to_key)
             .expect("a channel to seal on");
-        if fields_at(&channel.to_bytes(), &[5]).is_empty() {
-            // No sending chain yet: start one with a message the peer reads at once.
-            let opener = channel.encrypt(&mut self.rng, b"opener").expect("encrypt");
-            let peer = self.members[to]
-                .channels
-                .get_mut(&from_key)
-                .expect("the peer's channel");
-            assert_eq!(peer.decrypt(&opener).expect("opener"), b"opener");
-        }
-        let channel = self.members[from]
-            .channels
-            .get_mut(&to_key)
-            .expect("a channel to seal on");
-        let state = channel.to_bytes();
-        let associated_data = fields_at(&state, &[2])[0].to_vec();
-        let chain_key = fields_at(&state, &[5, 2])[0].to_vec();
-        // The next message on the chain: its key is KDF_CK of the chain key held now.
-        let genuine = channel.encrypt(&mut self.rng, plaintext).expect("encrypt");
-        let mut message = decode_message(&genuine);
-        let mut header =
-            v1::RatchetHeader::decode(message.header.as_slice()).expect("a ratchet header");
-        header.content_type = 1;
-        message.header = header.encode_to_vec();
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&chain_key).expect("any key length");
-        mac.update(&[0x01]);
-        let message_key = mac.finalize().into_bytes();
-        let mut okm = [0u8; 44];
-        Hkdf::<Sha256>::new(Some(&[0u8; 32]), &message_key)
-            .expand(MESSAGE_INFO, &mut okm)
-            .expect("44 bytes");
-        let key: [u8; 32] = okm[..32].try_into().expect("32 bytes");
-        let nonce: [u8; 12] = okm[32..].try_into().expect("12 bytes");
-        let aad = [associated_data.as_slice(), &message.header].concat();
-        message.ciphertext = Aes256Gcm::new(&key.into())
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .expect("encrypt");
-        message.encode_to_vec()
+        super::mallory::encrypt_control(&mut self.rng, channel, plaintext)
     }
 
     /// `who` leaves; the request is posted, not delivered.

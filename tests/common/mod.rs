@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod groups;
+pub mod mallory;
 
 use prost::Message as _;
 use rand::rngs::ChaCha20Rng;
