@@ -648,3 +648,46 @@ fn a_first_message_with_unparsable_control_burns_no_one_time_prekey() {
     );
     assert_eq!(member.prekeys.one_time_prekey_ids(), vec![id]);
 }
+
+/// The previous owner's update that arrives after the new owner's roster (a shorter chain
+/// of owners, from before the transfer) is skipped as old, and the key it carries still
+/// installs: before, the whole control was refused and the key lost.
+#[test]
+fn the_previous_owners_late_update_still_brings_its_key() {
+    let mut world = World::new(41, 4);
+    world.create_group(ALICE, &[BOB, CAROL, DAVE]);
+    let bob = world.key(BOB);
+    // Alice removes Dave: roster 2 with her new epoch. Everything to Carol is held back.
+    world.remove(ALICE, DAVE);
+    let mut for_carol = world.flush_except(CAROL);
+    // Alice hands the group to Bob, who signs roster 3.
+    let member = &mut world.members[ALICE];
+    let offer = member
+        .group
+        .as_mut()
+        .expect("alice's group")
+        .offer_ownership(&mut world.rng, &member.identity, &bob, &mut member.channels)
+        .expect("offer");
+    world.post(ALICE, offer.outgoing);
+    for_carol.extend(world.flush_except(CAROL));
+    let member = &mut world.members[BOB];
+    let accepted = member
+        .group
+        .as_mut()
+        .expect("bob's group")
+        .accept_ownership(&mut world.rng, &member.identity, &mut member.channels)
+        .expect("accept");
+    world.post(BOB, accepted.outgoing);
+    for_carol.extend(world.flush_except(CAROL));
+    // Carol gets everything from Bob first (his roster 3 among it), then Alice's.
+    let (from_bob, from_others): (Vec<_>, Vec<_>) =
+        for_carol.into_iter().partition(|(from, _, _)| *from == BOB);
+    world.mailbox.extend(from_bob);
+    world.flush();
+    assert_eq!(world.group(CAROL).owner().signing_key(), bob);
+    assert_eq!(world.group(CAROL).roster_version(), 3);
+    world.mailbox.extend(from_others);
+    world.flush();
+    let message = world.send(ALICE, b"under alice's new epoch");
+    world.assert_all_read(&[BOB, CAROL], ALICE, &message, b"under alice's new epoch");
+}

@@ -162,6 +162,7 @@ impl Group {
 
     /// Leaves the group: asks the owner to remove this member and stops sending. The
     /// others stop reading from it, and it from them, once the owner's removal is through.
+    /// Until then, calling it again asks again (the request may have been lost).
     ///
     /// # Errors
     /// [`Error::OwnerCannotLeave`] (transfer the group with [`Group::offer_ownership`]
@@ -175,7 +176,8 @@ impl Group {
         if owner == self.me {
             return Err(Error::OwnerCannotLeave);
         }
-        if !self.is_member() {
+        // Leaving again (the request may have been lost) asks again, until removed.
+        if !self.roster.contains(&self.me) {
             return Err(Error::NoLongerMember);
         }
         let mut work = ChannelWork::new(channels);

@@ -75,9 +75,17 @@ impl Pending {
         let Some(roster) = roster else {
             return messages;
         };
+        // The roster rides only on a bare sender key: with a request, the receiver would
+        // refuse the pair (a resync request never comes with a roster).
         let first = messages
             .first()
-            .and_then(|first| wire::decode_secret::<v1::GroupControl>(first, "GroupControl").ok());
+            .and_then(|first| wire::decode_secret::<v1::GroupControl>(first, "GroupControl").ok())
+            .filter(|first| {
+                first.sender_key.is_some()
+                    && first.leave.is_none()
+                    && first.resync.is_none()
+                    && first.offer.is_none()
+            });
         match first {
             Some(mut control) => {
                 control.roster = Some(roster);
@@ -253,7 +261,15 @@ mod tests {
             (Some(&roster), 9)
         );
 
-        let waiting = Pending::control(leave(4)).with_roster();
+        let key = v1::SenderKeyDistribution {
+            group_id: vec![7; 32],
+            sender: vec![1; 32],
+            epoch: 0,
+            iteration: 5,
+            chain_key: vec![2; 32],
+            signing_key: vec![3; 32],
+        };
+        let waiting = Pending::key(&[7; 32], 4, key).with_roster();
         let messages = waiting.messages(Some(roster.clone()), 9, &[7; 32]);
         let [first] = messages.as_slice() else {
             panic!("one message expected");
@@ -264,6 +280,21 @@ mod tests {
             (first.roster.as_ref(), first.roster_version),
             (Some(&roster), 4)
         );
-        assert!(first.leave.is_some());
+        assert!(first.sender_key.is_some());
+
+        // A request never carries a roster: the roster goes first, on its own.
+        let waiting = Pending::control(leave(4)).with_roster();
+        let messages = waiting.messages(Some(roster.clone()), 9, &[7; 32]);
+        let [alone, request] = messages.as_slice() else {
+            panic!("two messages expected");
+        };
+        let alone: v1::GroupControl = wire::decode_secret(alone, "GroupControl").expect("control");
+        assert_eq!(
+            (alone.roster.as_ref(), alone.roster_version),
+            (Some(&roster), 9)
+        );
+        let request: v1::GroupControl =
+            wire::decode_secret(request, "GroupControl").expect("control");
+        assert!(request.roster.is_none() && request.leave.is_some());
     }
 }

@@ -533,7 +533,15 @@ impl Group {
         if new_owner.to_bytes() != self.me || !roster.contains(&self.me) {
             return Err(Error::NoOwnershipOffer);
         }
-        if Some(transfer.version) != roster.version.checked_add(1) {
+        let next = roster.next_version();
+        if transfer.version > next {
+            // The roster the offer follows is still on its way: retry after it.
+            return Err(Error::RosterBehind {
+                version: transfer.version.saturating_sub(1),
+                current: roster.version,
+            });
+        }
+        if transfer.version < next {
             return Err(Error::StaleRoster {
                 version: transfer.version,
                 current: roster.version,

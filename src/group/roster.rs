@@ -330,6 +330,11 @@ impl Roster {
         self.member_keys.contains_key(member)
     }
 
+    /// The version after this one (`u64::MAX` stays: no roster gets there).
+    pub(crate) fn next_version(&self) -> u64 {
+        self.version.saturating_add(1)
+    }
+
     /// The owner's identity key.
     pub(crate) fn owner_key(&self) -> [u8; 32] {
         self.owner.signing_key()
@@ -353,16 +358,23 @@ fn owner_chain(
     let mut previous_version = 1;
     let known = match held {
         Some(held) => {
-            if roster.transfers.len() < held.transfers.len()
-                || roster
-                    .transfers
-                    .iter()
-                    .zip(&held.transfers)
-                    .any(|(a, b)| a != b)
+            if roster
+                .transfers
+                .iter()
+                .zip(&held.transfers)
+                .any(|(a, b)| a != b)
             {
                 return Err(Error::InvalidOwnerChain);
             }
-            held.transfers.len()
+            // A shorter chain is an earlier owner's roster: genuine only from before the
+            // next transfer held (a late update of the previous owner, which the receiver
+            // skips as old); any later one is a former owner's look-alike.
+            if let Some(next) = held.transfers.get(roster.transfers.len()) {
+                if roster.version >= next.version {
+                    return Err(Error::InvalidOwnerChain);
+                }
+            }
+            held.transfers.len().min(roster.transfers.len())
         }
         None => 0,
     };
