@@ -8,37 +8,52 @@
 //! `RATCHETKIT_SIM_SEED` (decimal or 0x-hex) chooses it, `RATCHETKIT_SIM_MESSAGES` the
 //! number of messages (channel and group messages sent; group control is not counted). A
 //! failure names the seed and the step. `RATCHETKIT_SIM_TRACE=1` prints every group
-//! operation and every control message processed, with its events, and every recovery
-//! from lost control; `RATCHETKIT_SIM_TRACE=<step>` does so from that step on.
+//! operation and every control message processed, with its events, and every resync that
+//! recovers from lost control; `RATCHETKIT_SIM_TRACE=<step>` does so from that step on.
 //!
 //! # The world
 //!
 //! - **Channels.** Each pair's lower-numbered party creates the channel from the other's
 //!   published bundle (with a one-time prekey or without); the other joins from whichever
-//!   of its first messages arrives first. Parties then send messages both ways, mostly a
-//!   few in a row in the same direction.
-//! - **Groups.** Once every channel is established, party 0 creates a group with 1 and 2,
-//!   and party 3 one with 4 and 0. From then on the owners add and remove members (and
-//!   often add back the one they removed last), members rekey and leave (the owner removes
-//!   whoever asks), and members send group messages; now and then a party that is out
-//!   tries to send, rekey or leave, and must be refused. A removed party's app either keeps
-//!   its group or drops it and joins afresh when added back. All group control travels as
-//!   channel messages through the same network.
+//!   of its first messages arrives first, an application message or group control (control
+//!   may ride a channel's first messages: the app joins the channel, puts it with the
+//!   others, has its groups send what they kept for it, and gives the control to its group
+//!   with `Group::join_control` / `receive_control`, keeping it to retry if it waits).
+//!   Parties then send messages both ways, mostly a few in a row in the same direction.
+//! - **Groups** (group protocol version 2). At the very first step, before any channel is
+//!   established, party 0 creates a group with 1 and 2, and party 3 one with 4 and 0;
+//!   party 3 has no channel to 0 yet (`ChannelNeeded`: the welcome waits in the group until
+//!   the app has the channel and calls `deliver_pending`). From then on the owner adds and
+//!   removes members (often adding back the one it removed last), members rekey, leave (the
+//!   owner removes whoever asks) and resync now and then although they missed nothing
+//!   (also after a restart), the owner now and then offers the group to a member, who
+//!   accepts as soon as the offer arrives, and the old owner leaves once the new owner's
+//!   roster reaches it; members send group messages. Now and then a party that is out tries
+//!   to send, rekey, resync or leave, and must be refused. A removed party's app either
+//!   keeps its group or drops it and joins afresh when added back. All group control
+//!   travels as channel messages through the same network.
 //! - **Network.** Every message is delivered after its own random delay (mostly a few
 //!   steps, sometimes tens or hundreds, now and then thousands), so messages overtake each
 //!   other; 5% are lost, 10% are delivered twice, 3% are accompanied by a copy with one bit
 //!   flipped. A group message goes to the members, to one in ten of the parties that were
 //!   removed, and now and then back to its sender. The network never loses group control
-//!   for good: a lost copy comes later, as a retransmission would. The limit bursts can:
-//!   control whose channel key they evict is refused as a `Duplicate` although it was
-//!   never processed, and the apps recover at the next quiet point as docs/PROTOCOL.md 6.5
-//!   says (the stuck member drops its group and the owner removes it and adds it back; a
-//!   sender key the owner lost is replaced by a rekey; a lost leave request by a removal).
+//!   for good: a lost copy comes later, as a retransmission would. The limit bursts can, and
+//!   the bursts that evict channel keys are aimed at a channel with control in flight: the
+//!   control whose channel key they evict is refused as a `Duplicate` although it was never
+//!   processed. The apps recover as docs/PROTOCOL.md 6.5 says: a member that missed
+//!   something (control lost for good, a key or roster refused for good for a documented
+//!   reason, control given up after retries) resyncs at the next quiet point, and the
+//!   answers bring it the current roster and every member's current key. Nobody is removed
+//!   to recover: the run counts the recoveries by resync and asserts there is none by
+//!   removal. (A member whose leave request is lost cannot ask again; the owner then
+//!   removes it, as it asked. A member that lost the roster that let it in cannot resync,
+//!   having no group or one it is out of: it waits for the owner's next roster.)
 //! - **Apps.** Control that waits for something (`RosterBehind`, `NotGroupMember`,
-//!   `NotAGroupWelcome`, `ChannelNotEstablished`, and `TooFarAhead` until the messages
-//!   before it arrive) is retried later with backoff, as the README says to; group messages
-//!   that wait for a key or roster (`UnknownEpoch`, `NotGroupMember`, or no group yet) are
-//!   kept and retried once the control they wait for has been processed.
+//!   `NotAGroupWelcome`, an ownership offer ahead of the roster (`StaleRoster` for a version
+//!   above the next), and `TooFarAhead` until the messages before it arrive) is retried
+//!   later with backoff, as the README says to; group messages that wait for a key or
+//!   roster (`UnknownEpoch`, `NotGroupMember`, or no group yet) are kept and retried once
+//!   the control they wait for has been processed.
 //! - **Limits.** Now and then a burst of messages reaches a documented limit: the last
 //!   messages of a burst of `MAX_MESSAGE_GAP` + 2 (or `MAX_GROUP_MESSAGE_GAP` + 2)
 //!   arrive first and are refused as too far ahead, or two bursts of 90% of
@@ -71,9 +86,13 @@
 //! channel it keeps the Double Ratchet's bookkeeping (sending chain and message numbers,
 //! receiving chain, the last `MAX_ENDED_CHAINS` ended chains, the skipped keys with
 //! `MAX_SKIPPED_KEYS` eviction, whether a ratchet step is possible); for each party's view
-//! of each group the roster, its own sender key and, of every other member, the kept
+//! of each group the roster (with the version that added each member and the chain of
+//! owners), its own sender key, of every other member the version it is seen from, the kept
 //! epochs (`MAX_SENDER_EPOCHS`), their positions and the skipped keys
-//! (`MAX_GROUP_SKIPPED_KEYS`). From that it predicts the exact outcome of every call.
+//! (`MAX_GROUP_SKIPPED_KEYS`), the control waiting for a channel
+//! (`MAX_PENDING_CONTROLS`), the resync answers given (`MAX_RESYNC_REPLIES`) and the
+//! ownership offers. From that it predicts the exact outcome of every call (only the epoch
+//! a resync draws at random is read from the group).
 //! After every step:
 //!
 //! - nothing panicked;
@@ -95,13 +114,15 @@
 //!   party, and the copy of a removed member's state taken when the owner removed it reads
 //!   only what was sent before that removal (under an older roster version): a removed
 //!   member learns nothing sent after its removal;
-//! - at quiet points (every 25,000 messages and at the end: everything delivered), every
-//!   group has converged: every member holds the newest roster and every other member's
-//!   current sender key; no control is stuck between two parties still in the group
-//!   unless its recipient lost earlier control for good; no kept group message waits for
-//!   a key its reader should have had (and did not lose for good); then every member
-//!   sends a group message every other member reads, and every party sends one on each
-//!   channel that the peer reads.
+//! - at quiet points (every 25,000 messages and at the end: everything delivered, and the
+//!   members that missed something resynced), every group has converged: every member
+//!   holds the newest roster and every other member's current sender key, and keeps no
+//!   control for a channel; no control is stuck between two parties still in the group
+//!   unless its recipient missed earlier control for good; no kept group message waits for
+//!   a key its reader should have had (and did not miss for good: after a resync it reads
+//!   everything sent from then on, and what was sent in the gap while it still holds the
+//!   keys); then every member sends a group message every other member reads, and every
+//!   party sends one on each channel that the peer reads.
 
 #[path = "simulator/mod.rs"]
 mod sim;

@@ -12,6 +12,9 @@ use super::group_model::{GroupMsgMeta, View};
 use super::network::{Kind, Packet};
 use super::{plain, Sim, PARTIES};
 
+/// Most steps a burst that evicts channel keys waits for group control in flight.
+const BURST_WAIT: u64 = 5_000;
+
 /// Who gets a copy of a group message.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Fanout {
@@ -195,8 +198,39 @@ impl Sim {
     /// refused as too far ahead; the others come later), or more skipped keys than
     /// `MAX_SKIPPED_KEYS` / `MAX_GROUP_SKIPPED_KEYS` (two bursts whose last messages arrive
     /// first; the oldest keys are evicted, and those messages then give `Duplicate`).
-    pub(super) fn burst(&mut self) {
+    ///
+    /// A burst that evicts channel keys is aimed at a channel with group control in flight
+    /// that arrives after it (waiting for one up to `BURST_WAIT` steps): that control is
+    /// then lost for good, and its recipient must recover (`recovery`). False if the burst
+    /// waits.
+    pub(super) fn burst(&mut self) -> bool {
         let kind = self.stats.bursts % 4;
+        let now = self.now;
+        let aimed: Vec<(usize, usize)> = if kind == 1 {
+            let mut pairs = Vec::new();
+            self.net.for_each(|due, packet| {
+                if let Kind::Control { .. } = packet.kind {
+                    if due > now + 2 && !packet.tampered {
+                        pairs.push((packet.from, packet.to));
+                    }
+                }
+            });
+            pairs.retain(|&(a, b)| {
+                self.parties[a]
+                    .model
+                    .sides
+                    .get(&b)
+                    .is_some_and(Side::established)
+            });
+            pairs
+        } else {
+            Vec::new()
+        };
+        if kind == 1 && aimed.is_empty() && self.burst_waited < BURST_WAIT {
+            self.burst_waited += 1;
+            return false;
+        }
+        self.burst_waited = 0;
         self.stats.bursts += 1;
         let (rounds, count, last) = match kind {
             0 => (1, MAX_MESSAGE_GAP as usize + 2, 3),
@@ -218,9 +252,13 @@ impl Sim {
                 })
                 .collect();
             if pairs.is_empty() {
-                return;
+                return true;
             }
-            let (a, b) = pairs[self.rng.random_range(0..pairs.len())];
+            let (a, b) = if aimed.is_empty() {
+                pairs[self.rng.random_range(0..pairs.len())]
+            } else {
+                aimed[self.rng.random_range(0..aimed.len())]
+            };
             for _ in 0..rounds {
                 let extra = self.rng.random_range(0..50);
                 sent.push((0..count + extra).map(|_| self.send_app(a, b)).collect());
@@ -240,7 +278,7 @@ impl Sim {
                 })
                 .collect();
             if senders.is_empty() {
-                return;
+                return true;
             }
             let (g, p) = senders[self.rng.random_range(0..senders.len())];
             for _ in 0..rounds {
@@ -277,5 +315,6 @@ impl Sim {
                 self.net.post_at(&mut self.rng, due, packet);
             }
         }
+        true
     }
 }

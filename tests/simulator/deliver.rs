@@ -1,29 +1,41 @@
 //! Delivering a message to a party and checking the outcome against the model: the exact
 //! plaintext (once), or the exact documented error with every byte of state unchanged.
 
-use rand::RngExt;
-use ratchetkit::{Channel, Error, Group};
+use std::rc::Rc;
 
-use super::channel_model::Side;
-use super::group_model::{GroupMsgMeta, View};
+use rand::RngExt;
+use ratchetkit::{Channel, Error, Group, JoinedControl};
+
+use super::channel_model::{ChannelMeta, Side};
+use super::group_model::{ControlMeta, Event, GroupMsgMeta, View};
 use super::network::{Kind, Packet};
+use super::party::Waiting;
 use super::{plain, Sim};
 
 /// How often an app retries control before it gives up on it (with backoff, that is
 /// about a hundred thousand steps).
 const MAX_RETRIES: u32 = 32;
 
-/// Control the app keeps and retries later: it waits for a roster, a welcome, an
-/// established channel or the messages before it.
+/// Control the app keeps and retries later: it waits for a roster, a welcome, or the
+/// messages before it. An ownership offer that overtook the roster before it is refused
+/// as `StaleRoster` for a version above the next one: it waits for that roster too.
 fn retry_later(error: &Error) -> bool {
+    match error {
+        Error::RosterBehind { .. }
+        | Error::NotGroupMember { .. }
+        | Error::NotAGroupWelcome
+        | Error::MissingChannel { .. }
+        | Error::TooFarAhead { .. } => true,
+        Error::StaleRoster { version, current } => *version > current + 1,
+        _ => false,
+    }
+}
+
+/// Refusals of control that lose nothing: what it carries is held already, or outdated.
+fn harmless(error: &Error) -> bool {
     matches!(
         error,
-        Error::RosterBehind { .. }
-            | Error::NotGroupMember { .. }
-            | Error::NotAGroupWelcome
-            | Error::ChannelNotEstablished { .. }
-            | Error::MissingChannel { .. }
-            | Error::TooFarAhead { .. }
+        Error::Duplicate | Error::StaleSenderKey { .. } | Error::StaleRoster { .. }
     )
 }
 
@@ -61,13 +73,13 @@ impl std::fmt::Display for Context<'_> {
             ),
             Kind::Control { meta, control } => write!(
                 f,
-                "group {} control p{from} to p{to} (roster {:?}, key {:?}, leave {}, version {}; \
-                 chain {}, N {}{tampered})",
-                control.group,
-                control.roster.as_ref().map(|r| r.version),
-                control.key,
-                control.leave,
-                control.version,
+                "{} (chain {}, N {}{tampered})",
+                ControlContext {
+                    from,
+                    to,
+                    control,
+                    joined: false
+                },
                 meta.chain,
                 meta.number
             ),
@@ -79,6 +91,50 @@ impl std::fmt::Display for Context<'_> {
             ),
         }
     }
+}
+
+/// A control message, for failure messages.
+struct ControlContext<'a> {
+    from: usize,
+    to: usize,
+    control: &'a ControlMeta,
+    /// It came in the first message of a channel, and waited.
+    joined: bool,
+}
+
+impl std::fmt::Display for ControlContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            from,
+            to,
+            control,
+            joined,
+        } = self;
+        write!(
+            f,
+            "group {} control p{from} to p{to}{} (roster {:?}, key {:?}, leave {}, resync {}, \
+             offer {:?}, version {})",
+            control.group,
+            if *joined {
+                " (from a channel's start)"
+            } else {
+                ""
+            },
+            control.roster.as_ref().map(|r| r.version),
+            control.key,
+            control.leave,
+            control.resync,
+            control.offer,
+            control.version,
+        )
+    }
+}
+
+/// Where control comes from: a channel message for a channel the recipient holds, or the
+/// control a channel's first message carried, already decrypted by `Channel::join`.
+enum Source<'a> {
+    Channel { bytes: &'a [u8], meta: ChannelMeta },
+    Joined(&'a JoinedControl),
 }
 
 impl Sim {
@@ -134,6 +190,10 @@ impl Sim {
                     "{context}: joined as another peer"
                 );
                 assert_eq!(joined.channel.peer_signing_key(), peer);
+                assert!(
+                    joined.group_control.is_none(),
+                    "{context}: group control in application data"
+                );
                 party.channels.insert(peer, joined.channel);
                 joined.plaintext
             })
@@ -165,6 +225,9 @@ impl Sim {
                 );
                 self.stats.decrypted += 1;
                 self.input_done(to, &packet);
+                if joining {
+                    self.channel_joined(to);
+                }
             }
             (Ok(_), expected) => panic!("{context}: decrypted; the model expected {expected:?}"),
             (Err(error), Some(Ok(()))) => {
@@ -188,18 +251,18 @@ impl Sim {
     }
 
     /// Delivers group control: `Group::receive`, or `Group::join` for a party without the
-    /// group. True if the app keeps it to retry.
+    /// group; for a party without the channel, `Channel::join` first. True if the app
+    /// keeps it to retry.
     fn deliver_control(&mut self, mut packet: Packet) -> bool {
         let Kind::Control { meta, control } = &packet.kind else {
             unreachable!()
         };
+        let (meta, control) = (*meta, control.clone());
         let (from, to, g) = (packet.from, packet.to, control.group);
-        let context = Context::of(&packet);
-        let peer = self.keys[from];
-        let channel_level = match self.parties[to].model.sides.get(&from) {
-            Some(side) => side.predict(meta),
-            None => Err(Error::MissingChannel { member: peer }),
-        };
+        if !self.parties[to].model.sides.contains_key(&from) {
+            return self.join_with_control(packet);
+        }
+        let channel_level = self.parties[to].model.sides[&from].predict(&meta);
         // Refused as a duplicate (or on a forgotten chain) though never processed: its
         // channel key went with the oldest skipped keys, beyond `MAX_SKIPPED_KEYS`. The
         // control is lost for good, and the recipient's app must recover (`recovery`).
@@ -209,32 +272,252 @@ impl Sim {
                 channel_level,
                 Err(Error::Duplicate | Error::AuthenticationFailed)
             );
-        let tracing = self.tracing();
         if lost {
-            if tracing {
-                eprintln!("[{}] lost for good: {context}", self.stats.steps);
+            if self.tracing() {
+                eprintln!(
+                    "[{}] lost for good: {}",
+                    self.stats.steps,
+                    Context::of(&packet)
+                );
             }
             self.lost_control.push((from, to, control.clone()));
         }
-        let expected = if packet.tampered {
-            None
-        } else {
-            let party = &self.parties[to];
-            let keys = &self.keys;
-            let sides = &party.model.sides;
-            let check = |p: usize| match sides.get(&p) {
-                None => Err(Error::MissingChannel { member: keys[p] }),
-                Some(side) if !side.established() && p != from => {
-                    Err(Error::ChannelNotEstablished { member: keys[p] })
-                }
-                Some(_) => Ok(()),
-            };
-            let generations = &mut self.generations;
-            Some(channel_level.and_then(|()| match &party.model.views[g] {
-                Some(view) => view.plan_receive(from, control, keys, &check, generations),
-                None => View::plan_join(to, from, control, keys, &check, generations),
-            }))
+        let bytes = packet.bytes.clone();
+        let source = Source::Channel {
+            bytes: &bytes,
+            meta,
         };
+        let result = self.process_control(to, from, &control, source, packet.tampered, &packet);
+        let Err(error) = result else {
+            return false;
+        };
+        self.rejected(&packet, &error);
+        let genuine = !packet.tampered && !lost;
+        if !genuine {
+            return false;
+        }
+        if retry_later(&error) {
+            if packet.retries < MAX_RETRIES {
+                self.stats.retries += 1;
+                packet.retries += 1;
+                let backoff = 1 << packet.retries.min(12);
+                let due = self.now + backoff + self.rng.random_range(0..backoff);
+                self.net.post_at(&mut self.rng, due, packet);
+                return true;
+            }
+            self.stats.given_up += 1;
+        }
+        if !control.processed.get() {
+            self.refused_for_good(g, to, from, &control, &error);
+        }
+        false
+    }
+
+    /// The recipient will never process `control`, refused with `error` (or given up):
+    /// it knows it may have missed something and resyncs at the next quiet point, unless
+    /// the refusal loses nothing.
+    pub(super) fn refused_for_good(
+        &mut self,
+        g: usize,
+        to: usize,
+        from: usize,
+        control: &ControlMeta,
+        error: &Error,
+    ) {
+        if control.leave {
+            self.lost_leaves.insert((g, from));
+        }
+        if control.offer.is_some() {
+            self.stats.offers_lost += 1;
+        }
+        let moot = !self.still_relevant(from, to, control);
+        let carries = control.key.is_some() || control.roster.is_some() || control.offer.is_some();
+        if harmless(error) || moot || !carries {
+            return;
+        }
+        if let Some(key) = &control.key {
+            self.lost_keys.insert((g, to, from, key.generation));
+        }
+        self.behind.insert((g, to));
+    }
+
+    /// Control for a party that has no channel with its sender yet: the channel's first
+    /// messages may carry control. The app joins the channel, puts it with the others,
+    /// delivers what its groups kept for it, and gives the control to its group.
+    fn join_with_control(&mut self, mut packet: Packet) -> bool {
+        let Kind::Control { meta, control } = &packet.kind else {
+            unreachable!()
+        };
+        let (meta, control) = (*meta, control.clone());
+        let (from, to, g) = (packet.from, packet.to, control.group);
+        let context = Context::of(&packet);
+        let peer = self.keys[from];
+        let party = &mut self.parties[to];
+        let expected = (!packet.tampered).then(|| Side::predict_join(&meta));
+        let before = (expected != Some(Ok(()))).then(|| party.channel_bytes_before(&peer));
+        match (
+            Channel::join(&party.identity, &mut party.prekeys, &packet.bytes),
+            expected,
+        ) {
+            (Ok(joined), Some(Ok(()))) => {
+                assert_eq!(
+                    joined.peer.signing_key(),
+                    peer,
+                    "{context}: joined as another peer"
+                );
+                assert!(
+                    joined.plaintext.is_empty(),
+                    "{context}: plaintext with control"
+                );
+                let jc = joined.group_control.expect("the group control");
+                assert_eq!(jc.from(), peer, "{context}: control from");
+                assert_eq!(
+                    jc.group_id().expect("a group id"),
+                    self.groups[g].id,
+                    "{context}: group id"
+                );
+                party.channels.insert(peer, joined.channel);
+                party.model.sides.insert(from, Side::joined(&meta));
+                self.stats.joins += 1;
+                self.stats.control_joins += 1;
+                control.processed.set(true);
+                // The app keeps the control with the channel (a save from now on holds
+                // both), delivers what its groups kept for the channel, then processes it.
+                party.model.waiting.push(Waiting {
+                    from,
+                    control,
+                    jc,
+                    retries: 0,
+                });
+                self.input_done(to, &packet);
+                self.channel_joined(to);
+                self.retry_waiting(to, g);
+                false
+            }
+            (Ok(_), expected) => panic!("{context}: joined; the model expected {expected:?}"),
+            (Err(error), Some(Ok(()))) => {
+                panic!("{context}: refused with {error:?}; the model expected a join")
+            }
+            (Err(error), expected) => {
+                if let Some(Err(expected)) = &expected {
+                    assert_eq!(&error, expected, "{context}");
+                }
+                assert!(
+                    before == Some(party.channel_bytes(&peer)),
+                    "{context}: refused ({error:?}) but the prekeys changed"
+                );
+                self.rejected(&packet, &error);
+                if expected.is_some() && retry_later(&error) && packet.retries < MAX_RETRIES {
+                    self.stats.retries += 1;
+                    packet.retries += 1;
+                    let backoff = 1 << packet.retries.min(12);
+                    let due = self.now + backoff + self.rng.random_range(0..backoff);
+                    self.net.post_at(&mut self.rng, due, packet);
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    /// Gives control that came in a channel's first message to `to`'s group; the app
+    /// keeps it to retry if it waits for something.
+    fn process_joined(
+        &mut self,
+        to: usize,
+        from: usize,
+        control: Rc<ControlMeta>,
+        jc: JoinedControl,
+        retries: u32,
+    ) {
+        let g = control.group;
+        let dummy = Packet {
+            from,
+            to,
+            bytes: Rc::from(&[][..]),
+            tampered: false,
+            retries,
+            kind: Kind::Control {
+                meta: ChannelMeta {
+                    chain: 0,
+                    number: 0,
+                    previous: 0,
+                },
+                control: control.clone(),
+            },
+        };
+        let result = self.process_control(to, from, &control, Source::Joined(&jc), false, &dummy);
+        let Err(error) = result else {
+            return;
+        };
+        self.rejected(&dummy, &error);
+        if retry_later(&error) {
+            if retries < MAX_RETRIES {
+                self.stats.retries += 1;
+                self.parties[to].model.waiting.push(Waiting {
+                    from,
+                    control,
+                    jc,
+                    retries: retries + 1,
+                });
+                return;
+            }
+            self.stats.given_up += 1;
+        }
+        self.refused_for_good(g, to, from, &control, &error);
+    }
+
+    /// Retries the control from channels' first messages that `p` keeps for group `g`.
+    fn retry_waiting(&mut self, p: usize, g: usize) {
+        let waiting = std::mem::take(&mut self.parties[p].model.waiting);
+        let (now, later): (Vec<Waiting>, Vec<Waiting>) =
+            waiting.into_iter().partition(|w| w.control.group == g);
+        self.parties[p].model.waiting = later;
+        for w in now {
+            self.process_joined(p, w.from, w.control, w.jc, w.retries);
+        }
+    }
+
+    /// Processes group control at `to` from `from`, checking the outcome against the
+    /// model; then the app reacts to the events. `input` is what the party processed (for
+    /// a restart).
+    fn process_control(
+        &mut self,
+        to: usize,
+        from: usize,
+        control: &Rc<ControlMeta>,
+        source: Source,
+        tampered: bool,
+        input: &Packet,
+    ) -> Result<(), Error> {
+        let g = control.group;
+        let joined = matches!(source, Source::Joined(_));
+        let context = ControlContext {
+            from,
+            to,
+            control,
+            joined,
+        };
+        let channel_level = match &source {
+            Source::Channel { meta, .. } => self.parties[to].model.sides[&from].predict(meta),
+            Source::Joined(_) => Ok(()),
+        };
+        let expected = (!tampered).then(|| {
+            let party = &self.parties[to];
+            let sides = &party.model.sides;
+            let channel = |q: usize| sides.contains_key(&q);
+            let mut ctx = super::group_model::Ctx {
+                keys: &self.keys,
+                channel: &channel,
+                generations: &mut self.generations,
+            };
+            channel_level.and_then(|()| match &party.model.views[g] {
+                Some(view) => view.plan_receive(from, control, &mut ctx),
+                None => View::plan_join(to, from, control, &mut ctx),
+            })
+        });
+        let tracing = self.tracing();
+        let peer = self.keys[from];
         let party = &mut self.parties[to];
         let before = (!matches!(expected, Some(Ok(_)))).then(|| party.group_bytes(g));
         let super::party::Party {
@@ -243,50 +526,58 @@ impl Sim {
             groups,
             ..
         } = &mut *party;
-        let result = match &mut groups[g] {
-            Some(group) => group
-                .receive(&mut self.rng, channels, &peer, &packet.bytes)
+        let rng = &mut self.rng;
+        let result = match (&mut groups[g], &source) {
+            (Some(group), Source::Channel { bytes, .. }) => group
+                .receive(rng, channels, &peer, bytes)
                 .map(|received| (None, received)),
-            None => Group::join(&mut self.rng, identity, channels, &peer, &packet.bytes)
+            (None, Source::Channel { bytes, .. }) => {
+                Group::join(rng, identity, channels, &peer, bytes)
+                    .map(|(group, received)| (Some(group), received))
+            }
+            (Some(group), Source::Joined(jc)) => group
+                .receive_control(rng, channels, jc)
+                .map(|received| (None, received)),
+            (None, Source::Joined(jc)) => Group::join_control(rng, identity, channels, jc)
                 .map(|(group, received)| (Some(group), received)),
         };
         match (result, expected) {
-            (Ok((joined, received)), Some(Ok(plan))) => {
-                if let Some(group) = joined {
+            (Ok((group, received)), Some(Ok(plan))) => {
+                if let Some(group) = group {
                     party.groups[g] = Some(group);
                 }
                 party.touch(g);
                 control.processed.set(true);
                 self.stats.control_processed += 1;
-                let leaving: Vec<usize> = plan
-                    .events
+                let events = plan.events.clone();
+                let answered = events
                     .iter()
-                    .filter_map(|event| match event {
-                        super::group_model::Event::LeaveRequested { member } => Some(*member),
-                        _ => None,
-                    })
-                    .collect();
+                    .any(|event| matches!(event, Event::ResyncRequested { .. }));
+                if control.resync && !answered {
+                    // Beyond `MAX_RESYNC_REPLIES`: the requester's key is installed, unanswered.
+                    self.stats.resyncs_unanswered += 1;
+                }
                 let sent = !received.outgoing.is_empty();
+                let received_meta = match source {
+                    Source::Channel { meta, .. } => Some((from, meta)),
+                    Source::Joined(_) => None,
+                };
                 self.apply_plan(
                     to,
                     g,
                     plan,
-                    Some((from, *meta)),
+                    received_meta,
                     &received.events,
                     received.outgoing,
                     &context,
                 );
-                if !sent {
-                    self.input_done(to, &packet);
+                if !sent && !joined {
+                    self.input_done(to, input);
                 }
-                for member in leaving {
-                    // The owner's app removes whoever asks to leave.
-                    if self.in_latest(g, member) {
-                        self.op_remove(g, member);
-                    }
-                }
+                self.react(to, g, &events);
                 self.retry_held(to, g);
-                false
+                self.retry_waiting(to, g);
+                Ok(())
             }
             (Ok(_), expected) => panic!(
                 "{context}: processed; the model expected {:?}",
@@ -299,7 +590,6 @@ impl Sim {
                 if tracing {
                     eprintln!("[{}] {context}: refused, {error:?}", self.stats.steps);
                 }
-                let genuine = expected.is_some();
                 if let Some(Err(expected)) = expected {
                     assert_eq!(error, expected, "{context}");
                 }
@@ -307,16 +597,37 @@ impl Sim {
                     before.as_ref() == Some(&party.group_bytes(g)),
                     "{context}: rejected ({error:?}) but the state changed"
                 );
-                self.rejected(&packet, &error);
-                if genuine && retry_later(&error) && packet.retries < MAX_RETRIES {
-                    self.stats.retries += 1;
-                    packet.retries += 1;
-                    let backoff = 1 << packet.retries.min(12);
-                    let due = self.now + backoff + self.rng.random_range(0..backoff);
-                    self.net.post_at(&mut self.rng, due, packet);
-                    return true;
+                Err(error)
+            }
+        }
+    }
+
+    /// What `p`'s app does about the events of control it processed in `g`: the owner
+    /// removes whoever asks to leave, a member offered the group accepts it, and the old
+    /// owner leaves once the new owner's roster has arrived.
+    fn react(&mut self, p: usize, g: usize, events: &[Event]) {
+        for event in events {
+            match *event {
+                Event::LeaveRequested { member } => {
+                    if self.in_latest(g, member) && self.owner(g) == p {
+                        self.op_remove(g, member);
+                    }
+                    if self.in_latest(g, member) {
+                        self.lost_leaves.insert((g, member));
+                    }
                 }
-                false
+                Event::OwnershipOffered { .. } => self.op_accept(g, p),
+                Event::OwnerChanged { .. } => {
+                    let old_owner = self.groups[g].transfer.is_some_and(|(from, _)| from == p);
+                    let member = self.parties[p].model.views[g]
+                        .as_ref()
+                        .is_some_and(View::is_member);
+                    if old_owner && member {
+                        *self.stats.group_ops.entry("old owner leaves").or_default() += 1;
+                        self.op_leave(g, p);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -498,6 +809,23 @@ impl Sim {
         }
     }
 
+    /// With nothing in flight: control kept from channels' first messages is tried once
+    /// more; what still waits must wait for something its recipient will never get for a
+    /// documented reason, and is dropped.
+    pub(super) fn flush_waiting(&mut self) {
+        for p in 0..self.parties.len() {
+            for g in 0..self.groups.len() {
+                self.retry_waiting(p, g);
+            }
+            for w in std::mem::take(&mut self.parties[p].model.waiting) {
+                self.check_stuck(w.from, p, &w.control);
+                let g = w.control.group;
+                self.stats.given_up += 1;
+                self.refused_for_good(g, p, w.from, &w.control, &Error::NotAGroupWelcome);
+            }
+        }
+    }
+
     fn check_held(&self, p: usize, g: usize, packet: &Packet) {
         let Kind::Group { meta, .. } = &packet.kind else {
             unreachable!()
@@ -511,10 +839,8 @@ impl Sim {
             == self
                 .membership(g, meta.sender, meta.sender_stint)
                 .map(|(start, _)| start);
-        // A member whose welcome was overtaken by the owner's next removal joins from that
-        // update (it also carries the roster and the owner's key; docs/PROTOCOL.md 6.4):
-        // what was sent between its addition and that removal, under epochs the removal
-        // ended, it never reads. It owes every message from the version it joined at.
+        // It owes every message sent from the version that added it (a welcome that
+        // arrives after a later update still installs the owner's key).
         let in_membership =
             membership.is_some_and(|(start, _)| start.max(view.stint) <= meta.version);
         let lost = matches!(

@@ -95,6 +95,27 @@ pub struct Stats {
     /// Control refused because its channel key was dropped beyond `MAX_SKIPPED_KEYS`
     /// (recovered from at the next quiet point: see `recovery`).
     pub control_lost: u64,
+    /// Control the app gave up retrying.
+    pub given_up: u64,
+    /// Channels joined from a first message that carried group control.
+    pub control_joins: u64,
+    /// Resyncs of members that missed something (at quiet points).
+    pub recoveries_by_resync: u64,
+    /// Members removed (and added back) to recover: must stay 0 (group protocol v2 has
+    /// resync).
+    pub recoveries_by_removal: u64,
+    /// Resync requests not answered for the rate limit (`MAX_RESYNC_REPLIES`).
+    pub resyncs_unanswered: u64,
+    /// Ownership transfers accepted.
+    pub transfers: u64,
+    /// Ownership offers lost or refused for good (the new owner's resync brings them
+    /// again).
+    pub offers_lost: u64,
+    /// Leave requests lost for good: the member cannot ask again, the owner removed it.
+    pub lost_leaves: u64,
+    /// Members found at a quiet point waiting for the owner's next roster, having missed
+    /// the one that let them in.
+    pub awaiting_roster: u64,
     pub quiet_points: u64,
     /// Bytes of all saved state (channels, groups, prekey stores) at the end.
     pub state_bytes: u64,
@@ -126,8 +147,9 @@ struct Ghost {
 }
 
 struct GroupGlobal {
+    /// The group id, once created.
     id: Vec<u8>,
-    owner: usize,
+    founder: usize,
     initial: Vec<usize>,
     /// The owner's newest roster: the truth.
     latest: Option<Rc<Roster>>,
@@ -137,6 +159,8 @@ struct GroupGlobal {
     /// Who the owner removed last: it often adds them back soon (removed by mistake, or
     /// after a lost device was replaced).
     last_removed: Option<usize>,
+    /// An ownership transfer under way: (old owner, new owner).
+    transfer: Option<(usize, usize)>,
 }
 
 pub struct Sim {
@@ -152,11 +176,18 @@ pub struct Sim {
     generations: u64,
     next_quiet: u64,
     next_burst: u64,
+    /// Steps a burst that evicts channel keys has waited for group control in flight.
+    burst_waited: u64,
     last_channel: Option<(usize, usize)>,
     /// Control lost for good since the last quiet point: (from, to, what it carried).
     lost_control: Vec<(usize, usize, Rc<ControlMeta>)>,
-    /// Sender keys the owner lost for good: (group, owner, sender, generation).
+    /// Sender keys a member missed for good: (group, reader, sender, generation).
     lost_keys: BTreeSet<(usize, usize, usize, u64)>,
+    /// Members that may have missed something in a group, and resync at the next quiet
+    /// point: (group, member).
+    behind: BTreeSet<(usize, usize)>,
+    /// Members whose leave request was lost or refused for good: (group, member).
+    lost_leaves: BTreeSet<(usize, usize)>,
     /// `RATCHETKIT_SIM_TRACE` is set: from this step on, print every group operation,
     /// processed control and recovery.
     trace_from: Option<u64>,
@@ -243,14 +274,24 @@ pub fn run(config: Config) -> Stats {
         })
         .sum();
     sim.stats.duplicated = sim.net.duplicated;
+    assert_eq!(
+        sim.stats.recoveries_by_removal, 0,
+        "a member was removed to recover (seed {seed})"
+    );
     eprintln!(
         "simulator: seed {seed}: {} messages ({} channel, {} group) and {} control messages \
-         in {:.1?}, all checked\n{:#?}",
+         in {:.1?}, all checked; {} lost and {} duplicated; {} control messages lost for good, \
+         {} recoveries by resync, {} by removal\n{:#?}",
         sim.stats.messages(),
         sim.stats.channel_messages,
         sim.stats.group_messages,
         sim.stats.control_messages,
         started.elapsed(),
+        sim.stats.lost,
+        sim.stats.duplicated,
+        sim.stats.control_lost,
+        sim.stats.recoveries_by_resync,
+        sim.stats.recoveries_by_removal,
         sim.stats
     );
     sim.stats
@@ -297,15 +338,15 @@ impl Sim {
         }
         let groups = GROUPS
             .iter()
-            .enumerate()
-            .map(|(g, (owner, initial))| GroupGlobal {
-                id: format!("ratchetkit-simulated-group-{g}").into_bytes(),
-                owner: *owner,
+            .map(|(owner, initial)| GroupGlobal {
+                id: Vec::new(),
+                founder: *owner,
                 initial: initial.to_vec(),
                 latest: None,
                 stints: vec![BTreeMap::new(); PARTIES],
                 ghosts: Vec::new(),
                 last_removed: None,
+                transfer: None,
             })
             .collect();
         Self {
@@ -320,9 +361,12 @@ impl Sim {
             generations: 0,
             next_quiet: QUIET_EVERY,
             next_burst: BURST_EVERY / 2,
+            burst_waited: 0,
             last_channel: None,
             lost_control: Vec::new(),
             lost_keys: BTreeSet::new(),
+            behind: BTreeSet::new(),
+            lost_leaves: BTreeSet::new(),
             trace_from: std::env::var("RATCHETKIT_SIM_TRACE")
                 .ok()
                 .map(|from| from.trim().replace('_', "").parse().unwrap_or(0)),
@@ -404,11 +448,10 @@ impl Sim {
         self.stats.steps += 1;
         self.now += 1;
         if self.groups.iter().any(|group| group.latest.is_none()) {
-            self.try_create_groups();
+            self.create_groups();
         }
-        if self.stats.messages() >= self.next_burst {
+        if self.stats.messages() >= self.next_burst && self.burst() {
             self.next_burst += BURST_EVERY;
-            self.burst();
         }
         if self.rng.random_bool(0.002) {
             let armed: Vec<usize> = (0..PARTIES)

@@ -143,6 +143,18 @@ impl Network {
         self.queue.values().all(|packet| packet.retries > 0)
     }
 
+    /// Calls `f` with every message in flight and when it is due.
+    pub fn for_each(&self, mut f: impl FnMut(u64, &Packet)) {
+        for ((due, _, _), packet) in &self.queue {
+            f(*due, packet);
+        }
+    }
+
+    /// Whether anything in flight is `which`.
+    pub fn any(&self, which: impl Fn(&Packet) -> bool) -> bool {
+        self.queue.values().any(which)
+    }
+
     pub fn len(&self) -> usize {
         self.queue.len()
     }

@@ -2,12 +2,13 @@
 //! states. Saving, crashing and restarting.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use rand::RngExt;
-use ratchetkit::{Channel, Group, Identity, PrekeyStore};
+use ratchetkit::{Channel, Group, Identity, JoinedControl, PrekeyStore};
 
 use super::channel_model::Side;
-use super::group_model::View;
+use super::group_model::{ControlMeta, View};
 use super::network::{Kind, Packet};
 use super::{plain, Sim};
 
@@ -21,6 +22,19 @@ pub struct PartyModel {
     /// Per group: group messages the app keeps to retry once the key or roster they wait
     /// for has arrived (`UnknownEpoch`, `NotGroupMember`, or no group yet).
     pub held: Vec<Vec<Packet>>,
+    /// Group control that came in a channel's first message (decrypted by
+    /// `Channel::join`) and waits for something: retried when its group has processed
+    /// other control.
+    pub waiting: Vec<Waiting>,
+}
+
+/// Control from a channel's first message that the app keeps to retry.
+#[derive(Clone)]
+pub struct Waiting {
+    pub from: usize,
+    pub control: Rc<ControlMeta>,
+    pub jc: JoinedControl,
+    pub retries: u32,
 }
 
 /// A saved state.
@@ -67,6 +81,7 @@ impl Party {
                 sides: BTreeMap::new(),
                 views: vec![None; groups],
                 held: vec![Vec::new(); groups],
+                waiting: Vec::new(),
             },
             saves: Vec::new(),
             inputs: Vec::new(),
@@ -215,6 +230,17 @@ impl Sim {
             }
             let due = self.now + super::network::delay(&mut self.rng);
             self.net.post_at(&mut self.rng, due, packet);
+        }
+        // Now and then the app resyncs its groups after a restart, as it must after
+        // loading a save that may be older than its last (here it never is: nothing is
+        // missed, and nothing must break).
+        for g in 0..self.groups.len() {
+            let member = self.parties[p].model.views[g]
+                .as_ref()
+                .is_some_and(View::is_member);
+            if member && self.rng.random_bool(0.25) {
+                self.op_resync(g, p, "resync: after restart");
+            }
         }
     }
 

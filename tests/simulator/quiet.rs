@@ -1,21 +1,31 @@
-//! Quiet points: everything in flight is delivered, then the groups must have converged
-//! and everyone must be able to talk to everyone.
+//! Quiet points: everything in flight is delivered, members that missed something resync,
+//! then the groups must have converged and everyone must be able to talk to everyone.
 
 use ratchetkit::Group;
 
 use super::actions::Fanout;
+use super::group_model::ControlMeta;
 use super::network::{Kind, Packet};
 use super::{Sim, PARTIES, QUIET_EVERY};
 
+/// Most rounds of resyncs a quiet point may take.
+const MAX_RECOVERY_ROUNDS: usize = 8;
+
 impl Sim {
-    /// Delivers everything in flight (retrying control as the apps do), checks that the
-    /// groups converged and that every party can still talk to every other, in its
-    /// channels and in its groups.
+    /// Delivers everything in flight (retrying control as the apps do), has every member
+    /// that missed something resync, checks that the groups converged and that every party
+    /// can still talk to every other, in its channels and in its groups.
     pub(super) fn quiet(&mut self) {
         self.stats.quiet_points += 1;
         self.next_quiet = self.stats.messages() + QUIET_EVERY;
         self.drain();
-        while self.recover_lost_control() {
+        let mut rounds = 0;
+        while self.recover() {
+            rounds += 1;
+            assert!(
+                rounds <= MAX_RECOVERY_ROUNDS,
+                "the groups did not converge after {MAX_RECOVERY_ROUNDS} rounds of resyncs"
+            );
             self.drain();
         }
         self.flush_held();
@@ -28,9 +38,12 @@ impl Sim {
                 continue;
             };
             for &p in &latest.members {
+                if self.awaiting_roster(g, p) {
+                    continue;
+                }
                 for packet in self.send_group(p, g, Fanout::Everyone) {
                     if let Kind::Group { meta, .. } = &packet.kind {
-                        if latest.contains(packet.to) {
+                        if latest.contains(packet.to) && !self.awaiting_roster(g, packet.to) {
                             let view = self.parties[packet.to].model.views[g]
                                 .as_ref()
                                 .expect("a member's view");
@@ -66,10 +79,11 @@ impl Sim {
         self.flush_held();
     }
 
-    /// Delivers every message in flight, in order of due time. Control that keeps waiting
-    /// for something that never comes must be between parties of which one is no longer
-    /// (or no longer in the same membership) in the group, or wait for control its
-    /// recipient lost for good (recovered from next).
+    /// Delivers every message in flight, in order of due time, then the control kept
+    /// from channels' first messages. Control that keeps waiting for something that never
+    /// comes must be between parties of which one is no longer (or no longer in the same
+    /// membership) in the group, or wait for something its recipient missed for good (it
+    /// resyncs next).
     fn drain(&mut self) {
         let mut stalled = 0;
         while let Some((due, packet)) = self.net.pop_next() {
@@ -78,43 +92,69 @@ impl Sim {
                 stalled += 1;
                 if stalled > self.net.len() + 1 && self.net.all_retried() {
                     for packet in self.net.drain() {
-                        self.check_stuck(&packet);
+                        self.drop_stuck(&packet);
                     }
                 }
             } else {
                 stalled = 0;
             }
         }
+        self.flush_waiting();
     }
 
-    fn check_stuck(&self, packet: &Packet) {
+    fn drop_stuck(&mut self, packet: &Packet) {
         let Kind::Control { control, .. } = &packet.kind else {
             panic!("only retried control can be stuck");
         };
+        self.check_stuck(packet.from, packet.to, control);
+        if !control.processed.get() && self.still_relevant(packet.from, packet.to, control) {
+            self.refused_for_good(
+                control.group,
+                packet.to,
+                packet.from,
+                control,
+                &ratchetkit::Error::NotAGroupWelcome,
+            );
+        }
+    }
+
+    /// Whether sender and recipient of `control` are still in the memberships it was
+    /// sent in: otherwise what it carries is moot.
+    pub(super) fn still_relevant(&self, from: usize, to: usize, control: &ControlMeta) -> bool {
         let g = control.group;
-        let (from, to) = (packet.from, packet.to);
-        let changed = self.current_stint(g, from) != control.from_stint
-            || self.current_stint(g, to) != control.to_stint;
+        control.from_stint.is_some()
+            && control.to_stint.is_some()
+            && self.current_stint(g, from) == control.from_stint
+            && self.current_stint(g, to) == control.to_stint
+    }
+
+    pub(super) fn check_stuck(&self, from: usize, to: usize, control: &ControlMeta) {
+        let g = control.group;
         assert!(
-            changed
-                || control.from_stint.is_none()
-                || control.to_stint.is_none()
-                || self.lost_control_explains(g, to),
-            "group {g} control from p{from} to p{to} (roster version {}, key {:?}, roster {:?}) \
-             can never be processed, though both are still in the group",
+            !self.still_relevant(from, to, control) || self.behind_explains(g, to),
+            "group {g} control from p{from} to p{to} (roster version {}, key {:?}, roster {:?}, \
+             resync {}, offer {:?}) can never be processed, though both are still in the group",
             control.version,
             control.key,
-            control.roster.as_ref().map(|r| r.version)
+            control.roster.as_ref().map(|r| r.version),
+            control.resync,
+            control.offer,
         );
     }
 
     /// With nothing in flight, every member of a group holds the newest roster and every
-    /// other member's current sender key; everyone else is out.
-    fn check_converged(&self, g: usize) {
-        let Some(latest) = &self.groups[g].latest else {
+    /// other member's current sender key, and no control waits for a channel; everyone
+    /// else is out. A member that missed the roster that let it in waits for the owner's
+    /// next one.
+    fn check_converged(&mut self, g: usize) {
+        let Some(latest) = self.groups[g].latest.clone() else {
             return;
         };
         for p in 0..PARTIES {
+            if latest.contains(p) && self.awaiting_roster(g, p) {
+                self.stats.awaiting_roster += 1;
+                continue;
+            }
             let party = &self.parties[p];
             let Some(group) = &party.groups[g] else {
                 assert!(
@@ -144,8 +184,12 @@ impl Sim {
                 .map(|card| self.index(&card.signing_key()))
                 .collect();
             assert_eq!(members, latest.members, "p{p}'s roster of group {g}");
+            assert!(
+                group.pending_members().next().is_none(),
+                "p{p} keeps control for a member of group {g} with all channels there"
+            );
             for &q in &latest.members {
-                if q == p {
+                if q == p || self.awaiting_roster(g, q) {
                     continue;
                 }
                 let current = self.parties[q].groups[g].as_ref().and_then(Group::epoch);

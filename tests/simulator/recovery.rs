@@ -1,40 +1,53 @@
-//! Recovering from group control lost for good.
+//! Recovering from group control lost for good, by resync only.
 //!
 //! Control travels in channel messages, and a channel message whose key was dropped with
 //! the oldest skipped keys (beyond `MAX_SKIPPED_KEYS`, which the limit bursts reach) can
-//! never be decrypted. The protocol cannot send it again, so the apps recover with the
-//! group operations there are (docs/PROTOCOL.md 6.5), at the next quiet point, as an app
-//! would once it sees its control waiting for good: a member that missed an update from
-//! the owner (or any control) drops its group, and the owner removes it and adds it back,
-//! so that it joins afresh (a member that missed its own removal just drops the group);
-//! when the owner missed a member's sender key, that member rekeys; when it missed a
-//! leave request, it removes the member.
-
-use std::collections::BTreeSet;
+//! never be decrypted. Control can also be refused for good for a documented reason that
+//! loses what it carried (a sender key in a control whose roster the receiver cannot take,
+//! as the previous owner's roster after a change of owner; a resync request beyond
+//! `MAX_RESYNC_REPLIES`; control given up after the app's retries). A member that may
+//! have missed something this way resyncs at the next quiet point (docs/PROTOCOL.md 6.5):
+//! the answers bring it the current roster and every member's current sender key. Nobody
+//! is removed to recover.
+//!
+//! Two cases resync cannot reach. A member that lost its welcome (or the roster that added
+//! it back) holds no group, or one it is out of, so it cannot ask (`NoLongerMember`): it
+//! waits for the owner's next roster, which lets it in whatever versions it skips. A member
+//! whose leave request was lost cannot ask again (`leave` gives `NoLongerMember` once it
+//! has left): the owner removes it, as it asked.
 
 use super::Sim;
 
 impl Sim {
     /// Whether control that can never be processed by `to` in group `g` is explained by
-    /// control `to` lost for good in that group: it waits for what the lost control
-    /// carried, and the recovery follows.
-    pub(super) fn lost_control_explains(&self, g: usize, to: usize) -> bool {
-        self.lost_control
-            .iter()
-            .any(|(_, lost_to, control)| control.group == g && *lost_to == to)
+    /// something `to` missed for good in that group (or will miss: a lost control not yet
+    /// recovered from).
+    pub(super) fn behind_explains(&self, g: usize, to: usize) -> bool {
+        self.behind.contains(&(g, to))
+            || self
+                .lost_control
+                .iter()
+                .any(|(_, lost_to, control)| control.group == g && *lost_to == to)
     }
 
-    /// Whether `reader` lost the control carrying `sender`'s key `generation` in `g`.
+    /// Whether `reader` missed the control carrying `sender`'s key `generation` in `g`.
     pub(super) fn lost_key(&self, g: usize, reader: usize, sender: usize, generation: u64) -> bool {
         self.lost_keys.contains(&(g, reader, sender, generation))
     }
 
-    /// Recovers from the control lost since the last quiet point. True if anything was
-    /// done (new control is then in flight).
-    pub(super) fn recover_lost_control(&mut self) -> bool {
-        let mut rejoin = BTreeSet::new();
-        let mut rekey = BTreeSet::new();
-        let mut remove = BTreeSet::new();
+    /// Whether `p` is in `g` but cannot resync, having missed the roster that let it in:
+    /// it waits for the owner's next roster.
+    pub(super) fn awaiting_roster(&self, g: usize, p: usize) -> bool {
+        self.behind.contains(&(g, p))
+            && !self.parties[p].model.views[g]
+                .as_ref()
+                .is_some_and(|view| view.is_member())
+    }
+
+    /// Recovers from what was missed since the last quiet point: every member that may
+    /// have missed something resyncs. True if anything was done (new control is then in
+    /// flight).
+    pub(super) fn recover(&mut self) -> bool {
         for (from, to, control) in std::mem::take(&mut self.lost_control) {
             let g = control.group;
             self.stats.control_lost += 1;
@@ -47,90 +60,55 @@ impl Sim {
                     self.current_stint(g, to)
                 );
             }
-            // A member that missed a roster (its own removal included) is stuck in the
-            // membership it holds, whatever the owner has done since (having asked to
-            // leave, it holds no sender key but still waits for the next roster).
-            let missed_roster = control.roster.as_ref().is_some_and(|roster| {
-                self.parties[to].model.views[g]
-                    .as_ref()
-                    .is_some_and(|view| {
-                        view.roster.contains(to) && view.roster.version < roster.version
-                    })
-            });
-            if missed_roster {
-                rejoin.insert((g, to));
-                continue;
-            }
-            // Other control lost in a membership that has ended since needs nothing.
-            if control.from_stint.is_none()
-                || control.to_stint.is_none()
-                || self.current_stint(g, from) != control.from_stint
-                || self.current_stint(g, to) != control.to_stint
-            {
-                continue;
-            }
-            if to != self.groups[g].owner {
-                rejoin.insert((g, to));
-            } else if control.leave {
-                remove.insert((g, from));
-            } else if let Some(key) = &control.key {
+            if let Some(key) = &control.key {
                 self.lost_keys.insert((g, to, from, key.generation));
-                rekey.insert((g, from));
+            }
+            if control.leave {
+                self.lost_leaves.insert((g, from));
+            }
+            if control.offer.is_some() {
+                self.stats.offers_lost += 1;
+            }
+            self.behind.insert((g, to));
+        }
+        let mut acted = false;
+        for (g, p) in std::mem::take(&mut self.behind) {
+            let member = self.parties[p].model.views[g]
+                .as_ref()
+                .is_some_and(|view| view.is_member());
+            if member {
+                if self.tracing() {
+                    eprintln!("[{}] group {g}: p{p} resyncs", self.stats.steps);
+                }
+                let resynced = self.op_resync(g, p, "resync: recovery");
+                assert!(resynced, "p{p} could not resync in group {g}");
+                self.stats.recoveries_by_resync += 1;
+                acted = true;
+            } else if self.in_latest(g, p) {
+                // No group, or one it is out of: it waits for the owner's next roster.
+                self.behind.insert((g, p));
             }
         }
-        let acted = !(rejoin.is_empty() && rekey.is_empty() && remove.is_empty());
-        for &(g, x) in &rejoin {
-            self.rejoin(g, x);
-        }
-        for (g, p) in rekey {
-            if self.in_latest(g, p) && !rejoin.contains(&(g, p)) {
-                self.acting(p);
-                *self.stats.group_ops.entry("recovery: rekey").or_default() += 1;
-                self.op_rekey(g, p);
+        for (g, x) in std::mem::take(&mut self.lost_leaves) {
+            let asked = self.parties[x].model.views[g]
+                .as_ref()
+                .is_some_and(|view| view.roster.contains(x) && view.own.is_none());
+            if !asked || !self.in_latest(g, x) {
+                continue;
             }
-        }
-        for (g, p) in remove {
-            if self.in_latest(g, p) {
-                let owner = self.groups[g].owner;
-                self.acting(owner);
-                *self.stats.group_ops.entry("recovery: remove").or_default() += 1;
-                self.op_remove(g, p);
+            // It cannot ask again (`NoLongerMember`), so the owner removes it, as it asked.
+            *self.stats.group_ops.entry("leave again").or_default() += 1;
+            self.op_leave(g, x);
+            if self.in_latest(g, x) {
+                self.stats.lost_leaves += 1;
+                self.op_remove(g, x);
+                assert!(
+                    !self.in_latest(g, x),
+                    "the owner of group {g} could not remove p{x}, which asked to leave"
+                );
+                acted = true;
             }
         }
         acted
-    }
-
-    /// `x`'s app drops its group `g` (and the saves that hold it), and if `x` is still in
-    /// the group, the owner removes it and adds it back: it joins afresh from the welcome.
-    fn rejoin(&mut self, g: usize, x: usize) {
-        let back = self.in_latest(g, x);
-        if self.tracing() {
-            eprintln!(
-                "[{}] group {g}: p{x} drops its group{}",
-                self.stats.steps,
-                if back { " to be added back" } else { "" }
-            );
-        }
-        self.drop_group(x, g);
-        let party = &mut self.parties[x];
-        party.saves.clear();
-        party.inputs.clear();
-        if !back {
-            *self.stats.group_ops.entry("recovery: drop").or_default() += 1;
-            return;
-        }
-        *self.stats.group_ops.entry("recovery: rejoin").or_default() += 1;
-        let owner = self.groups[g].owner;
-        self.acting(owner);
-        self.op_remove(g, x);
-        assert!(
-            !self.in_latest(g, x),
-            "the owner of group {g} could not remove p{x} to add it back"
-        );
-        self.op_add(g, x);
-        assert!(
-            self.in_latest(g, x),
-            "the owner of group {g} could not add p{x} back"
-        );
     }
 }
