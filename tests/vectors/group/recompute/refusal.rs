@@ -126,10 +126,18 @@ impl Walk<'_> {
                 if held.group_id != roster.group_id {
                     return refused("WrongGroup");
                 }
-                if !roster.transfers.starts_with(&held.transfers) {
+                // PROTOCOL.md 6.2, step 5: extends the held chain, or is an earlier
+                // owner's roster from before the next held transfer.
+                let extends = roster.transfers.starts_with(&held.transfers);
+                let earlier = held.transfers.starts_with(&roster.transfers)
+                    && held
+                        .transfers
+                        .get(roster.transfers.len())
+                        .is_some_and(|next| roster.version < next.version);
+                if !extends && !earlier {
                     return refused("InvalidOwnerChain");
                 }
-                held.transfers.len()
+                held.transfers.len().min(roster.transfers.len())
             }
             None => 0,
         };
