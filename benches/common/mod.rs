@@ -11,7 +11,6 @@ use rand::SeedableRng;
 use ratchetkit::group::Outgoing;
 use ratchetkit::{Channel, Error, Group, Identity, PrekeyStore};
 
-pub const GROUP_ID: [u8; 16] = *b"ratchetkit-bench";
 /// A fixed creation time, so that cards do not depend on the clock.
 pub const CREATED_AT: u64 = 1_700_000_000;
 
@@ -70,7 +69,8 @@ impl People {
 }
 
 /// `count` members with an established channel between every pair (both sides have sent
-/// and received, as group control requires), and no group yet.
+/// and received, so no group control rides a channel's first message and every member
+/// pays the same ratchet steps as in a long-lived group), and no group yet.
 pub fn world(rng: &mut ChaCha20Rng, count: usize) -> (People, State) {
     let identities: Vec<Identity> = (0..count)
         .map(|i| Identity::generate_at(rng, &format!("m{i}"), CREATED_AT).unwrap())
@@ -178,17 +178,11 @@ impl State {
             .iter()
             .map(|id| id.card().clone())
             .collect();
-        let (group, outgoing) = Group::create(
-            rng,
-            &people.identities[0],
-            &GROUP_ID,
-            &cards,
-            &mut self.channels[0],
-        )
-        .unwrap();
+        let (group, created) =
+            Group::create(rng, &people.identities[0], &cards, &mut self.channels[0]).unwrap();
         self.groups[0] = Some(group);
         let mut mailbox = Mailbox::new();
-        people.post(&mut mailbox, 0, outgoing);
+        people.post(&mut mailbox, 0, created.outgoing);
         self.flush(rng, people, &mut mailbox, None);
     }
 
@@ -202,7 +196,8 @@ impl State {
                 &people.keys[who],
                 &mut self.channels[0],
             )
-            .unwrap();
+            .unwrap()
+            .outgoing;
         let mut mailbox = Mailbox::new();
         people.post(&mut mailbox, 0, outgoing);
         mailbox
@@ -218,7 +213,8 @@ impl State {
                 people.identities[who].card(),
                 &mut self.channels[0],
             )
-            .unwrap();
+            .unwrap()
+            .outgoing;
         let mut mailbox = Mailbox::new();
         people.post(&mut mailbox, 0, outgoing);
         mailbox

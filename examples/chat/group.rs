@@ -1,18 +1,23 @@
 //! The group part of the demo: everyone publishes an app-approved card and prekeys to a
 //! directory that takes only approved cards, and starts channels from the bundles found
 //! there. Alice creates a group with Bob and Carol; they talk over a network that
-//! delivers late and twice; Alice adds Dave (who cannot read what came
-//! before), removes Bob (who cannot read what follows), and Carol rekeys.
+//! delivers late and twice; Alice adds Dave, who has no channel yet (the others start
+//! one from his bundle and the control rides its first message; he cannot read what came
+//! before), removes Bob (who cannot read what follows), and Carol rekeys. Then the
+//! network loses Dave's new sender key on its way to Carol, who cannot read him until she
+//! asks for a resync; and Alice hands the group over to Carol, leaves, and Carol removes
+//! her.
 
 use std::collections::{HashMap, VecDeque};
 
-use ratchetkit::group::Outgoing;
+use ratchetkit::group::{JoinedControl, Outgoing};
 use ratchetkit::{
     AppKey, Card, CardDirectory, CardPolicy, Channel, Error, Group, GroupEvent, Identity,
-    InMemoryDirectory, PrekeyStore,
+    InMemoryDirectory, PrekeyStore, Received,
 };
 
 type Rng = rand::rngs::ThreadRng;
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// One member: identity, prekeys, channels to the others by identity key, and the group.
 struct Member {
@@ -31,7 +36,7 @@ impl Member {
         self.identity.card().signing_key()
     }
 
-    fn group(&mut self) -> Result<&mut Group, Box<dyn std::error::Error>> {
+    fn group(&mut self) -> Result<&mut Group> {
         let name = self.name().to_owned();
         self.group
             .as_mut()
@@ -39,12 +44,20 @@ impl Member {
     }
 }
 
-/// Everyone, the directory, and the group control the network is carrying: (from, to,
-/// message).
+/// What the network carries: a channel message, or group control that came in the first
+/// message of a channel and waits to be processed again.
+enum Wire {
+    Message(Vec<u8>),
+    Joined(JoinedControl),
+}
+
+/// Everyone, the directory, the group control the network is carrying (from, to, what),
+/// and a loss the network has in store: the next control from `.0` to `.1` disappears.
 struct Network {
     members: Vec<Member>,
     directory: InMemoryDirectory,
-    control: VecDeque<(usize, usize, Vec<u8>)>,
+    control: VecDeque<(usize, usize, Wire)>,
+    lose: Option<(usize, usize)>,
 }
 
 const ALICE: usize = 0;
@@ -57,14 +70,12 @@ impl Network {
         self.members.iter().position(|member| member.key() == *key)
     }
 
-    /// Starts a channel from `i` to `j` and waits for the reply that establishes it:
-    /// group control only travels on established channels.
-    fn connect(
-        &mut self,
-        rng: &mut Rng,
-        i: usize,
-        j: usize,
-    ) -> Result<(), Box<dyn std::error::Error>> {
+    fn name_of(&self, key: &[u8; 32]) -> &str {
+        self.index(key).map_or("?", |i| self.members[i].name())
+    }
+
+    /// Starts a channel from `i` to `j` and waits for the reply that establishes it.
+    fn connect(&mut self, rng: &mut Rng, i: usize, j: usize) -> Result<()> {
         let name = self.members[j].name().to_owned();
         let bundle = self
             .directory
@@ -83,8 +94,55 @@ impl Network {
         Ok(())
     }
 
-    /// `who` changes the group with `operation` (add, remove, rekey), and the network
-    /// delivers all the control that follows.
+    /// `i`'s group needs a channel to `j`: `i` starts one from `j`'s bundle and its group
+    /// sends what waited, on the channel's first message; unless `j` already started one
+    /// to `i`, whose first message will bring it.
+    fn channel_needed(&mut self, rng: &mut Rng, i: usize, j: usize) -> Result<()> {
+        let (me, peer) = (self.members[i].key(), self.members[j].key());
+        if self.members[j].channels.contains_key(&me) {
+            println!(
+                "  {} waits for the channel {} already started",
+                self.members[i].name(),
+                self.members[j].name()
+            );
+            return Ok(());
+        }
+        let name = self.members[j].name().to_owned();
+        let bundle = self
+            .directory
+            .find_bundles(&name)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{name} has no bundle"))?;
+        let member = &mut self.members[i];
+        member
+            .channels
+            .insert(peer, Channel::create(rng, &member.identity, &bundle)?);
+        let group = member.group.as_mut().ok_or("not in the group")?;
+        let received = group.deliver_pending(rng, &mut member.channels);
+        println!(
+            "  {} starts a channel to {name} from the directory; the waiting control rides its first message",
+            member.name()
+        );
+        self.handle(rng, i, received)
+    }
+
+    /// Reports what happened at `at`, starts the channels its group asks for, and sends
+    /// what it must send.
+    fn handle(&mut self, rng: &mut Rng, at: usize, received: Received) -> Result<()> {
+        self.post(at, received.outgoing);
+        for event in &received.events {
+            self.describe(at, event);
+            if let GroupEvent::ChannelNeeded { member, .. } = event {
+                let j = self.index(member).ok_or("an unknown member")?;
+                self.channel_needed(rng, at, j)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `who` changes the group with `operation`, and the network delivers all the control
+    /// that follows.
     fn change(
         &mut self,
         rng: &mut Rng,
@@ -94,8 +152,8 @@ impl Network {
             &Identity,
             &mut HashMap<[u8; 32], Channel>,
             &mut Rng,
-        ) -> Result<Vec<Outgoing>, Error>,
-    ) -> Result<(), Box<dyn std::error::Error>> {
+        ) -> std::result::Result<Received, Error>,
+    ) -> Result<()> {
         let Member {
             identity,
             channels,
@@ -103,70 +161,141 @@ impl Network {
             ..
         } = &mut self.members[who];
         let group = group.as_mut().ok_or("not in the group")?;
-        let outgoing = operation(group, identity, channels, rng)?;
-        self.post(who, outgoing);
-        self.deliver_control(rng)?;
-        Ok(())
+        let received = operation(group, identity, channels, rng)?;
+        self.handle(rng, who, received)?;
+        self.deliver_control(rng)
     }
 
     fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
         for out in outgoing {
             if let Some(to) = self.index(&out.to) {
-                self.control.push_back((from, to, out.message));
+                self.control
+                    .push_back((from, to, Wire::Message(out.message)));
             }
         }
     }
 
+    /// Hands one control message to its recipient: joins the channel it starts if
+    /// there is none yet, then `join` for a member without the group, `receive`
+    /// otherwise. On an error, gives back what to try again.
+    fn deliver(
+        &mut self,
+        rng: &mut Rng,
+        from: usize,
+        to: usize,
+        wire: Wire,
+    ) -> std::result::Result<Received, (Error, Wire)> {
+        let from_key = self.members[from].key();
+        let member = &mut self.members[to];
+        let wire = match wire {
+            Wire::Message(message) if !member.channels.contains_key(&from_key) => {
+                let joined = match Channel::join(&member.identity, &mut member.prekeys, &message) {
+                    Ok(joined) => joined,
+                    Err(error) => return Err((error, Wire::Message(message))),
+                };
+                println!(
+                    "  {} joined a channel with {} from its first message, which carries group control",
+                    member.name(),
+                    joined.peer.identity()
+                );
+                member.channels.insert(from_key, joined.channel);
+                match joined.group_control {
+                    Some(control) => Wire::Joined(control),
+                    None => {
+                        return Ok(Received {
+                            events: Vec::new(),
+                            outgoing: Vec::new(),
+                        })
+                    }
+                }
+            }
+            other => other,
+        };
+        let result = match (&mut member.group, &wire) {
+            (Some(group), Wire::Message(message)) => {
+                group.receive(rng, &mut member.channels, &from_key, message)
+            }
+            (Some(group), Wire::Joined(control)) => {
+                group.receive_control(rng, &mut member.channels, control)
+            }
+            (None, Wire::Message(message)) => Group::join(
+                rng,
+                &member.identity,
+                &mut member.channels,
+                &from_key,
+                message,
+            )
+            .map(|(group, received)| {
+                member.group = Some(group);
+                received
+            }),
+            (None, Wire::Joined(control)) => {
+                Group::join_control(rng, &member.identity, &mut member.channels, control).map(
+                    |(group, received)| {
+                        member.group = Some(group);
+                        received
+                    },
+                )
+            }
+        };
+        result.map_err(|error| (error, wire))
+    }
+
     /// Delivers group control until none is left. Control that overtook what it depends
     /// on (a sender key from a member whose addition is still on its way) waits its turn.
-    fn deliver_control(&mut self, rng: &mut Rng) -> Result<(), Error> {
+    fn deliver_control(&mut self, rng: &mut Rng) -> Result<()> {
         let mut waiting = 0;
-        while let Some((from, to, message)) = self.control.pop_front() {
-            let from_key = self.members[from].key();
-            let member = &mut self.members[to];
-            let result = match &mut member.group {
-                Some(group) => group.receive(rng, &mut member.channels, &from_key, &message),
-                None => Group::join(
-                    rng,
-                    &member.identity,
-                    &mut member.channels,
-                    &from_key,
-                    &message,
-                )
-                .map(|(group, received)| {
-                    println!(
-                        "  {} joined the group ({} members)",
-                        member.name(),
-                        group.members().len()
-                    );
-                    member.group = Some(group);
-                    received
-                }),
-            };
-            match result {
+        while let Some((from, to, wire)) = self.control.pop_front() {
+            if self.lose == Some((from, to)) {
+                self.lose = None;
+                println!(
+                    "  the network loses {}'s control message to {}",
+                    self.members[from].name(),
+                    self.members[to].name()
+                );
+                continue;
+            }
+            match self.deliver(rng, from, to, wire) {
                 Ok(received) => {
                     waiting = 0;
-                    for event in &received.events {
-                        describe(&self.members, to, event);
-                    }
-                    self.post(to, received.outgoing);
+                    self.handle(rng, to, received)?;
                 }
-                Err(
+                Err((
                     Error::NotGroupMember { .. }
                     | Error::NotAGroupWelcome
                     | Error::RosterBehind { .. },
-                ) if waiting <= self.control.len() => {
+                    wire,
+                )) if waiting <= self.control.len() => {
                     waiting += 1;
-                    self.control.push_back((from, to, message));
+                    self.control.push_back((from, to, wire));
                 }
-                Err(error) => return Err(error),
+                // A resync answer that brings nothing new.
+                Err((Error::Duplicate, _)) => println!(
+                    "  {} already had all that {}'s answer carries, and drops it",
+                    self.members[to].name(),
+                    self.members[from].name()
+                ),
+                // A removed member has no use for what is still on its way to it.
+                Err(_)
+                    if !self.members[to]
+                        .group
+                        .as_ref()
+                        .is_some_and(Group::is_member) => {}
+                Err((error, _)) => {
+                    return Err(format!(
+                        "control from {} to {}: {error}",
+                        self.members[from].name(),
+                        self.members[to].name()
+                    )
+                    .into())
+                }
             }
         }
         Ok(())
     }
 
     /// The card published under `name`: approved by the app, as the directory requires.
-    fn card(&self, name: &str) -> Result<Card, Box<dyn std::error::Error>> {
+    fn card(&self, name: &str) -> Result<Card> {
         let cards = self.directory.find(name)?;
         Ok(cards
             .last()
@@ -174,12 +303,8 @@ impl Network {
             .clone())
     }
 
-    fn name_of(&self, key: &[u8; 32]) -> &str {
-        self.index(key).map_or("?", |i| self.members[i].name())
-    }
-
     /// `from` encrypts `text` for the group.
-    fn say(&mut self, from: usize, text: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    fn say(&mut self, from: usize, text: &str) -> Result<Vec<u8>> {
         let message = self.members[from].group()?.encrypt(text.as_bytes())?;
         println!(
             "  {} sends \"{text}\" ({} bytes, one encryption for everyone)",
@@ -189,7 +314,7 @@ impl Network {
         Ok(message)
     }
 
-    fn read(&mut self, reader: usize, message: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    fn read(&mut self, reader: usize, message: &[u8]) -> Result<()> {
         let decrypted = self.members[reader].group()?.decrypt(message)?;
         println!(
             "    {} reads \"{}\" from {}",
@@ -201,12 +326,7 @@ impl Network {
     }
 
     /// `reader` must fail to read `message`; says why.
-    fn cannot_read(
-        &mut self,
-        reader: usize,
-        message: &[u8],
-        why: &str,
-    ) -> Result<(), Box<dyn std::error::Error>> {
+    fn cannot_read(&mut self, reader: usize, message: &[u8], why: &str) -> Result<()> {
         match self.members[reader].group()?.decrypt(message) {
             Err(error) => {
                 println!(
@@ -220,52 +340,75 @@ impl Network {
             }
         }
     }
-}
 
-fn describe(members: &[Member], at: usize, event: &GroupEvent) {
-    let name = |key: &[u8; 32]| {
-        members
-            .iter()
-            .find(|member| member.key() == *key)
-            .map_or("?", Member::name)
-    };
-    let who = members[at].name();
-    match event {
-        GroupEvent::RosterChanged {
-            version,
-            added,
-            removed,
-        } => {
-            let names = |cards: &[ratchetkit::Card]| {
-                cards
-                    .iter()
-                    .map(|card| card.identity().to_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            println!(
-                "  {who} processed roster v{version}: added [{}], removed [{}]",
-                names(added),
-                names(removed)
-            );
+    fn describe(&self, at: usize, event: &GroupEvent) {
+        let name = |key: &[u8; 32]| self.name_of(key);
+        let who = self.members[at].name();
+        match event {
+            GroupEvent::Joined { version } => {
+                let members = self.members[at]
+                    .group
+                    .as_ref()
+                    .map_or(0, |g| g.members().len());
+                println!("  {who} joined the group at roster v{version} ({members} members)")
+            }
+            GroupEvent::RosterChanged {
+                version,
+                added,
+                removed,
+            } => {
+                let names = |cards: &[Card]| {
+                    cards
+                        .iter()
+                        .map(|card| card.identity().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                println!(
+                    "  {who} processed roster v{version}: added [{}], removed [{}]",
+                    names(added),
+                    names(removed)
+                );
+            }
+            GroupEvent::Removed { version } => {
+                println!("  {who} learned it was removed (roster v{version})")
+            }
+            GroupEvent::SenderKey { sender, epoch } => {
+                println!(
+                    "  {who} installed {}'s sender key, epoch {epoch}",
+                    name(sender)
+                )
+            }
+            GroupEvent::LeaveRequested { member } => {
+                println!("  {who} got {}'s leave request", name(member))
+            }
+            GroupEvent::ChannelNeeded { name, .. } => {
+                println!("  {who} has no channel to {name}: its control for {name} waits")
+            }
+            GroupEvent::ResyncRequested { member } => {
+                println!("  {who} answers {}'s resync request", name(member))
+            }
+            GroupEvent::OwnershipOffered { owner, version } => println!(
+                "  {who} is offered the group by {} (for roster v{version})",
+                name(owner)
+            ),
+            GroupEvent::OwnerChanged { version, owner } if *owner == self.members[at].key() => {
+                println!(
+                    "  {who} takes the group over: roster v{version}, signed by {who}, carries the previous owner's signed transfer"
+                )
+            }
+            GroupEvent::OwnerChanged { version, owner } => {
+                println!(
+                    "  {who} sees {} own the group from roster v{version}",
+                    name(owner)
+                )
+            }
+            _ => println!("  {who}: {event:?}"),
         }
-        GroupEvent::Removed { version } => {
-            println!("  {who} learned it was removed (roster v{version})")
-        }
-        GroupEvent::SenderKey { sender, epoch } => {
-            println!(
-                "  {who} installed {}'s sender key, epoch {epoch}",
-                name(sender)
-            )
-        }
-        GroupEvent::LeaveRequested { member } => {
-            println!("  {who} got {}'s leave request", name(member))
-        }
-        _ => println!("  {who}: {event:?}"),
     }
 }
 
-pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(rng: &mut Rng) -> Result<()> {
     println!("== group ==");
     let app = AppKey::generate(rng);
     let mut directory =
@@ -293,28 +436,24 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
         members,
         directory,
         control: VecDeque::new(),
+        lose: None,
     };
-    for i in 0..4 {
-        for j in i + 1..4 {
-            net.connect(rng, i, j)?;
-        }
+    for (i, j) in [(ALICE, BOB), (ALICE, CAROL), (BOB, CAROL)] {
+        net.connect(rng, i, j)?;
     }
     println!(
-        "everyone has an established channel with everyone, from bundles found in the directory"
+        "alice, bob and carol have channels with each other, from bundles found in the directory; dave has none yet"
     );
 
-    let mut group_id = [0u8; 16];
-    rand::Rng::fill_bytes(rng, &mut group_id);
     let cards = [net.card("bob")?, net.card("carol")?];
     let alice = &mut net.members[ALICE];
-    let (group, outgoing) =
-        Group::create(rng, &alice.identity, &group_id, &cards, &mut alice.channels)?;
-    alice.group = Some(group);
+    let (group, created) = Group::create(rng, &alice.identity, &cards, &mut alice.channels)?;
     println!(
-        "alice created group {} with bob and carol",
-        hex::encode(group_id)
+        "alice created group {}… with bob and carol (its id is bound to her identity key)",
+        hex::encode(&group.group_id()[..8])
     );
-    net.post(ALICE, outgoing);
+    alice.group = Some(group);
+    net.handle(rng, ALICE, created)?;
     net.deliver_control(rng)?;
 
     println!("they talk; the network holds one message back and delivers another twice");
@@ -329,7 +468,7 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     net.read(CAROL, &late)?;
     net.cannot_read(CAROL, &late, "delivered twice")?;
 
-    println!("alice adds dave");
+    println!("alice adds dave, who has no channel to anyone yet");
     let before_dave = net.say(CAROL, "a secret from before dave")?;
     net.read(ALICE, &before_dave)?;
     let dave_card = net.card("dave")?;
@@ -371,7 +510,63 @@ pub fn run(rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok(_) => return Err("a stolen state read a message after the rekey".into()),
     }
-    let size = net.members[ALICE].group()?.to_bytes().len();
-    println!("done: alice's group state is {size} bytes");
+
+    println!("dave rekeys, and the network loses his new sender key on its way to carol");
+    net.lose = Some((DAVE, CAROL));
+    net.change(rng, DAVE, |group, _, channels, rng| {
+        group.rekey(rng, channels)
+    })?;
+    let gap = net.say(DAVE, "sent while carol misses my key")?;
+    net.read(ALICE, &gap)?;
+    net.cannot_read(CAROL, &gap, "she never got dave's new key")?;
+    println!(
+        "carol asks everyone for a resync (moving to a fresh epoch herself): the owner answers with its roster and key, every other member with its key"
+    );
+    net.change(rng, CAROL, |group, _, channels, rng| {
+        group.resync(rng, channels)
+    })?;
+    let after = net.say(DAVE, "can you read me now, carol?")?;
+    for reader in [ALICE, CAROL] {
+        net.read(reader, &after)?;
+    }
+    net.cannot_read(
+        CAROL,
+        &gap,
+        "the key she got starts at dave's next message; what he sent in the gap stays unread",
+    )?;
+
+    println!("alice hands the group over to carol, then leaves");
+    let carol_key = net.members[CAROL].key();
+    net.change(rng, ALICE, |group, identity, channels, rng| {
+        group.offer_ownership(rng, identity, &carol_key, channels)
+    })?;
+    let bob_card = net.card("bob")?;
+    let alice = &mut net.members[ALICE];
+    let group = alice.group.as_mut().ok_or("alice is not in the group")?;
+    match group.add_member(rng, &alice.identity, &bob_card, &mut alice.channels) {
+        Err(error) => println!("  while the offer is out, alice changes nothing: {error}"),
+        Ok(_) => return Err("an owner changed the roster with an offer out".into()),
+    }
+    net.change(rng, CAROL, |group, identity, channels, rng| {
+        group.accept_ownership(rng, identity, channels)
+    })?;
+    net.change(rng, ALICE, |group, _, channels, rng| {
+        group.leave(rng, channels)
+    })?;
+    let alice_key = net.members[ALICE].key();
+    net.change(rng, CAROL, |group, identity, channels, rng| {
+        group.remove_member(rng, identity, &alice_key, channels)
+    })?;
+    let founder = net.members[CAROL].group()?.founder();
+    println!(
+        "  carol owns the group now; its founder is still {}",
+        net.name_of(&founder)
+    );
+    let after_alice = net.say(CAROL, "alice has left")?;
+    net.read(DAVE, &after_alice)?;
+    net.cannot_read(ALICE, &after_alice, "she left and was removed")?;
+
+    let size = net.members[CAROL].group()?.to_bytes().len();
+    println!("done: carol's group state is {size} bytes");
     Ok(())
 }

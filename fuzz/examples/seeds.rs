@@ -12,8 +12,9 @@ use std::fs;
 use std::path::Path;
 
 use rand::Rng;
-use ratchetkit::{Channel, Group, StorageKey};
-use ratchetkit_fuzz::world::{World, ALICE, BOB, CAROL, DAVE};
+use ratchetkit::{Channel, Group, PrekeyStore, StorageKey};
+use ratchetkit_fuzz::conversation::{encode, Op};
+use ratchetkit_fuzz::world::{World, ALICE, BOB, CAROL, DAVE, ERIN};
 use ratchetkit_fuzz::{group_with_skipped, pair, responder, rng, sealed};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
@@ -61,7 +62,6 @@ fn main() {
         write("group_decrypt", &format!("message-{i}"), message);
     }
     let mut world = World::new();
-    let owner = ALICE;
     for (to, from, plaintext) in world.control_log.clone() {
         if to == BOB {
             write(
@@ -71,29 +71,87 @@ fn main() {
             );
         }
     }
-    // Add Dave, then remove Carol, then Bob rekeys: their control to Bob and to Dave.
+    // Erin's welcome as the first message of a channel from Alice: made on a copy of the
+    // world in which Erin has an established channel with Alice, so that the log can read
+    // it; the target sends the same plaintext on a new channel.
+    {
+        let mut copy = World::new();
+        let erin = copy.members[ERIN].key;
+        let alice = copy.members[ALICE].key;
+        let (saved, bundle) = copy.members[ERIN].prekeys.clone().expect("erin's bundle");
+        let mut prekeys = PrekeyStore::from_bytes(&saved).expect("erin's prekeys");
+        let mut created = Channel::create(&mut rng, &copy.members[ALICE].identity, &bundle)
+            .expect("a channel to erin");
+        let hello = created.encrypt(&mut rng, b"hello").expect("encrypt");
+        let mut joined = Channel::join(&copy.members[ERIN].identity, &mut prekeys, &hello)
+            .expect("join")
+            .channel;
+        created
+            .decrypt(&joined.encrypt(&mut rng, b"hi").expect("encrypt"))
+            .expect("reply");
+        copy.members[ALICE].channels.insert(erin, created);
+        copy.members[ERIN].channels.insert(alice, joined);
+        let card = copy.members[ERIN].identity.card().clone();
+        let logged = copy.control_log.len();
+        copy.act(ALICE, |group, identity, channels, rng| {
+            group.add_member(rng, identity, &card, channels)
+        })
+        .expect("add erin");
+        for (to, from, plaintext) in &copy.control_log[logged..] {
+            if *to == ERIN {
+                write(
+                    "group_control",
+                    &format!("first-{from}-to-erin"),
+                    &prefixed(*from as u8 | 16, plaintext),
+                );
+            }
+        }
+    }
+    // Add Dave, remove Carol; Bob resyncs; Alice offers Bob the group, Bob takes it,
+    // Alice leaves and Bob removes her: their control to Bob and to Dave.
     let logged = world.control_log.len();
     let card = world.members[DAVE].identity.card().clone();
-    let member = &mut world.members[owner];
-    let identity = member.identity.clone();
-    let outgoing = member
-        .group
-        .as_mut()
-        .expect("owner")
-        .add_member(&mut rng, &identity, &card, &mut member.channels)
+    world
+        .act(ALICE, |group, identity, channels, rng| {
+            group.add_member(rng, identity, &card, channels)
+        })
         .expect("add dave");
-    world.post(owner, outgoing);
-    world.flush().expect("control of the addition");
     let carol = world.members[CAROL].key;
-    let member = &mut world.members[owner];
-    let outgoing = member
-        .group
-        .as_mut()
-        .expect("owner")
-        .remove_member(&mut rng, &identity, &carol, &mut member.channels)
+    world
+        .act(ALICE, |group, identity, channels, rng| {
+            group.remove_member(rng, identity, &carol, channels)
+        })
         .expect("remove carol");
-    world.post(owner, outgoing);
-    world.flush().expect("control of the removal");
+    world
+        .act(BOB, |group, _, channels, rng| group.resync(rng, channels))
+        .expect("bob resyncs");
+    let bob = world.members[BOB].key;
+    world
+        .act(ALICE, |group, identity, channels, rng| {
+            group.offer_ownership(rng, identity, &bob, channels)
+        })
+        .expect("offer bob the group");
+    world
+        .act(BOB, |group, identity, channels, rng| {
+            group.accept_ownership(rng, identity, channels)
+        })
+        .expect("bob takes the group");
+    world
+        .act(ALICE, |group, _, channels, rng| group.leave(rng, channels))
+        .expect("alice leaves");
+    let alice = world.members[ALICE].key;
+    world
+        .act(BOB, |group, identity, channels, rng| {
+            group.remove_member(rng, identity, &alice, channels)
+        })
+        .expect("bob removes alice");
+    assert_eq!(
+        world.members[DAVE]
+            .group
+            .as_ref()
+            .map(|g| g.owner().signing_key()),
+        Some(bob)
+    );
     for (i, (to, from, plaintext)) in world.control_log[logged..].iter().enumerate() {
         let choice = match *to {
             BOB => *from as u8,
@@ -113,14 +171,24 @@ fn main() {
         .expect("encrypt");
     write("group_control", "raw-app-data", &prefixed(8, &data));
 
+    // A first message that carries group control.
+    let mut to_bob = Channel::create(&mut rng, &responder.alice, &responder.bundle)
+        .expect("a channel to the responder");
+    if let Some((_, _, plaintext)) = world.control_log.last() {
+        let first = to_bob
+            .fuzzing_encrypt_group_control(&mut rng, plaintext)
+            .expect("control on a first message");
+        write("channel_join", "first-control", &first);
+    }
+
     // Wire messages and public data.
     let card = world.members[ALICE].identity.card().to_bytes();
     write("decode", "card", &card);
     write("decode", "bundle", &responder.bundle.to_bytes());
     write("decode", "channel-message", &next);
     write("decode", "group-message", &group.undelivered[0]);
-    if let Some((_, _, plaintext)) = world.control_log.last() {
-        write("decode", "group-control", plaintext);
+    for (i, (_, _, plaintext)) in world.control_log.iter().rev().take(6).enumerate() {
+        write("decode", &format!("group-control-{i}"), plaintext);
     }
 
     // Sealed messages and streams.
@@ -136,6 +204,29 @@ fn main() {
     write("state", "prekeys", &responder.prekeys.to_bytes());
     write("state", "channel", &skipped.bob.to_bytes());
     write("state", "group", &group.bob.to_bytes());
+    // A group with control waiting for a channel (Erin's welcome) and an offer out.
+    let mut waiting = World::new();
+    let card = waiting.members[ERIN].identity.card().clone();
+    let carol = waiting.members[CAROL].key;
+    waiting
+        .act(ALICE, |group, identity, channels, rng| {
+            let mut received = group.add_member(rng, identity, &card, channels)?;
+            let offered = group.offer_ownership(rng, identity, &carol, channels)?;
+            received.outgoing.extend(offered.outgoing);
+            Ok(received)
+        })
+        .expect("add erin, offer carol the group");
+    let alice_group = waiting.members[ALICE]
+        .group
+        .as_ref()
+        .expect("alice's group");
+    assert!(alice_group.pending_members().next().is_some());
+    write("state", "group-pending", &alice_group.to_bytes());
+    let carol_group = waiting.members[CAROL]
+        .group
+        .as_ref()
+        .expect("carol's group");
+    write("state", "group-offered", &carol_group.to_bytes());
     let sealed_channel = storage.seal(&mut rng, &skipped.bob).expect("seal");
     write("state", "sealed-channel", &sealed_channel);
     let sealed_group = storage.seal(&mut rng, &group.bob).expect("seal");
@@ -150,4 +241,63 @@ fn main() {
         rng.fill_bytes(&mut bytes);
         write("conversation", &format!("random-{i}"), &bytes);
     }
+    // And scripted conversations, one per feature of group protocol version 2.
+    for (name, ops) in scripts() {
+        write("conversation", name, &encode(&ops));
+    }
+}
+
+/// Operation lists that reach each v2 feature: a lost roster and a resync, an ownership
+/// transfer after which the old owner leaves, and a newcomer without channels whose
+/// welcome and keys ride the first messages of the channels started to her.
+fn scripts() -> Vec<(&'static str, Vec<Op>)> {
+    let say = |who: u8| Op::GroupSend { who, len: 20 };
+    let read = |pick: u8, to: u8| Op::GroupDeliver { pick, to };
+    let (alice, bob, carol, dave, erin) = (0, 1, 2, 3, 4);
+    vec![
+        (
+            "script-resync",
+            vec![
+                Op::LoseControl { to: carol, skip: 0 },
+                Op::Add { who: dave },
+                say(dave),
+                read(0, carol),
+                Op::Resync { who: carol },
+                say(dave),
+                read(1, carol),
+                read(1, alice),
+                read(1, bob),
+            ],
+        ),
+        (
+            "script-transfer",
+            vec![
+                Op::Offer { who: bob },
+                Op::Accept { who: bob },
+                Op::Leave { who: alice },
+                say(carol),
+                read(0, bob),
+                read(0, alice),
+                Op::Add { who: dave },
+                say(bob),
+                read(1, dave),
+            ],
+        ),
+        (
+            "script-newcomer",
+            vec![
+                Op::Add { who: erin },
+                Op::Connect { who: alice },
+                Op::Connect { who: bob },
+                Op::Connect { who: carol },
+                say(erin),
+                read(0, bob),
+                say(carol),
+                read(1, erin),
+                Op::Remove { who: erin },
+                say(bob),
+                read(2, erin),
+            ],
+        ),
+    ]
 }

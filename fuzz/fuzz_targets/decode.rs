@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<v1::SenderKeyDistribution>(data);
     round_trip::<v1::SignedRoster>(data);
     round_trip::<v1::Roster>(data);
+    round_trip::<v1::RosterMember>(data);
+    round_trip::<v1::OwnerTransfer>(data);
     round_trip::<v1::LeaveRequest>(data);
+    round_trip::<v1::ResyncRequest>(data);
+    round_trip::<v1::OwnershipOffer>(data);
     round_trip::<v1::GroupControl>(data);
     round_trip::<v1::SealedRecipient>(data);
     round_trip::<v1::SealedHeader>(data);

@@ -1,11 +1,16 @@
-//! The structure-aware driver: a two-party channel and a four-party group (three in it)
-//! run through operations the fuzzer picks, with the invariants checked after every step:
+//! The structure-aware driver: a two-party channel and a group of five parties (three in
+//! it at first; the fifth has no channels, so control to her rides the first messages of
+//! the channels the others start to her) run through operations the fuzzer picks: sends,
+//! deliveries, membership changes, rekeys, lost control and resyncs, leaving, and
+//! ownership transfers. The invariants are checked after every step:
 //!
 //! * nothing panics;
 //! * every delivered message that was not delivered before decrypts to exactly what was
 //!   sent, from whom it was sent, once (within the documented limits, which these short
 //!   runs never reach; for groups, while sender and receiver stayed in the group and the
-//!   receiver still holds the sender's epoch);
+//!   receiver held the sender's epoch when the message was sent and still holds it);
+//! * group control is refused only for what a reordering, a resync answer or (once
+//!   control was lost or waited for a channel) views left apart explain;
 //! * every rejected input (a tampered message, a second delivery) leaves the state byte
 //!   for byte unchanged;
 //! * a group message is never readable by a party that was not a member when it was sent:
@@ -17,9 +22,9 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use rand::rngs::ChaCha20Rng;
-use ratchetkit::{Channel, Group, StorageKey, MAX_SENDER_EPOCHS};
+use ratchetkit::{Channel, Error, Group, GroupEvent, StorageKey, MAX_SENDER_EPOCHS};
 
-use crate::world::{Member, World, ALICE};
+use crate::world::{Member, World};
 use crate::{pair, rng};
 
 /// At most this many operations run per input: far below every limit of the protocol
@@ -55,6 +60,19 @@ pub enum Op {
     Rekey { who: u8 },
     /// A party saves its group and loads it back.
     GroupReload { who: u8 },
+    /// The group control to party `to` after `skip` more to it is lost (a channel key
+    /// evicted for good): from then on, members' views may differ.
+    LoseControl { to: u8, skip: u8 },
+    /// A member asks the others for what it missed.
+    Resync { who: u8 },
+    /// A member leaves, and the owner removes it.
+    Leave { who: u8 },
+    /// The owner offers the group to a member.
+    Offer { who: u8 },
+    /// A member takes over the group it was offered.
+    Accept { who: u8 },
+    /// A party starts a channel to Erin from her bundle and sends what waited for it.
+    Connect { who: u8 },
 }
 
 struct Sent {
@@ -69,8 +87,8 @@ struct GroupSent {
     plaintext: Vec<u8>,
     message: Vec<u8>,
     /// The parties that were members (besides the sender) when it was sent, with their
-    /// membership generation then.
-    readers: Vec<(usize, u32)>,
+    /// membership generation then, and whether they held the sender's epoch then.
+    readers: Vec<(usize, u32, bool)>,
     sender_generation: u32,
     read_by: BTreeSet<usize>,
 }
@@ -106,6 +124,9 @@ impl Conversation {
             members: MEMBERS.clone(),
             mailbox: Default::default(),
             control_log: Vec::new(),
+            lose: None,
+            apart: false,
+            events: Vec::new(),
         };
         Self {
             rng: rng(5),
@@ -148,7 +169,22 @@ impl Conversation {
             Op::Remove { who } => self.change(who, Change::Remove),
             Op::Rekey { who } => self.change(who, Change::Rekey),
             Op::GroupReload { who } => self.group_reload(who),
+            Op::LoseControl { to, skip } => {
+                let to = self.party(to);
+                self.world.lose = Some((to, skip % 4));
+            }
+            Op::Resync { who } => self.change(who, Change::Resync),
+            Op::Leave { who } => self.leave(who),
+            Op::Offer { who } => self.change(who, Change::Offer),
+            Op::Accept { who } => self.change(who, Change::Accept),
+            Op::Connect { who } => {
+                let who = self.party(who);
+                if self.world.connect_to_erin(who) {
+                    self.flush("connect");
+                }
+            }
         }
+        self.world.events.clear();
     }
 
     fn channel(&mut self, bob: bool) -> &mut Channel {
@@ -260,9 +296,17 @@ impl Conversation {
         }
         let message = sent.expect("a member encrypts");
         let epoch = group.epoch().expect("a member has an epoch");
+        let sender_key = self.world.members[sender].key;
         let readers = (0..self.world.members.len())
             .filter(|&i| i != sender && self.world.is_member(i))
-            .map(|i| (i, self.generation[i]))
+            .map(|i| {
+                let held = self.world.members[i]
+                    .group
+                    .as_ref()
+                    .and_then(|group| group.sender_epoch(&sender_key))
+                    == Some(epoch);
+                (i, self.generation[i], held)
+            })
             .collect();
         self.group_sent.push(GroupSent {
             sender,
@@ -286,8 +330,9 @@ impl Conversation {
         let Some(group) = self.world.members[to].group.as_mut() else {
             return;
         };
-        let reader = sent.readers.iter().find(|(i, _)| *i == to);
-        let owed = reader.is_some_and(|(_, generation)| *generation == self.generation[to])
+        let reader = sent.readers.iter().find(|(i, _, _)| *i == to);
+        let owed = reader
+            .is_some_and(|(_, generation, held)| *generation == self.generation[to] && *held)
             && sent.sender_generation == self.generation[sent.sender]
             && !sent.read_by.contains(&to)
             && group.is_member()
@@ -340,20 +385,35 @@ impl Conversation {
         );
     }
 
+    /// Delivers all control in flight, panicking on a refusal nothing explains.
+    fn flush(&mut self, what: &str) {
+        if let Err(error) = self.world.flush() {
+            panic!("control of {what}: {error}");
+        }
+    }
+
     fn change(&mut self, who: u8, change: Change) {
         let who = self.party(who);
         let world = &mut self.world;
+        let Some(owner) = world.owner() else {
+            return;
+        };
+        let target_key = world.members[who].key;
+        let in_roster = world.members[owner]
+            .group
+            .as_ref()
+            .is_some_and(|group| group.member(&target_key).is_some());
         let is_member = world.is_member(who);
-        let (actor, target) = match change {
-            Change::Add if !is_member && who != ALICE => (ALICE, who),
-            Change::Remove if is_member && who != ALICE => (ALICE, who),
-            Change::Rekey if is_member => (who, who),
+        let actor = match change {
+            Change::Add if !in_roster => owner,
+            Change::Remove | Change::Offer if in_roster && who != owner => owner,
+            Change::Rekey | Change::Resync | Change::Accept if is_member => who,
             _ => return,
         };
-        let card = world.members[target].identity.card().clone();
+        let card = world.members[who].identity.card().clone();
         let member = &mut world.members[actor];
         let group = member.group.as_mut().expect("the actor is in the group");
-        let outgoing = match change {
+        let result = match change {
             Change::Add => group.add_member(
                 &mut world.rng,
                 &member.identity,
@@ -363,19 +423,94 @@ impl Conversation {
             Change::Remove => group.remove_member(
                 &mut world.rng,
                 &member.identity,
-                &card.signing_key(),
+                &target_key,
                 &mut member.channels,
             ),
             Change::Rekey => group.rekey(&mut world.rng, &mut member.channels),
+            Change::Resync => group.resync(&mut world.rng, &mut member.channels),
+            Change::Offer => group.offer_ownership(
+                &mut world.rng,
+                &member.identity,
+                &target_key,
+                &mut member.channels,
+            ),
+            Change::Accept => {
+                group.accept_ownership(&mut world.rng, &member.identity, &mut member.channels)
+            }
+        };
+        let received = match result {
+            Ok(received) => received,
+            // An offer that is out blocks the owner's changes until it is taken (for
+            // good if it was lost); there may be no offer to take, or one overtaken.
+            Err(Error::OwnershipTransferPending)
+                if matches!(change, Change::Add | Change::Remove | Change::Offer) =>
+            {
+                return
+            }
+            Err(Error::NoOwnershipOffer) if matches!(change, Change::Accept) => return,
+            Err(Error::StaleRoster { .. }) if matches!(change, Change::Accept) => return,
+            Err(error) => panic!("{change:?} of {who} failed: {error:?}"),
+        };
+        world.record(actor, received.events);
+        world.post(actor, received.outgoing);
+        self.flush(&format!("{change:?} of {who}"));
+        if matches!(change, Change::Add | Change::Remove) {
+            self.generation[who] += 1;
         }
-        .unwrap_or_else(|error| panic!("{change:?} of {target} failed: {error:?}"));
-        world.post(actor, outgoing);
-        if let Err(error) = world.flush() {
-            panic!("control of {change:?} of {target}: {error}");
+    }
+
+    /// A member (not the owner) leaves and the owner removes it, in one step: a member
+    /// that left but is still in the roster could read what is sent, so a leave the
+    /// owner could not follow with the removal (an offer out) is not made.
+    fn leave(&mut self, who: u8) {
+        let who = self.party(who);
+        let world = &mut self.world;
+        let Some(owner) = world.owner() else {
+            return;
+        };
+        let key = world.members[who].key;
+        if who == owner || !world.is_member(who) {
+            return;
         }
-        if !matches!(change, Change::Rekey) {
-            self.generation[target] += 1;
+        let owner_member = &world.members[owner];
+        let (mut group, mut channels) = (
+            owner_member.group.clone().expect("the owner's group"),
+            owner_member.channels.clone(),
+        );
+        if group
+            .remove_member(&mut rng(0), &owner_member.identity, &key, &mut channels)
+            .is_err()
+        {
+            return;
         }
+        let member = &mut world.members[who];
+        let group = member.group.as_mut().expect("a member's group");
+        let received = match group.leave(&mut world.rng, &mut member.channels) {
+            Ok(received) => received,
+            // A member that missed the roster of an ownership transfer to it.
+            Err(Error::OwnerCannotLeave) if world.apart => return,
+            Err(error) => panic!("leave of {who} failed: {error:?}"),
+        };
+        world.record(who, received.events);
+        world.post(who, received.outgoing);
+        self.flush(&format!("leave of {who}"));
+        let requested = self.world.events.iter().any(|(at, event)| {
+            *at == owner && *event == GroupEvent::LeaveRequested { member: key }
+        });
+        assert!(
+            requested || self.world.apart,
+            "the owner heard the leave request"
+        );
+        let world = &mut self.world;
+        let member = &mut world.members[owner];
+        let group = member.group.as_mut().expect("the owner's group");
+        let received = group
+            .remove_member(&mut world.rng, &member.identity, &key, &mut member.channels)
+            .unwrap_or_else(|error| panic!("removal of {who}, who left: {error:?}"));
+        world.record(owner, received.events);
+        world.post(owner, received.outgoing);
+        self.flush(&format!("removal of {who}, who left"));
+        self.generation[who] += 1;
     }
 
     fn group_reload(&mut self, who: u8) {
@@ -401,6 +536,9 @@ enum Change {
     Add,
     Remove,
     Rekey,
+    Resync,
+    Offer,
+    Accept,
 }
 
 /// A plaintext that names its step, so that a mix-up cannot go unnoticed.
@@ -420,4 +558,52 @@ fn flip(message: &[u8], bit: u16) -> Vec<u8> {
         flipped[bit / 8] ^= 1 << (bit % 8);
     }
     flipped
+}
+
+/// The bytes that `arbitrary` reads as `ops` (a list of operations, as the target takes
+/// its input): for scripted seeds.
+pub fn encode(ops: &[Op]) -> Vec<u8> {
+    const VARIANTS: u64 = 19;
+    let mut bytes = Vec::new();
+    for op in ops {
+        let (variant, fields): (u64, Vec<u8>) = match *op {
+            Op::Send { from_bob, len } => (0, vec![u8::from(from_bob), len]),
+            Op::Deliver { pick } => (1, vec![pick]),
+            Op::Duplicate { pick } => (2, vec![pick]),
+            Op::Tamper { pick, bit } => (3, [&[pick][..], &bit.to_le_bytes()].concat()),
+            Op::Drop { pick } => (4, vec![pick]),
+            Op::Reload { bob, sealed } => (5, vec![u8::from(bob), u8::from(sealed)]),
+            Op::GroupSend { who, len } => (6, vec![who, len]),
+            Op::GroupDeliver { pick, to } => (7, vec![pick, to]),
+            Op::GroupTamper { pick, to, bit } => {
+                (8, [&[pick, to][..], &bit.to_le_bytes()].concat())
+            }
+            Op::Add { who } => (9, vec![who]),
+            Op::Remove { who } => (10, vec![who]),
+            Op::Rekey { who } => (11, vec![who]),
+            Op::GroupReload { who } => (12, vec![who]),
+            Op::LoseControl { to, skip } => (13, vec![to, skip]),
+            Op::Resync { who } => (14, vec![who]),
+            Op::Leave { who } => (15, vec![who]),
+            Op::Offer { who } => (16, vec![who]),
+            Op::Accept { who } => (17, vec![who]),
+            Op::Connect { who } => (18, vec![who]),
+        };
+        // `arbitrary` reads a list as "one more?" (a bool) before each element, and
+        // picks the variant (u32 * VARIANTS) >> 32.
+        let tag = u32::try_from((variant << 32).div_ceil(VARIANTS)).expect("a u32");
+        bytes.push(1);
+        bytes.extend_from_slice(&tag.to_le_bytes());
+        bytes.extend(fields);
+    }
+    let decoded: Vec<Op> = arbitrary::Unstructured::new(&bytes)
+        .arbitrary_take_rest_iter()
+        .and_then(Iterator::collect)
+        .expect("decodes");
+    assert_eq!(
+        format!("{decoded:?}"),
+        format!("{ops:?}"),
+        "encoded as read"
+    );
+    bytes
 }

@@ -467,6 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_whose_roster_card_is_app_approved_can_sign() {
+        let (owner, bob, _) = people();
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let app = crate::identity::AppKey::generate(&mut rng);
+        let approved = bob.card().approve(&app).expect("approved card");
+        assert_ne!(approved, *bob.card());
+        let founded = Roster::found(&mut rng, &owner, &[approved.clone()]).expect("roster");
+        // Bob, as listed (with the app's signature), takes the group over: only the key
+        // must be the signer's, and the roster keeps the card it lists.
+        let mut lineage = founded.lineage();
+        lineage.transfers.push(sign_transfer(
+            &owner,
+            &founded.group_id,
+            2,
+            &bob.card().signing_key(),
+        ));
+        let members = vec![(approved.clone(), 1), (owner.card().clone(), 1)];
+        let taken = Roster::sign(&bob, lineage, 2, members).expect("signed by bob");
+        assert_eq!(taken.owner, approved);
+        let verified = Roster::verify(taken.signed.clone(), Some(&founded)).expect("verifies");
+        assert_eq!(verified.owner, approved);
+    }
+
+    #[test]
     fn member_lists_are_checked() {
         let (owner, bob, _) = people();
         let card = |identity: &Identity| (identity.card().clone(), 1);
