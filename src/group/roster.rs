@@ -473,7 +473,8 @@ mod tests {
         let app = crate::identity::AppKey::generate(&mut rng);
         let approved = bob.card().approve(&app).expect("approved card");
         assert_ne!(approved, *bob.card());
-        let founded = Roster::found(&mut rng, &owner, &[approved.clone()]).expect("roster");
+        let founded =
+            Roster::found(&mut rng, &owner, core::slice::from_ref(&approved)).expect("roster");
         // Bob, as listed (with the app's signature), takes the group over: only the key
         // must be the signer's, and the roster keeps the card it lists.
         let mut lineage = founded.lineage();
