@@ -29,7 +29,8 @@
 //!   (also after a restart), the owner now and then offers the group to a member, who
 //!   accepts as soon as the offer arrives, and the old owner leaves once the new owner's
 //!   roster reaches it; members send group messages. Now and then a party that is out tries
-//!   to send, rekey, resync or leave, and must be refused. A removed party's app either
+//!   to send, rekey, resync or leave, and must be refused (except a member that left and is
+//!   not removed yet: it may ask to leave again). A removed party's app either
 //!   keeps its group or drops it and joins afresh when added back. All group control
 //!   travels as channel messages through the same network.
 //! - **Network.** Every message is delivered after its own random delay (mostly a few
@@ -45,12 +46,13 @@
 //!   reason, control given up after retries) resyncs at the next quiet point, and the
 //!   answers bring it the current roster and every member's current key. Nobody is removed
 //!   to recover: the run counts the recoveries by resync and asserts there is none by
-//!   removal. (A member whose leave request is lost cannot ask again; the owner then
-//!   removes it, as it asked. A member that lost the roster that let it in cannot resync,
-//!   having no group or one it is out of: it waits for the owner's next roster.)
-//! - **Apps.** Control that waits for something (`RosterBehind`, `NotGroupMember`,
-//!   `NotAGroupWelcome`, an ownership offer ahead of the roster (`StaleRoster` for a version
-//!   above the next), and `TooFarAhead` until the messages before it arrive) is retried
+//!   removal. (A member whose leave request is lost or refused for good asks again at the
+//!   quiet point, and the owner removes it when the new request arrives. A member that lost
+//!   the roster that let it in cannot resync, having no group or one it is out of: it waits
+//!   for the owner's next roster.)
+//! - **Apps.** Control that waits for something (`RosterBehind`, also for an ownership
+//!   offer that overtook the roster before it, `NotGroupMember`, `NotAGroupWelcome`, and
+//!   `TooFarAhead` until the messages before it arrive) is retried
 //!   later with backoff, as the README says to; group messages that wait for a key or
 //!   roster (`UnknownEpoch`, `NotGroupMember`, or no group yet) are kept and retried once
 //!   the control they wait for has been processed.

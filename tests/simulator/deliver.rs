@@ -16,19 +16,18 @@ use super::{plain, Sim};
 /// about a hundred thousand steps).
 const MAX_RETRIES: u32 = 32;
 
-/// Control the app keeps and retries later: it waits for a roster, a welcome, or the
-/// messages before it. An ownership offer that overtook the roster before it is refused
-/// as `StaleRoster` for a version above the next one: it waits for that roster too.
+/// Control the app keeps and retries later: it waits for a roster (`RosterBehind`, also
+/// for an ownership offer that overtook the roster before it), a welcome, or the messages
+/// before it.
 fn retry_later(error: &Error) -> bool {
-    match error {
+    matches!(
+        error,
         Error::RosterBehind { .. }
-        | Error::NotGroupMember { .. }
-        | Error::NotAGroupWelcome
-        | Error::MissingChannel { .. }
-        | Error::TooFarAhead { .. } => true,
-        Error::StaleRoster { version, current } => *version > current + 1,
-        _ => false,
-    }
+            | Error::NotGroupMember { .. }
+            | Error::NotAGroupWelcome
+            | Error::MissingChannel { .. }
+            | Error::TooFarAhead { .. }
+    )
 }
 
 /// Refusals of control that lose nothing: what it carries is held already, or outdated.

@@ -28,16 +28,16 @@ pub struct KeyMeta {
     pub iteration: u32,
 }
 
-/// A roster version: parties, owner first, the version that (last) added each, and the
-/// length of its chain of owners.
+/// A roster version: parties, owner first, the version that (last) added each, and its
+/// chain of owners (the version of each transfer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Roster {
     pub version: u64,
     pub members: Vec<usize>,
     /// Parallel to `members`.
     pub added_at: Vec<u64>,
-    /// Changes of owner since the founder.
-    pub transfers: usize,
+    /// Changes of owner since the founder: the roster version of each, in order.
+    pub transfers: Vec<u64>,
 }
 
 impl Roster {
@@ -50,7 +50,7 @@ impl Roster {
             version: 1,
             added_at: vec![1; members.len()],
             members,
-            transfers: 0,
+            transfers: Vec::new(),
         }
     }
 
@@ -96,7 +96,7 @@ impl Roster {
             version: self.version + 1,
             members,
             added_at,
-            transfers: self.transfers,
+            transfers: self.transfers.clone(),
         }
     }
 
@@ -111,11 +111,14 @@ impl Roster {
             .collect();
         entries.sort_by_key(|(p, _)| *p != new_owner);
         let (members, added_at) = entries.into_iter().unzip();
+        let version = self.version + 1;
+        let mut transfers = self.transfers.clone();
+        transfers.push(version);
         Self {
-            version: self.version + 1,
+            version,
             members,
             added_at,
-            transfers: self.transfers + 1,
+            transfers,
         }
     }
 }
@@ -352,14 +355,18 @@ impl Pending {
         self.controls.drain(..excess).collect()
     }
 
-    /// The controls to send: the first carries `roster`, if any (a control of its own,
-    /// under `version`, when nothing else waits).
+    /// The controls to send: the first carries `roster`, if any, when it is a bare sender
+    /// key; otherwise (a request first, or nothing waiting) the roster goes first as a
+    /// control of its own, under `version`.
     fn messages(&self, roster: Option<&Rc<Roster>>, version: u64) -> Vec<ControlMeta> {
         let mut messages = self.controls.clone();
         if let Some(roster) = roster {
-            match messages.first_mut() {
+            let bare_key = |c: &&mut ControlMeta| {
+                c.key.is_some() && !c.leave && !c.resync && c.offer.is_none()
+            };
+            match messages.first_mut().filter(bare_key) {
                 Some(first) => first.roster = Some(roster.clone()),
-                None => messages.push(control(version, Some(roster), None)),
+                None => messages.insert(0, control(version, Some(roster), None)),
             }
         }
         messages
@@ -634,7 +641,16 @@ impl View {
                 if new_owner != self.me || !roster.contains(self.me) {
                     return Err(Error::NoOwnershipOffer);
                 }
-                if version != roster.version + 1 {
+                // An offer that overtook the roster it follows waits for it (`RosterBehind`);
+                // one below the next version is void.
+                let next = roster.version + 1;
+                if version > next {
+                    return Err(Error::RosterBehind {
+                        version: version - 1,
+                        current: roster.version,
+                    });
+                }
+                if version < next {
                     return Err(Error::StaleRoster {
                         version,
                         current: roster.version,
@@ -666,9 +682,23 @@ impl View {
     ) -> Result<Option<Change>, Error> {
         let me = self.me;
         let old = &self.roster;
-        // A roster from before a change of owner does not extend the chain held.
-        if roster.transfers < old.transfers {
+        // `Roster::verify` with the roster held (`owner_chain`): one chain of owners must
+        // be a prefix of the other. A shorter chain is an earlier owner's roster, genuine
+        // only from before the next transfer held (then it is older than the roster held,
+        // and skipped below when the control carries more); at or above that version it is
+        // a former owner's look-alike.
+        if roster
+            .transfers
+            .iter()
+            .zip(&old.transfers)
+            .any(|(a, b)| a != b)
+        {
             return Err(Error::InvalidOwnerChain);
+        }
+        if let Some(&next) = old.transfers.get(roster.transfers.len()) {
+            if roster.version >= next {
+                return Err(Error::InvalidOwnerChain);
+            }
         }
         if roster.owner() != from {
             return Err(Error::RosterNotFromOwner {
@@ -1022,13 +1052,14 @@ impl View {
         Ok(view.finish(work, Vec::new(), ctx))
     }
 
-    /// `Group::leave`.
+    /// `Group::leave`: also again, after leaving, until the roster that removes it comes
+    /// (the request may have been lost).
     pub fn plan_leave(&self, ctx: &mut Ctx) -> Result<Plan, Error> {
         let owner = self.roster.owner();
         if owner == self.me {
             return Err(Error::OwnerCannotLeave);
         }
-        if !self.is_member() {
+        if !self.roster.contains(self.me) {
             return Err(Error::NoLongerMember);
         }
         let mut request = control(self.roster.version, None, None);
@@ -1075,7 +1106,7 @@ impl View {
             }
             _ => {
                 self.check_owner()?;
-                if self.roster.transfers >= MAX_OWNER_TRANSFERS {
+                if self.roster.transfers.len() >= MAX_OWNER_TRANSFERS {
                     return Err(Error::InvalidOwnerChain);
                 }
                 if new_owner == self.me {

@@ -111,7 +111,8 @@ pub struct Stats {
     /// Ownership offers lost or refused for good (the new owner's resync brings them
     /// again).
     pub offers_lost: u64,
-    /// Leave requests lost for good: the member cannot ask again, the owner removed it.
+    /// Leave requests lost or refused for good, asked again at a quiet point (the owner
+    /// removes the member when the new request arrives).
     pub lost_leaves: u64,
     /// Members found at a quiet point waiting for the owner's next roster, having missed
     /// the one that let them in.
@@ -186,7 +187,8 @@ pub struct Sim {
     /// Members that may have missed something in a group, and resync at the next quiet
     /// point: (group, member).
     behind: BTreeSet<(usize, usize)>,
-    /// Members whose leave request was lost or refused for good: (group, member).
+    /// Members whose leave request was lost or refused for good, who ask again at the next
+    /// quiet point: (group, member).
     lost_leaves: BTreeSet<(usize, usize)>,
     /// `RATCHETKIT_SIM_TRACE` is set: from this step on, print every group operation,
     /// processed control and recovery.

@@ -396,7 +396,7 @@ impl Sim {
             && latest.members.iter().all(|&p| {
                 self.parties[p].model.views[g]
                     .as_ref()
-                    .is_none_or(|view| view.roster.transfers >= latest.transfers)
+                    .is_none_or(|view| view.roster.transfers.len() >= latest.transfers.len())
             })
     }
 

@@ -10,11 +10,13 @@
 //! the answers bring it the current roster and every member's current sender key. Nobody
 //! is removed to recover.
 //!
-//! Two cases resync cannot reach. A member that lost its welcome (or the roster that added
-//! it back) holds no group, or one it is out of, so it cannot ask (`NoLongerMember`): it
-//! waits for the owner's next roster, which lets it in whatever versions it skips. A member
-//! whose leave request was lost cannot ask again (`leave` gives `NoLongerMember` once it
-//! has left): the owner removes it, as it asked.
+//! A member that lost its welcome (or the roster that added it back) holds no group, or one
+//! it is out of, so it cannot resync (`NoLongerMember`): it waits for the owner's next
+//! roster, which lets it in whatever versions it skips. A member whose leave request was
+//! lost (or refused for good) asks again (`leave` sends the request again until the roster
+//! that removes it comes), and the owner removes it then; not while its request would go
+//! to an owner that can remove nobody (a former owner its roster still names, or an owner
+//! that offered the group): it asks once that is over.
 
 use super::Sim;
 
@@ -90,24 +92,30 @@ impl Sim {
             }
         }
         for (g, x) in std::mem::take(&mut self.lost_leaves) {
-            let asked = self.parties[x].model.views[g]
-                .as_ref()
-                .is_some_and(|view| view.roster.contains(x) && view.own.is_none());
-            if !asked || !self.in_latest(g, x) {
+            let Some(view) = self.parties[x].model.views[g].as_ref() else {
+                continue;
+            };
+            let left = view.roster.contains(x) && view.own.is_none();
+            if !left || !self.in_latest(g, x) {
                 continue;
             }
-            // It cannot ask again (`NoLongerMember`), so the owner removes it, as it asked.
-            *self.stats.group_ops.entry("leave again").or_default() += 1;
-            self.op_leave(g, x);
-            if self.in_latest(g, x) {
-                self.stats.lost_leaves += 1;
-                self.op_remove(g, x);
-                assert!(
-                    !self.in_latest(g, x),
-                    "the owner of group {g} could not remove p{x}, which asked to leave"
-                );
-                acted = true;
+            let owner = self.owner(g);
+            let can_remove = view.roster.owner() == owner
+                && self.parties[owner].model.views[g]
+                    .as_ref()
+                    .is_some_and(|owners| owners.offered.is_none());
+            if !can_remove {
+                self.lost_leaves.insert((g, x));
+                continue;
             }
+            // It asks again; the owner removes it when the request arrives.
+            self.stats.lost_leaves += 1;
+            if self.tracing() {
+                eprintln!("[{}] group {g}: p{x} asks again to leave", self.stats.steps);
+            }
+            let asked = self.op_leave(g, x);
+            assert!(asked, "p{x} could not ask again to leave group {g}");
+            acted = true;
         }
         acted
     }
