@@ -691,3 +691,34 @@ fn the_previous_owners_late_update_still_brings_its_key() {
     let message = world.send(ALICE, b"under alice's new epoch");
     world.assert_all_read(&[BOB, CAROL], ALICE, &message, b"under alice's new epoch");
 }
+
+/// A leave request lost on the way is asked again: `leave` works until the removal
+/// arrives, and only then says `NoLongerMember`.
+#[test]
+fn a_member_that_left_asks_again_until_it_is_removed() {
+    let mut world = abc(43);
+    world.leave(BOB);
+    let lost = world.take_to(ALICE);
+    assert_eq!(lost.len(), 1);
+    assert!(!world.group(BOB).is_member());
+    world.leave(BOB);
+    let again = world.take_to(ALICE);
+    let [(from, to, message)] = <[_; 1]>::try_from(Vec::from(again)).expect("one request") else {
+        unreachable!()
+    };
+    let events = world.deliver_events(from, to, &message).expect("request");
+    assert_eq!(
+        events,
+        [GroupEvent::LeaveRequested {
+            member: world.key(BOB)
+        }]
+    );
+    world.remove(ALICE, BOB);
+    world.flush();
+    let member = &mut world.members[BOB];
+    let group = member.group.as_mut().expect("bob keeps his group");
+    assert_eq!(
+        group.leave(&mut world.rng, &mut member.channels),
+        Err(Error::NoLongerMember)
+    );
+}
