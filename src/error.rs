@@ -26,6 +26,28 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// The input is longer than the protocol allows for `what`, checked before any of it
+    /// is decoded or processed. A genuine peer never sends this: drop it. On the sending
+    /// side (a plaintext or roster too large to fit), send less or split it.
+    #[error("{what} is over its limit of {limit} bytes")]
+    TooLarge {
+        /// The message or state type, or the field, that is too long.
+        what: &'static str,
+        /// The limit, in bytes (a named constant; see the crate's Limits).
+        limit: usize,
+    },
+
+    /// The input lists more entries of `what` than the protocol allows (card signatures,
+    /// roster members, recipients, saved keys), counted before any of them is decoded. A
+    /// genuine peer never sends this: drop it.
+    #[error("more than {limit} entries of {what}")]
+    TooMany {
+        /// The repeated field, as `Message.field`.
+        what: &'static str,
+        /// The limit (a named constant; see the crate's Limits).
+        limit: usize,
+    },
+
     /// The input was made by a protocol or state format version this crate does not speak.
     /// Upgrade the crate if `found` is newer than 1; otherwise the input is corrupt.
     #[error("unsupported version {found} of {what}")]
