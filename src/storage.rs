@@ -15,6 +15,11 @@ use crate::wire::{self, state};
 /// identity can never be opened as a channel.
 pub const SEALED_STATE_CONTEXT: &[u8] = b"ratchetkit/v1/sealed-state/";
 
+/// Longest encoded `SealedState`, in bytes: the largest state
+/// ([`MAX_GROUP_STATE_LEN`](crate::MAX_GROUP_STATE_LEN)) plus 1 KiB for the nonce, tag and
+/// framing. Checked before a sealed state is decoded or decrypted.
+pub const MAX_SEALED_STATE_LEN: usize = crate::group::MAX_GROUP_STATE_LEN + 1024;
+
 /// State that can be sealed with a [`StorageKey`]: a channel, a group, an identity, a
 /// prekey store.
 ///

@@ -52,6 +52,22 @@ pub const MAX_SKIPPED_KEYS: usize = 2_000;
 /// and two keep an established channel's state under 400 bytes.
 pub const MAX_ENDED_CHAINS: usize = 2;
 
+/// Longest plaintext a channel message may carry, in bytes: 4 MiB. Larger content belongs in
+/// a sealed stream ([`seal_stream`](crate::seal_stream)); the bound lets a receiver refuse an
+/// oversized message before it decodes or decrypts anything.
+pub const MAX_PLAINTEXT_LEN: usize = 4 * 1024 * 1024;
+
+/// Longest encoded `ChannelMessage`, first messages included, in bytes: 4 MiB + 16 KiB. The
+/// plaintext of at most [`MAX_PLAINTEXT_LEN`] bytes, its 16-byte tag, a header of under 50
+/// bytes and, on first messages, prekey information with a card of at most
+/// [`MAX_CARD_LEN`](crate::MAX_CARD_LEN) bytes fit in the 16 KiB margin.
+pub const MAX_CHANNEL_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 16 * 1024;
+
+/// Longest saved `ChannelState`, in bytes: 1 MiB. A channel holds at most
+/// [`MAX_SKIPPED_KEYS`] skipped keys of about 80 bytes each, [`MAX_ENDED_CHAINS`] ended
+/// chains and its prekey information (160 KB at most); checked before decoding.
+pub const MAX_CHANNEL_STATE_LEN: usize = 1024 * 1024;
+
 /// Which side of the channel this is, with what only that side keeps.
 #[derive(Clone, Debug)]
 enum Role {

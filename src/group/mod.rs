@@ -109,6 +109,27 @@ pub const MAX_GROUP_MESSAGE_GAP: u32 = 2_000;
 /// A key costs about 45 bytes of state.
 pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
 
+/// Longest encoded `GroupMessage`, in bytes: the plaintext limit
+/// [`MAX_PLAINTEXT_LEN`](crate::MAX_PLAINTEXT_LEN) plus 1 KiB for the header, tag and
+/// signature. Checked before a group message is decoded.
+pub const MAX_GROUP_MESSAGE_LEN: usize = crate::channel::MAX_PLAINTEXT_LEN + 1024;
+
+/// Longest encoded `SignedRoster`, in bytes: 1 MiB. A roster of [`MAX_GROUP_MEMBERS`]
+/// members with genuine cards (under 700 bytes each) fits; a hostile roster costs at most
+/// this before its signature is checked.
+pub const MAX_ROSTER_LEN: usize = 1024 * 1024;
+
+/// Longest encoded `GroupControl`, in bytes: 2 MiB: a roster of at most [`MAX_ROSTER_LEN`]
+/// bytes, its owner transfers, a sender key and a request or offer. A control is the
+/// plaintext of a channel message, so it is also under
+/// [`MAX_PLAINTEXT_LEN`](crate::MAX_PLAINTEXT_LEN).
+pub const MAX_GROUP_CONTROL_LEN: usize = 2 * 1024 * 1024;
+
+/// Longest saved `GroupState`, in bytes: 32 MiB. A group holds its roster (at most
+/// [`MAX_ROSTER_LEN`]), up to [`MAX_PENDING_CONTROLS`] waiting controls per missing
+/// channel, and the sender keys and skipped keys of up to [`MAX_GROUP_MEMBERS`] members.
+pub const MAX_GROUP_STATE_LEN: usize = 32 * 1024 * 1024;
+
 /// One member's view of a group: the roster, its own sender key, and the sender keys of
 /// the other members.
 ///

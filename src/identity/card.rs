@@ -17,6 +17,17 @@ use crate::wire::{self, fixed, v1};
 /// what a hostile card can make a directory store.
 pub const MAX_IDENTITY_NAME_LEN: usize = 256;
 
+/// Longest encoded `SignedCard`, in bytes: 8,192. A genuine card is a name of at most
+/// [`MAX_IDENTITY_NAME_LEN`] bytes, two keys, a date and at most three signatures, under
+/// 700 bytes; the limit leaves room for growth and is checked before a card is decoded, so a
+/// hostile card in a first message, a bundle or a roster costs at most this much.
+pub const MAX_CARD_LEN: usize = 8_192;
+
+/// Most signature entries a card may list: 8. A card carries its self-signature and at most
+/// an app signature and its previous card's signature; the entries are counted before
+/// they are decoded, so a card padded with signers costs nothing more.
+pub const MAX_CARD_SIGNATURES: usize = 8;
+
 /// Signature context of a card: Ed25519 over `"ratchetkit/v1/card" || content`.
 pub const CARD_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/card";
 

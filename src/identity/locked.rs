@@ -61,6 +61,11 @@ pub const MAX_LOCK_ITERATIONS: u32 = 10;
 /// to 8.
 pub const MAX_LOCK_PARALLELISM: u32 = 16;
 
+/// Longest encoded `LockedIdentity`, in bytes: 64 KiB: the parameters, salt and nonce and an
+/// encrypted identity of at most [`MAX_IDENTITY_STATE_LEN`](crate::MAX_IDENTITY_STATE_LEN)
+/// bytes. Locked files come from disk or a backup; checked before decoding.
+pub const MAX_LOCKED_IDENTITY_LEN: usize = 64 * 1024 + 1024;
+
 /// Length of the AES-256-GCM nonce of a locked identity.
 const NONCE_LEN: usize = 12;
 

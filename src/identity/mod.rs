@@ -8,15 +8,27 @@ mod locked;
 mod prekeys;
 mod rotation;
 
+/// Longest saved `IdentityState`, in bytes: 64 KiB. An identity is its card (at most
+/// [`MAX_CARD_LEN`] bytes), its private keys and the previous card's; checked before a
+/// saved identity is decoded.
+pub const MAX_IDENTITY_STATE_LEN: usize = 64 * 1024;
+
 pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
-pub use card::{Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_IDENTITY_NAME_LEN, SELF_SIGNER};
+pub use card::{
+    Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_CARD_LEN, MAX_CARD_SIGNATURES,
+    MAX_IDENTITY_NAME_LEN, SELF_SIGNER,
+};
 pub use directory::{CardDirectory, InMemoryDirectory};
 pub use locked::{
     LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
-    LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
-    MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+    LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCKED_IDENTITY_LEN, MAX_LOCK_ITERATIONS,
+    MAX_LOCK_MEMORY_KIB, MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB,
+    MIN_LOCK_PARALLELISM,
 };
-pub use prekeys::{PrekeyBundle, PrekeyStore, MAX_ONE_TIME_PREKEYS, SIGNED_PREKEY_CONTEXT};
+pub use prekeys::{
+    PrekeyBundle, PrekeyStore, MAX_BUNDLE_LEN, MAX_ONE_TIME_PREKEYS, MAX_PREKEY_STORE_STATE_LEN,
+    SIGNED_PREKEY_CONTEXT,
+};
 pub use rotation::{
     CardChainBreak, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT,
 };

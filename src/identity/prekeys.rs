@@ -21,6 +21,16 @@ pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
 /// under half a megabyte and stops a caller from growing it without end.
 pub const MAX_ONE_TIME_PREKEYS: usize = 10_000;
 
+/// Longest encoded `PrekeyBundle`, in bytes: 16,384: a card of at most
+/// [`MAX_CARD_LEN`](crate::MAX_CARD_LEN) bytes and three keys with a signature. Bundles come
+/// from a directory that may be hostile; the length is checked before decoding.
+pub const MAX_BUNDLE_LEN: usize = 16_384;
+
+/// Longest saved `PrekeyStoreState`, in bytes: 4 MiB. A full store holds
+/// [`MAX_ONE_TIME_PREKEYS`] one-time prekeys of about 80 bytes each (800 KB) and a few
+/// signed prekeys; checked before a saved store is decoded.
+pub const MAX_PREKEY_STORE_STATE_LEN: usize = 4 * 1024 * 1024;
+
 /// One X25519 prekey with its id.
 #[derive(Clone)]
 struct Prekey {

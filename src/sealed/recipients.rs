@@ -21,6 +21,11 @@ use crate::wire::{self, fixed, v1};
 /// are groups, or several sealed messages.
 pub const MAX_SEALED_RECIPIENTS: usize = 1_000;
 
+/// Longest encoded `SealedHeader`, in bytes: 128 KiB: [`MAX_SEALED_RECIPIENTS`] entries of
+/// about 110 bytes each. The same bound as a stream's header
+/// ([`MAX_STREAM_HEADER_LEN`](crate::MAX_STREAM_HEADER_LEN)); checked before decoding.
+pub const MAX_SEALED_HEADER_LEN: usize = 131_072;
+
 /// Version of the `SealedHeader` format: 1.
 pub const SEALED_VERSION: u32 = 1;
 
