@@ -16,7 +16,7 @@ use crate::wire::{self, state};
 pub const SEALED_STATE_CONTEXT: &[u8] = b"ratchetkit/v1/sealed-state/";
 
 /// Longest encoded `SealedState`, in bytes: the largest state
-/// ([`MAX_GROUP_STATE_LEN`](crate::MAX_GROUP_STATE_LEN)) plus 1 KiB for the nonce, tag and
+/// ([`MAX_GROUP_STATE_LEN`](crate::limits::MAX_GROUP_STATE_LEN)) plus 1 KiB for the nonce, tag and
 /// framing. Checked before a sealed state is decoded or decrypted.
 pub const MAX_SEALED_STATE_LEN: usize = crate::group::MAX_GROUP_STATE_LEN + 1024;
 

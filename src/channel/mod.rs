@@ -60,7 +60,7 @@ pub const MAX_PLAINTEXT_LEN: usize = 4 * 1024 * 1024;
 /// Longest encoded `ChannelMessage`, first messages included, in bytes: 4 MiB + 16 KiB. The
 /// plaintext of at most [`MAX_PLAINTEXT_LEN`] bytes, its 16-byte tag, a header of under 50
 /// bytes and, on first messages, prekey information with a card of at most
-/// [`MAX_CARD_LEN`](crate::MAX_CARD_LEN) bytes fit in the 16 KiB margin.
+/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes fit in the 16 KiB margin.
 pub const MAX_CHANNEL_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 16 * 1024;
 
 /// Longest saved `ChannelState`, in bytes: 1 MiB. A channel holds at most

@@ -110,7 +110,7 @@ pub const MAX_GROUP_MESSAGE_GAP: u32 = 2_000;
 pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
 
 /// Longest encoded `GroupMessage`, in bytes: the plaintext limit
-/// [`MAX_PLAINTEXT_LEN`](crate::MAX_PLAINTEXT_LEN) plus 1 KiB for the header, tag and
+/// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN) plus 1 KiB for the header, tag and
 /// signature. Checked before a group message is decoded.
 pub const MAX_GROUP_MESSAGE_LEN: usize = crate::channel::MAX_PLAINTEXT_LEN + 1024;
 
@@ -122,7 +122,7 @@ pub const MAX_ROSTER_LEN: usize = 1024 * 1024;
 /// Longest encoded `GroupControl`, in bytes: 2 MiB: a roster of at most [`MAX_ROSTER_LEN`]
 /// bytes, its owner transfers, a sender key and a request or offer. A control is the
 /// plaintext of a channel message, so it is also under
-/// [`MAX_PLAINTEXT_LEN`](crate::MAX_PLAINTEXT_LEN).
+/// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN).
 pub const MAX_GROUP_CONTROL_LEN: usize = 2 * 1024 * 1024;
 
 /// Longest saved `GroupState`, in bytes: 32 MiB. A group holds its roster (at most

@@ -62,7 +62,7 @@ pub const MAX_LOCK_ITERATIONS: u32 = 10;
 pub const MAX_LOCK_PARALLELISM: u32 = 16;
 
 /// Longest encoded `LockedIdentity`, in bytes: 64 KiB: the parameters, salt and nonce and an
-/// encrypted identity of at most [`MAX_IDENTITY_STATE_LEN`](crate::MAX_IDENTITY_STATE_LEN)
+/// encrypted identity of at most [`MAX_IDENTITY_STATE_LEN`](crate::limits::MAX_IDENTITY_STATE_LEN)
 /// bytes. Locked files come from disk or a backup; checked before decoding.
 pub const MAX_LOCKED_IDENTITY_LEN: usize = 64 * 1024 + 1024;
 

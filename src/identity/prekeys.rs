@@ -22,7 +22,7 @@ pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
 pub const MAX_ONE_TIME_PREKEYS: usize = 10_000;
 
 /// Longest encoded `PrekeyBundle`, in bytes: 16,384: a card of at most
-/// [`MAX_CARD_LEN`](crate::MAX_CARD_LEN) bytes and three keys with a signature. Bundles come
+/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes and three keys with a signature. Bundles come
 /// from a directory that may be hostile; the length is checked before decoding.
 pub const MAX_BUNDLE_LEN: usize = 16_384;
 
