@@ -242,8 +242,10 @@ fn headers_are_checked_before_anything_is_decrypted() {
     crowded.recipients = vec![header.recipients[0].clone(); MAX_SEALED_RECIPIENTS + 1];
     assert_eq!(
         open(&bob, &senders, &encode(message.clone(), &crowded)),
-        Err(Error::TooManyRecipients {
-            max: MAX_SEALED_RECIPIENTS
+        // Counted by the pre-scan, before any entry is decoded.
+        Err(Error::TooMany {
+            what: "SealedHeader.recipients",
+            limit: MAX_SEALED_RECIPIENTS
         })
     );
     let mut streamed = header.clone();

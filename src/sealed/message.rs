@@ -137,9 +137,12 @@ pub fn seal<R: CryptoRng + ?Sized>(
 ///
 /// # Errors
 /// In the order checked: [`Error::SealedTooLarge`] for input over
-/// [`MAX_SEALED_MESSAGE_LEN`]; [`Error::Decode`], [`Error::UnsupportedVersion`],
-/// [`Error::InvalidLength`], [`Error::InvalidPublicKey`], [`Error::NoRecipients`] or
-/// [`Error::TooManyRecipients`] for malformed input; [`Error::NotARecipient`] if
+/// [`MAX_SEALED_MESSAGE_LEN`]; [`Error::TooLarge`] for a header over
+/// [`MAX_SEALED_HEADER_LEN`](crate::limits::MAX_SEALED_HEADER_LEN) and [`Error::TooMany`] for
+/// more than [`MAX_SEALED_RECIPIENTS`](crate::limits::MAX_SEALED_RECIPIENTS) entries, both
+/// before anything is decoded; [`Error::Decode`], [`Error::UnsupportedVersion`],
+/// [`Error::InvalidLength`], [`Error::InvalidPublicKey`] or [`Error::NoRecipients`] for
+/// malformed input; [`Error::NotARecipient`] if
 /// `recipient`'s card is not listed ([`Error::DuplicateRecipient`] if it is listed twice);
 /// [`Error::NonContributoryKey`] or [`Error::Tampered`] if the message does not decrypt;
 /// [`Error::NotFromSender`] if no card in `senders` verifies the signature.

@@ -115,13 +115,10 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<v1::SealedHeader> {
     let header: v1::SealedHeader = wire::decode(bytes, "SealedHeader")?;
     wire::check_version(header.version, "SealedHeader")?;
     public_key(&header.ephemeral_key, "ephemeral key")?;
+    // The pre-scan of `wire::decode` already refused more than MAX_SEALED_RECIPIENTS
+    // entries, before any was decoded.
     if header.recipients.is_empty() {
         return Err(Error::NoRecipients);
-    }
-    if header.recipients.len() > MAX_SEALED_RECIPIENTS {
-        return Err(Error::TooManyRecipients {
-            max: MAX_SEALED_RECIPIENTS,
-        });
     }
     for entry in &header.recipients {
         fixed::<32>(&entry.fingerprint, "recipient fingerprint")?;
