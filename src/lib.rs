@@ -53,8 +53,8 @@ pub mod limits {
 }
 
 pub use channel::{
-    Channel, Joined, JoinedControl, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS,
-    MESSAGE_INFO, PROTOCOL_VERSION, ROOT_INFO, X3DH_INFO,
+    Channel, ChannelId, Joined, JoinedControl, CHANNEL_ID_CONTEXT, MAX_ENDED_CHAINS,
+    MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS, MESSAGE_INFO, PROTOCOL_VERSION, ROOT_INFO, X3DH_INFO,
 };
 pub use error::{Error, Result};
 pub use group::{
@@ -80,4 +80,7 @@ pub use sealed::{
     SEALED_STREAM_CONTEXT, SEALED_VERSION, SEALED_WRAP_INFO, STREAM_CHUNK_SIZE,
     STREAM_SIGNATURE_CONTEXT,
 };
-pub use storage::{SealableState, StorageKey, SEALED_STATE_CONTEXT};
+pub use storage::{
+    GroupStateId, PrekeyStoreId, SealableState, StorageKey, PREKEY_STORE_ID_CONTEXT,
+    SEALED_STATE_CONTEXT,
+};

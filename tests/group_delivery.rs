@@ -5,7 +5,7 @@ mod common;
 
 use rand::seq::SliceRandom;
 use rand::RngExt;
-use ratchetkit::{Error, Group, StorageKey, MAX_GROUP_MESSAGE_GAP};
+use ratchetkit::{Error, Group, GroupStateId, StorageKey, MAX_GROUP_MESSAGE_GAP};
 
 use common::groups::{assert_group_rejects, World};
 
@@ -159,7 +159,8 @@ fn state_round_trips_sealed_and_at_random_points() {
             let restored = Group::from_bytes(&saved).expect("loads");
             assert_eq!(*restored.to_bytes(), *saved);
             let sealed = key.seal(&mut schedule, group).expect("seal");
-            let opened: Group = key.open(&sealed).expect("open");
+            let id = GroupStateId::new(group.group_id(), world.members[who].key);
+            let opened: Group = key.open(&sealed, &id).expect("open");
             assert_eq!(*opened.to_bytes(), *saved);
             world.members[who].group = Some(opened);
         }

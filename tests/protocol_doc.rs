@@ -58,6 +58,8 @@ fn the_constants_table_matches_the_code() {
         ("OWNER_TRANSFER_CONTEXT", text(rk::OWNER_TRANSFER_CONTEXT)),
         ("GROUP_ID_CONTEXT", text(rk::GROUP_ID_CONTEXT)),
         ("SEALED_STATE_CONTEXT", text(rk::SEALED_STATE_CONTEXT)),
+        ("CHANNEL_ID_CONTEXT", text(rk::CHANNEL_ID_CONTEXT)),
+        ("PREKEY_STORE_ID_CONTEXT", text(rk::PREKEY_STORE_ID_CONTEXT)),
         (
             "MAX_IDENTITY_NAME_LEN",
             rk::MAX_IDENTITY_NAME_LEN.to_string(),
@@ -127,6 +129,58 @@ fn the_constants_table_matches_the_code() {
         ("MAX_LOCK_MEMORY_KIB", rk::MAX_LOCK_MEMORY_KIB.to_string()),
         ("MAX_LOCK_ITERATIONS", rk::MAX_LOCK_ITERATIONS.to_string()),
         ("MAX_LOCK_PARALLELISM", rk::MAX_LOCK_PARALLELISM.to_string()),
+        // Size and count limits, checked before decoding.
+        (
+            "MAX_PLAINTEXT_LEN",
+            rk::limits::MAX_PLAINTEXT_LEN.to_string(),
+        ),
+        ("MAX_CARD_LEN", rk::limits::MAX_CARD_LEN.to_string()),
+        (
+            "MAX_CARD_SIGNATURES",
+            rk::limits::MAX_CARD_SIGNATURES.to_string(),
+        ),
+        ("MAX_BUNDLE_LEN", rk::limits::MAX_BUNDLE_LEN.to_string()),
+        (
+            "MAX_CHANNEL_MESSAGE_LEN",
+            rk::limits::MAX_CHANNEL_MESSAGE_LEN.to_string(),
+        ),
+        (
+            "MAX_GROUP_MESSAGE_LEN",
+            rk::limits::MAX_GROUP_MESSAGE_LEN.to_string(),
+        ),
+        (
+            "MAX_GROUP_CONTROL_LEN",
+            rk::limits::MAX_GROUP_CONTROL_LEN.to_string(),
+        ),
+        ("MAX_ROSTER_LEN", rk::limits::MAX_ROSTER_LEN.to_string()),
+        (
+            "MAX_SEALED_HEADER_LEN",
+            rk::limits::MAX_SEALED_HEADER_LEN.to_string(),
+        ),
+        (
+            "MAX_IDENTITY_STATE_LEN",
+            rk::limits::MAX_IDENTITY_STATE_LEN.to_string(),
+        ),
+        (
+            "MAX_PREKEY_STORE_STATE_LEN",
+            rk::limits::MAX_PREKEY_STORE_STATE_LEN.to_string(),
+        ),
+        (
+            "MAX_CHANNEL_STATE_LEN",
+            rk::limits::MAX_CHANNEL_STATE_LEN.to_string(),
+        ),
+        (
+            "MAX_GROUP_STATE_LEN",
+            rk::limits::MAX_GROUP_STATE_LEN.to_string(),
+        ),
+        (
+            "MAX_SEALED_STATE_LEN",
+            rk::limits::MAX_SEALED_STATE_LEN.to_string(),
+        ),
+        (
+            "MAX_LOCKED_IDENTITY_LEN",
+            rk::limits::MAX_LOCKED_IDENTITY_LEN.to_string(),
+        ),
     ]
     .into_iter()
     .collect();
@@ -167,6 +221,8 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::OWNER_TRANSFER_CONTEXT,
         rk::GROUP_ID_CONTEXT,
         rk::SEALED_STATE_CONTEXT,
+        rk::CHANNEL_ID_CONTEXT,
+        rk::PREKEY_STORE_ID_CONTEXT,
         rk::SEALED_SIGNATURE_CONTEXT,
         rk::SEALED_MESSAGE_CONTEXT,
         rk::SEALED_WRAP_INFO,

@@ -6,7 +6,10 @@ mod common;
 use common::{assert_decrypts, channel_secrets, raw_fields, rng, Pair, TestRng};
 use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
-use ratchetkit::{Channel, Error, Identity, PrekeyStore, SealableState, StorageKey};
+use ratchetkit::{
+    Channel, ChannelId, Error, Fingerprint, Identity, PrekeyStore, PrekeyStoreId, SealableState,
+    StorageKey,
+};
 
 /// Saves and restores `channel`, checking that the restored channel saves to the same
 /// bytes and behaves exactly like the original (same message from the same randomness).
@@ -97,7 +100,8 @@ fn check_sealed_round_trip<S: SealableState>(
     rng: &mut TestRng,
 ) -> Vec<u8> {
     let sealed = key.seal(rng, state).expect("seal");
-    let opened: S = key.open(&sealed).expect("open");
+    let opened: S = key.open(&sealed, &state.state_id()).expect("open");
+    assert!(opened.state_id() == state.state_id());
     assert!(*opened.state_bytes() == *state.state_bytes());
     // A fresh nonce each time.
     assert_ne!(sealed, key.seal(rng, state).expect("seal"));
@@ -120,25 +124,54 @@ fn sealed_state_round_trips_and_rejects_the_wrong_key_or_kind() {
     let store = check_sealed_round_trip(&pair.bob_prekeys, &key, &mut rng);
 
     let rejected = Some(Error::SealedStateRejected);
+    let channel_id = pair.bob.id();
+    let fingerprint = pair.bob_identity.card().fingerprint();
+    let store_id = pair.bob_prekeys.id();
     for sealed in [&channel, &identity, &store] {
-        assert_eq!(wrong.open::<Channel>(sealed).err(), rejected);
-        assert_eq!(wrong.open::<Identity>(sealed).err(), rejected);
-        assert_eq!(wrong.open::<PrekeyStore>(sealed).err(), rejected);
+        assert_eq!(wrong.open::<Channel>(sealed, &channel_id).err(), rejected);
+        assert_eq!(wrong.open::<Identity>(sealed, &fingerprint).err(), rejected);
+        assert_eq!(wrong.open::<PrekeyStore>(sealed, &store_id).err(), rejected);
     }
-    // The right key, the wrong kind of state.
-    assert_eq!(key.open::<Identity>(&channel).err(), rejected);
-    assert_eq!(key.open::<PrekeyStore>(&channel).err(), rejected);
-    assert_eq!(key.open::<Channel>(&identity).err(), rejected);
-    assert_eq!(key.open::<PrekeyStore>(&identity).err(), rejected);
-    assert_eq!(key.open::<Channel>(&store).err(), rejected);
-    assert_eq!(key.open::<Identity>(&store).err(), rejected);
+    // The right key, the wrong kind of state, even under an id of the right bytes.
+    let as_fingerprint = |bytes: &[u8; 32]| Fingerprint::from_bytes(*bytes);
+    let as_store_id = |bytes: &[u8; 32]| PrekeyStoreId::from_bytes(*bytes);
+    let as_channel_id = |bytes: &[u8; 32]| ChannelId::from_bytes(*bytes);
+    let open_identity = |sealed: &[u8], id| key.open::<Identity>(sealed, &id).err();
+    let open_store = |sealed: &[u8], id| key.open::<PrekeyStore>(sealed, &id).err();
+    let open_channel = |sealed: &[u8], id| key.open::<Channel>(sealed, &id).err();
+    assert_eq!(
+        open_identity(&channel, as_fingerprint(channel_id.as_bytes())),
+        rejected
+    );
+    assert_eq!(
+        open_store(&channel, as_store_id(channel_id.as_bytes())),
+        rejected
+    );
+    assert_eq!(
+        open_channel(&identity, as_channel_id(fingerprint.as_bytes())),
+        rejected
+    );
+    assert_eq!(
+        open_store(&identity, as_store_id(fingerprint.as_bytes())),
+        rejected
+    );
+    assert_eq!(
+        open_channel(&store, as_channel_id(store_id.as_bytes())),
+        rejected
+    );
+    assert_eq!(
+        open_identity(&store, as_fingerprint(store_id.as_bytes())),
+        rejected
+    );
 
     // A key restored from its bytes opens what the original sealed.
     let bytes = [7u8; 32];
     let sealed = StorageKey::from_bytes(bytes)
         .seal(&mut rng, &pair.bob)
         .expect("seal");
-    let opened: Channel = StorageKey::from_bytes(bytes).open(&sealed).expect("open");
+    let opened: Channel = StorageKey::from_bytes(bytes)
+        .open(&sealed, &channel_id)
+        .expect("open");
     assert!(*opened.to_bytes() == *pair.bob.to_bytes());
 
     // The sealed bytes hide the secrets.
@@ -149,7 +182,7 @@ fn sealed_state_round_trips_and_rejects_the_wrong_key_or_kind() {
     }
 
     // The restored channel carries on.
-    let mut restored: Channel = key.open(&channel).expect("open");
+    let mut restored: Channel = key.open(&channel, &channel_id).expect("open");
     let next = pair.send(true, b"next");
     assert_decrypts(&mut restored, &next, b"next");
 }
@@ -160,8 +193,9 @@ fn every_bit_flip_of_sealed_state_is_rejected() {
     let mut rng = rng(730);
     let key = StorageKey::generate(&mut rng);
     let sealed = key.seal(&mut rng, &pair.bob).expect("seal");
+    let id = pair.bob.id();
     for bit in 0..sealed.len() * 8 {
-        let result = key.open::<Channel>(&common::flip_bit(&sealed, bit));
+        let result = key.open::<Channel>(&common::flip_bit(&sealed, bit), &id);
         assert!(
             result.is_err(),
             "flipping bit {bit} of sealed state was accepted"
@@ -169,7 +203,7 @@ fn every_bit_flip_of_sealed_state_is_rejected() {
     }
     for len in 0..sealed.len() {
         assert!(
-            key.open::<Channel>(&sealed[..len]).is_err(),
+            key.open::<Channel>(&sealed[..len], &id).is_err(),
             "a {len}-byte prefix was accepted"
         );
     }
@@ -326,6 +360,55 @@ fn with_checksum(body: &[u8]) -> Vec<u8> {
     state.extend_from_slice(&[0x7a, 8]);
     state.extend_from_slice(&Sha256::digest(body)[..8]);
     state
+}
+
+/// `state` as the version 1 format wrote it: version 1, without the field `dropped` that
+/// version 2 added, with a valid checksum.
+fn as_version_1(state: &[u8], dropped: u32) -> Vec<u8> {
+    let mut body = vec![0x08, 0x01];
+    for field in raw_fields(state) {
+        if ![1, dropped, 15].contains(&field.number) {
+            body.extend_from_slice(&state[field.start..field.end]);
+        }
+    }
+    with_checksum(&body)
+}
+
+/// Channel and prekey store state are at version 2: they gained an id (`channel_id`, field
+/// 13; `id`, field 6) that version 1 states lack and that cannot be recomputed from them.
+#[test]
+fn version_1_channel_and_prekey_store_state_is_refused() {
+    let pair = Pair::established(81);
+    let unsupported = |what, found| Some(Error::UnsupportedVersion { what, found });
+    for (_, state) in saved_channels() {
+        let fields = raw_fields(&state);
+        assert_eq!(state[fields[0].value.clone()], [2]);
+        let id = fields.iter().find(|field| field.number == 13).expect("id");
+        assert_eq!(id.value.len(), 32);
+        assert_eq!(
+            Channel::from_bytes(&as_version_1(&state, 13)).err(),
+            unsupported("ChannelState", 1)
+        );
+    }
+    let store = pair.bob_prekeys.to_bytes();
+    let fields = raw_fields(&store);
+    assert_eq!(store[fields[0].value.clone()], [2]);
+    assert_eq!(
+        &store[fields
+            .iter()
+            .find(|f| f.number == 6)
+            .expect("id")
+            .value
+            .clone()],
+        pair.bob_prekeys.id().as_bytes()
+    );
+    assert_eq!(
+        PrekeyStore::from_bytes(&as_version_1(&store, 6)).err(),
+        unsupported("PrekeyStoreState", 1)
+    );
+    // Identity state did not change: still version 1.
+    let identity = pair.bob_identity.to_bytes();
+    assert_eq!(identity[raw_fields(&identity)[0].value.clone()], [1]);
 }
 
 #[test]

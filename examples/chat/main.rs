@@ -3,14 +3,17 @@
 //! Both publish their cards and prekey bundles to an in-memory directory; Alice finds
 //! Bob's bundle there, creates a channel and Bob joins it from her first message. They then exchange 20 messages each
 //! way over a "network" that delivers some messages late, once delivers a message twice and
-//! once corrupts one; halfway through, both save their channels sealed with a storage key
-//! and restore them. At the end Bob rotates his keys, and Alice follows the chain from the
+//! once corrupts one; halfway through, both save their identity, prekeys and channel sealed
+//! with a storage key, each under its id, and restore them. At the end Bob rotates his keys, and Alice follows the chain from the
 //! card she trusts to his new one. The group part is in `group.rs`. Run with `cargo run --example chat`.
 
 mod group;
 
+use std::collections::BTreeMap;
+
 use ratchetkit::{
-    CardDirectory, Channel, Error, Identity, InMemoryDirectory, PrekeyStore, StorageKey,
+    CardDirectory, Channel, Error, Identity, InMemoryDirectory, PrekeyStore, SealableState,
+    StorageKey,
 };
 
 /// One party: its identity, prekeys, and the channel once there is one.
@@ -18,7 +21,42 @@ struct Party {
     identity: Identity,
     prekeys: PrekeyStore,
     channel: Option<Channel>,
-    storage_key: StorageKey,
+    disk: Disk,
+}
+
+/// The app's storage: sealed state, each under its kind and id.
+struct Disk {
+    key: StorageKey,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Disk {
+    fn name<S: SealableState>(id: &S::Id) -> String {
+        format!("{}/{id}", S::KIND)
+    }
+
+    /// Seals `state` and stores it under its id; returns the sealed size.
+    fn save<S: SealableState>(
+        &mut self,
+        rng: &mut impl rand::CryptoRng,
+        state: &S,
+    ) -> Result<usize, Error> {
+        let sealed = self.key.seal(rng, state)?;
+        let size = sealed.len();
+        self.files
+            .insert(Self::name::<S>(&state.state_id()), sealed);
+        Ok(size)
+    }
+
+    /// Loads the state stored under `id`: opening refuses a state sealed for another id.
+    fn load<S: SealableState>(&self, id: &S::Id) -> Result<S, Box<dyn std::error::Error>> {
+        let name = Self::name::<S>(id);
+        let sealed = self
+            .files
+            .get(&name)
+            .ok_or_else(|| format!("nothing stored under {name}"))?;
+        Ok(self.key.open(sealed, id)?)
+    }
 }
 
 impl Party {
@@ -30,7 +68,10 @@ impl Party {
             identity,
             prekeys,
             channel: None,
-            storage_key: StorageKey::generate(rng),
+            disk: Disk {
+                key: StorageKey::generate(rng),
+                files: BTreeMap::new(),
+            },
         })
     }
 
@@ -62,17 +103,29 @@ impl Party {
         Ok(String::from_utf8_lossy(&plaintext).into_owned())
     }
 
-    fn save_and_restore(&mut self, rng: &mut impl rand::CryptoRng) -> Result<(), Error> {
-        if let Some(channel) = self.channel.take() {
-            let sealed = self.storage_key.seal(rng, &channel)?;
-            drop(channel);
-            println!(
-                "  {} saved its channel ({} bytes sealed) and restored it",
-                self.name(),
-                sealed.len()
-            );
-            self.channel = Some(self.storage_key.open(&sealed)?);
-        }
+    /// Saves the party's whole state, drops it, and loads it back by the ids the app keeps
+    /// (its identity's fingerprint, its prekey store's id, its channel's id).
+    fn save_and_restore(
+        &mut self,
+        rng: &mut impl rand::CryptoRng,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (identity_id, prekeys_id) = (self.identity.card().fingerprint(), self.prekeys.id());
+        let mut size = self.disk.save(rng, &self.identity)? + self.disk.save(rng, &self.prekeys)?;
+        let channel_id = match self.channel.take() {
+            Some(channel) => {
+                size += self.disk.save(rng, &channel)?;
+                Some(channel.id())
+            }
+            None => None,
+        };
+        self.identity = self.disk.load(&identity_id)?;
+        self.prekeys = self.disk.load(&prekeys_id)?;
+        self.channel = channel_id.map(|id| self.disk.load(&id)).transpose()?;
+        println!(
+            "  {} saved its identity, prekeys and channel ({size} bytes sealed) and restored them; the channel's id, the same on both sides: {}",
+            self.name(),
+            channel_id.map(|id| id.to_string()).unwrap_or_default()
+        );
         Ok(())
     }
 }
@@ -102,6 +155,29 @@ fn deliver_late(
         deliver(to, from, &format!("{label} (late)"), &message)?;
     }
     Ok(count)
+}
+
+/// A second account on Alice's device, sealed with the same storage key, is put in place of
+/// her identity: opening it with her fingerprint refuses it.
+fn swap_identity(
+    rng: &mut impl rand::CryptoRng,
+    alice: &mut Party,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let id = alice.identity.card().fingerprint();
+    let name = Disk::name::<Identity>(&id);
+    let other = Identity::generate(rng, "alice's other account")?;
+    let sealed = alice.disk.key.seal(rng, &other)?;
+    let genuine = alice.disk.files.insert(name.clone(), sealed);
+    match alice.disk.load::<Identity>(&id) {
+        Err(error) if error.downcast_ref() == Some(&Error::SealedStateRejected) => println!(
+            "  another account's identity, sealed with the same key and put in place of alice's, was refused"
+        ),
+        other => return Err(format!("a swapped identity was not refused: {other:?}").into()),
+    }
+    if let Some(genuine) = genuine {
+        alice.disk.files.insert(name, genuine);
+    }
+    Ok(())
 }
 
 /// Bob rotates his keys and publishes the new card, signed by his old key too; Alice
@@ -167,6 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if round == 6 {
             alice.save_and_restore(&mut rng)?;
             bob.save_and_restore(&mut rng)?;
+            swap_identity(&mut rng, &mut alice)?;
         }
         for i in 0..2 {
             let number = (round - 1) * 2 + i + 1;

@@ -1,5 +1,6 @@
 //! X3DH: the shared secret and associated data both sides derive when a channel starts.
 
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::crypto::agreement::AgreementKeyPair;
@@ -13,6 +14,74 @@ pub const X3DH_INFO: &[u8] = b"ratchetkit/v1/x3dh";
 
 /// Length of a channel's associated data: two Ed25519 and two X25519 public keys.
 pub(crate) const AD_LEN: usize = 128;
+
+/// Hash context of a channel's id: the id is SHA-256 of this, the channel's associated
+/// data and the initiator's X3DH ephemeral key (see [`ChannelId`]).
+pub const CHANNEL_ID_CONTEXT: &[u8] = b"ratchetkit/v2/channel-id";
+
+/// The id of a [`Channel`](crate::Channel): 32 bytes that both sides compute when the
+/// channel starts, from values both know, and keep for its life.
+///
+/// It is SHA-256 of `"ratchetkit/v2/channel-id"` || Ed25519 IK_A || X25519 IK_A ||
+/// Ed25519 IK_B || X25519 IK_B || EK_A, where A created the channel and EK_A is the
+/// ephemeral key of its X3DH. The fields have fixed lengths, so no two inputs run
+/// together, and EK_A is fresh for every channel, so two channels of the same pair of
+/// identities (each side creating one, or a channel started again) have different ids.
+///
+/// The id is not secret: anyone who saw the first message can compute it. It names the
+/// channel at rest: key your store by it, and give it to
+/// [`StorageKey::open`](crate::StorageKey::open), which refuses the sealed state of any other
+/// channel. `Display` shows it as 64 lowercase hex digits.
+///
+/// ```
+/// use ratchetkit::{Channel, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// # let alice = Identity::generate(&mut rng, "alice")?;
+/// # let bob = Identity::generate(&mut rng, "bob")?;
+/// let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
+/// let first = to_bob.encrypt(&mut rng, b"hi")?;
+/// let to_alice = Channel::join(&bob, &mut bob_prekeys, &first)?.channel;
+/// assert_eq!(to_alice.id(), to_bob.id());
+/// assert_eq!(to_bob.id().to_string().len(), 64);
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId([u8; 32]);
+
+impl ChannelId {
+    /// A channel id from its 32 raw bytes, for example read back from the name your store
+    /// keeps a channel under.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl core::fmt::Debug for ChannelId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ChannelId({self})")
+    }
+}
+
+/// The channel's id: SHA-256 of [`CHANNEL_ID_CONTEXT`] || AD || EK_A.
+pub(crate) fn channel_id(associated_data: &[u8; AD_LEN], ephemeral_key: &[u8; 32]) -> ChannelId {
+    let mut hash = Sha256::new();
+    hash.update(CHANNEL_ID_CONTEXT);
+    hash.update(associated_data);
+    hash.update(ephemeral_key);
+    ChannelId(hash.finalize().into())
+}
 
 /// AD = Ed25519 public A || X25519 public A || Ed25519 public B || X25519 public B, where
 /// A created the channel.

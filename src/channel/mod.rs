@@ -8,7 +8,7 @@ mod message;
 mod ratchet;
 mod state;
 
-pub use handshake::X3DH_INFO;
+pub use handshake::{ChannelId, CHANNEL_ID_CONTEXT, X3DH_INFO};
 pub use message::PROTOCOL_VERSION;
 
 use prost::Message;
@@ -116,6 +116,7 @@ enum Role {
 /// ```
 #[derive(Clone)]
 pub struct Channel {
+    id: ChannelId,
     associated_data: [u8; AD_LEN],
     role: Role,
     ratchet: DoubleRatchet,
@@ -209,8 +210,10 @@ impl Channel {
             one_time.as_ref().map(|(_, key)| key),
         )?;
         let ratchet = DoubleRatchet::initiator(rng, &shared_secret, bundle.signed_prekey())?;
+        let associated_data = handshake::associated_data(identity.card(), bundle.card());
         Ok(Self {
-            associated_data: handshake::associated_data(identity.card(), bundle.card()),
+            id: handshake::channel_id(&associated_data, &ephemeral.public()),
+            associated_data,
             role: Role::Initiator {
                 pending_prekey: Some(v1::PrekeyInfo {
                     initiator_card: identity.card().to_bytes(),
@@ -278,6 +281,7 @@ impl Channel {
             prekeys.consume_one_time_prekey(id);
         }
         let channel = Self {
+            id: handshake::channel_id(&associated_data, &ephemeral_key),
             associated_data,
             role: Role::Responder {
                 prekey_digest: prekey_digest(prekey),
@@ -296,7 +300,8 @@ impl Channel {
     /// Encrypts `plaintext` into a `ChannelMessage` for the peer.
     ///
     /// # Errors
-    /// [`Error::ChainExhausted`] after 2^32 - 1 messages without a reply;
+    /// [`Error::TooLarge`] for a plaintext over [`MAX_PLAINTEXT_LEN`] (send it as a sealed
+    /// stream); [`Error::ChainExhausted`] after 2^32 - 1 messages without a reply;
     /// [`Error::NonContributoryKey`] if the peer's ratchet key is a low-order point.
     pub fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
@@ -324,6 +329,12 @@ impl Channel {
         plaintext: &[u8],
         content: Content,
     ) -> Result<Vec<u8>> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(Error::TooLarge {
+                what: "plaintext",
+                limit: MAX_PLAINTEXT_LEN,
+            });
+        }
         let prekey = match &self.role {
             Role::Initiator { pending_prekey } => pending_prekey.clone(),
             Role::Responder { .. } => None,
@@ -390,6 +401,12 @@ impl Channel {
             *pending_prekey = None;
         }
         Ok(plaintext)
+    }
+
+    /// The channel's id, the same on both sides (see [`ChannelId`]): keep the channel's
+    /// sealed state under it, and give it to [`StorageKey::open`](crate::StorageKey::open).
+    pub fn id(&self) -> ChannelId {
+        self.id
     }
 
     /// The peer's Ed25519 identity key, as on its card.

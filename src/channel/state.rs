@@ -7,14 +7,30 @@ use zeroize::Zeroizing;
 
 use super::chains::{EndedChain, ReceivingChain, SendingChain};
 use super::ratchet::{ChannelSkippedKeys, DoubleRatchet};
-use super::{Channel, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
+use super::{Channel, ChannelId, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
 use crate::crypto::agreement::AgreementKeyPair;
 use crate::crypto::chain::{KeyChain, MessageKey, RootKey};
 use crate::error::{Error, Result};
-use crate::wire::{self, state, state_fixed, v1};
+use crate::wire::{self, state, state_fixed, v1, SavedState};
+
+/// The `ChannelState` format this crate writes and reads: 2. Version 1 had no channel id,
+/// and one cannot be recomputed from it (neither side keeps the initiator's ephemeral key
+/// for long), so version 1 states are refused with `UnsupportedVersion`.
+pub(crate) const CHANNEL_STATE_VERSION: u32 = 2;
+
+impl SavedState for state::ChannelState {
+    const WHAT: &'static str = "ChannelState";
+    const VERSION: u32 = CHANNEL_STATE_VERSION;
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn checksum_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.checksum
+    }
+}
 
 impl Channel {
-    /// Serializes the channel as a `ChannelState` protobuf (version 1).
+    /// Serializes the channel as a `ChannelState` protobuf (version 2).
     ///
     /// The bytes hold the channel's secrets: seal them with a
     /// [`StorageKey`](crate::StorageKey) before they leave memory. The encoding is
@@ -49,7 +65,7 @@ impl Channel {
             } => (Vec::new(), prekey_digest.to_vec(), joined_chain.to_vec()),
         };
         let saved = state::ChannelState {
-            version: 1,
+            version: CHANNEL_STATE_VERSION,
             associated_data: self.associated_data.to_vec(),
             initiator: matches!(self.role, Role::Initiator { .. }),
             root_key: ratchet.root_key.as_bytes().to_vec(),
@@ -90,6 +106,7 @@ impl Channel {
             pending_prekey,
             joined_prekey_digest,
             joined_chain_id,
+            channel_id: self.id.as_bytes().to_vec(),
             checksum: Vec::new(),
         };
         wire::encode_state(saved)
@@ -105,6 +122,10 @@ impl Channel {
 
         let associated_data =
             state_fixed(&saved.associated_data, "associated data must be 128 bytes")?;
+        let id = ChannelId::from_bytes(state_fixed(
+            &saved.channel_id,
+            "channel id must be 32 bytes",
+        )?);
         let role = if saved.initiator {
             if !saved.joined_prekey_digest.is_empty() || !saved.joined_chain_id.is_empty() {
                 return Err(Error::InvalidState {
@@ -207,6 +228,7 @@ impl Channel {
         }
 
         Ok(Self {
+            id,
             associated_data,
             role,
             ratchet: DoubleRatchet {

@@ -125,10 +125,12 @@ pub const MAX_ROSTER_LEN: usize = 1024 * 1024;
 /// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN).
 pub const MAX_GROUP_CONTROL_LEN: usize = 2 * 1024 * 1024;
 
-/// Longest saved `GroupState`, in bytes: 32 MiB. A group holds its roster (at most
-/// [`MAX_ROSTER_LEN`]), up to [`MAX_PENDING_CONTROLS`] waiting controls per missing
-/// channel, and the sender keys and skipped keys of up to [`MAX_GROUP_MEMBERS`] members.
-pub const MAX_GROUP_STATE_LEN: usize = 32 * 1024 * 1024;
+/// Longest saved `GroupState`, in bytes: 128 MiB. The worst genuine state is a roster of
+/// at most [`MAX_ROSTER_LEN`] and [`MAX_GROUP_MEMBERS`] senders each holding
+/// [`MAX_GROUP_SKIPPED_KEYS`] skipped keys of about 46 bytes (92 MB), with up to
+/// [`MAX_PENDING_CONTROLS`] waiting controls per member; a state this crate writes must
+/// always load again, so the bound covers it.
+pub const MAX_GROUP_STATE_LEN: usize = 128 * 1024 * 1024;
 
 /// One member's view of a group: the roster, its own sender key, and the sender keys of
 /// the other members.
@@ -300,9 +302,17 @@ impl Group {
     /// signature, whatever the group's size.
     ///
     /// # Errors
+    /// [`Error::TooLarge`] for a plaintext over
+    /// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN) (send it as a sealed stream);
     /// [`Error::NoLongerMember`] after a removal or leave; [`Error::ChainExhausted`] after
     /// 2^32 - 1 messages in one epoch ([`Group::rekey`] starts a new one).
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        if plaintext.len() > crate::channel::MAX_PLAINTEXT_LEN {
+            return Err(Error::TooLarge {
+                what: "plaintext",
+                limit: crate::channel::MAX_PLAINTEXT_LEN,
+            });
+        }
         let own = self.own.as_mut().ok_or(Error::NoLongerMember)?;
         let (message, chain) = message::seal(own, &self.roster.group_id, &self.me, plaintext)?;
         own.chain = chain;
@@ -431,6 +441,13 @@ impl Group {
     /// The group's id.
     pub fn group_id(&self) -> &[u8] {
         &self.roster.group_id
+    }
+
+    /// This member's Ed25519 identity key: whose view of the group this is. With
+    /// [`group_id`](Group::group_id) it names this state at rest
+    /// ([`GroupStateId`](crate::GroupStateId)).
+    pub fn me(&self) -> [u8; 32] {
+        self.me
     }
 
     /// The group's founder: the identity key its id is bound to.

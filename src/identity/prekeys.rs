@@ -10,7 +10,8 @@ use super::{Card, Identity};
 use crate::crypto::agreement::{public_key, AgreementKeyPair};
 use crate::crypto::signature::{self, SIGNATURE_LEN};
 use crate::error::{Error, Result};
-use crate::wire::{self, fixed, state, state_fixed, v1};
+use crate::storage::PrekeyStoreId;
+use crate::wire::{self, fixed, state, state_fixed, v1, SavedState};
 
 /// Signature context of a signed prekey: Ed25519 over
 /// `"ratchetkit/v1/signed-prekey" || be32(id) || spk_public`.
@@ -75,6 +76,8 @@ impl Prekey {
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 pub struct PrekeyStore {
+    /// Fixed at creation from the first signed prekey, so rotations keep it.
+    id: PrekeyStoreId,
     current: Prekey,
     previous: Option<Prekey>,
     one_time: BTreeMap<u32, AgreementKeyPair>,
@@ -84,11 +87,12 @@ pub struct PrekeyStore {
 impl PrekeyStore {
     /// A store with a fresh signed prekey and no one-time prekeys.
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        // The id comes from the first signed prekey rather than from fresh randomness, so
+        // a store takes the same bytes from `rng` as before it had an id.
+        let pair = AgreementKeyPair::generate(rng);
         let mut store = Self {
-            current: Prekey {
-                id: 0,
-                pair: AgreementKeyPair::generate(rng),
-            },
+            id: PrekeyStoreId::derive(&pair.public()),
+            current: Prekey { id: 0, pair },
             previous: None,
             one_time: BTreeMap::new(),
             next_id: 1,
@@ -145,6 +149,11 @@ impl PrekeyStore {
             ids.push(id);
         }
         Ok(ids)
+    }
+
+    /// The store's id, which its sealed state is bound to (see [`PrekeyStoreId`]).
+    pub fn id(&self) -> PrekeyStoreId {
+        self.id
     }
 
     /// The id of the current signed prekey.
@@ -211,7 +220,7 @@ impl PrekeyStore {
     /// Serializes the store, private keys included. Store the bytes sealed.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         wire::encode_state(state::PrekeyStoreState {
-            version: 1,
+            version: PREKEY_STORE_STATE_VERSION,
             current_signed_prekey: Some(self.current.to_state()),
             previous_signed_prekey: self.previous.as_ref().map(Prekey::to_state),
             one_time_prekeys: self
@@ -223,6 +232,7 @@ impl PrekeyStore {
                 })
                 .collect(),
             next_id: self.next_id,
+            id: self.id.as_bytes().to_vec(),
             checksum: Vec::new(),
         })
     }
@@ -260,11 +270,31 @@ impl PrekeyStore {
             }
         }
         Ok(Self {
+            id: PrekeyStoreId::from_bytes(state_fixed(
+                &saved.id,
+                "prekey store id must be 32 bytes",
+            )?),
             current,
             previous,
             one_time,
             next_id: saved.next_id,
         })
+    }
+}
+
+/// The `PrekeyStoreState` format this crate writes and reads: 2. Version 1 had no store
+/// id, and the first signed prekey it came from may be gone, so version 1 states are
+/// refused with `UnsupportedVersion`.
+const PREKEY_STORE_STATE_VERSION: u32 = 2;
+
+impl SavedState for state::PrekeyStoreState {
+    const WHAT: &'static str = "PrekeyStoreState";
+    const VERSION: u32 = PREKEY_STORE_STATE_VERSION;
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn checksum_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.checksum
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use rand::RngExt;
-use ratchetkit::{Channel, Group, Identity, JoinedControl, PrekeyStore};
+use ratchetkit::{Channel, Group, GroupStateId, Identity, JoinedControl, PrekeyStore};
 
 use super::channel_model::Side;
 use super::group_model::{ControlMeta, View};
@@ -253,7 +253,8 @@ impl Sim {
         let rng = &mut self.rng;
         let party = &mut self.parties[p];
         let identity = if sealed {
-            key.open::<Identity>(&key.seal(rng, &party.identity).expect("seal"))
+            let id = party.identity.card().fingerprint();
+            key.open::<Identity>(&key.seal(rng, &party.identity).expect("seal"), &id)
         } else {
             Identity::from_bytes(&party.identity.to_bytes())
         }
@@ -263,7 +264,10 @@ impl Sim {
         party.identity = identity;
         let bytes = plain(party.prekeys.to_bytes());
         let prekeys: PrekeyStore = if sealed {
-            key.open(&key.seal(rng, &party.prekeys).expect("seal"))
+            key.open(
+                &key.seal(rng, &party.prekeys).expect("seal"),
+                &party.prekeys.id(),
+            )
         } else {
             PrekeyStore::from_bytes(&bytes)
         }
@@ -273,7 +277,7 @@ impl Sim {
         for channel in party.channels.values_mut() {
             let bytes = plain(channel.to_bytes());
             let loaded: Channel = if sealed {
-                key.open(&key.seal(rng, channel).expect("seal"))
+                key.open(&key.seal(rng, channel).expect("seal"), &channel.id())
             } else {
                 Channel::from_bytes(&bytes)
             }
@@ -288,7 +292,8 @@ impl Sim {
         for group in party.groups.iter_mut().flatten() {
             let bytes = plain(group.to_bytes());
             let loaded: Group = if sealed {
-                key.open(&key.seal(rng, group).expect("seal"))
+                let id = GroupStateId::new(group.group_id(), group.me());
+                key.open(&key.seal(rng, group).expect("seal"), &id)
             } else {
                 Group::from_bytes(&bytes)
             }
