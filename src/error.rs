@@ -70,8 +70,14 @@ pub enum Error {
     },
 
     /// An identity name is empty, longer than [`MAX_IDENTITY_NAME_LEN`](crate::MAX_IDENTITY_NAME_LEN)
-    /// bytes, or not UTF-8. Choose another name.
-    #[error("identity names must be 1..=256 bytes of UTF-8")]
+    /// bytes, not UTF-8, or holds a control character (Unicode category Cc: C0 controls
+    /// such as an escape or a newline, DEL, C1 controls) or a bidirectional formatting
+    /// character (U+202A..=U+202E, U+2066..=U+2069, U+200E, U+200F, U+061C), which could
+    /// hide or rewrite what is shown beside the name. Choose another name; a card that
+    /// carries such a name was not made by ratchetkit: drop it.
+    #[error(
+        "identity names must be 1..=256 bytes of UTF-8 without control or bidirectional formatting characters"
+    )]
     InvalidIdentityName,
 
     /// A public key is not a valid or acceptable curve point (for example a weak Ed25519
@@ -187,9 +193,12 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// Sealed state could not be opened: wrong storage key, wrong kind of state, or
-    /// corrupted bytes.
-    #[error("sealed state could not be opened: wrong key, wrong kind, or corrupted")]
+    /// Sealed state could not be opened: wrong storage key, wrong kind of state, the
+    /// state of another object than the id given to
+    /// [`StorageKey::open`](crate::StorageKey::open) (say one channel's state stored in
+    /// another's place), or corrupted bytes. Check which key and id you opened with; if
+    /// they are right, the stored bytes are not what was sealed there: restore a backup.
+    #[error("sealed state could not be opened: wrong key, kind or object, or corrupted")]
     SealedStateRejected,
 
     /// The channel message is a group's control message (sender keys, roster updates):
@@ -501,8 +510,9 @@ pub enum Error {
     NoRecipients,
 
     /// More than `max` recipients ([`MAX_SEALED_RECIPIENTS`](crate::MAX_SEALED_RECIPIENTS))
-    /// were given, or a sealed message or stream lists more. Split the recipients into
-    /// several messages.
+    /// were given to [`seal`](crate::seal) or [`seal_stream`](crate::seal_stream). Split the
+    /// recipients into several messages. (A sealed input that lists more is refused with
+    /// [`Error::TooMany`] before it is decoded.)
     #[error("at most {max} recipients per sealed message or stream")]
     TooManyRecipients {
         /// The limit.

@@ -1,14 +1,17 @@
 //! Cards beyond the self-signature: application co-signatures checked against trusted app
-//! keys, and key rotation with chains verified back to a trusted card.
+//! keys, key rotation with chains verified back to a trusted card, the names a card may
+//! carry, and the size and count limits of cards made by hand.
 
 mod common;
 
+use base64::Engine as _;
 use prost::Message as _;
+use ratchetkit::limits::{MAX_CARD_LEN, MAX_CARD_SIGNATURES};
 use ratchetkit::wire::v1;
 use ratchetkit::{
     AppKey, AppPublicKey, Card, CardChainBreak, CardPolicy, Channel, Error, Identity,
     APP_SIGNATURE_CONTEXT, APP_SIGNER, CARD_SIGNATURE_CONTEXT, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER,
-    ROTATION_SIGNATURE_CONTEXT,
+    ROTATION_SIGNATURE_CONTEXT, SELF_SIGNER,
 };
 
 use common::{flip_bit, identity, prekeys, published_bundle, rng, sign_as, CREATED_AT};
@@ -439,4 +442,226 @@ fn a_rotated_identity_starts_channels_with_its_rotated_card() {
     let joined = Channel::join(&identities[1], &mut alice_prekeys, &hello).expect("join");
     assert_eq!(joined.plaintext, b"hi");
     assert_eq!(approved.fingerprint(), bundle.card().fingerprint());
+}
+
+/// `identity`'s card content with `name`, self-signed under `context` by its key, followed
+/// by `others`: a card made by hand, as a hostile sender would.
+fn hand_made(
+    identity: &Identity,
+    name: &str,
+    context: &[u8],
+    others: Vec<v1::CardSignature>,
+) -> Vec<u8> {
+    let content = v1::CardContent {
+        identity: name.to_owned(),
+        ..content(identity.card())
+    }
+    .encode_to_vec();
+    let mut signatures = vec![v1::CardSignature {
+        signer: SELF_SIGNER.to_owned(),
+        signature: sign_as(identity, context, &[&content]),
+    }];
+    signatures.extend(others);
+    v1::SignedCard {
+        content,
+        signatures,
+    }
+    .encode_to_vec()
+}
+
+/// A signature entry by `signer`, of `len` bytes, that import does not check.
+fn entry(signer: &str, len: usize) -> v1::CardSignature {
+    v1::CardSignature {
+        signer: signer.to_owned(),
+        signature: vec![0x5a; len],
+    }
+}
+
+/// Names that could hide or rewrite what a terminal shows beside them: control characters
+/// (C0, DEL, C1) and bidirectional formatting characters.
+const HOSTILE_NAMES: [&str; 14] = [
+    "mallory\x1b[8m (fingerprint 0000) alice",
+    "mallory\x1b]0;alice\x07",
+    "two\nlines",
+    "carriage\rreturn",
+    "tab\there",
+    "nul\0byte",
+    "del\x7f",
+    "c1 csi\u{9b}8m",
+    "next line\u{85}",
+    "\u{202e}ecila",
+    "embedding\u{202a}",
+    "isolate\u{2066}x\u{2069}",
+    "marks\u{200e}\u{200f}",
+    "arabic mark\u{61c}",
+];
+
+#[test]
+fn names_with_control_or_bidirectional_characters_are_refused_at_generate() {
+    for (seed, name) in (100..).zip(HOSTILE_NAMES) {
+        let mut rng = rng(seed);
+        assert_eq!(
+            Identity::generate_at(&mut rng, name, CREATED_AT).err(),
+            Some(Error::InvalidIdentityName),
+            "{name:?}"
+        );
+        assert_eq!(
+            Identity::generate(&mut rng, name).err(),
+            Some(Error::InvalidIdentityName),
+            "{name:?}"
+        );
+        // A refused name draws no key.
+        assert_eq!(
+            identity(&mut rng, "x").card().signing_key(),
+            identity(&mut common::rng(seed), "x").card().signing_key()
+        );
+    }
+    let mut rng = rng(20);
+    // Letters, marks, joiners and punctuation of every script stay welcome.
+    for name in [
+        "alice@example.org",
+        "Zoë Ölund",
+        "e\u{301}mile",
+        "名前",
+        "محمد",
+        "\u{1f469}\u{200d}\u{1f4bb} dev",
+        "o'brien \"the\\ one\"",
+    ] {
+        let card = identity(&mut rng, name).card().clone();
+        assert_eq!(card.identity(), name);
+        assert_eq!(Card::from_bytes(&card.to_bytes()), Ok(card));
+    }
+}
+
+#[test]
+fn a_self_signed_card_with_a_hostile_name_is_refused_when_parsed() {
+    let mut rng = rng(21);
+    let mallory = identity(&mut rng, "mallory");
+    // Made by hand, the card is genuine in every other way.
+    let genuine = hand_made(&mallory, "mallory", CARD_SIGNATURE_CONTEXT, Vec::new());
+    assert_eq!(Card::from_bytes(&genuine).as_ref(), Ok(mallory.card()));
+    for name in HOSTILE_NAMES {
+        let hostile = hand_made(&mallory, name, CARD_SIGNATURE_CONTEXT, Vec::new());
+        assert_eq!(
+            Card::from_bytes(&hostile),
+            Err(Error::InvalidIdentityName),
+            "{name:?}"
+        );
+        let text = base64::engine::general_purpose::STANDARD.encode(&hostile);
+        assert_eq!(
+            Card::from_base64(&text),
+            Err(Error::InvalidIdentityName),
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn a_card_signed_under_the_version_1_context_is_refused() {
+    let mut rng = rng(22);
+    let alice = identity(&mut rng, "alice");
+    let old = hand_made(&alice, "alice", b"ratchetkit/v1/card", Vec::new());
+    assert_eq!(
+        Card::from_bytes(&old),
+        Err(Error::BadSignature { what: "card" })
+    );
+}
+
+#[test]
+fn the_first_signer_named_twice_is_reported() {
+    let mut rng = rng(23);
+    let alice = identity(&mut rng, "alice");
+    let others = ["a", "b", "c", "b", "a"].map(|signer| entry(signer, 64));
+    let card = hand_made(&alice, "alice", CARD_SIGNATURE_CONTEXT, others.to_vec());
+    assert_eq!(
+        Card::from_bytes(&card),
+        Err(Error::DuplicateSignature {
+            signer: "b".to_owned()
+        })
+    );
+    let twice = hand_made(
+        &alice,
+        "alice",
+        CARD_SIGNATURE_CONTEXT,
+        vec![entry(SELF_SIGNER, 64)],
+    );
+    assert_eq!(
+        Card::from_bytes(&twice),
+        Err(Error::DuplicateSignature {
+            signer: SELF_SIGNER.to_owned()
+        })
+    );
+}
+
+#[test]
+fn cards_over_the_signature_count_are_refused_and_never_made() {
+    let mut rng = rng(24);
+    let alice = identity(&mut rng, "alice");
+    let too_many = Err(Error::TooMany {
+        what: "SignedCard.signatures",
+        limit: MAX_CARD_SIGNATURES,
+    });
+    let others = |count: usize| (1..=count).map(|i| entry(&format!("x{i}"), 64)).collect();
+    // The self-signature and seven others: the most a card may list.
+    let full = hand_made(
+        &alice,
+        "alice",
+        CARD_SIGNATURE_CONTEXT,
+        others(MAX_CARD_SIGNATURES - 1),
+    );
+    let full = Card::from_bytes(&full).expect("a full card imports");
+    let app = AppKey::generate(&mut rng);
+    assert_eq!(full.approve(&app), too_many);
+
+    let over = hand_made(
+        &alice,
+        "alice",
+        CARD_SIGNATURE_CONTEXT,
+        others(MAX_CARD_SIGNATURES),
+    );
+    assert_eq!(Card::from_bytes(&over), too_many);
+    // A card padded with a thousand distinct signers (7 bytes each), under the size limit.
+    let signers = (0..1_000).map(|i| entry(&format!("{i:03}"), 0)).collect();
+    let padded = hand_made(&alice, "alice", CARD_SIGNATURE_CONTEXT, signers);
+    assert!(padded.len() <= MAX_CARD_LEN, "{}", padded.len());
+    assert_eq!(Card::from_bytes(&padded), too_many);
+}
+
+/// A card of exactly `len` bytes: `identity`'s, with an unchecked signature as filler.
+fn card_of_len(identity: &Identity, len: usize) -> Vec<u8> {
+    let filler = |size| {
+        let others = vec![entry("filler", size)];
+        hand_made(identity, "alice", CARD_SIGNATURE_CONTEXT, others)
+    };
+    let short = filler(0).len();
+    // The filler's length prefixes grow by a byte or two on the way: try the few sizes.
+    (len.saturating_sub(short + 4)..=len - short)
+        .map(filler)
+        .find(|card| card.len() == len)
+        .expect("a filler size that gives the length")
+}
+
+#[test]
+fn cards_over_the_size_limit_are_refused_and_never_made() {
+    let mut rng = rng(25);
+    let alice = identity(&mut rng, "alice");
+    let too_large = Err(Error::TooLarge {
+        what: "SignedCard",
+        limit: MAX_CARD_LEN,
+    });
+    let largest = card_of_len(&alice, MAX_CARD_LEN);
+    let card = Card::from_bytes(&largest).expect("a card of the largest size imports");
+    let text = base64::engine::general_purpose::STANDARD.encode(&largest);
+    assert_eq!(Card::from_base64(&text).as_ref(), Ok(&card));
+    // Approving it would make a card no import accepts.
+    let app = AppKey::generate(&mut rng);
+    assert_eq!(card.approve(&app), too_large);
+
+    let over = card_of_len(&alice, MAX_CARD_LEN + 1);
+    assert_eq!(Card::from_bytes(&over), too_large);
+    let text = base64::engine::general_purpose::STANDARD.encode(&over);
+    assert_eq!(Card::from_base64(&text), too_large);
+    // Long text is refused before it is decoded, whatever it holds.
+    assert_eq!(Card::from_base64(&"!".repeat(1 << 20)), too_large);
+    assert_eq!(Card::from_bytes(&vec![0; 1 << 20]), too_large);
 }

@@ -7,6 +7,7 @@ use ratchetkit::{Identity, LockParams, PrekeyStore};
 use crate::failure::{Failure, Result};
 use crate::files;
 use crate::password;
+use crate::shown;
 
 /// `keygen`: a new identity, locked with a new password into `out`.
 pub fn keygen(name: &str, out: &Path, force: bool) -> Result<()> {
@@ -31,8 +32,9 @@ pub fn keygen(name: &str, out: &Path, force: bool) -> Result<()> {
         .map_err(|error| Failure::new(format!("cannot lock the new key: {error}")))?;
     files::write_whole(out, &locked, force, true)?;
     eprintln!(
-        "wrote {} for {name}, fingerprint {}",
-        out.display(),
+        "wrote {} for {}, fingerprint {}",
+        shown::path(out),
+        shown::text(identity.card().identity()),
         identity.card().fingerprint()
     );
     Ok(())

@@ -4,7 +4,12 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+use crate::shown;
+
 /// Why a command failed, worded for the person who ran it.
+///
+/// The message quotes paths, card errors and names: it is escaped where it is shown (see
+/// [`shown`]), so none of them can write control characters to the terminal.
 #[derive(Debug)]
 pub struct Failure(String);
 
@@ -29,6 +34,6 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&shown::text(&self.0))
     }
 }

@@ -18,6 +18,7 @@ mod files;
 mod password;
 mod progress;
 mod sealing;
+mod shown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::failure::{Failure, Result};
+use crate::shown;
 
 /// The environment variable that supplies the password (for scripts and tests).
 pub const PASSWORD_VARIABLE: &str = "RATCHETKIT_PASSWORD";
@@ -34,7 +35,7 @@ fn ask(prompt: &str) -> Result<Zeroizing<String>> {
 pub fn existing(key_file: &Path) -> Result<Zeroizing<String>> {
     match from_environment()? {
         Some(password) => Ok(password),
-        None => ask(&format!("Password for {}: ", key_file.display())),
+        None => ask(&format!("Password for {}: ", shown::path(key_file))),
     }
 }
 
@@ -43,7 +44,7 @@ pub fn new(key_file: &Path) -> Result<Zeroizing<String>> {
     let password = match from_environment()? {
         Some(password) => password,
         None => {
-            let first = ask(&format!("New password for {}: ", key_file.display()))?;
+            let first = ask(&format!("New password for {}: ", shown::path(key_file)))?;
             let second = ask("Type it again: ")?;
             if *first != *second {
                 return Err(Failure::new(

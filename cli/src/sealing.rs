@@ -1,5 +1,6 @@
 //! The file subcommands: `seal` and `open`, on ratchetkit's encrypted streams.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -9,24 +10,21 @@ use ratchetkit::{Card, Error};
 use crate::failure::{Failure, Result};
 use crate::files::{self, PendingOutput};
 use crate::progress;
+use crate::shown;
 
 /// Reads the card files in `paths`.
 fn read_cards(paths: &[PathBuf]) -> Result<Vec<Card>> {
     paths.iter().map(|path| files::read_card(path)).collect()
 }
 
-/// `cards` and `own`, each card once.
+/// `cards` and `own`, each card once (by fingerprint), in order.
 fn with_own(cards: Vec<Card>, own: Option<&Card>) -> Vec<Card> {
-    let mut distinct: Vec<Card> = Vec::new();
-    for card in cards.into_iter().chain(own.cloned()) {
-        if !distinct
-            .iter()
-            .any(|known| known.fingerprint() == card.fingerprint())
-        {
-            distinct.push(card);
-        }
-    }
-    distinct
+    let mut seen = BTreeSet::new();
+    cards
+        .into_iter()
+        .chain(own.cloned())
+        .filter(|card| seen.insert(card.fingerprint()))
+        .collect()
 }
 
 /// Opens `input` and gets its length.
@@ -70,9 +68,9 @@ pub fn seal(
     pending.commit()?;
     eprintln!(
         "sealed {bytes} bytes of {} for {} recipient(s) into {}",
-        input.display(),
+        shown::path(input),
         recipients.len(),
-        output.display()
+        shown::path(output)
     );
     Ok(())
 }
@@ -98,11 +96,14 @@ pub fn open(key: &Path, from: &[PathBuf], input: &Path, output: &Path, force: bo
         .iter()
         .find(|card| card.fingerprint() == opened.sender)
         .map_or("an unnamed card", |card| card.identity());
+    // The name comes from a card file: the library refuses names with control or
+    // bidirectional characters, and it is escaped all the same.
     eprintln!(
-        "opened {} bytes from {sender} (fingerprint {}) into {}",
+        "opened {} bytes from {} (fingerprint {}) into {}",
         opened.bytes,
+        shown::text(sender),
         opened.sender,
-        output.display()
+        shown::path(output)
     );
     Ok(())
 }

@@ -437,3 +437,148 @@ fn bad_passwords_and_command_lines_are_refused() {
     let output = scratch.run(&["frobnicate"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Asserts that `output` wrote no control character (but line ends) and no bidirectional
+/// formatting character to stdout or stderr.
+fn no_raw_controls(output: &Output) {
+    for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        let raw = text.chars().find(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+        });
+        assert_eq!(raw, None, "{stream} holds a raw control: {text:?}");
+    }
+}
+
+/// `card`'s bytes with its name replaced by `name` (and the signer of its second
+/// signature entry, if `signer` is given), its signatures kept: a hand-made card file.
+fn tampered_card(card: &Card, name: &str, signer: Option<&str>) -> Vec<u8> {
+    use prost::Message as _;
+    use ratchetkit::wire::v1;
+    let mut signed = v1::SignedCard::decode(card.to_bytes().as_slice()).unwrap();
+    let mut content = v1::CardContent::decode(signed.content.as_slice()).unwrap();
+    content.identity = name.to_owned();
+    signed.content = content.encode_to_vec();
+    if let Some(signer) = signer {
+        let copy = signed.signatures[0].clone();
+        for _ in 0..2 {
+            signed.signatures.push(v1::CardSignature {
+                signer: signer.to_owned(),
+                ..copy.clone()
+            });
+        }
+    }
+    signed.encode_to_vec()
+}
+
+const HOSTILE: &str = "mallory\u{1b}[8m\u{202e} (fingerprint 00)\u{1b}[0m\n\u{9b}2J";
+
+#[test]
+fn a_hostile_name_in_a_card_never_reaches_the_terminal_raw() {
+    let scratch = Scratch::new("hostile-card");
+    scratch.people(&["alice", "bob"]);
+    let alice =
+        Card::from_base64(&fs::read_to_string(scratch.path("alice.card")).unwrap()).unwrap();
+    fs::write(scratch.path("letter.txt"), b"hello").unwrap();
+    succeeds(scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        "letter.txt",
+        "letter.sealed",
+    ]));
+
+    // A card renamed by hand is refused by the library: its name never gets printed.
+    let renamed = tampered_card(&alice, HOSTILE, None);
+    fs::write(scratch.path("renamed.card"), &renamed).unwrap();
+    // A card whose repeated signer holds the sequence is refused with that signer quoted.
+    let repeated = tampered_card(&alice, "alice", Some(HOSTILE));
+    fs::write(scratch.path("repeated.card"), &repeated).unwrap();
+    for (card, expected) in [
+        (
+            "renamed.card",
+            "without control or bidirectional formatting characters",
+        ),
+        ("repeated.card", "more than one signature by"),
+    ] {
+        let output = scratch.run(&[
+            "open",
+            "--key",
+            "bob.key",
+            "--from",
+            card,
+            "letter.sealed",
+            "out.txt",
+        ]);
+        fails_with(&output, expected);
+        no_raw_controls(&output);
+        assert!(!scratch.path("out.txt").exists());
+    }
+
+    // Names given to keygen are refused the same way, and quoted escaped.
+    let output = scratch.run(&["keygen", "--name", HOSTILE, "--out", "mallory.key"]);
+    fails_with(&output, "cannot use the name \"mallory\\u{1b}[8m");
+    no_raw_controls(&output);
+    assert!(!scratch.path("mallory.key").exists());
+}
+
+#[test]
+fn hostile_file_names_are_printed_escaped() {
+    let scratch = Scratch::new("hostile-paths");
+    scratch.people(&["alice", "bob"]);
+    let hostile = format!("{HOSTILE}.txt");
+    fs::write(scratch.path(&hostile), b"hello").unwrap();
+    let sealed = format!("{HOSTILE}.sealed");
+
+    // Successes name their files...
+    let output = scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        &hostile,
+        &sealed,
+    ]);
+    no_raw_controls(&succeeds(output.clone()));
+    assert!(stderr(&output).contains("mallory\\u{1b}[8m\\u{202e} (fingerprint 00)"));
+    let output = scratch.run(&[
+        "open",
+        "--key",
+        "bob.key",
+        "--from",
+        "alice.card",
+        &sealed,
+        &hostile.replace(".txt", ".opened"),
+    ]);
+    no_raw_controls(&succeeds(output.clone()));
+    assert!(stderr(&output).contains("from alice (fingerprint"));
+
+    // ...and so do failures: a missing card, an existing output, a file that is no card.
+    let missing = format!("{HOSTILE}.card");
+    let output = scratch.run(&[
+        "open", "--key", "bob.key", "--from", &missing, &sealed, "out.txt",
+    ]);
+    fails_with(&output, "no such file");
+    no_raw_controls(&output);
+    let output = scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        &hostile,
+        &sealed,
+    ]);
+    fails_with(&output, "already exists");
+    no_raw_controls(&output);
+    let output = scratch.run(&[
+        "open", "--key", "bob.key", "--from", &hostile, &sealed, "out.txt",
+    ]);
+    fails_with(&output, "is not a card");
+    no_raw_controls(&output);
+}

@@ -1,8 +1,9 @@
 //! Ed25519 signatures over a domain-separation context followed by the signed parts.
 //!
 //! Every signature of the protocol is over `context || part || part ...`, where the context
-//! names what is signed (`"ratchetkit/v1/card"`, ...), so a signature made for one purpose
-//! never verifies for another. Verification is strict (RFC 8032 with the canonical-encoding
+//! names what is signed (`"ratchetkit/v2/card-self"`, ...) and no context is a prefix of
+//! another (`tests/contexts.rs`), so a signature made for one purpose never verifies for
+//! another. Verification is strict (RFC 8032 with the canonical-encoding
 //! and small-order checks of `verify_strict`).
 
 use curve25519_dalek::scalar::Scalar;

@@ -195,6 +195,14 @@ impl Roster {
         .encode_to_vec();
         let signature =
             signature::sign(owner.signing_key(), ROSTER_SIGNATURE_CONTEXT, &[&roster]).to_vec();
+        // A roster its members would refuse is never sent: too many long cards.
+        let signed = v1::SignedRoster { roster, signature };
+        if signed.encoded_len() > super::MAX_ROSTER_LEN {
+            return Err(Error::TooLarge {
+                what: "SignedRoster",
+                limit: super::MAX_ROSTER_LEN,
+            });
+        }
         Ok(Self {
             group_id,
             version,
@@ -206,7 +214,7 @@ impl Roster {
             founder: lineage.founder,
             salt: lineage.salt,
             transfers: lineage.transfers,
-            signed: v1::SignedRoster { roster, signature },
+            signed,
         })
     }
 

@@ -11,10 +11,11 @@ use crate::crypto::signature;
 use crate::error::{Error, Result};
 
 /// Signature context of an app's co-signature: Ed25519 over
-/// `"ratchetkit/v1/card-app" || content`. It differs from the self-signature's context so
-/// that neither signature can stand in for the other, even when one key serves as both
-/// an identity key and an app key.
-pub const APP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/card-app";
+/// `"ratchetkit/v2/card-app" || content`. It differs from the self-signature's context,
+/// and neither is a prefix of the other, so that neither signature can stand in for the
+/// other, even when one key serves as both an identity key and an app key. (Version 2:
+/// see [`CARD_SIGNATURE_CONTEXT`](crate::CARD_SIGNATURE_CONTEXT).)
+pub const APP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/card-app";
 
 /// The signer name of an application's co-signature on a card.
 pub const APP_SIGNER: &str = "app";
@@ -119,11 +120,15 @@ impl core::fmt::Debug for AppPublicKey {
 
 impl Card {
     /// This card co-signed by `app`: the app's [`APP_SIGNER`] signature over
-    /// `"ratchetkit/v1/card-app" || content` is appended. The content, and so the
+    /// `"ratchetkit/v2/card-app" || content` is appended. The content, and so the
     /// fingerprint, is unchanged.
     ///
     /// # Errors
-    /// [`Error::DuplicateSignature`] if the card already carries an app signature.
+    /// [`Error::DuplicateSignature`] if the card already carries an app signature;
+    /// [`Error::TooMany`] or [`Error::TooLarge`] if the approved card would list more than
+    /// [`MAX_CARD_SIGNATURES`](crate::limits::MAX_CARD_SIGNATURES) signatures or be longer
+    /// than [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes (only a card carrying other
+    /// signers' entries gets there), rather than a card no import would accept.
     pub fn approve(&self, app: &AppKey) -> Result<Card> {
         let signature = signature::sign(&app.signing, APP_SIGNATURE_CONTEXT, &[self.content()]);
         self.with_signature(APP_SIGNER, signature.to_vec())

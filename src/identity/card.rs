@@ -1,5 +1,7 @@
 //! Self-signed public identity cards and their fingerprints.
 
+use std::collections::BTreeSet;
+
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
@@ -28,8 +30,25 @@ pub const MAX_CARD_LEN: usize = 8_192;
 /// they are decoded, so a card padded with signers costs nothing more.
 pub const MAX_CARD_SIGNATURES: usize = 8;
 
-/// Signature context of a card: Ed25519 over `"ratchetkit/v1/card" || content`.
-pub const CARD_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/card";
+/// Signature context of a card's self-signature: Ed25519 over
+/// `"ratchetkit/v2/card-self" || content`.
+///
+/// Version 2 of the card contexts: in version 1 the self-signature's context,
+/// `ratchetkit/v1/card`, was a prefix of the app's and the rotation's, so only the content's
+/// encoding kept a self-signature from also reading as one of theirs. Every context of the
+/// protocol is now prefix-free (`tests/contexts.rs` checks it). `CardContent` has no
+/// version field, so a card signed under version 1 fails with
+/// [`Error::BadSignature`](crate::Error::BadSignature).
+pub const CARD_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/card-self";
+
+/// The bidirectional formatting characters a name may not hold: the embeddings and
+/// overrides U+202A..=U+202E, the isolates U+2066..=U+2069, the marks U+200E, U+200F and
+/// U+061C. They reorder the text shown after them, so a name holding one could show
+/// another name, or move the fingerprint printed beside it.
+const BIDI_FORMATTING: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
 
 /// The signer name of a card's signature by its own identity key.
 pub const SELF_SIGNER: &str = "self";
@@ -139,12 +158,16 @@ impl Card {
 
     /// Imports a card from its `SignedCard` bytes, verifying the self-signature.
     ///
+    /// The work is linear in the length of `bytes`, which is checked first.
+    ///
     /// A rotated card (one with a previous fingerprint) must carry a
     /// [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature, and only such a card may;
     /// that signature is checked by [`Card::verify_chain`], an app's by
     /// [`Card::verify_app_signature`]: here only their length. Other signers are ignored.
     ///
     /// # Errors
+    /// [`Error::TooLarge`] for more than [`MAX_CARD_LEN`] bytes and [`Error::TooMany`] for
+    /// more than [`MAX_CARD_SIGNATURES`] signature entries, before anything else;
     /// [`Error::Decode`] for bytes that are not a canonical `SignedCard`,
     /// [`Error::InvalidIdentityName`], [`Error::InvalidPublicKey`] or
     /// [`Error::InvalidLength`] for bad content, [`Error::MissingSelfSignature`],
@@ -153,21 +176,42 @@ impl Card {
     /// rotation signature without its rotation or the other way round, and
     /// [`Error::InvalidLength`] for a previous or app signature that is not 64 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_CARD_LEN {
+            return Err(card_too_large());
+        }
         Self::verify(wire::decode(bytes, "SignedCard")?)
     }
 
     /// Imports a card from standard base64 (as made by [`Card::to_base64`]).
     ///
     /// # Errors
+    /// [`Error::TooLarge`] for text longer than the base64 of [`MAX_CARD_LEN`] bytes,
     /// [`Error::Base64`], then everything [`Card::from_bytes`] rejects.
     pub fn from_base64(text: &str) -> Result<Self> {
+        let text = text.trim();
+        // Checked before decoding, so that a huge text costs no allocation.
+        if text.len() > MAX_CARD_LEN.div_ceil(3) * 4 {
+            return Err(card_too_large());
+        }
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
+            .decode(text)
             .map_err(|_| Error::Base64)?;
         Self::from_bytes(&bytes)
     }
 
+    /// Checks a card as [`Card::from_bytes`] documents. Cards made here (by
+    /// [`Card::assemble`] and [`Card::with_signature`]) come through too, so the limits
+    /// hold for them without a length check of their own.
     fn verify(signed: v1::SignedCard) -> Result<Self> {
+        if signed.signatures.len() > MAX_CARD_SIGNATURES {
+            return Err(Error::TooMany {
+                what: "SignedCard.signatures",
+                limit: MAX_CARD_SIGNATURES,
+            });
+        }
+        if signed.encoded_len() > MAX_CARD_LEN {
+            return Err(card_too_large());
+        }
         let content: v1::CardContent = wire::decode(&signed.content, "CardContent")?;
         check_name(&content.identity)?;
         let signing_key = signature::verifying_key(&content.signing_key, "card signing key")?;
@@ -181,17 +225,10 @@ impl Card {
             )?))
         };
 
-        for (i, entry) in signed.signatures.iter().enumerate() {
-            let repeated = signed
-                .signatures
-                .iter()
-                .take(i)
-                .any(|earlier| earlier.signer == entry.signer);
-            if repeated {
-                return Err(Error::DuplicateSignature {
-                    signer: entry.signer.clone(),
-                });
-            }
+        if let Some(signer) = repeated_signer(&signed.signatures) {
+            return Err(Error::DuplicateSignature {
+                signer: signer.to_owned(),
+            });
         }
         let by = |signer: &str| {
             signed
@@ -306,6 +343,10 @@ impl Card {
     }
 
     /// This card with `signature` by `signer` appended, checked as on import.
+    ///
+    /// # Errors
+    /// Those of import: [`Error::DuplicateSignature`] if `signer` already signed, and
+    /// [`Error::TooMany`] or [`Error::TooLarge`] rather than a card no import would accept.
     pub(crate) fn with_signature(&self, signer: &str, signature: Vec<u8>) -> Result<Self> {
         let mut signed = self.signed.clone();
         signed.signatures.push(v1::CardSignature {
@@ -352,8 +393,33 @@ pub(crate) fn encode_content(
     .encode_to_vec())
 }
 
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > MAX_IDENTITY_NAME_LEN {
+/// The error of a card over [`MAX_CARD_LEN`] bytes.
+fn card_too_large() -> Error {
+    Error::TooLarge {
+        what: "SignedCard",
+        limit: MAX_CARD_LEN,
+    }
+}
+
+/// The first signer named by an entry after an earlier one, in one pass over a set of the
+/// signers seen: the list is chosen by whoever sent the card, before any signature is
+/// checked, so comparing each entry with every earlier one would cost its square.
+fn repeated_signer(signatures: &[v1::CardSignature]) -> Option<&str> {
+    let mut seen = BTreeSet::new();
+    signatures
+        .iter()
+        .map(|entry| entry.signer.as_str())
+        .find(|&signer| !seen.insert(signer))
+}
+
+/// Checks an identity name: 1..=[`MAX_IDENTITY_NAME_LEN`] bytes, without a control
+/// character (Unicode category Cc: C0 controls, DEL, C1 controls) or a bidirectional
+/// formatting character ([`BIDI_FORMATTING`]). Names are printed beside fingerprints; a
+/// terminal obeys controls (an escape sequence can hide or rewrite what follows) and
+/// bidirectional formatting reorders it, either of which lets a card pass for another.
+pub(super) fn check_name(name: &str) -> Result<()> {
+    let refused = |c: char| c.is_control() || BIDI_FORMATTING.contains(&c);
+    if name.is_empty() || name.len() > MAX_IDENTITY_NAME_LEN || name.chars().any(refused) {
         return Err(Error::InvalidIdentityName);
     }
     Ok(())

@@ -69,8 +69,11 @@ impl Identity {
     /// Generates a new identity named `name`, created now (by the system clock).
     ///
     /// # Errors
-    /// [`Error::InvalidIdentityName`] if `name` is empty or over
-    /// [`MAX_IDENTITY_NAME_LEN`] bytes.
+    /// [`Error::InvalidIdentityName`] if `name` is empty, over
+    /// [`MAX_IDENTITY_NAME_LEN`] bytes, or holds a control character (such as an escape,
+    /// a newline or DEL) or a bidirectional formatting character (such as U+202E): names
+    /// are shown to people, and these would let a name hide or rewrite what is shown beside
+    /// it. Nothing is drawn from `rng` then.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, name: &str) -> Result<Self> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -89,6 +92,8 @@ impl Identity {
         name: &str,
         created_at: u64,
     ) -> Result<Self> {
+        // Before the keys are drawn, so that a refused name costs no randomness.
+        card::check_name(name)?;
         let signing = SigningKey::generate(rng);
         let agreement = AgreementKeyPair::generate(rng);
         let card = Card::sign(name, &signing, agreement.public(), created_at)?;

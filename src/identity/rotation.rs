@@ -13,9 +13,12 @@ use crate::error::{Error, Result};
 use crate::wire::v1;
 
 /// Signature context of the replaced key's signature on a rotated card: Ed25519 by the
-/// previous card's key over `"ratchetkit/v1/card-rotation" || content`. Its own context
-/// keeps it from standing in for a self-signature or an app signature by the same key.
-pub const ROTATION_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v1/card-rotation";
+/// previous card's key over `"ratchetkit/v2/card-rotation" || content`. Its own context,
+/// of which no other is a prefix, keeps it from standing in for a self-signature or an app
+/// signature by the same key. (Version 2: see
+/// [`CARD_SIGNATURE_CONTEXT`](crate::CARD_SIGNATURE_CONTEXT); a rotation signed under
+/// version 1 fails with [`CardChainBreak::BadPreviousSignature`].)
+pub const ROTATION_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/card-rotation";
 
 /// The signer name of the replaced key's signature on a rotated card.
 pub const PREVIOUS_SIGNER: &str = "previous";

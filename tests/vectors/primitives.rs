@@ -19,7 +19,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
 
-pub const CARD_CONTEXT: &[u8] = b"ratchetkit/v1/card";
+// Cards are at version 2 of their contexts, prefix-free (`ratchetkit/v1/card` was a prefix of
+// the app and rotation contexts).
+pub const CARD_CONTEXT: &[u8] = b"ratchetkit/v2/card-self";
 pub const SELF_SIGNER: &str = "self";
 pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
 pub const X3DH_INFO: &[u8] = b"ratchetkit/v1/x3dh";
