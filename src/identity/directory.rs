@@ -103,6 +103,9 @@ struct Entry {
     depth: usize,
     replaced_by: Option<Fingerprint>,
     one_time: VecDeque<PrekeyBundle>,
+    /// The ids of `one_time`, so that a publish checks for a repeat in O(log n) rather
+    /// than by scanning up to MAX_ONE_TIME_PREKEYS bundles each time.
+    queued: BTreeSet<u32>,
     handed_out: BTreeSet<u32>,
     fallback: Option<PrekeyBundle>,
 }
@@ -186,6 +189,7 @@ impl CardDirectory for InMemoryDirectory {
                 before.replaced_by = Some(fingerprint);
                 // Bundles signed with the replaced key are not handed out any more.
                 before.one_time.clear();
+                before.queued.clear();
                 before.fallback = None;
                 depth
             }
@@ -201,6 +205,7 @@ impl CardDirectory for InMemoryDirectory {
                 depth,
                 replaced_by: None,
                 one_time: VecDeque::new(),
+                queued: BTreeSet::new(),
                 handed_out: BTreeSet::new(),
                 fallback: None,
             },
@@ -221,11 +226,7 @@ impl CardDirectory for InMemoryDirectory {
         match bundle.one_time_prekey_id() {
             None => entry.fallback = Some(bundle),
             Some(id) => {
-                let queued = entry
-                    .one_time
-                    .iter()
-                    .any(|held| held.one_time_prekey_id() == Some(id));
-                if queued || entry.handed_out.contains(&id) {
+                if entry.queued.contains(&id) || entry.handed_out.contains(&id) {
                     return Ok(());
                 }
                 if entry.one_time.len() >= MAX_ONE_TIME_PREKEYS {
@@ -233,6 +234,7 @@ impl CardDirectory for InMemoryDirectory {
                         max: MAX_ONE_TIME_PREKEYS,
                     });
                 }
+                entry.queued.insert(id);
                 entry.one_time.push_back(bundle);
             }
         }
@@ -271,6 +273,7 @@ impl CardDirectory for InMemoryDirectory {
             }
             if let Some(bundle) = entry.one_time.pop_front() {
                 if let Some(id) = bundle.one_time_prekey_id() {
+                    entry.queued.remove(&id);
                     entry.handed_out.insert(id);
                 }
                 bundles.push(bundle);
