@@ -9,6 +9,42 @@ pub(crate) mod kdf;
 pub(crate) mod signature;
 pub(crate) mod skipped_keys;
 
+use prost::bytes::{Buf, Bytes};
+use zeroize::Zeroizing;
+
+/// Bytes that hold secrets, as input to protobuf decoding.
+///
+/// prost copies each `bytes` field out of a plain `&[u8]` through a temporary `Bytes`
+/// buffer that it frees without wiping: every key of a loaded state would be left in freed
+/// memory. Here that temporary wipes itself when dropped.
+pub(crate) struct SecretBuf<'a>(&'a [u8]);
+
+impl<'a> SecretBuf<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl Buf for SecretBuf<'_> {
+    fn remaining(&self) -> usize {
+        self.0.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.0
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.0 = self.0.get(count..).unwrap_or_default();
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        let copy = Zeroizing::new(self.0.get(..len).unwrap_or(self.0).to_vec());
+        self.advance(len);
+        Bytes::from_owner(copy)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use zeroize::ZeroizeOnDrop;
