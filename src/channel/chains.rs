@@ -63,7 +63,7 @@ pub(crate) struct Advance {
     /// The chain after the step.
     pub(crate) chain: ReceivingChain,
     /// Keys of the messages passed over, with their numbers.
-    pub(crate) skipped: Vec<(u32, MessageKey)>,
+    pub(crate) skipped: chain::PassedKeys,
 }
 
 impl ReceivingChain {

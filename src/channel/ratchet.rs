@@ -28,11 +28,12 @@ pub(crate) type ChannelSkippedKeys = SkippedKeys<MessageId, MAX_SKIPPED_KEYS>;
 /// Keeps the keys an advance passed over and returns the chain after it.
 fn keep_skipped(skipped: &mut ChannelSkippedKeys, advance: Advance) -> ReceivingChain {
     let ratchet_key = advance.chain.ratchet_key;
+    // Copies, not moves: the passed keys wipe themselves where they are when dropped.
     skipped.extend(
         advance
             .skipped
-            .into_iter()
-            .map(|(number, key)| ((ratchet_key, number), key)),
+            .iter()
+            .map(|(number, key)| ((ratchet_key, number), key.clone())),
     );
     advance.chain
 }

@@ -105,7 +105,24 @@ pub(crate) struct Advance {
     /// The chain after the step.
     pub(crate) chain: KeyChain,
     /// Keys of the messages passed over, with their numbers.
-    pub(crate) skipped: Vec<(u32, MessageKey)>,
+    pub(crate) skipped: PassedKeys,
+}
+
+/// The keys of messages a chain passed over, with their numbers, until they are copied
+/// into the skipped keys.
+///
+/// One allocation of the exact size, never grown, and only lent out: moving a key out of a
+/// `Vec` (by `into_iter` or `drain`) leaves its bytes in the buffer, which is then freed
+/// unwiped, and growing one leaves the old buffer so. Dropped, each key wipes itself in
+/// place before the buffer is freed.
+#[derive(Default)]
+pub(crate) struct PassedKeys(Vec<(u32, MessageKey)>);
+
+impl PassedKeys {
+    /// The keys, by message number, in the order derived.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &MessageKey)> {
+        self.0.iter().map(|(number, key)| (*number, key))
+    }
 }
 
 impl KeyChain {
@@ -143,14 +160,18 @@ impl KeyChain {
             return Err(Error::TooFarAhead { gap, max: max_gap });
         }
         let mut chain = self.clone();
-        let mut skipped = Vec::new();
+        // `gap` is at most `max_gap`, so this is the exact size, reserved once.
+        let mut skipped = Vec::with_capacity(usize::try_from(gap).unwrap_or(0));
         while chain.index < end {
             let (message_key, next) = chain.key.step();
             skipped.push((chain.index, message_key));
             chain.key = next;
             chain.index += 1;
         }
-        Ok(Advance { chain, skipped })
+        Ok(Advance {
+            chain,
+            skipped: PassedKeys(skipped),
+        })
     }
 
     /// Derives the key of message `number` (which must not be behind the chain), keeping

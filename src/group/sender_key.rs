@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::message::IncomingGroupMessage;
 use super::{GROUP_MESSAGE_INFO, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
-use crate::crypto::chain::{ChainKey, KeyChain, MessageKey};
+use crate::crypto::chain::{ChainKey, KeyChain, PassedKeys};
 use crate::crypto::signature;
 use crate::crypto::skipped_keys::SkippedKeys;
 use crate::error::{Error, Result};
@@ -95,8 +95,24 @@ pub(crate) type GroupSkippedKeys = SkippedKeys<(u32, u32), MAX_GROUP_SKIPPED_KEY
 pub(crate) struct SenderChains {
     /// Sender keys sent under an older roster belong to an earlier membership: refused.
     pub(crate) since: u64,
+    /// Only inserted into, never removed from (see [`newest_epochs`]).
     pub(crate) epochs: BTreeMap<u32, SenderChain>,
     pub(crate) skipped: GroupSkippedKeys,
+}
+
+/// The newest [`MAX_SENDER_EPOCHS`] chains of `epochs`, in a new map.
+///
+/// Not `pop_first`: removing from a `BTreeMap` shifts the values after it within their
+/// node, and the old copy of the last one (a chain key, which gives every later message
+/// key) stays in the node's spare room until the node is freed, unwiped. A map filled in
+/// ascending order only appends, and dropping the old one wipes each chain where it is.
+fn newest_epochs(epochs: &BTreeMap<u32, SenderChain>) -> BTreeMap<u32, SenderChain> {
+    let older = epochs.len().saturating_sub(MAX_SENDER_EPOCHS);
+    let mut newest = BTreeMap::new();
+    for (epoch, chain) in epochs.iter().skip(older) {
+        newest.insert(*epoch, chain.clone());
+    }
+    newest
 }
 
 /// A sender key checked by [`SenderChains::check`], to [`insert`](SenderChains::insert):
@@ -104,7 +120,7 @@ pub(crate) struct SenderChains {
 pub(crate) struct CheckedKey {
     pub(crate) epoch: u32,
     chain: SenderChain,
-    earlier: Vec<(u32, MessageKey)>,
+    earlier: PassedKeys,
 }
 
 /// A decryption worked out on copies, applied by [`SenderChains::commit`].
@@ -114,7 +130,7 @@ pub(crate) struct Opened {
     iteration: u32,
     /// The chain after the message, with the keys it passed over; `None` when the key came
     /// from the skipped keys.
-    advance: Option<(KeyChain, Vec<(u32, MessageKey)>)>,
+    advance: Option<(KeyChain, PassedKeys)>,
 }
 
 impl SenderChains {
@@ -185,7 +201,7 @@ impl SenderChains {
         Ok(CheckedKey {
             epoch,
             chain,
-            earlier: Vec::new(),
+            earlier: PassedKeys::default(),
         })
     }
 
@@ -198,13 +214,14 @@ impl SenderChains {
             earlier,
         } = key;
         self.epochs.insert(epoch, chain);
+        // Copies, not moves: the passed keys wipe themselves where they are when dropped.
         self.skipped.extend(
             earlier
-                .into_iter()
-                .map(|(iteration, key)| ((epoch, iteration), key)),
+                .iter()
+                .map(|(iteration, key)| ((epoch, iteration), key.clone())),
         );
-        while self.epochs.len() > MAX_SENDER_EPOCHS {
-            self.epochs.pop_first();
+        if self.epochs.len() > MAX_SENDER_EPOCHS {
+            self.epochs = newest_epochs(&self.epochs);
         }
         let epochs = &self.epochs;
         self.skipped.retain(|(epoch, _)| epochs.contains_key(epoch));
@@ -260,8 +277,8 @@ impl SenderChains {
                 }
                 self.skipped.extend(
                     skipped
-                        .into_iter()
-                        .map(|(iteration, key)| ((epoch, iteration), key)),
+                        .iter()
+                        .map(|(iteration, key)| ((epoch, iteration), key.clone())),
                 );
             }
         }
