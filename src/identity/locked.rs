@@ -1,7 +1,7 @@
 //! Password-locked identities: an identity and its prekey store, encrypted under a key
 //! that Argon2id derives from a password, for key files and backups.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use prost::Message;
 use rand::CryptoRng;
 use zeroize::Zeroizing;
@@ -61,10 +61,13 @@ pub const MAX_LOCK_ITERATIONS: u32 = 10;
 /// to 8.
 pub const MAX_LOCK_PARALLELISM: u32 = 16;
 
-/// Longest encoded `LockedIdentity`, in bytes: 64 KiB: the parameters, salt and nonce and an
-/// encrypted identity of at most [`MAX_IDENTITY_STATE_LEN`](crate::limits::MAX_IDENTITY_STATE_LEN)
-/// bytes. Locked files come from disk or a backup; checked before decoding.
-pub const MAX_LOCKED_IDENTITY_LEN: usize = 64 * 1024 + 1024;
+/// Longest encoded `LockedIdentity`, in bytes: 4 MiB + 65 KiB: the parameters, salt and
+/// nonce, and an encrypted identity of at most
+/// [`MAX_IDENTITY_STATE_LEN`](crate::limits::MAX_IDENTITY_STATE_LEN) bytes with its prekey
+/// store of at most [`MAX_PREKEY_STORE_STATE_LEN`](crate::limits::MAX_PREKEY_STORE_STATE_LEN).
+/// Locked files come from disk or a backup; checked before decoding.
+pub const MAX_LOCKED_IDENTITY_LEN: usize =
+    super::MAX_IDENTITY_STATE_LEN + super::prekeys::MAX_PREKEY_STORE_STATE_LEN + 1024;
 
 /// Length of the AES-256-GCM nonce of a locked identity.
 const NONCE_LEN: usize = 12;
@@ -168,12 +171,29 @@ impl LockParams {
             .map_err(|_| Error::InvalidState {
                 reason: "locked identity has Argon2id parameters Argon2 does not allow",
             })?;
+        let mut memory = working_memory(params.block_count())?;
         let mut key = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(password, salt, key.as_mut_slice())
+            .hash_password_into_with_memory(password, salt, key.as_mut_slice(), &mut *memory)
             .map_err(|_| Error::KeyDerivationFailed)?;
         Ok(key)
     }
+}
+
+/// Argon2id's working memory, `blocks` KiB, wiped when dropped (on error paths too).
+///
+/// argon2's own `hash_password_into` frees its memory without wiping it, and what is left
+/// there gives the key away: the last block of each lane is all the final hash needs, so
+/// whoever reads that freed memory opens the locked identity without the password.
+/// Allocated at its full size at once, so it is never moved; a failed allocation is an
+/// error, not an abort.
+fn working_memory(blocks: usize) -> Result<Zeroizing<Vec<Block>>> {
+    let mut memory = Zeroizing::new(Vec::new());
+    memory
+        .try_reserve_exact(blocks)
+        .map_err(|_| Error::KeyDerivationFailed)?;
+    memory.resize(blocks, Block::new());
+    Ok(memory)
 }
 
 /// A parsed `LockedIdentity` whose framing has been checked.
