@@ -1,0 +1,654 @@
+//! Freed heap memory keeps no message or chain key and no block of Argon2id's working memory.
+//!
+//! A checking global allocator looks at every block the process frees while a run is
+//! recorded: blocks of at least [`LARGE`] bytes (only Argon2id's working memory is that
+//! large here) must be all zeros when freed; smaller ones are copied to a side arena,
+//! which is searched afterwards. A `realloc` counts as freeing the old block, since a
+//! moved block's old bytes are left behind in freed memory.
+//!
+//! What is searched for is known independently of ratchetkit:
+//! - a channel's message and chain keys come from the vectors' model of the Double Ratchet
+//!   (`tests/vectors/channel_model.rs`), run on the primitive crates from the private keys
+//!   ratchetkit drew, and checked against every message the library sent;
+//! - a group sender's are KDF_CK steps (docs/PROTOCOL.md) from the chain key of each of its
+//!   sender keys, computed with the vectors' primitives;
+//! - Argon2id's blocks are those of the same Argon2id run on the argon2 crate directly.
+//!
+//! The run: out-of-order delivery that skips and then uses hundreds of keys, eviction past
+//! `MAX_SKIPPED_KEYS`, the end of a receiving chain with keys still skipped on it, saves
+//! and loads in between; the same for a group sender, whose new epochs then push out the
+//! old ones with their skipped keys; dropping everything; then locking and unlocking an
+//! identity. No key of the run may be found in the freed bytes (a chain key left behind
+//! would give every later message key of its chain), and no Argon2id block.
+//!
+//! Run with `--nocapture` to see what was searched.
+
+// The allocator needs `unsafe`: it forwards to `System` and reads the blocks it frees.
+#![allow(unsafe_code)]
+
+mod common;
+
+// The model, the primitives and the RNG of the vectors; this test uses a part of each.
+#[path = "vectors"]
+#[allow(dead_code, unused_imports, unused_macros)]
+mod vectors {
+    pub mod channel_model;
+    pub mod json;
+    pub mod primitives;
+    pub mod rng;
+}
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use rand::rngs::ChaCha20Rng;
+use rand::{Rng, SeedableRng, TryCryptoRng, TryRng};
+use ratchetkit::wire::v1;
+use ratchetkit::{
+    Channel, Error, Group, Identity, LockParams, PrekeyStore, MAX_SKIPPED_KEYS,
+    MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+};
+
+use common::groups::World;
+use common::{fields_at, raw_fields};
+use vectors::channel_model::ChannelModel;
+use vectors::primitives::{kdf_ck, x25519_public, x3dh_shared_secret, X3dhSecrets};
+use vectors::rng::RecordingRng;
+
+// ---- The checking allocator -------------------------------------------------------------
+
+/// Freed blocks at least this large are checked for zeros when freed instead of copied.
+const LARGE: usize = 1 << 20;
+
+/// Room for the copies of freed blocks: address space only, touched as it fills.
+const ARENA_LEN: usize = 128 << 20;
+
+static RECORDING: AtomicBool = AtomicBool::new(false);
+static ARENA: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+static ARENA_USED: AtomicUsize = AtomicUsize::new(0);
+static ARENA_OVERFLOW: AtomicUsize = AtomicUsize::new(0);
+static SMALL_FREED: AtomicUsize = AtomicUsize::new(0);
+static LARGE_FREED: AtomicUsize = AtomicUsize::new(0);
+static LARGE_FREED_BYTES: AtomicUsize = AtomicUsize::new(0);
+static LARGE_NOT_WIPED: AtomicUsize = AtomicUsize::new(0);
+
+struct Checking;
+
+impl Checking {
+    /// Looks at a block about to be freed, if a run is being recorded.
+    ///
+    /// # Safety
+    /// `block` must be valid for reads of `size` bytes.
+    unsafe fn freeing(block: *const u8, size: usize) {
+        if !RECORDING.load(Ordering::SeqCst) || size == 0 {
+            return;
+        }
+        if size >= LARGE {
+            // SAFETY: the caller's guarantee.
+            let bytes = unsafe { std::slice::from_raw_parts(block, size) };
+            LARGE_FREED.fetch_add(1, Ordering::SeqCst);
+            LARGE_FREED_BYTES.fetch_add(size, Ordering::SeqCst);
+            if bytes.iter().any(|&byte| byte != 0) {
+                LARGE_NOT_WIPED.fetch_add(1, Ordering::SeqCst);
+            }
+            return;
+        }
+        let arena = ARENA.load(Ordering::SeqCst);
+        let start = ARENA_USED.fetch_add(size, Ordering::SeqCst);
+        if arena.is_null() || start + size > ARENA_LEN {
+            ARENA_OVERFLOW.fetch_add(size, Ordering::SeqCst);
+            return;
+        }
+        // SAFETY: `start + size` is within the arena, which no one else writes there.
+        unsafe { ptr::copy_nonoverlapping(block, arena.add(start), size) };
+        SMALL_FREED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the same layout; `realloc` while
+// recording allocates the new block, copies, and frees the old one through `System`.
+unsafe impl GlobalAlloc for Checking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        unsafe {
+            Self::freeing(block, layout.size());
+            System.dealloc(block, layout);
+        }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !RECORDING.load(Ordering::SeqCst) {
+            return unsafe { System.realloc(block, layout, new_size) };
+        }
+        unsafe {
+            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+            let new = System.alloc(new_layout);
+            if !new.is_null() {
+                ptr::copy_nonoverlapping(block, new, layout.size().min(new_size));
+                Self::freeing(block, layout.size());
+                System.dealloc(block, layout);
+            }
+            new
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Checking = Checking;
+
+fn start_recording() {
+    // SAFETY: a valid non-zero layout; the arena is never freed (the process ends).
+    let arena = unsafe { System.alloc(Layout::from_size_align(ARENA_LEN, 4096).unwrap()) };
+    assert!(!arena.is_null(), "no address space for the arena");
+    ARENA.store(arena, Ordering::SeqCst);
+    RECORDING.store(true, Ordering::SeqCst);
+}
+
+/// Stops recording; the copies of the blocks freed since [`start_recording`].
+fn stop_recording() -> &'static [u8] {
+    RECORDING.store(false, Ordering::SeqCst);
+    let used = ARENA_USED.load(Ordering::SeqCst).min(ARENA_LEN);
+    // SAFETY: the arena's first `used` bytes were written by `freeing`; it lives on.
+    unsafe { std::slice::from_raw_parts(ARENA.load(Ordering::SeqCst), used) }
+}
+
+/// How many of `needles` (each `N` bytes) occur anywhere in `haystack`, at any offset.
+fn count_found<const N: usize>(haystack: &[u8], needles: &[[u8; N]]) -> usize {
+    // An 8-byte prefix picks the candidates; a bitmap of prefixes keeps the common case (no
+    // candidate) to one lookup.
+    const BITS: u32 = 24;
+    let slot = |prefix: u64| (prefix.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BITS)) as usize;
+    let prefix = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    let mut bitmap = vec![0u64; (1 << BITS) / 64];
+    let mut by_prefix: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (index, needle) in needles.iter().enumerate() {
+        let p = prefix(needle);
+        bitmap[slot(p) / 64] |= 1 << (slot(p) % 64);
+        by_prefix.entry(p).or_default().push(index);
+    }
+    let mut found = vec![false; needles.len()];
+    for start in 0..haystack.len().saturating_sub(N - 1) {
+        let p = prefix(&haystack[start..]);
+        if bitmap[slot(p) / 64] & (1 << (slot(p) % 64)) == 0 {
+            continue;
+        }
+        for &index in by_prefix.get(&p).into_iter().flatten() {
+            if haystack[start..start + N] == needles[index] {
+                found[index] = true;
+            }
+        }
+    }
+    found.iter().filter(|&&found| found).count()
+}
+
+// ---- What is searched for --------------------------------------------------------------
+
+/// Keys to search for: message keys, and the chain keys they came from (a chain key left
+/// behind gives every later message key of its chain).
+///
+/// Room is reserved up front and never grown, so the lists leave no copy in freed memory.
+struct Keys {
+    message: Vec<[u8; 32]>,
+    chain: Vec<[u8; 32]>,
+}
+
+impl Keys {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            message: Vec::with_capacity(capacity),
+            chain: Vec::with_capacity(2 * capacity),
+        }
+    }
+
+    fn push(&mut self, message_key: [u8; 32], chain_keys: [[u8; 32]; 2]) {
+        assert!(
+            self.message.len() < self.message.capacity()
+                && self.chain.len() + 2 <= self.chain.capacity(),
+            "room reserved for every key"
+        );
+        self.message.push(message_key);
+        self.chain.extend(chain_keys);
+    }
+
+    /// The keys of `count` messages of the chain at `chain_key` (KDF_CK).
+    fn chain_from(&mut self, mut chain_key: [u8; 32], count: usize) {
+        for _ in 0..count {
+            let (message_key, next) = kdf_ck(&chain_key);
+            self.push(message_key, [chain_key, next]);
+            chain_key = next;
+        }
+    }
+}
+
+// ---- A channel, with its message keys from the model ------------------------------------
+
+const PLAINTEXT: &[u8] = b"a message";
+
+/// A message sent: the model's index of its chain, and its bytes.
+type Sent = (usize, Vec<u8>);
+
+struct Conversation {
+    rng: RecordingRng,
+    model: ChannelModel,
+    alice: Channel,
+    /// Absent until Bob joins from Alice's first message.
+    bob: Option<Channel>,
+    /// Every message key of the conversation, with its chain keys.
+    keys: Keys,
+}
+
+impl Conversation {
+    /// Alice starts a channel to Bob (no one-time prekey) and Bob joins from her first
+    /// message. Draws as in tests/vectors/README.md.
+    fn start(keys: Keys) -> Self {
+        let mut rng = RecordingRng::new(*b"ratchetkit/tests/freed-memory/01");
+        let alice = Identity::generate_at(&mut rng, "alice", common::CREATED_AT).unwrap();
+        let [_, alice_agreement] = rng.take("alice");
+        let bob = Identity::generate_at(&mut rng, "bob", common::CREATED_AT).unwrap();
+        let [_, bob_agreement] = rng.take("bob");
+        let mut bob_prekeys = PrekeyStore::new(&mut rng);
+        let [signed_prekey] = rng.take("PrekeyStore::new");
+        let bundle = bob_prekeys.bundle(&bob, None).unwrap();
+        let alice_channel = Channel::create(&mut rng, &alice, &bundle).unwrap();
+        let [ephemeral, first_ratchet] = rng.take("Channel::create");
+        let dh = X3dhSecrets {
+            initiator_identity: alice_agreement,
+            ephemeral,
+            responder_identity: bob_agreement,
+            signed_prekey,
+            one_time_prekey: None,
+        }
+        .dh_outputs();
+        let (_, shared_secret) = x3dh_shared_secret(&dh);
+        let associated_data = [
+            alice.card().signing_key(),
+            alice.card().agreement_key(),
+            bob.card().signing_key(),
+            bob.card().agreement_key(),
+        ]
+        .concat();
+        let prekey_info = v1::PrekeyInfo {
+            initiator_card: alice.card().to_bytes(),
+            ephemeral_key: x25519_public(&ephemeral).to_vec(),
+            signed_prekey_id: bundle.signed_prekey_id(),
+            one_time_prekey_id: None,
+        };
+        let model = ChannelModel::new(
+            ["alice", "bob"],
+            associated_data,
+            prekey_info,
+            shared_secret,
+            signed_prekey,
+            first_ratchet,
+        );
+        let mut conversation = Self {
+            rng,
+            model,
+            alice: alice_channel,
+            bob: None,
+            keys,
+        };
+        let (chain, first) = conversation.send("alice");
+        conversation.bob = Some(
+            Channel::join(&bob, &mut bob_prekeys, &first)
+                .unwrap()
+                .channel,
+        );
+        conversation.model.receive("bob", chain);
+        conversation
+    }
+
+    fn channel(&mut self, party: &str) -> &mut Channel {
+        if party == "alice" {
+            &mut self.alice
+        } else {
+            self.bob.as_mut().expect("Bob has joined")
+        }
+    }
+
+    /// `party` sends a message; the model computes the same one, with its message key.
+    fn send(&mut self, party: &str) -> Sent {
+        let new_chain = self.model.needs_new_chain(party);
+        let channel = if party == "alice" {
+            &mut self.alice
+        } else {
+            self.bob.as_mut().expect("Bob has joined")
+        };
+        let message = channel.encrypt(&mut self.rng, PLAINTEXT).unwrap();
+        let draws = self.rng.take_all();
+        assert_eq!(
+            draws.len(),
+            usize::from(new_chain),
+            "one draw per new chain"
+        );
+        let secret = draws
+            .first()
+            .map(|draw| draw.as_slice().try_into().unwrap());
+        let computed = self.model.send(party, 0, PLAINTEXT, secret);
+        assert_eq!(
+            computed.message, message,
+            "the model sends what ratchetkit sends"
+        );
+        self.keys.push(
+            computed.message_key,
+            [computed.chain_key, computed.next_chain_key],
+        );
+        (computed.chain, message)
+    }
+
+    fn deliver(&mut self, party: &str, (chain, message): &Sent) {
+        assert_eq!(self.channel(party).decrypt(message).unwrap(), PLAINTEXT);
+        self.model.receive(party, *chain);
+    }
+
+    fn reload(&mut self, party: &str) {
+        let saved = self.channel(party).to_bytes();
+        *self.channel(party) = Channel::from_bytes(&saved).unwrap();
+    }
+}
+
+/// 1, ..., n - 1 in a scrambled order (`step` must be prime to n - 1).
+fn scrambled(n: usize, step: usize) -> impl Iterator<Item = usize> {
+    (0..n - 1).map(move |i| 1 + i * step % (n - 1))
+}
+
+/// The channel part of the run; returns its keys.
+fn channel_run(keys: Keys) -> Keys {
+    let mut c = Conversation::start(keys);
+
+    // Bob gets the last of 250 messages first, then the 249 before it, scrambled, with
+    // saves and loads in between.
+    let sent: Vec<Sent> = (0..250).map(|_| c.send("alice")).collect();
+    c.deliver("bob", &sent[249]);
+    assert_eq!(c.channel("bob").skipped_keys(), 249);
+    c.reload("bob");
+    for (done, i) in scrambled(250, 97).enumerate() {
+        c.deliver("bob", &sent[i - 1]);
+        if done == 120 {
+            c.reload("bob");
+        }
+    }
+    assert_eq!(c.channel("bob").skipped_keys(), 0);
+
+    // Past MAX_SKIPPED_KEYS: 1,999 keys skipped, then 199 more evict the 198 oldest.
+    let sent: Vec<Sent> = (0..2_200).map(|_| c.send("alice")).collect();
+    c.deliver("bob", &sent[1_999]);
+    c.deliver("bob", &sent[2_199]);
+    assert_eq!(c.channel("bob").skipped_keys(), MAX_SKIPPED_KEYS);
+    assert_eq!(
+        c.channel("bob").decrypt(&sent[0].1),
+        Err(Error::Duplicate),
+        "evicted"
+    );
+    for message in &sent[198..348] {
+        c.deliver("bob", message);
+    }
+    c.reload("bob");
+
+    // Alice's chain ends with ten messages Bob has not seen: his next step skips them.
+    let late: Vec<Sent> = (0..10).map(|_| c.send("alice")).collect();
+    let reply = c.send("bob");
+    c.deliver("alice", &reply);
+    let next = c.send("alice");
+    c.deliver("bob", &next);
+    c.deliver("bob", &late[4]);
+    c.deliver("bob", &late[0]);
+    c.reload("bob");
+    c.reload("alice");
+
+    // Everything is dropped while recording: what was still held must be wiped.
+    let Conversation { keys, .. } = c;
+    keys
+}
+
+// ---- A group sender's skipped keys ------------------------------------------------------
+
+/// Reads a varint field of a protobuf message.
+fn varint_field(message: &[u8], number: u32) -> u64 {
+    raw_fields(message)
+        .into_iter()
+        .find(|field| field.number == number && field.wire_type == 0)
+        .map_or(0, |field| {
+            message[field.value]
+                .iter()
+                .enumerate()
+                .fold(0, |value, (i, byte)| {
+                    value | (u64::from(byte & 0x7f) << (7 * i))
+                })
+        })
+}
+
+/// Alice's group messages in her first sender key epoch.
+const GROUP_MESSAGES: usize = 2_400;
+
+/// New epochs Alice starts after them, and her messages in each.
+const REKEYS: usize = 4;
+const REKEYED_MESSAGES: usize = 60;
+
+/// The chain key of Alice's current sender key, read from her saved group before she
+/// sends on it.
+fn own_chain_key(world: &mut World) -> [u8; 32] {
+    let state = world.group(0).to_bytes();
+    let own = fields_at(&state, &[4])[0];
+    assert_eq!(
+        varint_field(own, 3),
+        0,
+        "Alice has sent nothing on this epoch yet"
+    );
+    fields_at(own, &[2])[0].try_into().unwrap()
+}
+
+/// A group of Alice and Bob, and the keys of Alice's first [`GROUP_MESSAGES`] messages.
+fn group_setup(keys: &mut Keys) -> World {
+    let mut world = World::new(14, 2);
+    world.create_group(0, &[1]);
+    keys.chain_from(own_chain_key(&mut world), GROUP_MESSAGES);
+    world
+}
+
+/// The group part of the run: Bob's skipped keys of Alice's messages used out of order,
+/// with a save and load, evicted past `MAX_GROUP_SKIPPED_KEYS`, and dropped with the
+/// epochs they belong to when Alice's new epochs push those out of the ones Bob keeps.
+fn group_run(mut world: World, keys: &mut Keys) {
+    let sent: Vec<Vec<u8>> = (0..GROUP_MESSAGES)
+        .map(|_| world.group(0).encrypt(PLAINTEXT).unwrap())
+        .collect();
+    let bob = world.group(1);
+    bob.decrypt(&sent[299]).unwrap();
+    let saved = bob.to_bytes();
+    *bob = Group::from_bytes(&saved).unwrap();
+    for i in scrambled(300, 101) {
+        assert_eq!(bob.decrypt(&sent[i - 1]).unwrap().plaintext, PLAINTEXT);
+    }
+    bob.decrypt(&sent[2_299]).unwrap();
+    bob.decrypt(&sent[2_399]).unwrap();
+    assert_eq!(
+        bob.decrypt(&sent[300]).unwrap_err(),
+        Error::Duplicate,
+        "evicted"
+    );
+    for message in &sent[400..500] {
+        bob.decrypt(message).unwrap();
+    }
+
+    for _ in 0..REKEYS {
+        world.rekey(0);
+        world.flush();
+        keys.chain_from(own_chain_key(&mut world), REKEYED_MESSAGES);
+        let sent: Vec<Vec<u8>> = (0..REKEYED_MESSAGES)
+            .map(|_| world.group(0).encrypt(PLAINTEXT).unwrap())
+            .collect();
+        let bob = world.group(1);
+        bob.decrypt(&sent[40]).unwrap();
+        for message in sent[..40].iter().rev() {
+            bob.decrypt(message).unwrap();
+        }
+        // Leaves 18 skipped.
+        bob.decrypt(&sent[REKEYED_MESSAGES - 1]).unwrap();
+    }
+    let alice = world.key(0);
+    assert_eq!(world.group(1).skipped_keys(&alice), 3 * 18);
+    drop(world);
+}
+
+// ---- Argon2id --------------------------------------------------------------------------
+
+/// A seeded RNG that keeps the first 16-byte draw: the salt of `Identity::lock`.
+struct SaltSpy {
+    inner: ChaCha20Rng,
+    salt: Option<[u8; 16]>,
+}
+
+impl TryRng for SaltSpy {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.inner.next_u32())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.inner.next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.inner.fill_bytes(dst);
+        if dst.len() == 16 && self.salt.is_none() {
+            self.salt = dst.try_into().ok();
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for SaltSpy {}
+
+const PASSWORD: &[u8] = b"correct horse";
+
+fn lowest_lock_params() -> LockParams {
+    LockParams {
+        memory_kib: MIN_LOCK_MEMORY_KIB,
+        iterations: MIN_LOCK_ITERATIONS,
+        parallelism: MIN_LOCK_PARALLELISM,
+    }
+}
+
+/// Locks and unlocks an identity; the salt used.
+fn argon2_run() -> [u8; 16] {
+    let mut rng = SaltSpy {
+        inner: ChaCha20Rng::seed_from_u64(14),
+        salt: None,
+    };
+    let identity = Identity::generate_at(&mut rng, "carol", common::CREATED_AT).unwrap();
+    let prekeys = PrekeyStore::new(&mut rng);
+    rng.salt = None;
+    let locked = identity
+        .lock(&mut rng, &prekeys, PASSWORD, &lowest_lock_params())
+        .unwrap();
+    let (unlocked, _) = Identity::unlock(&locked, PASSWORD).unwrap();
+    assert_eq!(unlocked.card(), identity.card());
+    rng.salt.expect("lock drew a salt")
+}
+
+/// The working memory of that Argon2id run at its end, as 1 KiB blocks.
+fn argon2_blocks(salt: &[u8; 16]) -> Vec<[u8; 1024]> {
+    let params = lowest_lock_params();
+    let params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(32),
+    )
+    .unwrap();
+    let mut memory = vec![Block::new(); params.block_count()];
+    let mut key = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(PASSWORD, salt, &mut key, &mut memory)
+        .unwrap();
+    memory
+        .iter()
+        .map(|block| {
+            let mut bytes = [0u8; 1024];
+            for (out, word) in bytes.chunks_mut(8).zip(block.as_ref()) {
+                out.copy_from_slice(&word.to_le_bytes());
+            }
+            bytes
+        })
+        .collect()
+}
+
+// ---- The test ----------------------------------------------------------------------------
+
+#[test]
+fn no_used_key_or_argon2_block_survives_in_freed_memory() {
+    let mut group_keys = Keys::with_capacity(GROUP_MESSAGES + REKEYS * REKEYED_MESSAGES);
+    let world = group_setup(&mut group_keys);
+    let channel_keys = Keys::with_capacity(3_000);
+
+    start_recording();
+    let channel_keys = channel_run(channel_keys);
+    group_run(world, &mut group_keys);
+    let salt = argon2_run();
+    let freed = stop_recording();
+
+    let blocks = argon2_blocks(&salt);
+    let mut failures = Vec::new();
+    println!(
+        "freed memory searched: {} bytes in {} blocks under 1 MiB",
+        freed.len(),
+        SMALL_FREED.load(Ordering::SeqCst)
+    );
+    for (what, keys) in [
+        ("channel message keys", &channel_keys.message),
+        ("channel chain keys", &channel_keys.chain),
+        ("group message keys", &group_keys.message),
+        ("group chain keys", &group_keys.chain),
+    ] {
+        let found = count_found(freed, keys);
+        println!("{what}: {} searched, {found} found", keys.len());
+        if found > 0 {
+            failures.push(format!("{found} {what}"));
+        }
+    }
+    let found = count_found(freed, &blocks);
+    println!(
+        "Argon2id blocks (1 KiB): {} searched, {found} found",
+        blocks.len()
+    );
+    if found > 0 {
+        failures.push(format!("{found} Argon2id blocks"));
+    }
+    let large = LARGE_FREED.load(Ordering::SeqCst);
+    let not_wiped = LARGE_NOT_WIPED.load(Ordering::SeqCst);
+    println!(
+        "freed blocks of 1 MiB or more: {large}, {} bytes, checked for zeros: {not_wiped} not wiped",
+        LARGE_FREED_BYTES.load(Ordering::SeqCst)
+    );
+    if not_wiped > 0 {
+        failures.push(format!("{not_wiped} blocks of 1 MiB or more not wiped"));
+    }
+
+    assert_eq!(
+        ARENA_OVERFLOW.load(Ordering::SeqCst),
+        0,
+        "every freed byte searched"
+    );
+    assert!(
+        large >= 2,
+        "both Argon2id runs freed their memory while recorded"
+    );
+    assert!(
+        failures.is_empty(),
+        "left in freed memory: {}",
+        failures.join(", ")
+    );
+}
