@@ -80,7 +80,10 @@ pub struct PrekeyStore {
     id: PrekeyStoreId,
     current: Prekey,
     previous: Option<Prekey>,
-    one_time: BTreeMap<u32, AgreementKeyPair>,
+    /// Boxed, so that the map's node moves (when keys are added or consumed) move only a
+    /// pointer: each secret stays where it was made until it is dropped and wiped, and no
+    /// unwiped copy is left in freed memory.
+    one_time: BTreeMap<u32, Box<AgreementKeyPair>>,
     next_id: u32,
 }
 
@@ -145,7 +148,8 @@ impl PrekeyStore {
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             let id = self.take_id();
-            self.one_time.insert(id, AgreementKeyPair::generate(rng));
+            self.one_time
+                .insert(id, Box::new(AgreementKeyPair::generate(rng)));
             ids.push(id);
         }
         Ok(ids)
@@ -209,6 +213,7 @@ impl PrekeyStore {
     pub(crate) fn one_time_prekey(&self, id: u32) -> Result<&AgreementKeyPair> {
         self.one_time
             .get(&id)
+            .map(|pair| &**pair)
             .ok_or(Error::UnknownOneTimePrekey { id })
     }
 
@@ -263,7 +268,7 @@ impl PrekeyStore {
         let mut one_time = BTreeMap::new();
         for saved_prekey in &saved.one_time_prekeys {
             let prekey = Prekey::from_state(saved_prekey)?;
-            if one_time.insert(prekey.id, prekey.pair).is_some() {
+            if one_time.insert(prekey.id, Box::new(prekey.pair)).is_some() {
                 return Err(Error::InvalidState {
                     reason: "one-time prekey ids repeat",
                 });
