@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_target, Corpus};
 use ratchetkit::{Channel, PrekeyStore};
 use ratchetkit_fuzz::{responder, Responder};
 
@@ -13,7 +13,18 @@ static RESPONDER: LazyLock<Responder> = LazyLock::new(responder);
 /// The prekey store, saved: a store is not `Clone`, so every run loads its own.
 static PREKEYS: LazyLock<Vec<u8>> = LazyLock::new(|| RESPONDER.prekeys.to_bytes().to_vec());
 
-fuzz_target!(|data: &[u8]| {
+// Hostile inputs are large: one mutation in 64 repeats a protobuf field entry, up to
+// `-max_len` bytes (such inputs run, but stay out of the corpus), and every input runs
+// within a heap budget relative to its size (`ratchetkit_fuzz::{amplify, budget}`).
+ratchetkit_fuzz::hostile_input!();
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    LazyLock::force(&RESPONDER);
+    LazyLock::force(&PREKEYS);
+    ratchetkit_fuzz::hostile(data, run)
+});
+
+fn run(data: &[u8]) {
     let mut prekeys = PrekeyStore::from_bytes(&PREKEYS).expect("the saved store loads");
     match Channel::join(&RESPONDER.bob, &mut prekeys, data) {
         Ok(joined) => {
@@ -27,4 +38,4 @@ fuzz_target!(|data: &[u8]| {
             "a rejected join changed the store"
         ),
     }
-});
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_target, Corpus};
 use ratchetkit::{Channel, Group, PrekeyStore};
 use ratchetkit_fuzz::rng;
 use ratchetkit_fuzz::world::{World, BOB, DAVE, ERIN};
@@ -37,7 +37,18 @@ fn snapshot(channels: &HashMap<[u8; 32], Channel>) -> Vec<(Vec<u8>, Vec<u8>)> {
     all
 }
 
-fuzz_target!(|data: &[u8]| {
+// Hostile inputs are large: one mutation in 64 repeats a protobuf field entry, up to
+// `-max_len` bytes (such inputs run, but stay out of the corpus), and every input runs
+// within a heap budget relative to its size (`ratchetkit_fuzz::{amplify, budget}`).
+ratchetkit_fuzz::hostile_input!();
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    LazyLock::force(&WORLD);
+    LazyLock::force(&TO_ERIN);
+    ratchetkit_fuzz::hostile(data, run)
+});
+
+fn run(data: &[u8]) {
     let Some((&choice, input)) = data.split_first() else {
         return;
     };
@@ -135,4 +146,4 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-});
+}

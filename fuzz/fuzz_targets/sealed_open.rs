@@ -6,12 +6,22 @@
 
 use std::sync::LazyLock;
 
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_target, Corpus};
 use ratchetkit_fuzz::{sealed, SealedFixture};
 
 static FIXTURE: LazyLock<SealedFixture> = LazyLock::new(sealed);
 
-fuzz_target!(|data: &[u8]| {
+// Hostile inputs are large: one mutation in 64 repeats a protobuf field entry, up to
+// `-max_len` bytes (such inputs run, but stay out of the corpus), and every input runs
+// within a heap budget relative to its size (`ratchetkit_fuzz::{amplify, budget}`).
+ratchetkit_fuzz::hostile_input!();
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    LazyLock::force(&FIXTURE);
+    ratchetkit_fuzz::hostile(data, run)
+});
+
+fn run(data: &[u8]) {
     let Some((&choice, input)) = data.split_first() else {
         return;
     };
@@ -35,4 +45,4 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(opened.bytes, output.len() as u64, "bytes written");
         }
     }
-});
+}

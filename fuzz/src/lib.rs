@@ -4,12 +4,37 @@
 //!
 //! Fixtures may panic: a failure to build them is a bug the fuzzer should report.
 
+pub mod amplify;
+pub mod budget;
 pub mod conversation;
 pub mod world;
 
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
-use ratchetkit::{Channel, Identity, PrekeyBundle, PrekeyStore};
+use ratchetkit::{AppKey, AppPublicKey, Card, Channel, Identity, PrekeyBundle, PrekeyStore};
+
+/// Installs what the targets that take untrusted bytes share: the amplifying mutation
+/// ([`amplify::mutate`]) and the counting allocator of the heap budget
+/// ([`budget::Counting`]). Use beside `fuzz_target!`, in the target's file, with
+/// [`hostile`] in the target.
+#[macro_export]
+macro_rules! hostile_input {
+    () => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::budget::Counting = $crate::budget::Counting;
+
+        libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+            $crate::amplify::mutate(data, size, max_size, seed, libfuzzer_sys::fuzzer_mutate)
+        });
+    };
+}
+
+/// Runs `target` on `data` within its heap budget ([`budget::run`]), and tells libFuzzer
+/// whether the input may join the corpus ([`amplify::corpus`]). Build the fixtures first.
+pub fn hostile(data: &[u8], target: impl FnOnce(&[u8])) -> libfuzzer_sys::Corpus {
+    budget::run(data, target);
+    amplify::corpus(data)
+}
 
 /// A seeded RNG: fixtures are the same on every run.
 pub fn rng(seed: u64) -> ChaCha20Rng {
@@ -168,5 +193,74 @@ pub fn sealed() -> SealedFixture {
         senders: vec![other.card().clone(), sender.card().clone()],
         message,
         streams,
+    }
+}
+
+/// An identity's cards for the `card` target and its seeds: the first card, the same card
+/// approved by an app, and the card that replaced it (plain and approved).
+pub struct CardFixture {
+    /// The first card: what the chain checks trust.
+    pub first: Card,
+    /// `first` co-signed by `app`.
+    pub approved: Card,
+    /// The card that replaced `first` (a rotation, created a day later).
+    pub rotated: Card,
+    /// `rotated` co-signed by `app`.
+    pub rotated_approved: Card,
+    /// The app's key.
+    pub app: AppPublicKey,
+}
+
+/// See [`CardFixture`].
+pub fn cards() -> CardFixture {
+    let mut rng = rng(4);
+    let alice = identity(&mut rng, "alice");
+    let app = AppKey::generate(&mut rng);
+    let rotated = alice
+        .rotate_at(&mut rng, 1_700_086_400)
+        .expect("rotate alice's keys");
+    CardFixture {
+        first: alice.card().clone(),
+        approved: alice.card().approve(&app).expect("approve"),
+        rotated: rotated.card().clone(),
+        rotated_approved: rotated.card().approve(&app).expect("approve"),
+        app: app.public(),
+    }
+}
+
+/// The bundle owner's side for the `bundle` target: [`Responder`]'s Bob, his saved prekey
+/// store, and every bundle he could publish (the fallback and one per one-time prekey).
+pub struct BundleFixture {
+    pub responder: Responder,
+    /// The prekey store, saved: every run loads its own.
+    pub saved_prekeys: Vec<u8>,
+    /// Bob's genuine bundles: without a one-time prekey first, then one per one-time
+    /// prekey.
+    pub genuine: Vec<PrekeyBundle>,
+}
+
+/// See [`BundleFixture`].
+pub fn bundles() -> BundleFixture {
+    let responder = responder();
+    let saved_prekeys = responder.prekeys.to_bytes().to_vec();
+    let genuine = core::iter::once(None)
+        .chain(
+            responder
+                .prekeys
+                .one_time_prekey_ids()
+                .into_iter()
+                .map(Some),
+        )
+        .map(|id| {
+            responder
+                .prekeys
+                .bundle(&responder.bob, id)
+                .expect("bundle")
+        })
+        .collect();
+    BundleFixture {
+        responder,
+        saved_prekeys,
+        genuine,
     }
 }
