@@ -12,10 +12,10 @@ use std::fs;
 use std::path::Path;
 
 use rand::Rng;
-use ratchetkit::{Channel, Group, PrekeyStore, StorageKey};
+use ratchetkit::{AppKey, Channel, Group, PrekeyStore, SealableState, StorageKey};
 use ratchetkit_fuzz::conversation::{encode, Op};
 use ratchetkit_fuzz::world::{World, ALICE, BOB, CAROL, DAVE, ERIN};
-use ratchetkit_fuzz::{group_with_skipped, pair, responder, rng, sealed};
+use ratchetkit_fuzz::{bundles, cards, group_with_skipped, pair, responder, rng, sealed};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -191,6 +191,41 @@ fn main() {
         write("decode", &format!("group-control-{i}"), plaintext);
     }
 
+    // Cards (plain, approved by an app, rotated, rotated and approved), as bytes and as
+    // base64 text; and prekey bundles, without a one-time prekey and with each, and with
+    // the card as an app approved it.
+    let cards = cards();
+    for (name, card) in [
+        ("plain", &cards.first),
+        ("approved", &cards.approved),
+        ("rotated", &cards.rotated),
+        ("rotated-approved", &cards.rotated_approved),
+    ] {
+        write("card", name, &card.to_bytes());
+        write(
+            "card",
+            &format!("{name}-base64"),
+            card.to_base64().as_bytes(),
+        );
+    }
+    let bundles = bundles();
+    for (i, bundle) in bundles.genuine.iter().enumerate() {
+        let name = match bundle.one_time_prekey_id() {
+            None => "fallback".to_owned(),
+            Some(_) => format!("one-time-{i}"),
+        };
+        write("bundle", &name, &bundle.to_bytes());
+    }
+    let approved = bundles
+        .responder
+        .bob
+        .card()
+        .approve(&AppKey::from_bytes(&[5; 32]));
+    let approved = bundles.genuine[1]
+        .with_card(&approved.expect("approve"))
+        .expect("the same card");
+    write("bundle", "one-time-approved", &approved.to_bytes());
+
     // Sealed messages and streams.
     let sealed = sealed();
     write("sealed_open", "message", &prefixed(0, &sealed.message));
@@ -231,8 +266,26 @@ fn main() {
     write("state", "sealed-channel", &sealed_channel);
     let sealed_group = storage.seal(&mut rng, &group.bob).expect("seal");
     write("state", "sealed-group", &sealed_group);
-    assert!(storage.open::<Channel>(&sealed_channel).is_ok());
-    assert!(storage.open::<Group>(&sealed_group).is_ok());
+    assert!(storage
+        .open::<Channel>(&sealed_channel, &skipped.bob.id())
+        .is_ok());
+    assert!(storage
+        .open::<Group>(&sealed_group, &group.bob.state_id())
+        .is_ok());
+    write(
+        "state",
+        "sealed-identity",
+        &storage
+            .seal(&mut ratchetkit_fuzz::rng(12), &responder.bob)
+            .expect("seal"),
+    );
+    write(
+        "state",
+        "sealed-prekeys",
+        &storage
+            .seal(&mut ratchetkit_fuzz::rng(13), &responder.prekeys)
+            .expect("seal"),
+    );
 
     // The conversation target reads its input as a list of operations (`arbitrary`):
     // random bytes are a valid start.

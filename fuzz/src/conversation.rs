@@ -268,7 +268,7 @@ impl Conversation {
         let loaded = if sealed {
             let sealed = storage.seal(&mut rng, channel).expect("seal");
             storage
-                .open::<Channel>(&sealed)
+                .open::<Channel>(&sealed, &channel.id())
                 .expect("open what was sealed")
         } else {
             Channel::from_bytes(&saved).expect("load what was saved")
