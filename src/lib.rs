@@ -50,6 +50,7 @@ pub mod limits {
         MAX_SEALED_HEADER_LEN, MAX_SEALED_MESSAGE_LEN, MAX_SEALED_RECIPIENTS, MAX_STREAM_HEADER_LEN,
     };
     pub use crate::storage::MAX_SEALED_STATE_LEN;
+    pub use crate::wire::{ENTRY_BUDGET_BASE, MIN_ENTRY_AVERAGE_LEN};
 }
 
 pub use channel::{

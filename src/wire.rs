@@ -98,10 +98,25 @@ const MAX_FIELDS: usize = 16;
 /// input is refused by the schema itself; this only guards the recursion.
 const MAX_NESTING: u32 = 8;
 
+/// Repeated entries one input may hold whatever its length: 16,384. With
+/// [`MIN_ENTRY_AVERAGE_LEN`] it bounds the entries of all repeated fields of an input
+/// together: one list's count limit does not bound a list nested in another (1,000 group
+/// senders of 2,000 skipped keys each), and an empty entry is 2 bytes on the wire but tens
+/// of bytes once decoded. The base lets small inputs hold short entries freely; it is above
+/// every genuine single list (10,000 one-time prekeys at most).
+pub const ENTRY_BUDGET_BASE: usize = 16_384;
+
+/// Bytes of input each repeated entry past [`ENTRY_BUDGET_BASE`] must average: 12. An
+/// input of `n` bytes may hold `ENTRY_BUDGET_BASE + n / 12` entries in all, which keeps
+/// decoded entries (at most 48 bytes each in memory) within about `4 n + 768 KiB`. Every
+/// genuine entry is longer: a skipped key is about 40 bytes, a card signature about 75.
+pub const MIN_ENTRY_AVERAGE_LEN: usize = 12;
+
 /// Walks `bytes` against `shape` before anything is decoded: the length limit, then every
-/// field's number, wire type and count. Unknown fields, a singular field given twice and a
-/// repeated field over its count are refused, so what prost then builds is at most a small
-/// multiple of the input's length, and the walk itself is linear in it.
+/// field's number, wire type and count, and the entries of all repeated fields together.
+/// Unknown fields, a singular field given twice and a repeated field over its count are
+/// refused, so what prost then builds is at most a small multiple of the input's length,
+/// and the walk itself is linear in it.
 fn prescan(bytes: &[u8], shape: &'static Shape) -> Result<()> {
     if let Some(limit) = shape.max_len {
         if bytes.len() > limit {
@@ -111,10 +126,29 @@ fn prescan(bytes: &[u8], shape: &'static Shape) -> Result<()> {
             });
         }
     }
-    scan_fields(bytes, shape, 0)
+    let budget = ENTRY_BUDGET_BASE.saturating_add(bytes.len() / MIN_ENTRY_AVERAGE_LEN);
+    let mut entries = EntryBudget {
+        left: budget,
+        budget,
+    };
+    scan_fields(bytes, shape, 0, &mut entries)
 }
 
-fn scan_fields(mut bytes: &[u8], shape: &'static Shape, depth: u32) -> Result<()> {
+/// The repeated entries an input may still hold, of `budget` in all.
+struct EntryBudget {
+    left: usize,
+    budget: usize,
+}
+
+/// The `what` of [`Error::TooMany`] when an input's entries together are over budget.
+const ALL_ENTRIES: &str = "repeated entries in all";
+
+fn scan_fields(
+    mut bytes: &[u8],
+    shape: &'static Shape,
+    depth: u32,
+    entries: &mut EntryBudget,
+) -> Result<()> {
     let malformed = Error::Decode { what: shape.name };
     if depth > MAX_NESTING || shape.fields.len() > MAX_FIELDS {
         return Err(malformed);
@@ -142,8 +176,14 @@ fn scan_fields(mut bytes: &[u8], shape: &'static Shape, depth: u32) -> Result<()
                     limit,
                 })
             }
+            Some(_) => {
+                entries.left = entries.left.checked_sub(1).ok_or(Error::TooMany {
+                    what: ALL_ENTRIES,
+                    limit: entries.budget,
+                })?;
+            }
             None if *count > 1 => return Err(malformed),
-            _ => {}
+            None => {}
         }
         let value = match wire {
             0 => read_varint(&mut bytes).map(|_| &[][..]),
@@ -156,7 +196,7 @@ fn scan_fields(mut bytes: &[u8], shape: &'static Shape, depth: u32) -> Result<()
         }
         .ok_or(malformed.clone())?;
         if let Some(message) = field.message {
-            scan_fields(value, message, depth + 1)?;
+            scan_fields(value, message, depth + 1, entries)?;
         }
     }
     Ok(())
@@ -402,6 +442,33 @@ mod tests {
             decode::<v1::SealedHeader>(&recipients, "SealedHeader"),
             Err(Error::TooMany { .. })
         ));
+    }
+
+    #[test]
+    fn nested_lists_share_one_entry_budget() {
+        // 1,000 senders of 2,000 empty skipped keys each: every list within its own limit,
+        // 2 million entries in 4 MB together.
+        let sender = [
+            entry(1, &[7; 32]),
+            entry(3, &[]).repeat(crate::group::MAX_GROUP_SKIPPED_KEYS),
+        ]
+        .concat();
+        let state = entry(5, &sender).repeat(crate::group::MAX_GROUP_MEMBERS);
+        assert_eq!(
+            prescan(&state, <state::GroupState as Shaped>::SHAPE),
+            Err(Error::TooMany {
+                what: ALL_ENTRIES,
+                limit: ENTRY_BUDGET_BASE + state.len() / MIN_ENTRY_AVERAGE_LEN
+            })
+        );
+        // The same entries, each as long as a genuine skipped key, are within budget.
+        let key = entry(3, &[entry(3, &[1; 32]), vec![8, 1, 16, 1]].concat());
+        let sender = [entry(1, &[7; 32]), key.repeat(100)].concat();
+        let state = entry(5, &sender).repeat(200);
+        assert_eq!(
+            prescan(&state, <state::GroupState as Shaped>::SHAPE),
+            Ok(())
+        );
     }
 
     #[test]

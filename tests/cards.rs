@@ -479,7 +479,7 @@ fn entry(signer: &str, len: usize) -> v1::CardSignature {
 
 /// Names that could hide or rewrite what a terminal shows beside them: control characters
 /// (C0, DEL, C1) and bidirectional formatting characters.
-const HOSTILE_NAMES: [&str; 14] = [
+const HOSTILE_NAMES: [&str; 16] = [
     "mallory\x1b[8m (fingerprint 0000) alice",
     "mallory\x1b]0;alice\x07",
     "two\nlines",
@@ -494,6 +494,9 @@ const HOSTILE_NAMES: [&str; 14] = [
     "isolate\u{2066}x\u{2069}",
     "marks\u{200e}\u{200f}",
     "arabic mark\u{61c}",
+    // Not Cc, but line breaks in many viewers.
+    "line\u{2028}separator",
+    "paragraph\u{2029}separator",
 ];
 
 #[test]

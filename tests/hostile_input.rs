@@ -2403,6 +2403,26 @@ fn saved_state(budget: &mut Budget, rng: &mut TestRng, groups: Groups) {
             Expect::TooMany(MAX_GROUP_MEMBERS),
         ),
         (
+            format!(
+                "{} senders of {} empty skipped keys each (found in review)",
+                count(MAX_GROUP_MEMBERS),
+                count(MAX_GROUP_SKIPPED_KEYS)
+            ),
+            Box::new(|| {
+                let sender = [ld(1, &[7; 32]), ld(3, &[]).repeat(MAX_GROUP_SKIPPED_KEYS)].concat();
+                state_with(&body, 5, &ld(5, &sender).repeat(MAX_GROUP_MEMBERS))
+            }),
+            Expect::Variant("TooMany (repeated entries in all)", |error| {
+                matches!(
+                    error,
+                    Error::TooMany {
+                        what: "repeated entries in all",
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
             "1 MiB: a sender with empty skipped keys".into(),
             Box::new(|| dense_skipped.clone()),
             Expect::TooMany(MAX_GROUP_SKIPPED_KEYS),

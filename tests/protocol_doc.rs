@@ -131,6 +131,14 @@ fn the_constants_table_matches_the_code() {
         ("MAX_LOCK_PARALLELISM", rk::MAX_LOCK_PARALLELISM.to_string()),
         // Size and count limits, checked before decoding.
         (
+            "ENTRY_BUDGET_BASE",
+            rk::limits::ENTRY_BUDGET_BASE.to_string(),
+        ),
+        (
+            "MIN_ENTRY_AVERAGE_LEN",
+            rk::limits::MIN_ENTRY_AVERAGE_LEN.to_string(),
+        ),
+        (
             "MAX_PLAINTEXT_LEN",
             rk::limits::MAX_PLAINTEXT_LEN.to_string(),
         ),

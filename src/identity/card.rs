@@ -418,7 +418,10 @@ fn repeated_signer(signatures: &[v1::CardSignature]) -> Option<&str> {
 /// terminal obeys controls (an escape sequence can hide or rewrite what follows) and
 /// bidirectional formatting reorders it, either of which lets a card pass for another.
 pub(super) fn check_name(name: &str) -> Result<()> {
-    let refused = |c: char| c.is_control() || BIDI_FORMATTING.contains(&c);
+    // U+2028 and U+2029 are not Cc but break lines in many viewers, like a newline.
+    let refused = |c: char| {
+        c.is_control() || BIDI_FORMATTING.contains(&c) || matches!(c, '\u{2028}' | '\u{2029}')
+    };
     if name.is_empty() || name.len() > MAX_IDENTITY_NAME_LEN || name.chars().any(refused) {
         return Err(Error::InvalidIdentityName);
     }
