@@ -248,20 +248,22 @@ pub fn amplify(input: &[u8], max_size: usize, seed: u64) -> Option<Vec<u8>> {
     }
 
     // The new length of every message around the entry, innermost first.
-    let mut grown = inserted.len() as u64;
+    // Signed: a parent's length may have been a non-minimal varint that the new, minimal
+    // encoding makes shorter.
+    let mut grown = inserted.len() as i64;
     let mut replaced = Vec::new();
     let mut parent = chosen.parent;
     while let Some(index) = parent {
         let around = fields[index];
         let (len_start, content) = around.len_span.expect("a parent is length-delimited");
-        let new_len = (around.end - content) as u64 + grown;
+        let new_len = u64::try_from((around.end - content) as i64 + grown).ok()?;
         let encoded = varint(new_len);
-        grown += encoded.len() as u64 - (content - len_start) as u64;
+        grown += encoded.len() as i64 - (content - len_start) as i64;
         replaced.push((len_start, content, encoded));
         parent = around.parent;
     }
     replaced.reverse();
-    let mut out = Vec::with_capacity(input.len() + grown as usize);
+    let mut out = Vec::with_capacity(usize::try_from(input.len() as i64 + grown).ok()?);
     let mut cursor = 0;
     for (from, to, encoded) in replaced {
         out.extend_from_slice(&input[cursor..from]);
