@@ -72,7 +72,8 @@ pub enum Error {
     /// An identity name is empty, longer than [`MAX_IDENTITY_NAME_LEN`](crate::MAX_IDENTITY_NAME_LEN)
     /// bytes, not UTF-8, or holds a control character (Unicode category Cc: C0 controls
     /// such as an escape or a newline, DEL, C1 controls) or a bidirectional formatting
-    /// character (U+202A..=U+202E, U+2066..=U+2069, U+200E, U+200F, U+061C), which could
+    /// character (U+202A..=U+202E, U+2066..=U+2069, U+200E, U+200F, U+061C) or the line or
+    /// paragraph separator (U+2028, U+2029), which could
     /// hide or rewrite what is shown beside the name. Choose another name; a card that
     /// carries such a name was not made by ratchetkit: drop it.
     #[error(

@@ -414,7 +414,8 @@ fn repeated_signer(signatures: &[v1::CardSignature]) -> Option<&str> {
 
 /// Checks an identity name: 1..=[`MAX_IDENTITY_NAME_LEN`] bytes, without a control
 /// character (Unicode category Cc: C0 controls, DEL, C1 controls) or a bidirectional
-/// formatting character ([`BIDI_FORMATTING`]). Names are printed beside fingerprints; a
+/// formatting character ([`BIDI_FORMATTING`]) or a line or paragraph separator (U+2028,
+/// U+2029). Names are printed beside fingerprints; a
 /// terminal obeys controls (an escape sequence can hide or rewrite what follows) and
 /// bidirectional formatting reorders it, either of which lets a card pass for another.
 pub(super) fn check_name(name: &str) -> Result<()> {
