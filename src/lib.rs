@@ -15,6 +15,37 @@
     )
 )]
 
+/// The public face of a 32-byte name (`struct $name([u8; 32])`): `from_bytes`, `as_bytes`,
+/// lowercase hex for `Display`, and `$name(hex)` for `Debug`. Fingerprints and state ids
+/// are all such names, shown and stored the same way.
+macro_rules! hex_name {
+    ($name:ident, $from_bytes_doc:literal) => {
+        impl $name {
+            #[doc = $from_bytes_doc]
+            pub fn from_bytes(bytes: [u8; 32]) -> Self {
+                Self(bytes)
+            }
+
+            /// The 32 raw bytes.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+    };
+}
+
 pub mod channel;
 mod crypto;
 pub mod error;

@@ -197,29 +197,12 @@ impl PrekeyStoreId {
         hash.update(first_signed_prekey);
         Self(hash.finalize().into())
     }
-
-    /// A store id from its 32 raw bytes, for example as your storage kept it.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 32 raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
-impl core::fmt::Display for PrekeyStoreId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl core::fmt::Debug for PrekeyStoreId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "PrekeyStoreId({self})")
-    }
-}
+hex_name!(
+    PrekeyStoreId,
+    "A store id from its 32 raw bytes, for example as your storage kept it."
+);
 
 /// What names one member's [`Group`] state: the group's id and the member's Ed25519
 /// identity key ([`Group::me`]).

@@ -49,30 +49,11 @@ pub const CHANNEL_ID_CONTEXT: &[u8] = b"ratchetkit/v2/channel-id";
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelId([u8; 32]);
 
-impl ChannelId {
-    /// A channel id from its 32 raw bytes, for example read back from the name your store
-    /// keeps a channel under.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 32 raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl core::fmt::Display for ChannelId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl core::fmt::Debug for ChannelId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "ChannelId({self})")
-    }
-}
+hex_name!(
+    ChannelId,
+    "A channel id from its 32 raw bytes, for example read back from the name your store \
+     keeps a channel under."
+);
 
 /// The channel's id: SHA-256 of [`CHANNEL_ID_CONTEXT`] || AD || EK_A.
 pub(crate) fn channel_id(associated_data: &[u8; AD_LEN], ephemeral_key: &[u8; 32]) -> ChannelId {

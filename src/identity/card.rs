@@ -70,30 +70,13 @@ impl Fingerprint {
     pub(crate) fn of(content: &[u8]) -> Self {
         Self(Sha256::digest(content).into())
     }
-
-    /// A fingerprint from its 32 raw bytes, for example to look a card up in a
-    /// [`CardDirectory`](crate::CardDirectory).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The 32 raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
-impl core::fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl core::fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Fingerprint({self})")
-    }
-}
+hex_name!(
+    Fingerprint,
+    "A fingerprint from its 32 raw bytes, for example to look a card up in a \
+     [`CardDirectory`](crate::CardDirectory)."
+);
 
 /// A verified public identity card: a name, an Ed25519 signing key, an X25519 agreement
 /// key and a creation time, signed by the identity itself; optionally the fingerprint of
