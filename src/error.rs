@@ -145,26 +145,49 @@ pub enum Error {
     #[error("the message carries no prekey information, so it cannot start a channel")]
     NotAPrekeyMessage,
 
-    /// The message's prekey information, or its absence, does not match this channel: the
-    /// message was altered in transit (prekey information added, removed or changed) or it
-    /// starts another channel. Drop it; to accept a new channel, use [`Channel::join`](crate::Channel::join).
+    /// The channel's creator received a message that carries prekey information, which
+    /// only the creator itself attaches: the message starts another channel (to accept it,
+    /// use [`Channel::join`](crate::Channel::join)) or was altered in transit. Drop it.
+    /// (Prekey information changed, added or removed on the responder's side fails to
+    /// authenticate instead: it is part of the associated data.)
     #[error("the message's prekey information does not match this channel")]
     PrekeyInfoMismatch,
-
-    /// The card in a channel's first message carries a signature by `signer` besides its
-    /// own (and, for a rotated card, the previous key's). Nothing at join can check such a
-    /// signature, so it could be altered in transit: a first message must carry the
-    /// identity's own card, without an app signature.
-    #[error("the initiator card carries a signature by {signer:?} that cannot be checked here")]
-    UncheckableCardSignature {
-        /// The other signer.
-        signer: String,
-    },
 
     /// This message was decrypted before (or its key was discarded as documented under
     /// the limits). Nothing to do: the app already has its plaintext.
     #[error("duplicate message: already decrypted")]
     Duplicate,
+
+    /// The plaintext of an authenticated message does not end in the protocol's padding
+    /// (a 0x80 byte, then only zeros): its sender does not implement the protocol. The
+    /// channel or group is unchanged.
+    #[error("the sender's padding is malformed")]
+    BadPadding,
+
+    /// [`Channel::join`](crate::Channel::join) was given a first message whose channel
+    /// was joined before with this signed prekey: a copy of it, whether the network
+    /// delivered it twice or someone replayed it. If you hold that channel, give the message
+    /// to its [`Channel::decrypt`](crate::Channel::decrypt) (it recognizes copies of its
+    /// first messages); otherwise drop it. The prekey store is unchanged.
+    #[error("this first message's channel was joined before: a replay")]
+    ReplayedFirstMessage,
+
+    /// The prekey store remembers [`MAX_JOINS_PER_SIGNED_PREKEY`] channels joined with its
+    /// current signed prekey and no one-time prekey (to refuse replays of their first
+    /// messages), and that many have been: rotate the signed prekey
+    /// ([`PrekeyStore::rotate_signed_prekey`](crate::PrekeyStore::rotate_signed_prekey)),
+    /// publish new bundles, and publish one-time prekeys so that few joins need the
+    /// last-resort ones. Nothing changed.
+    ///
+    /// [`MAX_JOINS_PER_SIGNED_PREKEY`]: crate::limits::MAX_JOINS_PER_SIGNED_PREKEY
+    #[error("the signed prekey has started as many channels as it may; rotate it")]
+    SignedPrekeyExhausted,
+
+    /// A prekey bundle without the ML-KEM-768 prekey every version 2 bundle carries: it
+    /// was made by an older or a downgrading implementation, or stripped on its way. No
+    /// channel is started from it without post-quantum protection.
+    #[error("the prekey bundle has no ML-KEM prekey")]
+    MissingKemPrekey,
 
     /// The message is further ahead in its chain than [`MAX_MESSAGE_GAP`](crate::MAX_MESSAGE_GAP)
     /// allows. Too many messages in between were lost; the channel cannot recover this one.

@@ -1,16 +1,20 @@
-//! X3DH: the shared secret and associated data both sides derive when a channel starts.
+//! The hybrid start (PQXDH-style): X3DH's four X25519 agreements and one ML-KEM-768
+//! encapsulation, the keys both sides derive from them, and the channel's associated data.
 
+use rand::CryptoRng;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::agreement::AgreementKeyPair;
-use crate::crypto::chain::RootKey;
+use crate::crypto::chain::{ChainKey, RootKey};
 use crate::crypto::kdf::{hkdf_sha256, ZERO_SALT};
+use crate::crypto::kem::{self, KemCiphertext, KemKeyPair, KemSharedSecret};
 use crate::error::Result;
-use crate::identity::{Card, Identity};
+use crate::identity::{Card, Identity, PrekeyBundle};
 
-/// HKDF info of the X3DH shared secret.
-pub const X3DH_INFO: &[u8] = b"ratchetkit/v1/x3dh";
+/// HKDF info of the hybrid start's output: the first root key and the creator's first
+/// chain key.
+pub const PQXDH_INFO: &[u8] = b"ratchetkit/v2/pqxdh";
 
 /// Length of a channel's associated data: two Ed25519 and two X25519 public keys.
 pub(crate) const AD_LEN: usize = 128;
@@ -80,52 +84,92 @@ pub(crate) fn associated_data(initiator: &Card, responder: &Card) -> [u8; AD_LEN
     ad
 }
 
-/// SK = HKDF-SHA256(salt = 32 zero bytes, ikm = 0xFF * 32 || DH1 || DH2 || DH3 [|| DH4],
-/// info = "ratchetkit/v1/x3dh", 32 bytes). Each DH output has passed the contributory check.
-fn shared_secret(dh_outputs: &[Zeroizing<[u8; 32]>]) -> RootKey {
-    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (1 + dh_outputs.len())));
+/// What the start gives both sides: the first root key and the key of the creator's first
+/// sending chain, whose ratchet key is the creator's ephemeral key EK_A.
+pub(crate) struct HandshakeKeys {
+    pub(crate) root_key: RootKey,
+    pub(crate) chain_key: ChainKey,
+}
+
+/// RK || CK = HKDF-SHA256(salt = 32 zero bytes, ikm = 0xFF * 32 || DH1 || DH2 || DH3
+/// [|| DH4] || SS, info = "ratchetkit/v2/pqxdh", 64 bytes), SS being the ML-KEM-768
+/// shared secret. Each DH output has passed the contributory check.
+fn derive(dh_outputs: &[Zeroizing<[u8; 32]>], kem_secret: &KemSharedSecret) -> HandshakeKeys {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (2 + dh_outputs.len())));
     ikm.extend_from_slice(&[0xFF; 32]);
     for dh in dh_outputs {
         ikm.extend_from_slice(dh.as_slice());
     }
-    RootKey::from_bytes(*hkdf_sha256::<32>(&ZERO_SALT, &ikm, X3DH_INFO))
+    ikm.extend_from_slice(kem_secret.as_bytes());
+    let okm = hkdf_sha256::<64>(&ZERO_SALT, &ikm, PQXDH_INFO);
+    let mut root = [0u8; 32];
+    let mut chain = [0u8; 32];
+    let (root_part, chain_part) = okm.split_at(32);
+    root.copy_from_slice(root_part);
+    chain.copy_from_slice(chain_part);
+    let keys = HandshakeKeys {
+        root_key: RootKey::from_bytes(root),
+        chain_key: ChainKey::from_bytes(chain),
+    };
+    root.zeroize();
+    chain.zeroize();
+    keys
 }
 
 /// The creator's side: DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B),
-/// DH4 = DH(EK_A, OPK_B) when the bundle has a one-time prekey.
-pub(crate) fn initiate(
+/// DH4 = DH(EK_A, OPK_B) when the bundle has a one-time prekey, and an ML-KEM-768
+/// encapsulation to the one-time KEM prekey if there is one, else to the signed one.
+/// Returns the keys and the KEM ciphertext for the peer.
+pub(crate) fn initiate<R: CryptoRng + ?Sized>(
+    rng: &mut R,
     identity: &Identity,
     ephemeral: &AgreementKeyPair,
-    responder: &Card,
-    signed_prekey: &[u8; 32],
-    one_time_prekey: Option<&[u8; 32]>,
-) -> Result<RootKey> {
+    bundle: &PrekeyBundle,
+) -> Result<(HandshakeKeys, KemCiphertext)> {
+    let signed_prekey = bundle.signed_prekey();
     let mut dh = vec![
         identity.agreement().agree(signed_prekey)?,
-        ephemeral.agree(&responder.agreement_key())?,
+        ephemeral.agree(&bundle.card().agreement_key())?,
         ephemeral.agree(signed_prekey)?,
     ];
-    if let Some(one_time) = one_time_prekey {
-        dh.push(ephemeral.agree(one_time)?);
-    }
-    Ok(shared_secret(&dh))
+    let kem_prekey = match bundle.one_time_prekey() {
+        Some(one_time) => {
+            dh.push(ephemeral.agree(&one_time.key)?);
+            &one_time.kem_key
+        }
+        None => bundle.kem_prekey(),
+    };
+    let (ciphertext, kem_secret) = kem::encapsulate(rng, kem_prekey);
+    Ok((derive(&dh, &kem_secret), ciphertext))
 }
 
-/// The responder's side of the same four agreements.
+/// The responder's private prekeys that a first message used.
+pub(crate) struct UsedPrekeys<'a> {
+    pub(crate) signed: &'a AgreementKeyPair,
+    pub(crate) one_time: Option<&'a AgreementKeyPair>,
+    /// The KEM key pair the ciphertext was made for: the one-time one if a one-time
+    /// prekey was used, else the signed prekey's.
+    pub(crate) kem: &'a KemKeyPair,
+}
+
+/// The responder's side of the same agreements and the decapsulation. A changed KEM
+/// ciphertext gives another (implicitly rejected) secret, so the first message then fails
+/// to authenticate.
 pub(crate) fn respond(
     identity: &Identity,
     initiator: &Card,
     ephemeral_key: &[u8; 32],
-    signed_prekey: &AgreementKeyPair,
-    one_time_prekey: Option<&AgreementKeyPair>,
-) -> Result<RootKey> {
+    prekeys: &UsedPrekeys<'_>,
+    ciphertext: &KemCiphertext,
+) -> Result<HandshakeKeys> {
     let mut dh = vec![
-        signed_prekey.agree(&initiator.agreement_key())?,
+        prekeys.signed.agree(&initiator.agreement_key())?,
         identity.agreement().agree(ephemeral_key)?,
-        signed_prekey.agree(ephemeral_key)?,
+        prekeys.signed.agree(ephemeral_key)?,
     ];
-    if let Some(one_time) = one_time_prekey {
+    if let Some(one_time) = prekeys.one_time {
         dh.push(one_time.agree(ephemeral_key)?);
     }
-    Ok(shared_secret(&dh))
+    let kem_secret = prekeys.kem.decapsulate(ciphertext);
+    Ok(derive(&dh, &kem_secret))
 }

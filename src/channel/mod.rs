@@ -1,4 +1,5 @@
-//! One-to-one ratchet channels: X3DH to start, then the Double Ratchet.
+//! One-to-one ratchet channels: a hybrid start (X3DH's X25519 agreements and ML-KEM-768,
+//! PQXDH-style), then the Double Ratchet.
 
 mod chains;
 #[cfg(fuzzing)]
@@ -8,26 +9,25 @@ mod message;
 mod ratchet;
 mod state;
 
-pub use handshake::{ChannelId, CHANNEL_ID_CONTEXT, X3DH_INFO};
-pub use message::PROTOCOL_VERSION;
+pub use handshake::{ChannelId, CHANNEL_ID_CONTEXT, PQXDH_INFO};
+pub use message::{PREKEY_INFO_CONTEXT, PROTOCOL_VERSION};
 
-use prost::Message;
 use rand::CryptoRng;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::crypto::agreement::{public_key, AgreementKeyPair};
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::kem::KemCiphertext;
+use crate::crypto::padding::Padding;
 use crate::error::{Error, Result};
 use crate::identity::{Card, Identity, PrekeyBundle, PrekeyStore};
 use crate::wire::v1;
-use chains::{chain_id, ChainId};
-use handshake::AD_LEN;
-use message::{Content, Incoming};
-use ratchet::DoubleRatchet;
+use handshake::{UsedPrekeys, AD_LEN};
+use message::{prekey_info_hash, Content, Incoming};
+use ratchet::{Attached, DoubleRatchet};
 
-/// HKDF info that turns a message key into an AES-256-GCM key and nonce.
-pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v1/message";
+/// HKDF info that turns a message key (with the message's salt) into an AES-256-GCM key
+/// and nonce.
+pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v2/message";
 
 pub use crate::crypto::chain::ROOT_INFO;
 
@@ -57,11 +57,12 @@ pub const MAX_ENDED_CHAINS: usize = 2;
 /// oversized message before it decodes or decrypts anything.
 pub const MAX_PLAINTEXT_LEN: usize = 4 * 1024 * 1024;
 
-/// Longest encoded `ChannelMessage`, first messages included, in bytes: 4 MiB + 16 KiB. The
-/// plaintext of at most [`MAX_PLAINTEXT_LEN`] bytes, its 16-byte tag, a header of under 50
-/// bytes and, on first messages, prekey information with a card of at most
-/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes fit in the 16 KiB margin.
-pub const MAX_CHANNEL_MESSAGE_LEN: usize = MAX_PLAINTEXT_LEN + 16 * 1024;
+/// Longest encoded `ChannelMessage`, first messages included, in bytes: 4 MiB + 144 KiB.
+/// A plaintext of at most [`MAX_PLAINTEXT_LEN`] bytes padded (Padmé adds up to 128 KiB at
+/// that size), its 16-byte tag, a header of under 70 bytes and, on first messages, prekey
+/// information with a card of at most [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes
+/// and a 1,088-byte ML-KEM ciphertext fit in the last 16 KiB.
+pub const MAX_CHANNEL_MESSAGE_LEN: usize = Padding::Padme.padded_len(MAX_PLAINTEXT_LEN) + 16 * 1024;
 
 /// Longest saved `ChannelState`, in bytes: 1 MiB. A channel holds at most
 /// [`MAX_SKIPPED_KEYS`] skipped keys of about 80 bytes each, [`MAX_ENDED_CHAINS`] ended
@@ -71,17 +72,29 @@ pub const MAX_CHANNEL_STATE_LEN: usize = 1024 * 1024;
 /// Which side of the channel this is, with what only that side keeps.
 #[derive(Clone, Debug)]
 enum Role {
-    /// The creator. `pending_prekey` is attached to every message until a reply decrypts.
-    Initiator {
-        pending_prekey: Option<v1::PrekeyInfo>,
-    },
-    /// The joiner. The creator attaches prekey information to exactly the messages of its
-    /// first sending chain, and it is always the same: the joiner keeps that chain's id and
-    /// the information's SHA-256, and refuses messages that add, drop or change it.
-    Responder {
-        prekey_digest: [u8; 32],
-        joined_chain: ChainId,
-    },
+    /// The creator. Its first sending chain's messages carry the prekey information, until
+    /// a reply decrypts (after which it never sends on that chain again).
+    Initiator { pending: Option<PendingPrekey> },
+    /// The joiner. Prekey information is authenticated with the messages that carry it, so
+    /// the joiner needs to keep nothing of it.
+    Responder,
+}
+
+/// The prekey information the creator attaches, with its hash (part of the associated
+/// data), computed once.
+#[derive(Clone, Debug)]
+struct PendingPrekey {
+    info: v1::PrekeyInfo,
+    hash: [u8; 32],
+}
+
+impl PendingPrekey {
+    fn new(info: v1::PrekeyInfo) -> Self {
+        Self {
+            hash: prekey_info_hash(&info),
+            info,
+        }
+    }
 }
 
 /// An end-to-end encrypted one-to-one channel.
@@ -119,6 +132,7 @@ pub struct Channel {
     id: ChannelId,
     associated_data: [u8; AD_LEN],
     role: Role,
+    padding: Padding,
     ratchet: DoubleRatchet,
 }
 
@@ -188,7 +202,10 @@ impl core::fmt::Debug for JoinedControl {
 }
 
 impl Channel {
-    /// Starts a channel to the owner of `bundle`.
+    /// Starts a channel to the owner of `bundle`, with the hybrid start: X3DH's X25519
+    /// agreements and an ML-KEM-768 encapsulation to the bundle's one-time prekey (or, when
+    /// it has none, its signed prekey), so that the channel stays secret unless both
+    /// X25519 and ML-KEM are broken.
     ///
     /// The bundle was verified when it was parsed. Until a reply has been decrypted, every
     /// message carries what the peer needs to join, so losing the first one breaks nothing.
@@ -201,33 +218,29 @@ impl Channel {
         bundle: &PrekeyBundle,
     ) -> Result<Self> {
         let ephemeral = AgreementKeyPair::generate(rng);
-        let one_time = bundle.one_time_prekey();
-        let shared_secret = handshake::initiate(
-            identity,
-            &ephemeral,
-            bundle.card(),
-            bundle.signed_prekey(),
-            one_time.as_ref().map(|(_, key)| key),
-        )?;
-        let ratchet = DoubleRatchet::initiator(rng, &shared_secret, bundle.signed_prekey())?;
+        let (keys, kem_ciphertext) = handshake::initiate(rng, identity, &ephemeral, bundle)?;
         let associated_data = handshake::associated_data(identity.card(), bundle.card());
+        let id = handshake::channel_id(&associated_data, &ephemeral.public());
         Ok(Self {
-            id: handshake::channel_id(&associated_data, &ephemeral.public()),
+            id,
             associated_data,
             role: Role::Initiator {
-                pending_prekey: Some(v1::PrekeyInfo {
+                pending: Some(PendingPrekey::new(v1::PrekeyInfo {
                     initiator_card: identity.card().to_bytes(),
-                    ephemeral_key: ephemeral.public().to_vec(),
                     signed_prekey_id: bundle.signed_prekey_id(),
-                    one_time_prekey_id: one_time.map(|(id, _)| id),
-                }),
+                    one_time_prekey_id: bundle.one_time_prekey_id(),
+                    kem_ciphertext: kem_ciphertext.as_bytes().to_vec(),
+                })),
             },
-            ratchet,
+            padding: Padding::default(),
+            ratchet: DoubleRatchet::initiator(keys, ephemeral),
         })
     }
 
-    /// Joins the channel that `first_message` starts, consuming the one-time prekey it used
-    /// (only once the message has authenticated: a forged message burns nothing).
+    /// Joins the channel that `first_message` starts. Only once the message has
+    /// authenticated does the store change: the one-time prekey it used is consumed, or,
+    /// if it used none, the store remembers the channel so that a replay of its first
+    /// messages is refused. A forged message burns nothing.
     ///
     /// If you already hold a channel with this peer, give later messages to
     /// [`Channel::decrypt`] instead: it recognizes duplicates of the first messages.
@@ -235,40 +248,57 @@ impl Channel {
     /// # Errors
     /// [`Error::NotAPrekeyMessage`] for a message without prekey information, card errors
     /// for a bad initiator card, [`Error::UnknownSignedPrekey`] /
-    /// [`Error::UnknownOneTimePrekey`] for prekeys not (or no longer) in `prekeys`, and
-    /// every error of [`Channel::decrypt`]. On error `prekeys` is unchanged.
+    /// [`Error::UnknownOneTimePrekey`] for prekeys not (or no longer) in `prekeys` (a
+    /// one-time prekey is gone once it started a channel),
+    /// [`Error::ReplayedFirstMessage`] for a first message of a channel this signed
+    /// prekey started before, [`Error::SignedPrekeyExhausted`] when the signed prekey has
+    /// started [`MAX_JOINS_PER_SIGNED_PREKEY`](crate::limits::MAX_JOINS_PER_SIGNED_PREKEY)
+    /// channels without one-time prekeys, [`Error::InvalidLength`] for a KEM ciphertext of
+    /// the wrong size, and every error of [`Channel::decrypt`]: any change to the prekey
+    /// information in transit fails with [`Error::AuthenticationFailed`] or a card error.
+    /// On error `prekeys` is unchanged.
     pub fn join(
         identity: &Identity,
         prekeys: &mut PrekeyStore,
         first_message: &[u8],
     ) -> Result<Joined> {
-        let incoming = Incoming::parse(first_message)?;
-        let prekey = incoming.prekey.as_ref().ok_or(Error::NotAPrekeyMessage)?;
+        let mut incoming = Incoming::parse(first_message)?;
+        let prekey = incoming.prekey.take().ok_or(Error::NotAPrekeyMessage)?;
         let peer = Card::from_bytes(&prekey.initiator_card)?;
-        if let Some(signer) = peer.other_signer() {
-            return Err(Error::UncheckableCardSignature {
-                signer: signer.to_owned(),
-            });
-        }
-        let ephemeral_key = public_key(&prekey.ephemeral_key, "ephemeral key")?;
-        let signed_prekey = prekeys.signed_prekey(prekey.signed_prekey_id)?;
-        let one_time = prekey
-            .one_time_prekey_id
-            .map(|id| prekeys.one_time_prekey(id))
-            .transpose()?;
-
-        let shared_secret =
-            handshake::respond(identity, &peer, &ephemeral_key, signed_prekey, one_time)?;
+        let kem_ciphertext = KemCiphertext::from_bytes(&prekey.kem_ciphertext)?;
+        // The creator's ephemeral key is the ratchet key of its first chain.
+        let ephemeral_key = incoming.ratchet_key;
         let associated_data = handshake::associated_data(&peer, identity.card());
-        // Bob's first ratchet key pair is his signed prekey.
-        let new_chain = DoubleRatchet::receive_new_chain(&shared_secret, signed_prekey, &incoming)?;
-        let plaintext = new_chain.message_key.aead_key(MESSAGE_INFO).decrypt(
-            &message::associated_data(&associated_data, &incoming.header),
-            &incoming.ciphertext,
+        let id = handshake::channel_id(&associated_data, &ephemeral_key);
+        if prekey.one_time_prekey_id.is_none() {
+            prekeys.check_join(prekey.signed_prekey_id, &id)?;
+        }
+        let found = prekeys.find(prekey.signed_prekey_id, prekey.one_time_prekey_id)?;
+        let keys = handshake::respond(
+            identity,
+            &peer,
+            &ephemeral_key,
+            &UsedPrekeys {
+                signed: found.signed,
+                one_time: found.one_time,
+                kem: found.kem,
+            },
+            &kem_ciphertext,
+        )?;
+        let new_chain = DoubleRatchet::first_chain(keys, &incoming)?;
+        let plaintext = ratchet::open(
+            &new_chain.message_key,
+            &incoming.salt,
+            &message::associated_data(
+                &associated_data,
+                incoming.prekey_hash.as_ref(),
+                &incoming.header,
+            ),
+            core::mem::take(&mut incoming.ciphertext),
         )?;
 
         // Group control is handed to the group, never to the app as a message; control
-        // that does not parse fails the join before it burns the one-time prekey.
+        // that does not parse fails the join before it changes the store.
         let (plaintext, group_control) = match incoming.content {
             Content::Application => (plaintext, None),
             Content::GroupControl => {
@@ -277,16 +307,12 @@ impl Channel {
                 (Vec::new(), Some(control))
             }
         };
-        if let Some(id) = prekey.one_time_prekey_id {
-            prekeys.consume_one_time_prekey(id);
-        }
+        prekeys.record_join(prekey.signed_prekey_id, prekey.one_time_prekey_id, &id);
         let channel = Self {
-            id: handshake::channel_id(&associated_data, &ephemeral_key),
+            id,
             associated_data,
-            role: Role::Responder {
-                prekey_digest: prekey_digest(prekey),
-                joined_chain: chain_id(&incoming.ratchet_key),
-            },
+            role: Role::Responder,
+            padding: Padding::default(),
             ratchet: DoubleRatchet::responder(new_chain),
         };
         Ok(Joined {
@@ -297,7 +323,14 @@ impl Channel {
         })
     }
 
-    /// Encrypts `plaintext` into a `ChannelMessage` for the peer.
+    /// Encrypts `plaintext` into a `ChannelMessage` for the peer, padded (see
+    /// [`Channel::set_padding`]) and under a key and nonce drawn fresh from `rng` and the
+    /// chain.
+    ///
+    /// Save the channel after encrypting and before sending. Restoring an older save is
+    /// safe (every message has its own random salt, so no key and nonce are used twice),
+    /// but the restored channel numbers its next messages as the lost ones were numbered,
+    /// and a peer that received those drops the new ones as [`Error::Duplicate`].
     ///
     /// # Errors
     /// [`Error::TooLarge`] for a plaintext over [`MAX_PLAINTEXT_LEN`] (send it as a sealed
@@ -336,11 +369,22 @@ impl Channel {
             });
         }
         let prekey = match &self.role {
-            Role::Initiator { pending_prekey } => pending_prekey.clone(),
-            Role::Responder { .. } => None,
+            Role::Initiator {
+                pending: Some(pending),
+            } => Some(Attached {
+                prekey: &pending.info,
+                hash: &pending.hash,
+            }),
+            _ => None,
         };
-        self.ratchet
-            .encrypt(rng, &self.associated_data, plaintext, content, prekey)
+        self.ratchet.encrypt(
+            rng,
+            &self.associated_data,
+            plaintext,
+            self.padding,
+            content,
+            prekey,
+        )
     }
 
     /// Decrypts a `ChannelMessage` from the peer. On any error the channel is unchanged.
@@ -378,29 +422,43 @@ impl Channel {
     }
 
     fn decrypt_incoming(&mut self, mut incoming: Incoming) -> Result<Vec<u8>> {
-        let prekey_as_expected = match &self.role {
-            Role::Initiator { .. } => incoming.prekey.is_none(),
-            Role::Responder {
-                prekey_digest: joined,
-                joined_chain,
-            } => {
-                let on_joined_chain = chain_id(&incoming.ratchet_key) == *joined_chain;
-                match &incoming.prekey {
-                    Some(prekey) => {
-                        on_joined_chain && bool::from(prekey_digest(prekey).ct_eq(joined))
-                    }
-                    None => !on_joined_chain,
-                }
-            }
-        };
-        if !prekey_as_expected {
+        // Only the creator attaches prekey information: a message to it that carries some
+        // is refused before any work (it would fail to authenticate anyway).
+        if matches!(self.role, Role::Initiator { .. }) && incoming.prekey.is_some() {
             return Err(Error::PrekeyInfoMismatch);
         }
         let plaintext = self.ratchet.decrypt(&self.associated_data, &mut incoming)?;
-        if let Role::Initiator { pending_prekey } = &mut self.role {
-            *pending_prekey = None;
+        if let Role::Initiator { pending } = &mut self.role {
+            *pending = None;
         }
         Ok(plaintext)
+    }
+
+    /// How this side pads what it sends (Padmé unless changed).
+    pub fn padding(&self) -> Padding {
+        self.padding
+    }
+
+    /// Sets how this side pads what it sends from now on; it is saved with the channel.
+    /// The peer reads any padding, whatever its own setting.
+    ///
+    /// ```
+    /// use ratchetkit::{Channel, Identity, Padding, PrekeyStore};
+    /// # let mut rng = rand::rng();
+    /// # let alice = Identity::generate(&mut rng, "alice")?;
+    /// # let bob = Identity::generate(&mut rng, "bob")?;
+    /// # let bundle = PrekeyStore::new(&mut rng).bundle(&bob, None)?;
+    /// let mut to_bob = Channel::create(&mut rng, &alice, &bundle)?;
+    /// to_bob.encrypt(&mut rng, b"hello")?;
+    /// let padded = to_bob.encrypt(&mut rng, b"yes")?;
+    /// to_bob.set_padding(Padding::Minimal);
+    /// let unpadded = to_bob.encrypt(&mut rng, b"yes")?;
+    /// // Padmé pads "yes" to 32 bytes; minimal padding adds one.
+    /// assert_eq!(padded.len() - unpadded.len(), 32 - 4);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    pub fn set_padding(&mut self, padding: Padding) {
+        self.padding = padding;
     }
 
     /// The channel's id, the same on both sides (see [`ChannelId`]): keep the channel's
@@ -413,7 +471,7 @@ impl Channel {
     pub fn peer_signing_key(&self) -> [u8; 32] {
         let offset = match self.role {
             Role::Initiator { .. } => 64,
-            Role::Responder { .. } => 0,
+            Role::Responder => 0,
         };
         let mut key = [0u8; 32];
         if let Some(bytes) = self.associated_data.get(offset..offset + 32) {
@@ -426,11 +484,6 @@ impl Channel {
     pub fn skipped_keys(&self) -> usize {
         self.ratchet.skipped.len()
     }
-}
-
-/// SHA-256 of a (canonically encoded) `PrekeyInfo`.
-fn prekey_digest(prekey: &v1::PrekeyInfo) -> [u8; 32] {
-    Sha256::digest(prekey.encode_to_vec()).into()
 }
 
 impl core::fmt::Debug for Channel {

@@ -14,13 +14,38 @@ use std::collections::VecDeque;
 use rand::CryptoRng;
 
 use super::chains::{chain_id, Advance, EndedChain, MessageId, ReceivingChain, SendingChain};
+use super::handshake::HandshakeKeys;
 use super::message::{self, Content, Incoming};
 use super::{MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS, MESSAGE_INFO};
 use crate::crypto::agreement::AgreementKeyPair;
-use crate::crypto::chain::{MessageKey, RootKey};
+use crate::crypto::chain::{KeyChain, MessageKey, RootKey, MESSAGE_SALT_LEN};
+use crate::crypto::padding::{self, Padding};
 use crate::crypto::skipped_keys::SkippedKeys;
 use crate::error::{Error, Result};
 use crate::wire::v1;
+
+/// Prekey information to attach to a message, with its hash for the associated data.
+pub(crate) struct Attached<'a> {
+    pub(crate) prekey: &'a v1::PrekeyInfo,
+    pub(crate) hash: &'a [u8; 32],
+}
+
+/// Length of the AES-256-GCM tag after each ciphertext: 16 bytes.
+const AEAD_TAG_LEN: usize = 16;
+
+/// Decrypts a message's ciphertext and strips its padding; a failure of either leaves the
+/// caller to drop everything it derived.
+pub(crate) fn open(
+    key: &MessageKey,
+    salt: &[u8; MESSAGE_SALT_LEN],
+    aad: &[u8],
+    ciphertext: Vec<u8>,
+) -> Result<Vec<u8>> {
+    padding::unpad(
+        key.aead_key(salt, MESSAGE_INFO)
+            .decrypt_owned(aad, ciphertext)?,
+    )
+}
 
 /// A channel's skipped message keys, by (peer ratchet key, message number).
 pub(crate) type ChannelSkippedKeys = SkippedKeys<MessageId, MAX_SKIPPED_KEYS>;
@@ -61,20 +86,32 @@ pub(crate) struct NewChain {
 }
 
 impl DoubleRatchet {
-    /// The creator's ratchet: DHs fresh, (RK, CKs) = KDF_RK(SK, DH(DHs, SPK_B)).
-    pub(crate) fn initiator<R: CryptoRng + ?Sized>(
-        rng: &mut R,
-        shared_secret: &RootKey,
-        signed_prekey: &[u8; 32],
-    ) -> Result<Self> {
-        let (root_key, sending) = SendingChain::start(rng, shared_secret, signed_prekey)?;
-        Ok(Self {
-            root_key,
-            sending: Some(sending),
+    /// The creator's ratchet: its first sending chain is the start's, under its ephemeral
+    /// key EK_A as the ratchet key (no DH ratchet step of its own: the start's DH3 already
+    /// mixed EK_A with the responder's signed prekey).
+    pub(crate) fn initiator(keys: HandshakeKeys, ephemeral: AgreementKeyPair) -> Self {
+        Self {
+            root_key: keys.root_key,
+            sending: Some(SendingChain {
+                ratchet: ephemeral,
+                chain: KeyChain::new(keys.chain_key),
+            }),
             previous_chain_length: 0,
             receiving: None,
             ended: VecDeque::new(),
             skipped: SkippedKeys::default(),
+        }
+    }
+
+    /// The responder's first receiving chain: the start's chain key under the creator's
+    /// ratchet key EK_A, moved forward to the incoming message; derived, not committed.
+    pub(crate) fn first_chain(keys: HandshakeKeys, incoming: &Incoming) -> Result<NewChain> {
+        let (message_key, advance) = ReceivingChain::new(incoming.ratchet_key, keys.chain_key)
+            .advance_to(incoming.number)?;
+        Ok(NewChain {
+            root_key: keys.root_key,
+            message_key,
+            advance,
         })
     }
 
@@ -111,13 +148,15 @@ impl DoubleRatchet {
     }
 
     /// Encrypts one message, starting a new sending chain first if a ratchet step is due.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         associated_data: &[u8],
         plaintext: &[u8],
+        padding: Padding,
         content: Content,
-        prekey: Option<v1::PrekeyInfo>,
+        prekey: Option<Attached<'_>>,
     ) -> Result<Vec<u8>> {
         let (root_key, sending) = match (&self.sending, &self.receiving) {
             (Some(sending), _) => (None, sending.clone()),
@@ -133,22 +172,36 @@ impl DoubleRatchet {
             }
         };
         let (number, message_key, next) = sending.next()?;
+        let mut salt = [0u8; MESSAGE_SALT_LEN];
+        rng.fill_bytes(&mut salt);
         let header = message::header(
             next.ratchet.public(),
             self.previous_chain_length,
             number,
             content,
+            &salt,
         );
-        let ciphertext = message_key.aead_key(MESSAGE_INFO).encrypt(
-            &message::associated_data(associated_data, &header),
-            plaintext,
+        let mut buffer = padding::pad(plaintext, padding, AEAD_TAG_LEN);
+        message_key.aead_key(&salt, MESSAGE_INFO).encrypt_in_place(
+            &message::associated_data(
+                associated_data,
+                prekey.as_ref().map(|attached| attached.hash),
+                &header,
+            ),
+            &mut buffer,
         )?;
+        // Ciphertext now: nothing secret is left in the buffer that is moved out.
+        let ciphertext = core::mem::take(&mut *buffer);
 
         if let Some(root_key) = root_key {
             self.root_key = root_key;
         }
         self.sending = Some(next);
-        Ok(message::encode(header, ciphertext, prekey))
+        Ok(message::encode(
+            header,
+            ciphertext,
+            prekey.map(|attached| attached.prekey.clone()),
+        ))
     }
 
     /// Decrypts one message, taking its ciphertext (decrypted in place); on any error
@@ -158,10 +211,15 @@ impl DoubleRatchet {
         associated_data: &[u8],
         incoming: &mut Incoming,
     ) -> Result<Vec<u8>> {
-        let aad = message::associated_data(associated_data, &incoming.header);
+        let aad = message::associated_data(
+            associated_data,
+            incoming.prekey_hash.as_ref(),
+            &incoming.header,
+        );
         let ciphertext = core::mem::take(&mut incoming.ciphertext);
+        let salt = incoming.salt;
         // Only one of the paths below opens the message.
-        let open = |key: &MessageKey| key.aead_key(MESSAGE_INFO).decrypt_owned(&aad, ciphertext);
+        let open = |key: &MessageKey| open(key, &salt, &aad, ciphertext);
         let id = (incoming.ratchet_key, incoming.number);
 
         if let Some(key) = self.skipped.get(&id) {

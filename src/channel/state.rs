@@ -7,16 +7,18 @@ use zeroize::Zeroizing;
 
 use super::chains::{EndedChain, ReceivingChain, SendingChain};
 use super::ratchet::{ChannelSkippedKeys, DoubleRatchet};
-use super::{Channel, ChannelId, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
+use super::{Channel, ChannelId, PendingPrekey, Role, MAX_ENDED_CHAINS, MAX_SKIPPED_KEYS};
 use crate::crypto::agreement::AgreementKeyPair;
 use crate::crypto::chain::{KeyChain, MessageKey, RootKey};
+use crate::crypto::padding::Padding;
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1, SavedState};
 
-/// The `ChannelState` format this crate writes and reads: 2. Version 1 had no channel id,
-/// and one cannot be recomputed from it (neither side keeps the initiator's ephemeral key
-/// for long), so version 1 states are refused with `UnsupportedVersion`.
-pub(crate) const CHANNEL_STATE_VERSION: u32 = 2;
+/// The `ChannelState` format this crate writes and reads: 3. Version 1 had no channel id
+/// (which cannot be recomputed from it), and version 2 channels run protocol version 1,
+/// which this crate no longer speaks, so older states are refused with
+/// `UnsupportedVersion`.
+pub(crate) const CHANNEL_STATE_VERSION: u32 = 3;
 
 impl SavedState for state::ChannelState {
     const WHAT: &'static str = "ChannelState";
@@ -30,7 +32,7 @@ impl SavedState for state::ChannelState {
 }
 
 impl Channel {
-    /// Serializes the channel as a `ChannelState` protobuf (version 2).
+    /// Serializes the channel as a `ChannelState` protobuf (version 3).
     ///
     /// The bytes hold the channel's secrets: seal them with a
     /// [`StorageKey`](crate::StorageKey) before they leave memory. The encoding is
@@ -50,19 +52,11 @@ impl Channel {
     /// ```
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let ratchet = &self.ratchet;
-        let (pending_prekey, joined_prekey_digest, joined_chain_id) = match &self.role {
-            Role::Initiator { pending_prekey } => (
-                pending_prekey
-                    .as_ref()
-                    .map(Message::encode_to_vec)
-                    .unwrap_or_default(),
-                Vec::new(),
-                Vec::new(),
-            ),
-            Role::Responder {
-                prekey_digest,
-                joined_chain,
-            } => (Vec::new(), prekey_digest.to_vec(), joined_chain.to_vec()),
+        let pending_prekey = match &self.role {
+            Role::Initiator {
+                pending: Some(pending),
+            } => pending.info.encode_to_vec(),
+            _ => Vec::new(),
         };
         let saved = state::ChannelState {
             version: CHANNEL_STATE_VERSION,
@@ -104,9 +98,8 @@ impl Channel {
                 })
                 .collect(),
             pending_prekey,
-            joined_prekey_digest,
-            joined_chain_id,
             channel_id: self.id.as_bytes().to_vec(),
+            padding: self.padding.to_wire(),
             checksum: Vec::new(),
         };
         wire::encode_state(saved)
@@ -127,40 +120,27 @@ impl Channel {
             "channel id must be 32 bytes",
         )?);
         let role = if saved.initiator {
-            if !saved.joined_prekey_digest.is_empty() || !saved.joined_chain_id.is_empty() {
-                return Err(Error::InvalidState {
-                    reason: "an initiator has no joined prekey digest or chain",
-                });
-            }
-            let pending_prekey = if saved.pending_prekey.is_empty() {
+            let pending = if saved.pending_prekey.is_empty() {
                 None
             } else {
-                Some(
+                Some(PendingPrekey::new(
                     wire::decode::<v1::PrekeyInfo>(&saved.pending_prekey, "PrekeyInfo").map_err(
                         |_| Error::InvalidState {
                             reason: "pending prekey information is malformed",
                         },
                     )?,
-                )
+                ))
             };
-            Role::Initiator { pending_prekey }
+            Role::Initiator { pending }
         } else {
             if !saved.pending_prekey.is_empty() {
                 return Err(Error::InvalidState {
                     reason: "a responder has no pending prekey information",
                 });
             }
-            Role::Responder {
-                prekey_digest: state_fixed(
-                    &saved.joined_prekey_digest,
-                    "prekey digest must be 32 bytes",
-                )?,
-                joined_chain: state_fixed(
-                    &saved.joined_chain_id,
-                    "joined chain id must be 8 bytes",
-                )?,
-            }
+            Role::Responder
         };
+        let padding = Padding::from_wire(saved.padding)?;
 
         let sending = saved
             .sending
@@ -231,6 +211,7 @@ impl Channel {
             id,
             associated_data,
             role,
+            padding,
             ratchet: DoubleRatchet {
                 root_key: RootKey::from_bytes(state_fixed(
                     &saved.root_key,

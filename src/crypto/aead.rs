@@ -48,6 +48,17 @@ impl AeadKey {
             .map_err(|_| Error::AuthenticationFailed)
     }
 
+    /// Encrypts `buffer` in place, appending the tag: with 16 bytes of spare capacity it
+    /// does not reallocate, so a plaintext in a wiping buffer leaves no copy behind.
+    pub(crate) fn encrypt_in_place(&self, aad: &[u8], buffer: &mut Vec<u8>) -> Result<()> {
+        let cipher = Aes256Gcm::new(&self.key.into());
+        let nonce = Nonce::from(self.nonce);
+        cipher
+            .encrypt_in_place(&nonce, aad, buffer)
+            // Only inputs over 64 GiB are refused; an honest caller never gets here.
+            .map_err(|_| Error::AuthenticationFailed)
+    }
+
     /// Decrypts ciphertext || tag; any change to key, nonce, aad or ciphertext fails.
     pub(crate) fn decrypt(&self, aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
         let cipher = Aes256Gcm::new(&self.key.into());

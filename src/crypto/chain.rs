@@ -4,10 +4,10 @@
 //! string that turns a message key into an AES key and nonce differs between them.
 
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::aead::AeadKey;
-use super::kdf::{hkdf_sha256, hmac_sha256_bytes, ZERO_SALT};
+use super::kdf::{hkdf_sha256, hmac_sha256_bytes};
 use crate::error::{Error, Result};
 
 /// HKDF info of the root key step.
@@ -77,15 +77,21 @@ impl ChainKey {
     }
 }
 
+/// Length of the random salt each channel and group message carries in its header: 16
+/// bytes.
+///
+/// Message keys come from a deterministic chain, so a sender that restores an older save
+/// (after a crash, or because someone put an old state file back) derives the same message
+/// key again for its next message. The salt makes the AES key and nonce fresh all the
+/// same: two encryptions under one message key share a (key, nonce) only if their salts
+/// collide, a chance of 2^-128 per pair.
+pub const MESSAGE_SALT_LEN: usize = 16;
+
 impl MessageKey {
-    /// okm = HKDF-SHA256(salt = 32 zero bytes, ikm = message key, info, 44 bytes);
-    /// AES-256 key = okm[0..32], nonce = okm[32..44].
-    pub(crate) fn aead_key(&self, info: &[u8]) -> AeadKey {
-        let okm = hkdf_sha256::<44>(&ZERO_SALT, &self.0, info);
-        let (key, nonce) = okm.split_at(32);
-        let mut nonce_bytes = [0u8; 12];
-        nonce_bytes.copy_from_slice(nonce);
-        AeadKey::new(Zeroizing::new(copy32(key)), nonce_bytes)
+    /// okm = HKDF-SHA256(salt = the message's random salt, ikm = message key, info, 44
+    /// bytes); AES-256 key = okm[0..32], nonce = okm[32..44].
+    pub(crate) fn aead_key(&self, salt: &[u8; MESSAGE_SALT_LEN], info: &[u8]) -> AeadKey {
+        AeadKey::from_okm(&hkdf_sha256::<44>(salt, &self.0, info))
     }
 }
 

@@ -6,6 +6,8 @@ pub(crate) mod aead;
 pub(crate) mod agreement;
 pub(crate) mod chain;
 pub(crate) mod kdf;
+pub(crate) mod kem;
+pub(crate) mod padding;
 pub(crate) mod signature;
 pub(crate) mod skipped_keys;
 

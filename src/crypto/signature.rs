@@ -78,7 +78,8 @@ pub(crate) fn verifying_key(bytes: &[u8], field: &'static str) -> Result<Verifyi
 /// again.
 const MAX_BATCH: usize = 256;
 
-/// Below this many signatures a failed batch is settled one signature at a time.
+/// Below this many signatures a failed batch is settled one signature at a time (from two
+/// up, a batch that passes is cheaper than its signatures one by one).
 const BISECT_BELOW: usize = 4;
 
 /// One signature to check in [`verify_many`].
@@ -168,17 +169,16 @@ fn settle(
     what: &'static str,
     results: &mut [Option<Result<()>>],
 ) {
-    let mut record = |index: usize, result: Result<()>| {
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(result);
-        }
-    };
-    if batch.len() < BISECT_BELOW {
+    let one_by_one = |results: &mut [Option<Result<()>>]| {
         for (index, _) in batch {
-            if let Some(item) = pending.get(*index) {
-                record(*index, item.verify_one(what));
+            if let (Some(item), Some(slot)) = (pending.get(*index), results.get_mut(*index)) {
+                *slot = Some(item.verify_one(what));
             }
         }
+    };
+    // Even two signatures are cheaper together (three cost 1.7 single verifications).
+    if batch.len() < 2 {
+        one_by_one(results);
         return;
     }
     let mut messages = Vec::with_capacity(batch.len());
@@ -193,8 +193,14 @@ fn settle(
     }
     if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
         for (index, _) in batch {
-            record(*index, Ok(()));
+            if let Some(slot) = results.get_mut(*index) {
+                *slot = Some(Ok(()));
+            }
         }
+        return;
+    }
+    if batch.len() < BISECT_BELOW {
+        one_by_one(results);
         return;
     }
     let (left, right) = batch.split_at(batch.len() / 2);

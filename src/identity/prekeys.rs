@@ -1,6 +1,7 @@
-//! Signed and one-time prekeys: the owner's private store and the public bundle.
+//! Signed and one-time prekeys, each an X25519 key and an ML-KEM-768 key under one id:
+//! the owner's private store and the public bundle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 use rand::CryptoRng;
@@ -8,42 +9,79 @@ use zeroize::Zeroizing;
 
 use super::{Card, Identity};
 use crate::crypto::agreement::{public_key, AgreementKeyPair};
-use crate::crypto::signature::{self, SIGNATURE_LEN};
+use crate::crypto::kem::{KemKeyPair, KemPublicKey, KEM_SEED_LEN};
+use crate::crypto::signature::{self, Pending, SIGNATURE_LEN};
 use crate::error::{Error, Result};
 use crate::storage::PrekeyStoreId;
 use crate::wire::{self, fixed, state, state_fixed, v1, SavedState};
 
 /// Signature context of a signed prekey: Ed25519 over
-/// `"ratchetkit/v1/signed-prekey" || be32(id) || spk_public`.
-pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
+/// `"ratchetkit/v2/signed-prekey" || be32(id) || X25519 key || ML-KEM-768 key`.
+pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/signed-prekey";
+
+/// Signature context of a one-time prekey: Ed25519 over
+/// `"ratchetkit/v2/one-time-prekey" || be32(id) || X25519 key || ML-KEM-768 key`. X3DH
+/// leaves one-time X25519 prekeys unsigned; an ML-KEM key must be signed (nothing else
+/// ties it to its owner), and one signature covers both keys of the pair.
+pub const ONE_TIME_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/one-time-prekey";
+
+/// Most channels a signed prekey may start without a one-time prekey: 10,000.
+///
+/// The store remembers each of them (16 bytes of its channel id, 160 KB at most per
+/// signed prekey) for as long as it holds the signed prekey, to refuse a replay of their
+/// first messages ([`Error::ReplayedFirstMessage`]). When a signed prekey has started this
+/// many, further joins with it and no one-time prekey fail with
+/// [`Error::SignedPrekeyExhausted`] until it is rotated: a bound on the state, and on what
+/// a hostile contact opening channel after channel can make the store keep.
+pub const MAX_JOINS_PER_SIGNED_PREKEY: usize = 10_000;
+
+/// Length of what the store keeps of a joined channel's id: 16 bytes. Channel ids are
+/// SHA-256 outputs over both identities and a fresh ephemeral key, so 128 bits keep them
+/// apart (a collision by chance is a 2^-128 event per pair, and making one on purpose
+/// means a second preimage of 128 bits).
+const JOINED_ID_LEN: usize = 16;
 
 /// Most one-time prekeys a store holds: 10,000. A directory hands out one per new channel,
-/// so a few hundred usually suffice; the bound keeps a saved store (about 40 bytes a key)
-/// under half a megabyte and stops a caller from growing it without end.
+/// so a few hundred usually suffice; the bound keeps a saved store (about 110 bytes a
+/// prekey: an X25519 secret and an ML-KEM seed) near a megabyte and stops a caller from
+/// growing it without end.
 pub const MAX_ONE_TIME_PREKEYS: usize = 10_000;
 
 /// Longest encoded `PrekeyBundle`, in bytes: 16,384: a card of at most
-/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes and three keys with a signature. Bundles come
-/// from a directory that may be hostile; the length is checked before decoding.
+/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes, two X25519 and two ML-KEM-768 keys
+/// (2,432 bytes) and two signatures. Bundles come from a directory that may be hostile; the
+/// length is checked before decoding.
 pub const MAX_BUNDLE_LEN: usize = 16_384;
 
 /// Longest saved `PrekeyStoreState`, in bytes: 4 MiB. A full store holds
-/// [`MAX_ONE_TIME_PREKEYS`] one-time prekeys of about 80 bytes each (800 KB) and a few
-/// signed prekeys; checked before a saved store is decoded.
+/// [`MAX_ONE_TIME_PREKEYS`] one-time prekeys of about 110 bytes each (1.1 MB) and two
+/// signed prekeys with [`MAX_JOINS_PER_SIGNED_PREKEY`] joined channels each (320 KB);
+/// checked before a saved store is decoded.
 pub const MAX_PREKEY_STORE_STATE_LEN: usize = 4 * 1024 * 1024;
 
-/// One X25519 prekey with its id.
-#[derive(Clone)]
+/// One prekey: an X25519 key pair and an ML-KEM-768 key pair (kept as its 64-byte seed)
+/// under one id.
 struct Prekey {
     id: u32,
     pair: AgreementKeyPair,
+    kem: KemKeyPair,
 }
 
 impl Prekey {
-    fn to_state(&self) -> state::PrekeyState {
+    fn generate<R: CryptoRng + ?Sized>(rng: &mut R, id: u32) -> Self {
+        Self {
+            id,
+            pair: AgreementKeyPair::generate(rng),
+            kem: KemKeyPair::generate(rng),
+        }
+    }
+
+    fn to_state(&self, joined: &[u8]) -> state::PrekeyState {
         state::PrekeyState {
             id: self.id,
             secret: self.pair.secret_bytes().to_vec(),
+            kem_seed: self.kem.seed().to_vec(),
+            joined_channels: joined.to_vec(),
         }
     }
 
@@ -54,8 +92,65 @@ impl Prekey {
                 &saved.secret,
                 "prekey secret must be 32 bytes",
             )?),
+            kem: KemKeyPair::from_seed(state_fixed::<KEM_SEED_LEN>(
+                &saved.kem_seed,
+                "ML-KEM seed must be 64 bytes",
+            )?),
         })
     }
+}
+
+/// A signed prekey with the channels it started without a one-time prekey.
+struct SignedPrekey {
+    prekey: Prekey,
+    /// The first [`JOINED_ID_LEN`] bytes of each such channel's id.
+    joined: BTreeSet<[u8; JOINED_ID_LEN]>,
+}
+
+impl SignedPrekey {
+    fn new(prekey: Prekey) -> Self {
+        Self {
+            prekey,
+            joined: BTreeSet::new(),
+        }
+    }
+
+    fn to_state(&self) -> state::PrekeyState {
+        self.prekey
+            .to_state(&self.joined.iter().flatten().copied().collect::<Vec<u8>>())
+    }
+
+    fn from_state(saved: &state::PrekeyState) -> Result<Self> {
+        let prekey = Prekey::from_state(saved)?;
+        if !saved.joined_channels.len().is_multiple_of(JOINED_ID_LEN)
+            || saved.joined_channels.len() / JOINED_ID_LEN > MAX_JOINS_PER_SIGNED_PREKEY
+        {
+            return Err(Error::InvalidState {
+                reason: "joined channels must be at most MAX_JOINS_PER_SIGNED_PREKEY 16-byte ids",
+            });
+        }
+        let mut joined = BTreeSet::new();
+        for id in saved.joined_channels.chunks_exact(JOINED_ID_LEN) {
+            let id: [u8; JOINED_ID_LEN] = state_fixed(id, "joined channel ids are 16 bytes")?;
+            // Ascending and distinct, as written: anything else is not a saved store.
+            if joined.last().is_some_and(|last| *last >= id) {
+                return Err(Error::InvalidState {
+                    reason: "joined channel ids must ascend",
+                });
+            }
+            joined.insert(id);
+        }
+        Ok(Self { prekey, joined })
+    }
+}
+
+/// The first bytes of a channel id, as the replay guard keeps them.
+fn joined_id(channel: &crate::ChannelId) -> [u8; JOINED_ID_LEN] {
+    let mut id = [0u8; JOINED_ID_LEN];
+    for (out, byte) in id.iter_mut().zip(channel.as_bytes()) {
+        *out = *byte;
+    }
+    id
 }
 
 /// The private side of an identity's prekeys: the current signed prekey, the one before it
@@ -78,13 +173,21 @@ impl Prekey {
 pub struct PrekeyStore {
     /// Fixed at creation from the first signed prekey, so rotations keep it.
     id: PrekeyStoreId,
-    current: Prekey,
-    previous: Option<Prekey>,
+    current: SignedPrekey,
+    previous: Option<SignedPrekey>,
     /// Boxed, so that the map's node moves (when keys are added or consumed) move only a
     /// pointer: each secret stays where it was made until it is dropped and wiped, and no
     /// unwiped copy is left in freed memory.
-    one_time: BTreeMap<u32, Box<AgreementKeyPair>>,
+    one_time: BTreeMap<u32, Box<Prekey>>,
     next_id: u32,
+}
+
+/// The private keys a first message names, found in a [`PrekeyStore`].
+pub(crate) struct FoundPrekeys<'a> {
+    pub(crate) signed: &'a AgreementKeyPair,
+    pub(crate) one_time: Option<&'a AgreementKeyPair>,
+    /// The one-time prekey's ML-KEM key pair if one was named, else the signed prekey's.
+    pub(crate) kem: &'a KemKeyPair,
 }
 
 impl PrekeyStore {
@@ -92,15 +195,15 @@ impl PrekeyStore {
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         // The id comes from the first signed prekey rather than from fresh randomness, so
         // a store takes the same bytes from `rng` as before it had an id.
-        let pair = AgreementKeyPair::generate(rng);
+        let prekey = Prekey::generate(rng, 0);
         let mut store = Self {
-            id: PrekeyStoreId::derive(&pair.public()),
-            current: Prekey { id: 0, pair },
+            id: PrekeyStoreId::derive(&prekey.pair.public()),
+            current: SignedPrekey::new(prekey),
             previous: None,
             one_time: BTreeMap::new(),
             next_id: 1,
         };
-        store.current.id = store.take_id();
+        store.current.prekey.id = store.take_id();
         store
     }
 
@@ -110,8 +213,8 @@ impl PrekeyStore {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1);
-            let in_use = id == self.current.id
-                || self.previous.as_ref().is_some_and(|p| p.id == id)
+            let in_use = id == self.current.prekey.id
+                || self.previous.as_ref().is_some_and(|p| p.prekey.id == id)
                 || self.one_time.contains_key(&id);
             if !in_use {
                 return id;
@@ -119,18 +222,17 @@ impl PrekeyStore {
         }
     }
 
-    /// Replaces the signed prekey with a fresh one; the current one becomes the previous,
-    /// and the previous one is dropped. Rotate regularly (say weekly) and republish bundles.
+    /// Replaces the signed prekey (its X25519 and ML-KEM keys) with a fresh one; the
+    /// current one becomes the previous, and the previous one is dropped with its record of
+    /// joined channels. Rotate regularly (say weekly) and republish bundles.
     pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
         let id = self.take_id();
-        let fresh = Prekey {
-            id,
-            pair: AgreementKeyPair::generate(rng),
-        };
+        let fresh = SignedPrekey::new(Prekey::generate(rng, id));
         self.previous = Some(core::mem::replace(&mut self.current, fresh));
     }
 
-    /// Adds `count` fresh one-time prekeys and returns their ids.
+    /// Adds `count` fresh one-time prekeys (each an X25519 and an ML-KEM-768 key pair)
+    /// and returns their ids.
     ///
     /// # Errors
     /// [`Error::PrekeyPoolFull`] if the pool would exceed [`MAX_ONE_TIME_PREKEYS`]; nothing
@@ -149,7 +251,7 @@ impl PrekeyStore {
         for _ in 0..count {
             let id = self.take_id();
             self.one_time
-                .insert(id, Box::new(AgreementKeyPair::generate(rng)));
+                .insert(id, Box::new(Prekey::generate(rng, id)));
             ids.push(id);
         }
         Ok(ids)
@@ -162,7 +264,7 @@ impl PrekeyStore {
 
     /// The id of the current signed prekey.
     pub fn signed_prekey_id(&self) -> u32 {
-        self.current.id
+        self.current.prekey.id
     }
 
     /// The ids of the unused one-time prekeys, ascending.
@@ -170,56 +272,134 @@ impl PrekeyStore {
         self.one_time.keys().copied().collect()
     }
 
+    /// How many channels the current signed prekey has started without a one-time prekey
+    /// (at most [`MAX_JOINS_PER_SIGNED_PREKEY`]): rotate it well before the limit.
+    pub fn signed_prekey_joins(&self) -> usize {
+        self.current.joined.len()
+    }
+
     /// The public bundle of `identity` with the current signed prekey and, if given, the
-    /// one-time prekey `one_time`.
+    /// one-time prekey `one_time`, each signed by `identity`.
     ///
     /// # Errors
     /// [`Error::UnknownOneTimePrekey`] if `one_time` is not in the pool.
     pub fn bundle(&self, identity: &Identity, one_time: Option<u32>) -> Result<PrekeyBundle> {
         let one_time = match one_time {
             Some(id) => {
-                let pair = self
+                let prekey = self
                     .one_time
                     .get(&id)
                     .ok_or(Error::UnknownOneTimePrekey { id })?;
-                Some((id, pair.public()))
+                let key = prekey.pair.public();
+                let kem_key = prekey.kem.public();
+                let signature = signature::sign(
+                    identity.signing_key(),
+                    ONE_TIME_PREKEY_CONTEXT,
+                    &[&id.to_be_bytes(), &key, kem_key.as_bytes()],
+                );
+                Some(OneTimePublic {
+                    id,
+                    key,
+                    kem_key,
+                    signature,
+                })
             }
             None => None,
         };
-        let signed_prekey = self.current.pair.public();
+        let current = &self.current.prekey;
+        let signed_prekey = current.pair.public();
+        let kem_prekey = current.kem.public();
         let signature = signature::sign(
             identity.signing_key(),
             SIGNED_PREKEY_CONTEXT,
-            &[&self.current.id.to_be_bytes(), &signed_prekey],
+            &[
+                &current.id.to_be_bytes(),
+                &signed_prekey,
+                kem_prekey.as_bytes(),
+            ],
         );
         Ok(PrekeyBundle {
             card: identity.card().clone(),
-            signed_prekey_id: self.current.id,
+            signed_prekey_id: current.id,
             signed_prekey,
+            kem_prekey,
             signature,
             one_time,
         })
     }
 
-    pub(crate) fn signed_prekey(&self, id: u32) -> Result<&AgreementKeyPair> {
+    fn signed(&self, id: u32) -> Result<&SignedPrekey> {
         [Some(&self.current), self.previous.as_ref()]
             .into_iter()
             .flatten()
-            .find(|prekey| prekey.id == id)
-            .map(|prekey| &prekey.pair)
+            .find(|signed| signed.prekey.id == id)
             .ok_or(Error::UnknownSignedPrekey { id })
     }
 
-    pub(crate) fn one_time_prekey(&self, id: u32) -> Result<&AgreementKeyPair> {
-        self.one_time
-            .get(&id)
-            .map(|pair| &**pair)
-            .ok_or(Error::UnknownOneTimePrekey { id })
+    /// The private keys a first message names: the signed prekey `signed_id` and, if
+    /// `one_time_id` is given, that one-time prekey.
+    pub(crate) fn find(
+        &self,
+        signed_id: u32,
+        one_time_id: Option<u32>,
+    ) -> Result<FoundPrekeys<'_>> {
+        let signed = &self.signed(signed_id)?.prekey;
+        Ok(match one_time_id {
+            Some(id) => {
+                let one_time = self
+                    .one_time
+                    .get(&id)
+                    .ok_or(Error::UnknownOneTimePrekey { id })?;
+                FoundPrekeys {
+                    signed: &signed.pair,
+                    one_time: Some(&one_time.pair),
+                    kem: &one_time.kem,
+                }
+            }
+            None => FoundPrekeys {
+                signed: &signed.pair,
+                one_time: None,
+                kem: &signed.kem,
+            },
+        })
     }
 
-    /// Removes a one-time prekey after it started a channel.
-    pub(crate) fn consume_one_time_prekey(&mut self, id: u32) {
-        self.one_time.remove(&id);
+    /// Refuses a join that would start `channel` again with the signed prekey `signed_id`
+    /// and no one-time prekey, or that the prekey may no longer make.
+    pub(crate) fn check_join(&self, signed_id: u32, channel: &crate::ChannelId) -> Result<()> {
+        let signed = self.signed(signed_id)?;
+        if signed.joined.contains(&joined_id(channel)) {
+            return Err(Error::ReplayedFirstMessage);
+        }
+        if signed.joined.len() >= MAX_JOINS_PER_SIGNED_PREKEY {
+            return Err(Error::SignedPrekeyExhausted);
+        }
+        Ok(())
+    }
+
+    /// Records a channel joined with `prekeys` once its first message authenticated:
+    /// a one-time prekey is consumed, and without one the channel is remembered by the
+    /// signed prekey (after [`PrekeyStore::check_join`] allowed it).
+    pub(crate) fn record_join(
+        &mut self,
+        signed_id: u32,
+        one_time_id: Option<u32>,
+        channel: &crate::ChannelId,
+    ) {
+        match one_time_id {
+            Some(id) => {
+                self.one_time.remove(&id);
+            }
+            None => {
+                let signed = [Some(&mut self.current), self.previous.as_mut()]
+                    .into_iter()
+                    .flatten()
+                    .find(|signed| signed.prekey.id == signed_id);
+                if let Some(signed) = signed {
+                    signed.joined.insert(joined_id(channel));
+                }
+            }
+        }
     }
 
     /// Serializes the store, private keys included. Store the bytes sealed.
@@ -227,14 +407,11 @@ impl PrekeyStore {
         wire::encode_state(state::PrekeyStoreState {
             version: PREKEY_STORE_STATE_VERSION,
             current_signed_prekey: Some(self.current.to_state()),
-            previous_signed_prekey: self.previous.as_ref().map(Prekey::to_state),
+            previous_signed_prekey: self.previous.as_ref().map(SignedPrekey::to_state),
             one_time_prekeys: self
                 .one_time
-                .iter()
-                .map(|(&id, pair)| state::PrekeyState {
-                    id,
-                    secret: pair.secret_bytes().to_vec(),
-                })
+                .values()
+                .map(|prekey| prekey.to_state(&[]))
                 .collect(),
             next_id: self.next_id,
             id: self.id.as_bytes().to_vec(),
@@ -254,11 +431,11 @@ impl PrekeyStore {
             .ok_or(Error::InvalidState {
                 reason: "no current signed prekey",
             })
-            .and_then(Prekey::from_state)?;
+            .and_then(SignedPrekey::from_state)?;
         let previous = saved
             .previous_signed_prekey
             .as_ref()
-            .map(Prekey::from_state)
+            .map(SignedPrekey::from_state)
             .transpose()?;
         if saved.one_time_prekeys.len() > MAX_ONE_TIME_PREKEYS {
             return Err(Error::InvalidState {
@@ -267,8 +444,13 @@ impl PrekeyStore {
         }
         let mut one_time = BTreeMap::new();
         for saved_prekey in &saved.one_time_prekeys {
+            if !saved_prekey.joined_channels.is_empty() {
+                return Err(Error::InvalidState {
+                    reason: "a one-time prekey has no joined channels",
+                });
+            }
             let prekey = Prekey::from_state(saved_prekey)?;
-            if one_time.insert(prekey.id, Box::new(prekey.pair)).is_some() {
+            if one_time.insert(prekey.id, Box::new(prekey)).is_some() {
                 return Err(Error::InvalidState {
                     reason: "one-time prekey ids repeat",
                 });
@@ -287,10 +469,10 @@ impl PrekeyStore {
     }
 }
 
-/// The `PrekeyStoreState` format this crate writes and reads: 2. Version 1 had no store
-/// id, and the first signed prekey it came from may be gone, so version 1 states are
-/// refused with `UnsupportedVersion`.
-const PREKEY_STORE_STATE_VERSION: u32 = 2;
+/// The `PrekeyStoreState` format this crate writes and reads: 3. Version 1 had no store
+/// id, version 2 no ML-KEM keys (and channels cannot start without them), so older states
+/// are refused with `UnsupportedVersion`.
+const PREKEY_STORE_STATE_VERSION: u32 = 3;
 
 impl SavedState for state::PrekeyStoreState {
     const WHAT: &'static str = "PrekeyStoreState";
@@ -306,7 +488,7 @@ impl SavedState for state::PrekeyStoreState {
 impl core::fmt::Debug for PrekeyStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PrekeyStore")
-            .field("signed_prekey_id", &self.current.id)
+            .field("signed_prekey_id", &self.current.prekey.id)
             .field("one_time_prekeys", &self.one_time.len())
             .finish_non_exhaustive()
     }
@@ -331,42 +513,113 @@ pub struct PrekeyBundle {
     card: Card,
     signed_prekey_id: u32,
     signed_prekey: [u8; 32],
+    kem_prekey: KemPublicKey,
     signature: [u8; SIGNATURE_LEN],
-    one_time: Option<(u32, [u8; 32])>,
+    one_time: Option<OneTimePublic>,
+}
+
+/// A bundle's one-time prekey: its id, its X25519 and ML-KEM-768 public keys, and the
+/// owner's signature over them.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct OneTimePublic {
+    pub(crate) id: u32,
+    pub(crate) key: [u8; 32],
+    pub(crate) kem_key: KemPublicKey,
+    signature: [u8; SIGNATURE_LEN],
 }
 
 impl PrekeyBundle {
-    /// Parses and verifies a bundle: its card's self-signature and the signed prekey's
-    /// signature by the card's key.
+    /// Parses and verifies a bundle: its card's self-signature, and the signatures of its
+    /// signed prekey and one-time prekey by the card's key (checked together, by batch
+    /// verification).
     ///
     /// # Errors
-    /// [`Error::Decode`], [`Error::InvalidLength`], [`Error::IncompleteOneTimePrekey`],
-    /// every card error of [`Card::from_bytes`], and [`Error::BadSignature`] for a signed
-    /// prekey the card's owner did not sign.
+    /// [`Error::Decode`], [`Error::InvalidLength`], [`Error::InvalidPublicKey`] for an
+    /// ML-KEM key that is not one, [`Error::MissingKemPrekey`] for a bundle without the
+    /// ML-KEM prekey (made by a version 1 implementation, or stripped on the way: never
+    /// used without it), [`Error::IncompleteOneTimePrekey`], every card error of
+    /// [`Card::from_bytes`], and [`Error::BadSignature`] for prekeys the card's owner did
+    /// not sign.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bundle: v1::PrekeyBundle = wire::decode(bytes, "PrekeyBundle")?;
-        let card = Card::from_bytes(&bundle.card)?;
+        if bundle.kem_prekey.is_empty() {
+            return Err(Error::MissingKemPrekey);
+        }
+        let card = Card::from_bytes_unchecked(&bundle.card)?;
         let signed_prekey = public_key(&bundle.signed_prekey, "signed prekey")?;
+        let kem_prekey = KemPublicKey::from_bytes(&bundle.kem_prekey, "ML-KEM prekey")?;
         let signature =
             fixed::<SIGNATURE_LEN>(&bundle.signed_prekey_signature, "signed prekey signature")?;
-        signature::verify(
-            card.verifying_key(),
-            SIGNED_PREKEY_CONTEXT,
-            &[&bundle.signed_prekey_id.to_be_bytes(), &signed_prekey],
-            &signature,
-            "signed prekey",
-        )?;
-        let one_time = match (bundle.one_time_prekey_id, bundle.one_time_prekey.is_empty()) {
-            (Some(id), false) => {
-                Some((id, public_key(&bundle.one_time_prekey, "one-time prekey")?))
+        let one_time = match bundle.one_time_prekey_id {
+            Some(id) => {
+                if bundle.one_time_prekey.is_empty()
+                    || bundle.one_time_kem_prekey.is_empty()
+                    || bundle.one_time_prekey_signature.is_empty()
+                {
+                    return Err(Error::IncompleteOneTimePrekey);
+                }
+                Some(OneTimePublic {
+                    id,
+                    key: public_key(&bundle.one_time_prekey, "one-time prekey")?,
+                    kem_key: KemPublicKey::from_bytes(
+                        &bundle.one_time_kem_prekey,
+                        "one-time ML-KEM prekey",
+                    )?,
+                    signature: fixed::<SIGNATURE_LEN>(
+                        &bundle.one_time_prekey_signature,
+                        "one-time prekey signature",
+                    )?,
+                })
             }
-            (None, true) => None,
-            _ => return Err(Error::IncompleteOneTimePrekey),
+            None => {
+                if !bundle.one_time_prekey.is_empty()
+                    || !bundle.one_time_kem_prekey.is_empty()
+                    || !bundle.one_time_prekey_signature.is_empty()
+                {
+                    return Err(Error::IncompleteOneTimePrekey);
+                }
+                None
+            }
         };
+
+        // All the bundle's signatures are by the card's key: one batch checks them (about
+        // half the cost of checking them one by one).
+        let signed_id = bundle.signed_prekey_id.to_be_bytes();
+        let mut pending = vec![
+            card.self_signature_check(),
+            Pending::new(
+                card.verifying_key(),
+                SIGNED_PREKEY_CONTEXT,
+                &[&signed_id, &signed_prekey, kem_prekey.as_bytes()],
+                &signature,
+            ),
+        ];
+        if let Some(one_time) = &one_time {
+            pending.push(Pending::new(
+                card.verifying_key(),
+                ONE_TIME_PREKEY_CONTEXT,
+                &[
+                    &one_time.id.to_be_bytes(),
+                    &one_time.key,
+                    one_time.kem_key.as_bytes(),
+                ],
+                &one_time.signature,
+            ));
+        }
+        for (result, what) in signature::verify_many(&pending, "prekey").into_iter().zip([
+            "card",
+            "signed prekey",
+            "one-time prekey",
+        ]) {
+            result.map_err(|_| Error::BadSignature { what })?;
+        }
+        drop(pending);
+
         Ok(Self {
-            card,
+            card: card.checked(),
             signed_prekey_id: bundle.signed_prekey_id,
             signed_prekey,
+            kem_prekey,
             signature,
             one_time,
         })
@@ -374,15 +627,22 @@ impl PrekeyBundle {
 
     /// The `PrekeyBundle` protobuf bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let one_time = self.one_time.as_ref();
         v1::PrekeyBundle {
             card: self.card.to_bytes(),
             signed_prekey_id: self.signed_prekey_id,
             signed_prekey: self.signed_prekey.to_vec(),
             signed_prekey_signature: self.signature.to_vec(),
-            one_time_prekey_id: self.one_time.map(|(id, _)| id),
-            one_time_prekey: self
-                .one_time
-                .map(|(_, key)| key.to_vec())
+            one_time_prekey_id: one_time.map(|one_time| one_time.id),
+            one_time_prekey: one_time
+                .map(|one_time| one_time.key.to_vec())
+                .unwrap_or_default(),
+            kem_prekey: self.kem_prekey.as_bytes().to_vec(),
+            one_time_kem_prekey: one_time
+                .map(|one_time| one_time.kem_key.as_bytes().to_vec())
+                .unwrap_or_default(),
+            one_time_prekey_signature: one_time
+                .map(|one_time| one_time.signature.to_vec())
                 .unwrap_or_default(),
         }
         .encode_to_vec()
@@ -426,15 +686,40 @@ impl PrekeyBundle {
 
     /// The one-time prekey's id, if the bundle has one.
     pub fn one_time_prekey_id(&self) -> Option<u32> {
-        self.one_time.map(|(id, _)| id)
+        self.one_time.as_ref().map(|one_time| one_time.id)
+    }
+
+    /// The bundle without its one-time prekey, as a directory serves it once the
+    /// one-time prekeys it was given have run out: the signed prekeys stay.
+    ///
+    /// ```
+    /// use ratchetkit::{Identity, PrekeyStore};
+    /// # let mut rng = rand::rng();
+    /// let bob = Identity::generate(&mut rng, "bob")?;
+    /// let mut prekeys = PrekeyStore::new(&mut rng);
+    /// let ids = prekeys.generate_one_time_prekeys(&mut rng, 1)?;
+    /// let bundle = prekeys.bundle(&bob, Some(ids[0]))?;
+    /// assert_eq!(bundle.without_one_time_prekey(), prekeys.bundle(&bob, None)?);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    pub fn without_one_time_prekey(&self) -> Self {
+        Self {
+            one_time: None,
+            ..self.clone()
+        }
     }
 
     pub(crate) fn signed_prekey(&self) -> &[u8; 32] {
         &self.signed_prekey
     }
 
-    pub(crate) fn one_time_prekey(&self) -> Option<(u32, [u8; 32])> {
-        self.one_time
+    /// The signed prekey's ML-KEM-768 key: the last-resort KEM prekey.
+    pub(crate) fn kem_prekey(&self) -> &KemPublicKey {
+        &self.kem_prekey
+    }
+
+    pub(crate) fn one_time_prekey(&self) -> Option<&OneTimePublic> {
+        self.one_time.as_ref()
     }
 }
 

@@ -103,6 +103,11 @@ arbitrary! {
         sized(64),
         proptest::option::of(counter()),
         prop_oneof![1 => Just(Vec::new()), 2 => sized(32)],
+        (
+            prop_oneof![1 => Just(Vec::new()), 4 => sized(crate::KEM_PUBLIC_KEY_LEN)],
+            prop_oneof![1 => Just(Vec::new()), 2 => sized(crate::KEM_PUBLIC_KEY_LEN)],
+            prop_oneof![1 => Just(Vec::new()), 2 => sized(64)],
+        ),
     )
         .prop_map(
             |(
@@ -112,6 +117,7 @@ arbitrary! {
                 signed_prekey_signature,
                 one_time_prekey_id,
                 one_time_prekey,
+                (kem_prekey, one_time_kem_prekey, one_time_prekey_signature),
             )| v1::PrekeyBundle {
                 card,
                 signed_prekey_id,
@@ -119,6 +125,9 @@ arbitrary! {
                 signed_prekey_signature,
                 one_time_prekey_id,
                 one_time_prekey,
+                kem_prekey,
+                one_time_kem_prekey,
+                one_time_prekey_signature,
             },
         );
     RatchetHeader => (
@@ -126,27 +135,29 @@ arbitrary! {
         counter(),
         counter(),
         prop_oneof![3 => Just(0u32), 2 => Just(1u32), 1 => any::<u32>()],
+        sized(crate::MESSAGE_SALT_LEN),
     )
-        .prop_map(|(ratchet_key, previous_chain_length, message_number, content_type)| {
+        .prop_map(|(ratchet_key, previous_chain_length, message_number, content_type, salt)| {
             v1::RatchetHeader {
                 ratchet_key,
                 previous_chain_length,
                 message_number,
                 content_type,
+                salt,
             }
         });
     PrekeyInfo => (
         nested::<v1::SignedCard>(),
-        sized(32),
         counter(),
         proptest::option::of(counter()),
+        sized(crate::KEM_CIPHERTEXT_LEN),
     )
-        .prop_map(|(initiator_card, ephemeral_key, signed_prekey_id, one_time_prekey_id)| {
+        .prop_map(|(initiator_card, signed_prekey_id, one_time_prekey_id, kem_ciphertext)| {
             v1::PrekeyInfo {
                 initiator_card,
-                ephemeral_key,
                 signed_prekey_id,
                 one_time_prekey_id,
+                kem_ciphertext,
             }
         });
     ChannelMessage => (
@@ -161,12 +172,13 @@ arbitrary! {
             ciphertext,
             prekey,
         });
-    GroupHeader => (group_id(), sized(32), counter(), counter()).prop_map(
-        |(group_id, sender, epoch, iteration)| v1::GroupHeader {
+    GroupHeader => (group_id(), sized(32), counter(), counter(), sized(16)).prop_map(
+        |(group_id, sender, epoch, iteration, salt)| v1::GroupHeader {
             group_id,
             sender,
             epoch,
             iteration,
+            salt,
         },
     );
     GroupMessage => (group_version(), nested::<v1::GroupHeader>(), blob(96), sized(64)).prop_map(
