@@ -53,11 +53,12 @@ fn group_with_skipped(skipped: usize) -> (Group, Option<Vec<u8>>, Vec<u8>) {
     let (_, mut state) = group_of(3, 100 + skipped as u64);
     let mut sender = state.groups[1].take().unwrap();
     let mut receiver = state.groups[0].take().unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(100 + skipped as u64);
     let sent: Vec<Vec<u8>> = (0..=skipped)
-        .map(|_| sender.encrypt(&PAYLOAD).unwrap())
+        .map(|_| sender.encrypt(&mut rng, &PAYLOAD).unwrap())
         .collect();
     receiver.decrypt(sent.last().unwrap()).unwrap();
-    let next = sender.encrypt(&PAYLOAD).unwrap();
+    let next = sender.encrypt(&mut rng, &PAYLOAD).unwrap();
     let late = (skipped > 0).then(|| sent[0].clone());
     (receiver, late, next)
 }

@@ -27,12 +27,11 @@ use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
-use ratchetkit::{
-    Channel, Error, Group, Identity, PrekeyStore, Received, GROUP_MESSAGE_INFO, MAX_SENDER_EPOCHS,
-};
+use ratchetkit::{Channel, Error, Group, Identity, PrekeyStore, Received, MAX_SENDER_EPOCHS};
 
 mod common;
 
+use common::groups::open_group_message;
 use common::mallory;
 
 // ---------------------------------------------------------------------------------------
@@ -127,9 +126,8 @@ fn opens(key: &v1::SenderKeyDistribution, message: &[u8]) -> bool {
     if header.sender != key.sender || header.epoch != key.epoch {
         return false;
     }
-    mallory::message_key(&key.chain_key, key.iteration, header.iteration).is_some_and(|mk| {
-        mallory::open(&mk, GROUP_MESSAGE_INFO, &parsed.header, &parsed.ciphertext).is_some()
-    })
+    mallory::message_key(&key.chain_key, key.iteration, header.iteration)
+        .is_some_and(|mk| open_group_message(&mk, message).is_some())
 }
 
 impl World {
@@ -391,7 +389,9 @@ impl World {
         if !group.is_member() {
             return;
         }
-        let bytes = group.encrypt(&text).expect("a member encrypts");
+        let bytes = group
+            .encrypt(&mut self.rng, &text)
+            .expect("a member encrypts");
         self.sent.push(Sent {
             from,
             bytes,

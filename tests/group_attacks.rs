@@ -20,8 +20,7 @@ use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
 use ratchetkit::{
     Channel, Error, Group, GroupEvent, Identity, PrekeyStore, Received, GROUP_ID_CONTEXT,
-    GROUP_MESSAGE_INFO, GROUP_VERSION, MAX_RESYNC_REPLIES, OWNER_TRANSFER_CONTEXT,
-    ROSTER_SIGNATURE_CONTEXT,
+    GROUP_VERSION, MAX_RESYNC_REPLIES, OWNER_TRANSFER_CONTEXT, ROSTER_SIGNATURE_CONTEXT,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 
+use common::groups::open_group_message;
 use common::mallory;
 
 // ---------------------------------------------------------------------------------------
@@ -422,7 +422,8 @@ impl World {
     }
 
     fn send(&mut self, from: usize, id: &[u8], text: &[u8]) -> Vec<u8> {
-        self.group(from, id).encrypt(text).expect("group encrypt")
+        let group = self.people[from].groups.get_mut(id).expect("has the group");
+        group.encrypt(&mut self.rng, text).expect("group encrypt")
     }
 
     /// Every reader decrypts `message` from `from` to `text`.
@@ -506,9 +507,8 @@ fn opens(key: &v1::SenderKeyDistribution, message: &[u8]) -> bool {
     if header.sender != key.sender || header.epoch != key.epoch {
         return false;
     }
-    mallory::message_key(&key.chain_key, key.iteration, header.iteration).is_some_and(|mk| {
-        mallory::open(&mk, GROUP_MESSAGE_INFO, &parsed.header, &parsed.ciphertext).is_some()
-    })
+    mallory::message_key(&key.chain_key, key.iteration, header.iteration)
+        .is_some_and(|mk| open_group_message(&mk, message).is_some())
 }
 
 /// The `SignedRoster` a member holds (`GroupState.roster`, field 3).

@@ -3,21 +3,19 @@
 
 mod common;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use ed25519_dalek::{Signer, SigningKey};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Error, Group, Identity, GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION,
-    OWNER_TRANSFER_CONTEXT, ROSTER_SIGNATURE_CONTEXT,
+    Error, Group, Identity, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, OWNER_TRANSFER_CONTEXT,
+    ROSTER_SIGNATURE_CONTEXT,
 };
 use sha2::Sha256;
 
 use common::groups::{
-    abc, assert_group_rejects, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE,
+    abc, assert_group_rejects, own_sender_secrets, seal_group_message, World, ALICE, BOB, CAROL,
+    DAVE,
 };
 use common::{fields_at, sign_as};
 
@@ -35,28 +33,16 @@ fn group_message(
     key: &SigningKey,
     plaintext: &[u8],
 ) -> Vec<u8> {
+    let salt = [5; 16];
     let header = v1::GroupHeader {
         group_id: group_id.to_vec(),
         sender: sender.to_vec(),
         epoch: 0,
         iteration: 0,
+        salt: salt.to_vec(),
     }
     .encode_to_vec();
-    let mut okm = [0u8; 44];
-    Hkdf::<Sha256>::new(Some(&[0u8; 32]), message_key)
-        .expand(GROUP_MESSAGE_INFO, &mut okm)
-        .expect("44 bytes");
-    let aes_key: [u8; 32] = okm[..32].try_into().expect("32 bytes");
-    let nonce: [u8; 12] = okm[32..].try_into().expect("12 bytes");
-    let ciphertext = Aes256Gcm::new(&aes_key.into())
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad: &header,
-            },
-        )
-        .expect("encrypt");
+    let ciphertext = seal_group_message(message_key, &salt, &header, plaintext);
     signed(key, header, ciphertext)
 }
 
@@ -197,7 +183,9 @@ fn a_sender_outside_the_roster_is_rejected() {
     let mut world = abc(4);
     // Dave runs a group of his own and writes into it: its id is not Alice's group's.
     let (mut daves, _) = world.new_group(DAVE, &[CAROL]);
-    let message = daves.encrypt(b"let me in").expect("encrypt");
+    let message = daves
+        .encrypt(&mut world.rng, b"let me in")
+        .expect("encrypt");
     assert_group_rejects(world.group(ALICE), &message, Error::WrongGroup);
     // His client writes under Alice's group id with his own sender key: he is not in the
     // roster.

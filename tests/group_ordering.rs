@@ -81,7 +81,7 @@ fn a_roster_update_that_overtakes_the_one_before_it_applies_at_once() {
         "m2's state from before its removal reads m1"
     );
     let forged = m2_at_removal
-        .encrypt(b"old state")
+        .encrypt(&mut world.rng, b"old state")
         .expect("old state encrypts");
     assert!(world.decrypt(1, &forged).is_err(), "m1 took m2's old key");
     world.assert_all_read(&[0, 2], 1, &from_m1, b"after m2 was removed and added back");

@@ -166,11 +166,12 @@ pub fn catch_up(seed: u64) -> CatchUp {
         .iter()
         .map(GroupSession::session_key)
         .collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut messages = Vec::with_capacity(CATCH_UP_MESSAGES);
     let mut megolm_messages = Vec::with_capacity(CATCH_UP_MESSAGES);
     for i in 0..CATCH_UP_MESSAGES {
         let sender = i % CATCH_UP_SENDERS;
-        messages.push(senders[sender].encrypt(&PAYLOAD).unwrap());
+        messages.push(senders[sender].encrypt(&mut rng, &PAYLOAD).unwrap());
         megolm_messages.push(megolm_senders[sender].encrypt(PAYLOAD).to_bytes());
     }
     CatchUp {
@@ -221,7 +222,7 @@ pub fn sizes() -> Vec<SizeRow> {
     let mut receiver = state.groups[0].take().unwrap();
     for sender in state.groups[1..].iter_mut().flatten() {
         receiver
-            .decrypt(&sender.encrypt(&PAYLOAD).unwrap())
+            .decrypt(&sender.encrypt(&mut rng, &PAYLOAD).unwrap())
             .unwrap();
     }
     let per_sender = protobuf_field_sizes(&receiver.to_bytes(), 5)

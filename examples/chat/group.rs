@@ -304,8 +304,8 @@ impl Network {
     }
 
     /// `from` encrypts `text` for the group.
-    fn say(&mut self, from: usize, text: &str) -> Result<Vec<u8>> {
-        let message = self.members[from].group()?.encrypt(text.as_bytes())?;
+    fn say(&mut self, rng: &mut Rng, from: usize, text: &str) -> Result<Vec<u8>> {
+        let message = self.members[from].group()?.encrypt(rng, text.as_bytes())?;
         println!(
             "  {} sends \"{text}\" ({} bytes, one encryption for everyone)",
             self.members[from].name(),
@@ -457,26 +457,26 @@ pub fn run(rng: &mut Rng) -> Result<()> {
     net.deliver_control(rng)?;
 
     println!("they talk; the network holds one message back and delivers another twice");
-    let hello = net.say(ALICE, "hello group")?;
+    let hello = net.say(rng, ALICE, "hello group")?;
     net.read(BOB, &hello)?;
     net.read(CAROL, &hello)?;
-    let late = net.say(BOB, "this one arrives late for carol")?;
+    let late = net.say(rng, BOB, "this one arrives late for carol")?;
     net.read(ALICE, &late)?;
-    let next = net.say(BOB, "and this one overtakes it")?;
+    let next = net.say(rng, BOB, "and this one overtakes it")?;
     net.read(ALICE, &next)?;
     net.read(CAROL, &next)?;
     net.read(CAROL, &late)?;
     net.cannot_read(CAROL, &late, "delivered twice")?;
 
     println!("alice adds dave, who has no channel to anyone yet");
-    let before_dave = net.say(CAROL, "a secret from before dave")?;
+    let before_dave = net.say(rng, CAROL, "a secret from before dave")?;
     net.read(ALICE, &before_dave)?;
     let dave_card = net.card("dave")?;
     net.change(rng, ALICE, |group, identity, channels, rng| {
         group.add_member(rng, identity, &dave_card, channels)
     })?;
     net.cannot_read(DAVE, &before_dave, "sent before he joined")?;
-    let welcome = net.say(CAROL, "welcome dave")?;
+    let welcome = net.say(rng, CAROL, "welcome dave")?;
     for reader in [ALICE, BOB, DAVE] {
         net.read(reader, &welcome)?;
     }
@@ -486,7 +486,7 @@ pub fn run(rng: &mut Rng) -> Result<()> {
     net.change(rng, ALICE, |group, identity, channels, rng| {
         group.remove_member(rng, identity, &bob_key, channels)
     })?;
-    let after_bob = net.say(DAVE, "bob is gone")?;
+    let after_bob = net.say(rng, DAVE, "bob is gone")?;
     net.read(ALICE, &after_bob)?;
     net.read(CAROL, &after_bob)?;
     net.cannot_read(BOB, &after_bob, "removed")?;
@@ -497,7 +497,7 @@ pub fn run(rng: &mut Rng) -> Result<()> {
     net.change(rng, CAROL, |group, _, channels, rng| {
         group.rekey(rng, channels)
     })?;
-    let fresh = net.say(CAROL, "new epoch")?;
+    let fresh = net.say(rng, CAROL, "new epoch")?;
     for reader in [ALICE, DAVE] {
         net.read(reader, &fresh)?;
     }
@@ -516,7 +516,7 @@ pub fn run(rng: &mut Rng) -> Result<()> {
     net.change(rng, DAVE, |group, _, channels, rng| {
         group.rekey(rng, channels)
     })?;
-    let gap = net.say(DAVE, "sent while carol misses my key")?;
+    let gap = net.say(rng, DAVE, "sent while carol misses my key")?;
     net.read(ALICE, &gap)?;
     net.cannot_read(CAROL, &gap, "she never got dave's new key")?;
     println!(
@@ -525,7 +525,7 @@ pub fn run(rng: &mut Rng) -> Result<()> {
     net.change(rng, CAROL, |group, _, channels, rng| {
         group.resync(rng, channels)
     })?;
-    let after = net.say(DAVE, "can you read me now, carol?")?;
+    let after = net.say(rng, DAVE, "can you read me now, carol?")?;
     for reader in [ALICE, CAROL] {
         net.read(reader, &after)?;
     }
@@ -562,7 +562,7 @@ pub fn run(rng: &mut Rng) -> Result<()> {
         "  carol owns the group now; its founder is still {}",
         net.name_of(&founder)
     );
-    let after_alice = net.say(CAROL, "alice has left")?;
+    let after_alice = net.say(rng, CAROL, "alice has left")?;
     net.read(DAVE, &after_alice)?;
     net.cannot_read(ALICE, &after_alice, "she left and was removed")?;
 

@@ -289,7 +289,7 @@ impl Conversation {
             return;
         };
         let plaintext = plaintext(step, len);
-        let sent = group.encrypt(&plaintext);
+        let sent = group.encrypt(&mut self.rng, &plaintext);
         if !is_member {
             assert!(sent.is_err(), "a former member cannot send");
             return;

@@ -140,7 +140,7 @@ pub fn group_with_skipped() -> GroupFixture {
             .group
             .as_mut()
             .expect("a member")
-            .encrypt(text)
+            .encrypt(&mut world.rng, text)
             .expect("encrypt")
     };
     let skipped = send(CAROL, b"carol one");

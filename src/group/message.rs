@@ -2,10 +2,12 @@
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
+use rand::CryptoRng;
 
 use super::sender_key::SenderKey;
 use super::{GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION};
-use crate::crypto::chain::KeyChain;
+use crate::crypto::chain::{KeyChain, MESSAGE_SALT_LEN};
+use crate::crypto::padding::{self, Padding};
 use crate::crypto::signature;
 use crate::error::Result;
 use crate::wire::{self, fixed, v1};
@@ -18,19 +20,22 @@ pub(crate) struct IncomingGroupMessage {
     pub(crate) sender: [u8; 32],
     pub(crate) epoch: u32,
     pub(crate) iteration: u32,
+    /// The HKDF salt of the message's AES key and nonce.
+    pub(crate) salt: [u8; MESSAGE_SALT_LEN],
     pub(crate) ciphertext: Vec<u8>,
     signature: Vec<u8>,
 }
 
 impl IncomingGroupMessage {
     /// Parses a `GroupMessage`: canonical protobuf, version 2, a canonical header with a
-    /// 32-byte sender.
+    /// 32-byte sender and a 16-byte salt.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
         let message: v1::GroupMessage = wire::decode(bytes, "GroupMessage")?;
         wire::check_version_is(message.version, GROUP_VERSION, "GroupMessage")?;
         let header: v1::GroupHeader = wire::decode(&message.header, "GroupHeader")?;
         Ok(Self {
             sender: fixed(&header.sender, "sender")?,
+            salt: fixed(&header.salt, "salt")?,
             group_id: header.group_id,
             epoch: header.epoch,
             iteration: header.iteration,
@@ -70,25 +75,35 @@ fn header_length(header: &[u8]) -> [u8; 4] {
         .to_be_bytes()
 }
 
-/// Encrypts and signs the next message of `key`, returning the message and the chain after
-/// it. `key` itself is not changed, so a failure leaves the sender as it was.
-pub(crate) fn seal(
+/// Pads, encrypts and signs the next message of `key` under a fresh salt, returning the
+/// message and the chain after it. `key` itself is not changed, so a failure leaves the
+/// sender as it was.
+pub(crate) fn seal<R: CryptoRng + ?Sized>(
+    rng: &mut R,
     key: &SenderKey,
     group_id: &[u8],
     sender: &[u8; 32],
     plaintext: &[u8],
+    padding: Padding,
 ) -> Result<(Vec<u8>, KeyChain)> {
     let (iteration, message_key, chain) = key.chain.next()?;
+    // The chain gives the same message key again after a rollback; the salt does not.
+    let mut salt = [0u8; MESSAGE_SALT_LEN];
+    rng.fill_bytes(&mut salt);
     let header = v1::GroupHeader {
         group_id: group_id.to_vec(),
         sender: sender.to_vec(),
         epoch: key.epoch,
         iteration,
+        salt: salt.to_vec(),
     }
     .encode_to_vec();
-    let ciphertext = message_key
-        .aead_key(GROUP_MESSAGE_INFO)
-        .encrypt(&header, plaintext)?;
+    let mut buffer = padding::pad(plaintext, padding, TAG_LEN);
+    message_key
+        .aead_key(&salt, GROUP_MESSAGE_INFO)
+        .encrypt_in_place(&header, &mut buffer)?;
+    // Encrypted in place: the buffer holds only the ciphertext now.
+    let ciphertext = core::mem::take(&mut *buffer);
     let signature = signature::sign(
         &key.signing,
         GROUP_SIGNATURE_CONTEXT,
@@ -103,3 +118,6 @@ pub(crate) fn seal(
     .encode_to_vec();
     Ok((message, chain))
 }
+
+/// Length of an AES-GCM tag: the spare room the padded buffer keeps for it.
+const TAG_LEN: usize = 16;

@@ -3,7 +3,9 @@
 //!
 //! Every member has its own sender key per group: an epoch, a KDF chain and an Ed25519
 //! signing key pair for that epoch. A message costs one encryption and one signature
-//! whatever the group's size. Sender keys and roster changes travel only as group
+//! whatever the group's size. Each message carries a random salt its AES key and nonce are
+//! derived with, so a member restored from an older save never encrypts twice under one
+//! key and nonce, and its plaintext is padded ([`Group::set_padding`]). Sender keys and roster changes travel only as group
 //! control over the members' one-to-one [`Channel`](crate::Channel)s, which the group
 //! takes from the app through [`Channels`]; it returns the channel messages to deliver
 //! as [`Outgoing`]. The group id is a hash of its founder's identity key, so nobody else
@@ -32,7 +34,9 @@ pub use control::{Channels, JoinedControl, Outgoing};
 use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
+use rand::CryptoRng;
 
+use crate::crypto::padding::Padding;
 use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::identity::{Card, Fingerprint};
@@ -109,10 +113,12 @@ pub const MAX_GROUP_MESSAGE_GAP: u32 = 2_000;
 /// A key costs about 45 bytes of state.
 pub const MAX_GROUP_SKIPPED_KEYS: usize = 2_000;
 
-/// Longest encoded `GroupMessage`, in bytes: the plaintext limit
-/// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN) plus 1 KiB for the header, tag and
-/// signature. Checked before a group message is decoded.
-pub const MAX_GROUP_MESSAGE_LEN: usize = crate::channel::MAX_PLAINTEXT_LEN + 1024;
+/// Longest encoded `GroupMessage`, in bytes: 4 MiB + 129 KiB, a plaintext of
+/// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN) padded with [`Padding::Padme`]
+/// (4 MiB + 128 KiB) plus 1 KiB for the header, tag and signature. Checked before a group
+/// message is decoded.
+pub const MAX_GROUP_MESSAGE_LEN: usize =
+    Padding::Padme.padded_len(crate::channel::MAX_PLAINTEXT_LEN) + 1024;
 
 /// Longest encoded `SignedRoster`, in bytes: 1 MiB. A roster of [`MAX_GROUP_MEMBERS`]
 /// members with genuine cards (under 700 bytes each) fits; a hostile roster costs at most
@@ -162,9 +168,9 @@ pub const MAX_GROUP_STATE_LEN: usize = 128 * 1024 * 1024;
 /// // Bob's sender key goes back to Alice.
 /// alice_group.receive(&mut rng, &mut alice_channels, &b, &joined.outgoing[0].message)?;
 ///
-/// let message = alice_group.encrypt(b"hello group")?;
+/// let message = alice_group.encrypt(&mut rng, b"hello group")?;
 /// assert_eq!(bob_group.decrypt(&message)?.plaintext, b"hello group");
-/// let reply = bob_group.encrypt(b"hi all")?;
+/// let reply = bob_group.encrypt(&mut rng, b"hi all")?;
 /// assert_eq!(alice_group.decrypt(&reply)?.sender, b);
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
@@ -188,6 +194,8 @@ pub struct Group {
     /// This member asked for a resync and the owner's roster has not come since: members
     /// a roster shows it for the first time are asked too.
     resyncing: bool,
+    /// How this member pads what it sends.
+    padding: Padding,
 }
 
 /// A decrypted group message.
@@ -295,18 +303,31 @@ impl Group {
             offered: None,
             offer_received: None,
             resyncing: false,
+            padding: Padding::default(),
         }
     }
 
     /// Encrypts `plaintext` for every member: one AES-256-GCM encryption and one Ed25519
     /// signature, whatever the group's size.
     ///
+    /// The plaintext is padded first (see [`Group::set_padding`]), and each message draws a
+    /// random 16-byte salt ([`MESSAGE_SALT_LEN`](crate::MESSAGE_SALT_LEN)) that its AES key
+    /// and nonce are derived with: a member restored from an older save sends again under
+    /// message keys it already used, but never under a (key, nonce) it already used.
+    /// Still save the group after encrypting and before sending, so that its messages keep
+    /// their numbers: receivers refuse a second message at a number they have read as
+    /// [`Error::Duplicate`].
+    ///
     /// # Errors
     /// [`Error::TooLarge`] for a plaintext over
     /// [`MAX_PLAINTEXT_LEN`](crate::limits::MAX_PLAINTEXT_LEN) (send it as a sealed stream);
     /// [`Error::NoLongerMember`] after a removal or leave; [`Error::ChainExhausted`] after
     /// 2^32 - 1 messages in one epoch ([`Group::rekey`] starts a new one).
-    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         if plaintext.len() > crate::channel::MAX_PLAINTEXT_LEN {
             return Err(Error::TooLarge {
                 what: "plaintext",
@@ -314,9 +335,55 @@ impl Group {
             });
         }
         let own = self.own.as_mut().ok_or(Error::NoLongerMember)?;
-        let (message, chain) = message::seal(own, &self.roster.group_id, &self.me, plaintext)?;
+        let (message, chain) = message::seal(
+            rng,
+            own,
+            &self.roster.group_id,
+            &self.me,
+            plaintext,
+            self.padding,
+        )?;
         own.chain = chain;
         Ok(message)
+    }
+
+    /// How this member pads the plaintexts it sends: [`Padding::Padme`] unless
+    /// [`Group::set_padding`] changed it. Saved with the group.
+    pub fn padding(&self) -> Padding {
+        self.padding
+    }
+
+    /// Sets how this member pads the plaintexts it sends from now on. Receivers need no
+    /// setting: they strip any padding, so members may choose differently.
+    ///
+    /// [`Padding::Padme`], the default, pads to at least
+    /// [`MIN_PADDED_LEN`](crate::MIN_PADDED_LEN) bytes and above that by at most 12%, so
+    /// that a message's length tells little about its plaintext's;
+    /// [`Padding::Minimal`] adds only one byte, for apps that pad themselves.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use ratchetkit::{Channel, Group, Identity, Padding};
+    /// # let mut rng = rand::rng();
+    /// let alice = Identity::generate(&mut rng, "alice")?;
+    /// let mut channels = BTreeMap::<[u8; 32], Channel>::new();
+    /// let (mut group, _) = Group::create(&mut rng, &alice, &[], &mut channels)?;
+    /// assert_eq!(group.padding(), Padding::Padme);
+    /// let _first = group.encrypt(&mut rng, b"hi")?;
+    /// // Every plaintext up to 31 bytes is padded to 32: these two look alike.
+    /// let short = group.encrypt(&mut rng, b"ok")?;
+    /// let long = group.encrypt(&mut rng, b"a somewhat longer reply")?;
+    /// assert_eq!(short.len(), long.len());
+    ///
+    /// group.set_padding(Padding::Minimal);
+    /// let minimal = group.encrypt(&mut rng, b"ok")?;
+    /// assert_eq!(minimal.len() + 29, short.len()); // 3 padded bytes instead of 32
+    /// // The setting is saved with the group.
+    /// assert_eq!(Group::from_bytes(&group.to_bytes())?.padding(), Padding::Minimal);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    pub fn set_padding(&mut self, padding: Padding) {
+        self.padding = padding;
     }
 
     /// Verifies and decrypts a group message. On any error the group is unchanged.
@@ -328,7 +395,8 @@ impl Group {
     /// for a sender key not (or no longer) held; [`Error::BadSignature`] for a forgery;
     /// [`Error::Duplicate`]; [`Error::SentBeforeKeyReceived`]; [`Error::TooFarAhead`]
     /// beyond [`MAX_GROUP_MESSAGE_GAP`]; [`Error::AuthenticationFailed`] for a
-    /// ciphertext its own signer corrupted.
+    /// ciphertext its own signer corrupted; [`Error::BadPadding`] for a plaintext its
+    /// signer did not pad as the protocol does.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Decrypted> {
         let (incoming, signing_key) = self.admit(message)?;
         // The signature comes first: only the sender can have made the message, so nothing

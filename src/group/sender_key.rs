@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use super::message::IncomingGroupMessage;
 use super::{GROUP_MESSAGE_INFO, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_SENDER_EPOCHS};
 use crate::crypto::chain::{ChainKey, KeyChain, PassedKeys};
+use crate::crypto::padding;
 use crate::crypto::signature;
 use crate::crypto::skipped_keys::SkippedKeys;
 use crate::error::{Error, Result};
@@ -236,8 +237,8 @@ impl SenderChains {
     }
 
     /// Decrypts a message from this sender whose signature by [`SenderChains::held`]'s
-    /// signing key has been verified, without changing anything: [`SenderChains::commit`]
-    /// applies the result.
+    /// signing key has been verified, and strips its padding, without changing anything:
+    /// [`SenderChains::commit`] applies the result.
     pub(crate) fn open_verified(&self, message: &IncomingGroupMessage) -> Result<Opened> {
         let epoch = message.epoch;
         let iteration = message.iteration;
@@ -255,9 +256,11 @@ impl SenderChains {
             let (key, advance) = held.chain.advance_to(iteration, MAX_GROUP_MESSAGE_GAP)?;
             (key, Some((advance.chain, advance.skipped)))
         };
-        let plaintext = message_key
-            .aead_key(GROUP_MESSAGE_INFO)
+        let padded = message_key
+            .aead_key(&message.salt, GROUP_MESSAGE_INFO)
             .decrypt(&message.header, &message.ciphertext)?;
+        // After the AEAD: only bytes the sender authenticated are looked at.
+        let plaintext = padding::unpad(padded)?;
         Ok(Opened {
             plaintext,
             epoch,

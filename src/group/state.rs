@@ -15,6 +15,7 @@ use super::{
     MAX_SENDER_EPOCHS,
 };
 use crate::crypto::chain::{KeyChain, MessageKey};
+use crate::crypto::padding::Padding;
 use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::wire::{self, state, state_fixed, v1};
@@ -95,6 +96,7 @@ impl Group {
             offered: transfer(&self.offered),
             offer_received: transfer(&self.offer_received),
             resyncing: self.resyncing,
+            padding: self.padding.to_wire(),
             checksum: Vec::new(),
         })
     }
@@ -156,6 +158,8 @@ impl Group {
         group.offered = load_transfer(&saved.offered)?;
         group.offer_received = load_transfer(&saved.offer_received)?;
         group.resyncing = saved.resyncing;
+        // Absent (0) in a group saved before padding could be chosen: Padmé, the default.
+        group.padding = Padding::from_wire(saved.padding)?;
         if group.offered.is_some() && group.roster.owner_key() != me {
             return Err(invalid("only the owner has an offer out"));
         }
@@ -294,4 +298,36 @@ fn load_sender(entry: &state::GroupSenderState) -> Result<SenderChains> {
         epochs,
         skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::{Channel, Identity, Padding};
+
+    fn saved_with_padding(padding: u32) -> Vec<u8> {
+        let mut rng = rand::rng();
+        let alice = Identity::generate(&mut rng, "alice").unwrap();
+        let mut channels = BTreeMap::<[u8; 32], Channel>::new();
+        let (group, _) = Group::create(&mut rng, &alice, &[], &mut channels).unwrap();
+        let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
+        saved.padding = padding;
+        wire::encode_state(saved).to_vec()
+    }
+
+    #[test]
+    fn padding_loads_from_its_wire_value_and_refuses_unknown_ones() {
+        let padme = Group::from_bytes(&saved_with_padding(0)).unwrap();
+        assert_eq!(padme.padding(), Padding::Padme);
+        let minimal = Group::from_bytes(&saved_with_padding(1)).unwrap();
+        assert_eq!(minimal.padding(), Padding::Minimal);
+        assert_eq!(
+            Group::from_bytes(&saved_with_padding(2)).map(drop),
+            Err(Error::InvalidState {
+                reason: "unknown padding"
+            })
+        );
+    }
 }

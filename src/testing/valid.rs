@@ -496,7 +496,11 @@ impl GroupPair {
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     pub fn send(&mut self, from: Side, plaintext: &[u8]) -> Result<Vec<u8>> {
-        self.member_mut(from).group.encrypt(plaintext)
+        let member = match from {
+            Side::Alice => &mut self.alice,
+            Side::Bob => &mut self.bob,
+        };
+        member.group.encrypt(&mut self.rng, plaintext)
     }
 
     /// Decrypts a group message for `to`.

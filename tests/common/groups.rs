@@ -3,8 +3,16 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use prost::Message as _;
 use ratchetkit::group::Outgoing;
-use ratchetkit::{Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore};
+use ratchetkit::wire::v1;
+use ratchetkit::{
+    Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore, GROUP_MESSAGE_INFO,
+};
+use sha2::Sha256;
 
 use super::{fields_at, identity, rng, TestRng};
 
@@ -413,7 +421,12 @@ impl World {
     }
 
     pub fn send(&mut self, from: usize, plaintext: &[u8]) -> Vec<u8> {
-        self.group(from).encrypt(plaintext).expect("group encrypt")
+        self.members[from]
+            .group
+            .as_mut()
+            .expect("member is in the group")
+            .encrypt(&mut self.rng, plaintext)
+            .expect("group encrypt")
     }
 
     pub fn decrypt(&mut self, to: usize, message: &[u8]) -> Result<Decrypted, Error> {
@@ -458,4 +471,61 @@ pub fn own_sender_secrets(state: &[u8]) -> Vec<Vec<u8>> {
         .flat_map(|field| fields_at(state, &[4, field]))
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// The AES-256-GCM cipher and nonce of a group message, from the primitives
+/// (docs/PROTOCOL.md 6.1): HKDF-SHA256(salt = the header's 16-byte salt, ikm = message
+/// key, info = `GROUP_MESSAGE_INFO`), 44 bytes, split 32 + 12.
+pub fn group_message_cipher(message_key: &[u8], salt: &[u8]) -> (Aes256Gcm, [u8; 12]) {
+    let mut okm = [0u8; 44];
+    Hkdf::<Sha256>::new(Some(salt), message_key)
+        .expand(GROUP_MESSAGE_INFO, &mut okm)
+        .expect("44 bytes");
+    let key: [u8; 32] = okm[..32].try_into().expect("32 bytes");
+    let nonce: [u8; 12] = okm[32..].try_into().expect("12 bytes");
+    (Aes256Gcm::new(&key.into()), nonce)
+}
+
+/// The ciphertext of a group message with header `header` (carrying `salt`): `plaintext`
+/// padded with the marker byte alone (receivers strip any padding), encrypted under
+/// `message_key` with the header as associated data.
+pub fn seal_group_message(
+    message_key: &[u8],
+    salt: &[u8],
+    header: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let (cipher, nonce) = group_message_cipher(message_key, salt);
+    let padded = [plaintext, &[0x80]].concat();
+    cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &padded,
+                aad: header,
+            },
+        )
+        .expect("encrypt")
+}
+
+/// Opens the group message `message` under `message_key` and strips its padding; `None`
+/// if it does not open (or is not a group message).
+pub fn open_group_message(message_key: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+    let message = v1::GroupMessage::decode(message).ok()?;
+    let header = v1::GroupHeader::decode(message.header.as_slice()).ok()?;
+    let (cipher, nonce) = group_message_cipher(message_key, &header.salt);
+    let mut padded = cipher
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &message.ciphertext,
+                aad: &message.header,
+            },
+        )
+        .ok()?;
+    let marker = padded.iter().rposition(|&byte| byte != 0)?;
+    (padded[marker] == 0x80).then(|| {
+        padded.truncate(marker);
+        padded
+    })
 }
