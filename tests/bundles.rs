@@ -9,7 +9,9 @@ use common::{
 };
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Card, Channel, Error, PrekeyBundle, SIGNED_PREKEY_CONTEXT};
+use ratchetkit::{
+    Card, Channel, Error, PrekeyBundle, ONE_TIME_PREKEY_CONTEXT, SIGNED_PREKEY_CONTEXT,
+};
 
 const BAD_CARD: Error = Error::BadSignature { what: "card" };
 const BAD_PREKEY: Error = Error::BadSignature {
@@ -199,13 +201,32 @@ fn low_order_keys_in_a_bundle_are_refused_by_create() {
     let mut s = setup(53);
     let genuine = decode_bundle(&s.bundle);
     let low_order = [0u8; 32];
-    // The one-time prekey is not signed: anyone on the path can swap it.
+    // The one-time prekey is signed (with its ML-KEM key): nobody on the path can swap it.
     let one_time = v1::PrekeyBundle {
         one_time_prekey: low_order.to_vec(),
         ..genuine.clone()
     };
-    let bundle =
-        PrekeyBundle::from_bytes(&one_time.encode_to_vec()).expect("one-time prekeys are unsigned");
+    assert_eq!(
+        PrekeyBundle::from_bytes(&one_time.encode_to_vec()),
+        Err(Error::BadSignature {
+            what: "one-time prekey"
+        })
+    );
+    // One that Bob did sign, but is a low-order point.
+    let one_time_id = genuine.one_time_prekey_id.expect("a one-time prekey");
+    let one_time = v1::PrekeyBundle {
+        one_time_prekey_signature: sign_as(
+            &s.bob,
+            ONE_TIME_PREKEY_CONTEXT,
+            &[
+                &one_time_id.to_be_bytes(),
+                &low_order,
+                &genuine.one_time_kem_prekey,
+            ],
+        ),
+        ..one_time
+    };
+    let bundle = PrekeyBundle::from_bytes(&one_time.encode_to_vec()).expect("validly signed");
     assert!(matches!(
         Channel::create(&mut s.rng, &s.alice, &bundle),
         Err(Error::NonContributoryKey)
@@ -218,7 +239,7 @@ fn low_order_keys_in_a_bundle_are_refused_by_create() {
         signed_prekey_signature: sign_as(
             &s.bob,
             SIGNED_PREKEY_CONTEXT,
-            &[&id.to_be_bytes(), &low_order],
+            &[&id.to_be_bytes(), &low_order, &genuine.kem_prekey],
         ),
         ..genuine
     };

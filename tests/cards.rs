@@ -418,19 +418,29 @@ fn a_rotated_identity_starts_channels_with_its_rotated_card() {
         Card::verify_chain(identities[0].card(), std::slice::from_ref(&joined.peer)),
         Ok(&joined.peer)
     );
-    // An app signature cannot be checked at join: such a card is refused there.
+    // The card is authenticated with the message (its prekey information is in the
+    // associated data): the same card with an app signature added on the way, valid as it
+    // is, makes another message, which fails to authenticate and burns nothing.
     let app = AppKey::generate(&mut rng);
     let approved = identities[1].card().approve(&app).expect("approve");
+    let ids = bob_prekeys
+        .generate_one_time_prekeys(&mut rng, 1)
+        .expect("room");
+    let bundle = published_bundle(&bob_prekeys, &bob, Some(ids[0]));
+    let mut channel = Channel::create(&mut rng, &identities[1], &bundle).expect("create");
+    let first = channel.encrypt(&mut rng, b"new keys").expect("encrypt");
     let mut message = common::decode_message(&first);
     if let Some(prekey) = message.prekey.as_mut() {
         prekey.initiator_card = approved.to_bytes();
     }
+    let before = bob_prekeys.to_bytes();
     assert_eq!(
         Channel::join(&bob, &mut bob_prekeys, &message.encode_to_vec()).err(),
-        Some(Error::UncheckableCardSignature {
-            signer: APP_SIGNER.to_owned()
-        })
+        Some(Error::AuthenticationFailed)
     );
+    assert!(*bob_prekeys.to_bytes() == *before);
+    let joined = Channel::join(&bob, &mut bob_prekeys, &first).expect("join");
+    assert_eq!(joined.peer, *identities[1].card());
 
     // A rotated (or approved) card is a fine bundle card for the other direction.
     let (mut alice_prekeys, _) = prekeys(&mut rng, 0);

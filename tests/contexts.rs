@@ -13,13 +13,15 @@ use ratchetkit as rk;
 
 /// Every domain-separation string of the crate, by its constant's name. A new one must be
 /// added here: `every_protocol_string_in_the_source_is_listed` fails until it is.
-const CONTEXTS: [(&str, &[u8]); 21] = [
+const CONTEXTS: [(&str, &[u8]); 23] = [
     ("CARD_SIGNATURE_CONTEXT", rk::CARD_SIGNATURE_CONTEXT),
     ("APP_SIGNATURE_CONTEXT", rk::APP_SIGNATURE_CONTEXT),
     ("ROTATION_SIGNATURE_CONTEXT", rk::ROTATION_SIGNATURE_CONTEXT),
     ("SIGNED_PREKEY_CONTEXT", rk::SIGNED_PREKEY_CONTEXT),
+    ("ONE_TIME_PREKEY_CONTEXT", rk::ONE_TIME_PREKEY_CONTEXT),
     ("LOCKED_IDENTITY_CONTEXT", rk::LOCKED_IDENTITY_CONTEXT),
-    ("X3DH_INFO", rk::X3DH_INFO),
+    ("PQXDH_INFO", rk::PQXDH_INFO),
+    ("PREKEY_INFO_CONTEXT", rk::PREKEY_INFO_CONTEXT),
     ("CHANNEL_ID_CONTEXT", rk::CHANNEL_ID_CONTEXT),
     ("ROOT_INFO", rk::ROOT_INFO),
     ("MESSAGE_INFO", rk::MESSAGE_INFO),

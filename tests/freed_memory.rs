@@ -7,9 +7,10 @@
 //! moved block's old bytes are left behind in freed memory.
 //!
 //! What is searched for is known independently of ratchetkit:
-//! - a channel's message and chain keys come from the vectors' model of the Double Ratchet
-//!   (`tests/vectors/channel_model.rs`), run on the primitive crates from the private keys
-//!   ratchetkit drew, and checked against every message the library sent;
+//! - a channel's message and chain keys come from a model of the hybrid start and the
+//!   Double Ratchet below, run on the primitive crates (x25519-dalek, libcrux-ml-kem, hkdf,
+//!   hmac) from the private keys ratchetkit drew, and checked by opening every message the
+//!   library sent with them;
 //! - a group sender's are KDF_CK steps (docs/PROTOCOL.md) from the chain key of each of its
 //!   sender keys, computed with the vectors' primitives;
 //! - Argon2id's blocks are those of the same Argon2id run on the argon2 crate directly.
@@ -28,36 +29,31 @@
 
 mod common;
 
-// The model, the primitives and the RNG of the vectors; this test uses a part of each.
-#[path = "vectors"]
-#[allow(dead_code, unused_imports, unused_macros)]
-mod vectors {
-    pub mod channel_model;
-    pub mod json;
-    pub mod primitives;
-    pub mod rng;
-}
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use libcrux_ml_kem::mlkem768;
+use prost::Message as _;
 use rand::rngs::ChaCha20Rng;
 use rand::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Error, Group, Identity, LockParams, PrekeyStore, MAX_SKIPPED_KEYS,
-    MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+    Channel, Error, Group, Identity, LockParams, PrekeyStore, KEM_SEED_LEN, MAX_SKIPPED_KEYS,
+    MESSAGE_INFO, MESSAGE_SALT_LEN, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+    PQXDH_INFO, PREKEY_INFO_CONTEXT, ROOT_INFO,
 };
+use sha2::{Digest, Sha256};
 
 use common::groups::World;
 use common::{fields_at, raw_fields};
-use vectors::channel_model::ChannelModel;
-use vectors::primitives::{kdf_ck, x25519_public, x3dh_shared_secret, X3dhSecrets};
-use vectors::rng::RecordingRng;
 
 // ---- The checking allocator -------------------------------------------------------------
 
@@ -231,16 +227,154 @@ impl Keys {
     }
 }
 
-// ---- A channel, with its message keys from the model ------------------------------------
+// ---- A channel, with its message keys from a model on the primitives ------------------
 
 const PLAINTEXT: &[u8] = b"a message";
 
-/// A message sent: the model's index of its chain, and its bytes.
-type Sent = (usize, Vec<u8>);
+/// A message sent, as bytes.
+type Sent = Vec<u8>;
+
+fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret)).to_bytes()
+}
+
+fn x25519(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+    x25519_dalek::StaticSecret::from(*secret)
+        .diffie_hellman(&x25519_dalek::PublicKey::from(*public))
+        .to_bytes()
+}
+
+fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; N] {
+    let mut okm = [0u8; N];
+    Hkdf::<Sha256>::new(Some(salt), ikm)
+        .expand(info, &mut okm)
+        .expect("HKDF output length");
+    okm
+}
+
+fn split(okm: &[u8]) -> ([u8; 32], [u8; 32]) {
+    (
+        okm[..32].try_into().expect("32 bytes"),
+        okm[32..64].try_into().expect("32 bytes"),
+    )
+}
+
+/// KDF_RK: HKDF-SHA256(salt = root key, ikm = DH output, info = ROOT_INFO), 64 bytes.
+fn kdf_rk(root_key: &[u8; 32], dh: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    split(&hkdf::<64>(root_key, dh, ROOT_INFO))
+}
+
+/// KDF_CK: (message key, next chain key) = (HMAC(chain key, 0x01), HMAC(chain key, 0x02)).
+fn kdf_ck(chain_key: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+    let hmac = |byte: u8| -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(chain_key).expect("HMAC key");
+        mac.update(&[byte]);
+        mac.finalize().into_bytes().into()
+    };
+    (hmac(0x01), hmac(0x02))
+}
+
+/// Opens a channel message with the message key `message_key` (AES-256-GCM under
+/// HKDF-SHA256(salt = the header's salt, ikm = message key, MESSAGE_INFO), the associated
+/// data `channel AD || 0x00 || header` or `channel AD || 0x01 || SHA-256(PREKEY_INFO_CONTEXT
+/// || PrekeyInfo) || header`) and strips the padding.
+fn open(message_key: &[u8; 32], channel_ad: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+    let message = v1::ChannelMessage::decode(message).ok()?;
+    let header = v1::RatchetHeader::decode(message.header.as_slice()).ok()?;
+    let okm = hkdf::<44>(&header.salt, message_key, MESSAGE_INFO);
+    let key: [u8; 32] = okm[..32].try_into().ok()?;
+    let nonce: [u8; 12] = okm[32..].try_into().ok()?;
+    let mut aad = channel_ad.to_vec();
+    match &message.prekey {
+        Some(prekey) => {
+            aad.push(0x01);
+            aad.extend_from_slice(&Sha256::digest(
+                [PREKEY_INFO_CONTEXT, &prekey.encode_to_vec()].concat(),
+            ));
+        }
+        None => aad.push(0x00),
+    }
+    aad.extend_from_slice(&message.header);
+    let padded = Aes256Gcm::new(&key.into())
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &message.ciphertext,
+                aad: &aad,
+            },
+        )
+        .ok()?;
+    let end = padded.iter().rposition(|&byte| byte != 0)?;
+    (padded[end] == 0x80).then(|| padded[..end].to_vec())
+}
+
+/// A seeded `ChaCha20Rng` that records every draw (ratchetkit draws only with
+/// `fill_bytes`), so that the model knows every private key.
+struct RecordingRng {
+    inner: ChaCha20Rng,
+    draws: Vec<Vec<u8>>,
+}
+
+impl RecordingRng {
+    fn new(seed: [u8; 32]) -> Self {
+        Self {
+            inner: ChaCha20Rng::from_seed(seed),
+            draws: Vec::new(),
+        }
+    }
+
+    /// The draws since the last call, of the lengths `lengths` (`what` drew them).
+    fn take<const N: usize>(&mut self, what: &str, lengths: [usize; N]) -> [Vec<u8>; N] {
+        let draws = std::mem::take(&mut self.draws);
+        assert_eq!(
+            draws.iter().map(Vec::len).collect::<Vec<_>>(),
+            lengths,
+            "what {what} drew"
+        );
+        draws.try_into().expect("N draws")
+    }
+}
+
+impl TryRng for RecordingRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        panic!("ratchetkit draws only with fill_bytes")
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        panic!("ratchetkit draws only with fill_bytes")
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.inner.fill_bytes(dst);
+        self.draws.push(dst.to_vec());
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for RecordingRng {}
+
+fn array32(bytes: &[u8]) -> [u8; 32] {
+    bytes.try_into().expect("32 bytes")
+}
+
+/// One side's Double Ratchet, as far as the keys of what it sends go.
+struct Side {
+    root_key: [u8; 32],
+    ratchet_secret: [u8; 32],
+    /// The last ratchet key received from the peer (the next sending chain agrees with it).
+    peer_ratchet_key: [u8; 32],
+    /// The chain key of the current sending chain, if there is one.
+    sending: Option<[u8; 32]>,
+}
 
 struct Conversation {
     rng: RecordingRng,
-    model: ChannelModel,
+    /// The channel's associated data (both identities' keys).
+    associated_data: Vec<u8>,
+    /// Alice's side, then Bob's.
+    sides: [Side; 2],
     alice: Channel,
     /// Absent until Bob joins from Alice's first message.
     bob: Option<Channel>,
@@ -250,27 +384,35 @@ struct Conversation {
 
 impl Conversation {
     /// Alice starts a channel to Bob (no one-time prekey) and Bob joins from her first
-    /// message. Draws as in tests/vectors/README.md.
+    /// message. The start, from the recorded private keys: RK || CK = HKDF(32 zero bytes,
+    /// 0xFF * 32 || DH1 || DH2 || DH3 || SS, PQXDH_INFO), Alice's first chain under her
+    /// ephemeral key with CK.
     fn start(keys: Keys) -> Self {
-        let mut rng = RecordingRng::new(*b"ratchetkit/tests/freed-memory/01");
+        let mut rng = RecordingRng::new(*b"ratchetkit/tests/freed-memory/02");
         let alice = Identity::generate_at(&mut rng, "alice", common::CREATED_AT).unwrap();
-        let [_, alice_agreement] = rng.take("alice");
+        let [_, alice_agreement] = rng.take("alice", [32, 32]);
         let bob = Identity::generate_at(&mut rng, "bob", common::CREATED_AT).unwrap();
-        let [_, bob_agreement] = rng.take("bob");
+        let [_, bob_agreement] = rng.take("bob", [32, 32]);
         let mut bob_prekeys = PrekeyStore::new(&mut rng);
-        let [signed_prekey] = rng.take("PrekeyStore::new");
+        let [signed_prekey, kem_seed] = rng.take("PrekeyStore::new", [32, KEM_SEED_LEN]);
         let bundle = bob_prekeys.bundle(&bob, None).unwrap();
         let alice_channel = Channel::create(&mut rng, &alice, &bundle).unwrap();
-        let [ephemeral, first_ratchet] = rng.take("Channel::create");
-        let dh = X3dhSecrets {
-            initiator_identity: alice_agreement,
-            ephemeral,
-            responder_identity: bob_agreement,
-            signed_prekey,
-            one_time_prekey: None,
-        }
-        .dh_outputs();
-        let (_, shared_secret) = x3dh_shared_secret(&dh);
+        let [ephemeral, kem_randomness] = rng.take("Channel::create", [32, 32]);
+
+        let (alice_agreement, ephemeral) = (array32(&alice_agreement), array32(&ephemeral));
+        let signed_prekey_public = x25519_public(&array32(&signed_prekey));
+        let kem_pair = mlkem768::generate_key_pair(kem_seed.try_into().expect("64 bytes"));
+        let (kem_ciphertext, kem_secret) =
+            mlkem768::encapsulate(kem_pair.public_key(), array32(&kem_randomness));
+        let ikm = [
+            [0xFF; 32],
+            x25519(&alice_agreement, &signed_prekey_public),
+            x25519(&ephemeral, &x25519_public(&array32(&bob_agreement))),
+            x25519(&ephemeral, &signed_prekey_public),
+            kem_secret,
+        ]
+        .concat();
+        let (root_key, chain_key) = split(&hkdf::<64>(&[0; 32], &ikm, PQXDH_INFO));
         let associated_data = [
             alice.card().signing_key(),
             alice.card().agreement_key(),
@@ -278,35 +420,47 @@ impl Conversation {
             bob.card().agreement_key(),
         ]
         .concat();
-        let prekey_info = v1::PrekeyInfo {
-            initiator_card: alice.card().to_bytes(),
-            ephemeral_key: x25519_public(&ephemeral).to_vec(),
-            signed_prekey_id: bundle.signed_prekey_id(),
-            one_time_prekey_id: None,
-        };
-        let model = ChannelModel::new(
-            ["alice", "bob"],
-            associated_data,
-            prekey_info,
-            shared_secret,
-            signed_prekey,
-            first_ratchet,
-        );
         let mut conversation = Self {
             rng,
-            model,
+            associated_data,
+            sides: [
+                Side {
+                    root_key,
+                    ratchet_secret: ephemeral,
+                    peer_ratchet_key: [0; 32],
+                    sending: Some(chain_key),
+                },
+                Side {
+                    root_key,
+                    ratchet_secret: [0; 32],
+                    peer_ratchet_key: x25519_public(&ephemeral),
+                    sending: None,
+                },
+            ],
             alice: alice_channel,
             bob: None,
             keys,
         };
-        let (chain, first) = conversation.send("alice");
+        let first = conversation.send("alice");
+        let prekey = v1::ChannelMessage::decode(first.as_slice())
+            .unwrap()
+            .prekey
+            .expect("prekey information");
+        assert_eq!(
+            prekey.kem_ciphertext,
+            kem_ciphertext.as_slice(),
+            "the model encapsulates as ratchetkit does"
+        );
         conversation.bob = Some(
             Channel::join(&bob, &mut bob_prekeys, &first)
                 .unwrap()
                 .channel,
         );
-        conversation.model.receive("bob", chain);
         conversation
+    }
+
+    fn side(party: &str) -> usize {
+        usize::from(party != "alice")
     }
 
     fn channel(&mut self, party: &str) -> &mut Channel {
@@ -317,39 +471,60 @@ impl Conversation {
         }
     }
 
-    /// `party` sends a message; the model computes the same one, with its message key.
+    /// `party` sends a message; the model computes its message key, which must open it.
     fn send(&mut self, party: &str) -> Sent {
-        let new_chain = self.model.needs_new_chain(party);
+        let index = Self::side(party);
+        let new_chain = self.sides[index].sending.is_none();
         let channel = if party == "alice" {
             &mut self.alice
         } else {
             self.bob.as_mut().expect("Bob has joined")
         };
         let message = channel.encrypt(&mut self.rng, PLAINTEXT).unwrap();
-        let draws = self.rng.take_all();
+        let side = &mut self.sides[index];
+        let chain_key = if new_chain {
+            let [secret, _salt] = self
+                .rng
+                .take("a new chain's message", [32, MESSAGE_SALT_LEN]);
+            side.ratchet_secret = array32(&secret);
+            let dh = x25519(&side.ratchet_secret, &side.peer_ratchet_key);
+            let (root_key, chain_key) = kdf_rk(&side.root_key, &dh);
+            side.root_key = root_key;
+            chain_key
+        } else {
+            self.rng.take("a message", [MESSAGE_SALT_LEN]);
+            side.sending.expect("a sending chain")
+        };
+        let (message_key, next) = kdf_ck(&chain_key);
+        side.sending = Some(next);
         assert_eq!(
-            draws.len(),
-            usize::from(new_chain),
-            "one draw per new chain"
+            open(&message_key, &self.associated_data, &message).as_deref(),
+            Some(PLAINTEXT),
+            "the model's message key opens what ratchetkit sent"
         );
-        let secret = draws
-            .first()
-            .map(|draw| draw.as_slice().try_into().unwrap());
-        let computed = self.model.send(party, 0, PLAINTEXT, secret);
-        assert_eq!(
-            computed.message, message,
-            "the model sends what ratchetkit sends"
-        );
-        self.keys.push(
-            computed.message_key,
-            [computed.chain_key, computed.next_chain_key],
-        );
-        (computed.chain, message)
+        self.keys.push(message_key, [chain_key, next]);
+        message
     }
 
-    fn deliver(&mut self, party: &str, (chain, message): &Sent) {
+    /// `party` decrypts `message`; a ratchet key not seen before is the receiving half of a
+    /// DH ratchet step (its chain keys are the sender's, already listed).
+    fn deliver(&mut self, party: &str, message: &Sent) {
         assert_eq!(self.channel(party).decrypt(message).unwrap(), PLAINTEXT);
-        self.model.receive(party, *chain);
+        let header = v1::ChannelMessage::decode(message.as_slice())
+            .unwrap()
+            .header;
+        let ratchet_key = array32(
+            &v1::RatchetHeader::decode(header.as_slice())
+                .unwrap()
+                .ratchet_key,
+        );
+        let side = &mut self.sides[Self::side(party)];
+        if ratchet_key != side.peer_ratchet_key {
+            let dh = x25519(&side.ratchet_secret, &ratchet_key);
+            side.root_key = kdf_rk(&side.root_key, &dh).0;
+            side.peer_ratchet_key = ratchet_key;
+            side.sending = None;
+        }
     }
 
     fn reload(&mut self, party: &str) {
@@ -387,7 +562,7 @@ fn channel_run(keys: Keys) -> Keys {
     c.deliver("bob", &sent[2_199]);
     assert_eq!(c.channel("bob").skipped_keys(), MAX_SKIPPED_KEYS);
     assert_eq!(
-        c.channel("bob").decrypt(&sent[0].1),
+        c.channel("bob").decrypt(&sent[0]),
         Err(Error::Duplicate),
         "evicted"
     );
@@ -462,7 +637,12 @@ fn group_setup(keys: &mut Keys) -> World {
 /// epochs they belong to when Alice's new epochs push those out of the ones Bob keeps.
 fn group_run(mut world: World, keys: &mut Keys) {
     let sent: Vec<Vec<u8>> = (0..GROUP_MESSAGES)
-        .map(|_| world.group(0).encrypt(PLAINTEXT).unwrap())
+        .map(|_| {
+            world.members[0]
+                .group()
+                .encrypt(&mut world.rng, PLAINTEXT)
+                .unwrap()
+        })
         .collect();
     let bob = world.group(1);
     bob.decrypt(&sent[299]).unwrap();
@@ -487,7 +667,12 @@ fn group_run(mut world: World, keys: &mut Keys) {
         world.flush();
         keys.chain_from(own_chain_key(&mut world), REKEYED_MESSAGES);
         let sent: Vec<Vec<u8>> = (0..REKEYED_MESSAGES)
-            .map(|_| world.group(0).encrypt(PLAINTEXT).unwrap())
+            .map(|_| {
+                world.members[0]
+                    .group()
+                    .encrypt(&mut world.rng, PLAINTEXT)
+                    .unwrap()
+            })
             .collect();
         let bob = world.group(1);
         bob.decrypt(&sent[40]).unwrap();

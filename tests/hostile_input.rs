@@ -1197,11 +1197,36 @@ fn cards_and_bundles(budget: &mut Budget, rng: &mut TestRng) {
         ]
         .concat()
     });
+    // The ML-KEM keys: one filling the bundle, the field given again and again.
+    let long_kem_prekey = exact(MAX_BUNDLE_LEN, |k| {
+        v1::PrekeyBundle {
+            kem_prekey: vec![0x33; k],
+            ..genuine.clone()
+        }
+        .encode_to_vec()
+    });
+    let repeated_kem_prekey = {
+        let kem = field_of(&bundle_bytes, 7);
+        let count = (MAX_BUNDLE_LEN - bundle_bytes.len()) / kem.len();
+        insert_fields(&bundle_bytes, 7, &kem.repeat(count))
+    };
     for (case, bytes, expect) in [
         (
             "1 MiB: a card of empty signature entries",
             dense_card_bundle(1 << 20),
             Expect::TooLarge(MAX_BUNDLE_LEN),
+        ),
+        (
+            "MAX_BUNDLE_LEN: an ML-KEM prekey filling it",
+            long_kem_prekey,
+            Expect::Variant("InvalidLength", |e| {
+                matches!(e, Error::InvalidLength { .. })
+            }),
+        ),
+        (
+            "MAX_BUNDLE_LEN: the ML-KEM prekey field repeated",
+            repeated_kem_prekey,
+            Expect::Decode,
         ),
         (
             "MAX_BUNDLE_LEN: a card of empty entries over MAX_CARD_LEN",
@@ -1325,6 +1350,16 @@ fn channels(budget: &mut Budget, rng: &mut TestRng) {
         [first.clone(), prekey.repeat(count)].concat()
     };
 
+    let long_kem_ciphertext = exact(MAX_CHANNEL_MESSAGE_LEN, |k| {
+        let mut message = genuine.clone();
+        message
+            .prekey
+            .as_mut()
+            .expect("prekey information")
+            .kem_ciphertext = vec![0x44; k];
+        message.encode_to_vec()
+    });
+
     // Group control on a first message: a roster of empty members, from anyone.
     let mallory = identity(rng, "mallory");
     let bundle = s.store.bundle(&s.bob, None).expect("bundle");
@@ -1413,14 +1448,21 @@ fn channels(budget: &mut Budget, rng: &mut TestRng) {
                 with_card(card_with_long_signers(&alice_card, MAX_CARD_LEN)),
                 MAX_CHANNEL_MESSAGE_LEN,
             ),
-            Expect::Variant("UncheckableCardSignature", |e| {
-                matches!(e, Error::UncheckableCardSignature { .. })
-            }),
+            // Unknown signers are allowed on a card; the changed card changes the prekey
+            // information, which the message's associated data authenticates.
+            Expect::Error(Error::AuthenticationFailed),
         ),
         (
             "MAX_CHANNEL_MESSAGE_LEN: forged ciphertext",
             sized(genuine.clone(), MAX_CHANNEL_MESSAGE_LEN),
             Expect::Error(Error::AuthenticationFailed),
+        ),
+        (
+            "MAX_CHANNEL_MESSAGE_LEN: an ML-KEM ciphertext filling it",
+            long_kem_ciphertext,
+            Expect::Variant("InvalidLength", |e| {
+                matches!(e, Error::InvalidLength { .. })
+            }),
         ),
         (
             "group control: a roster of 1 MiB of empty members",
@@ -1531,7 +1573,8 @@ fn channels(budget: &mut Budget, rng: &mut TestRng) {
         (
             "MAX_CHANNEL_MESSAGE_LEN: PrekeyInfo with a dense card",
             with_prekey,
-            Expect::Error(Error::PrekeyInfoMismatch),
+            // Hashed into the associated data, never parsed: the AEAD refuses it.
+            Expect::Error(Error::AuthenticationFailed),
         ),
         (
             "MAX_CHANNEL_MESSAGE_LEN: forged ciphertext",

@@ -50,7 +50,7 @@ fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
     }
     .encode_to_vec();
     assert_join_fails(&mut s, &with_card(unsigned), Error::MissingSelfSignature);
-    // Mallory's genuine card: the X3DH agreements and the associated data differ.
+    // Mallory's genuine card: the agreements of the start and the associated data differ.
     assert_join_fails(
         &mut s,
         &with_card(mallory.card().to_bytes()),
@@ -167,51 +167,52 @@ fn a_first_message_with_group_control_hands_it_to_the_group() {
     assert!(joined.group_control.is_none());
 }
 
-/// Someone on the path changes the first message's prekey information without changing
-/// the X3DH result. Either the join fails (and the genuine message joins later), or the
-/// channel it makes accepts Alice's later, genuine messages: it must not be stuck with the
-/// tampered prekey information.
-fn check_tampered_prekey_info(seed: u64, tamper: impl Fn(&mut v1::PrekeyInfo)) {
+/// Someone on the path changes the first message without changing the hybrid start's
+/// result. Version 1 let some such changes join (the prekey information was not
+/// authenticated); in version 2 the header and the prekey information are both in the
+/// message's associated data, so the join fails, burns nothing, and the genuine message
+/// then joins and the channel goes on.
+fn check_tampered_first_message(
+    seed: u64,
+    expected: Error,
+    tamper: impl Fn(&mut v1::ChannelMessage),
+) {
     let mut s = setup(seed);
     let (_, [first, second]) = s.alice_starts(["first", "second"]);
     let mut tampered = decode_message(&first);
-    tamper(tampered.prekey.as_mut().expect("prekey information"));
+    tamper(&mut tampered);
     let tampered = tampered.encode_to_vec();
     assert_ne!(tampered, first);
 
-    let before = s.store.to_bytes();
-    let (mut bob_channel, joined_tampered) = match Channel::join(&s.bob, &mut s.store, &tampered) {
-        Err(_) => {
-            assert!(*before == *s.store.to_bytes());
-            let joined = Channel::join(&s.bob, &mut s.store, &first);
-            (joined.expect("the genuine message joins").channel, false)
-        }
-        Ok(joined) => {
-            assert_eq!(joined.plaintext, b"first");
-            (joined.channel, true)
-        }
-    };
-    match bob_channel.decrypt(&second) {
-        Ok(plaintext) => assert_eq!(plaintext, b"second"),
-        Err(error) => panic!(
-            "Alice's genuine second message was rejected with {error:?} (Bob joined from the \
-             tampered first message: {joined_tampered})"
-        ),
-    }
+    assert_join_fails(&mut s, &tampered, expected);
+    let joined = Channel::join(&s.bob, &mut s.store, &first).expect("the genuine message joins");
+    assert_eq!(joined.plaintext, b"first");
+    let mut bob_channel = joined.channel;
+    assert_decrypts(&mut bob_channel, &second, b"second");
 }
 
-/// X25519 ignores the top bit of a public key (RFC 7748), so the ephemeral key with bit
-/// 255 set gives the same shared secret.
+/// X25519 ignores the top bit of a public key (RFC 7748), so the ephemeral key (the first
+/// chain's ratchet key) with bit 255 set would give the same agreements: only the canonical
+/// encoding is read.
 #[test]
 fn first_message_with_a_non_canonical_ephemeral_key() {
-    check_tampered_prekey_info(63, |prekey| prekey.ephemeral_key[31] ^= 0x80);
+    let expected = Error::InvalidPublicKey {
+        field: "ratchet key",
+    };
+    check_tampered_first_message(63, expected, |message| {
+        let mut header = v1::RatchetHeader::decode(message.header.as_slice()).expect("a header");
+        header.ratchet_key[31] ^= 0x80;
+        message.header = header.encode_to_vec();
+    });
 }
 
 /// A card may carry signatures by others besides its self-signature; an extra one added
-/// on the path leaves the card's keys, and so the X3DH result, unchanged.
+/// on the path leaves the card's keys, and so the agreements, unchanged, but changes the
+/// authenticated prekey information.
 #[test]
 fn first_message_with_an_extra_card_signature() {
-    check_tampered_prekey_info(64, |prekey| {
+    check_tampered_first_message(64, Error::AuthenticationFailed, |message| {
+        let prekey = message.prekey.as_mut().expect("prekey information");
         let mut card = v1::SignedCard::decode(prekey.initiator_card.as_slice()).expect("card");
         card.signatures.push(v1::CardSignature {
             signer: "someone".into(),
@@ -234,11 +235,12 @@ fn other_join_failures_leave_the_store_unchanged() {
     }
     .encode_to_vec();
     assert_join_fails(&mut s, &without_prekey, Error::NotAPrekeyMessage);
+    // The ephemeral key is the header's ratchet key.
+    let mut low_order_header =
+        v1::RatchetHeader::decode(genuine.header.as_slice()).expect("a header");
+    low_order_header.ratchet_key = vec![0; 32];
     let low_order_ephemeral = v1::ChannelMessage {
-        prekey: Some(v1::PrekeyInfo {
-            ephemeral_key: vec![0; 32],
-            ..prekey.clone()
-        }),
+        header: low_order_header.encode_to_vec(),
         ..genuine.clone()
     };
     assert_join_fails(
@@ -297,7 +299,7 @@ fn other_join_failures_leave_the_store_unchanged() {
         &unknown_one_time.encode_to_vec(),
         Error::UnknownOneTimePrekey { id: 998 },
     );
-    // The other one-time prekey of the same store: a different X3DH secret.
+    // The other one-time prekey of the same store: another session key.
     let other_id = s
         .store
         .one_time_prekey_ids()

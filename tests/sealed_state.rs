@@ -45,7 +45,9 @@ fn world(seed: u64) -> World {
 // Channel ids
 
 /// SHA-256(CHANNEL_ID_CONTEXT || Ed25519 A || X25519 A || Ed25519 B || X25519 B || EK_A),
-/// recomputed from the first message's prekey information and the responder's card.
+/// recomputed from the first message's prekey information and the responder's card. EK_A
+/// is the ratchet key of the first message's header (the initiator's first chain runs
+/// under its ephemeral key).
 fn recomputed_channel_id(first_message: &[u8], responder: &Identity) -> [u8; 32] {
     let message = v1::ChannelMessage::decode(first_message).expect("a channel message");
     let prekey = message.prekey.expect("a first message");
@@ -56,7 +58,8 @@ fn recomputed_channel_id(first_message: &[u8], responder: &Identity) -> [u8; 32]
     hash.update(initiator.agreement_key());
     hash.update(responder.card().signing_key());
     hash.update(responder.card().agreement_key());
-    hash.update(&prekey.ephemeral_key);
+    let header = v1::RatchetHeader::decode(message.header.as_slice()).expect("a header");
+    hash.update(&header.ratchet_key);
     hash.finalize().into()
 }
 

@@ -20,6 +20,9 @@
 //!   others, has its groups send what they kept for it, and gives the control to its group
 //!   with `Group::join_control` / `receive_control`, keeping it to retry if it waits).
 //!   Parties then send messages both ways, mostly a few in a row in the same direction.
+//!   Right after each join the app gives the same first message to `Channel::join` again,
+//!   which must refuse it (`ReplayedFirstMessage` without a one-time prekey, or
+//!   `UnknownOneTimePrekey`) and leave the prekey store unchanged.
 //! - **Groups** (group protocol version 2). At the very first step, before any channel is
 //!   established, party 0 creates a group with 1 and 2, and party 3 one with 4 and 0;
 //!   party 3 has no channel to 0 yet (`ChannelNeeded`: the welcome waits in the group until
@@ -70,12 +73,13 @@
 //!
 //! Parties also crash and restart from an *older* saved state. What is correct there: a
 //! state saved before the party last sent something must never be restored. From such a
-//! state the party would encrypt with message keys it has already used (AES-GCM under a
-//! repeated key and nonce, with other plaintexts), and a channel would fork: the peer
-//! has moved on with ratchet keys whose secrets the restored state never had, so its
-//! later chains fail authentication for good. Nothing in the crate can detect that, so an
-//! app must save before anything it produced leaves the device, which is what the
-//! simulated apps do. Between two outputs, though, a party only receives, and it may lose
+//! state the party would encrypt again with message keys it has already used (since
+//! version 2 each message has its own random salt, so no AES-GCM key and nonce repeats,
+//! `tests/channel_v2.rs`, but the peer refuses the second message under a key as a
+//! `Duplicate`), and a channel would fork: the peer has moved on with ratchet keys whose
+//! secrets the restored state never had, so its later chains fail authentication for good.
+//! Nothing in the crate can detect that, so an app must save before anything it produced
+//! leaves the device, which is what the simulated apps do. Between two outputs, though, a party only receives, and it may lose
 //! any of that: after an output its app keeps a save now and then, saves again after some
 //! of the inputs that follow, and a crash restores any of those saves (from its bytes).
 //! The server then delivers again everything the party processed after that save (it was

@@ -362,37 +362,43 @@ fn with_checksum(body: &[u8]) -> Vec<u8> {
     state
 }
 
-/// `state` as the version 1 format wrote it: version 1, without the field `dropped` that
-/// version 2 added, with a valid checksum.
-fn as_version_1(state: &[u8], dropped: u32) -> Vec<u8> {
-    let mut body = vec![0x08, 0x01];
+/// `state` as an older format wrote it: `version`, without the fields `dropped` that later
+/// versions added, with a valid checksum.
+fn as_version(state: &[u8], version: u8, dropped: &[u32]) -> Vec<u8> {
+    let mut body = vec![0x08, version];
     for field in raw_fields(state) {
-        if ![1, dropped, 15].contains(&field.number) {
+        if field.number != 1 && field.number != 15 && !dropped.contains(&field.number) {
             body.extend_from_slice(&state[field.start..field.end]);
         }
     }
     with_checksum(&body)
 }
 
-/// Channel and prekey store state are at version 2: they gained an id (`channel_id`, field
-/// 13; `id`, field 6) that version 1 states lack and that cannot be recomputed from them.
+/// Channel and prekey store state are at version 3. Version 1 lacked an id (`channel_id`,
+/// field 13; `id`, field 6) that cannot be recomputed from it; version 2 channels kept the
+/// responder's prekey digest and no padding, and version 2 stores had no ML-KEM keys, without
+/// which a channel cannot start. Both are refused, whatever their fields.
 #[test]
-fn version_1_channel_and_prekey_store_state_is_refused() {
+fn older_channel_and_prekey_store_state_is_refused() {
     let pair = Pair::established(81);
     let unsupported = |what, found| Some(Error::UnsupportedVersion { what, found });
     for (_, state) in saved_channels() {
         let fields = raw_fields(&state);
-        assert_eq!(state[fields[0].value.clone()], [2]);
+        assert_eq!(state[fields[0].value.clone()], [3]);
         let id = fields.iter().find(|field| field.number == 13).expect("id");
         assert_eq!(id.value.len(), 32);
         assert_eq!(
-            Channel::from_bytes(&as_version_1(&state, 13)).err(),
+            Channel::from_bytes(&as_version(&state, 1, &[13, 14])).err(),
             unsupported("ChannelState", 1)
+        );
+        assert_eq!(
+            Channel::from_bytes(&as_version(&state, 2, &[14])).err(),
+            unsupported("ChannelState", 2)
         );
     }
     let store = pair.bob_prekeys.to_bytes();
     let fields = raw_fields(&store);
-    assert_eq!(store[fields[0].value.clone()], [2]);
+    assert_eq!(store[fields[0].value.clone()], [3]);
     assert_eq!(
         &store[fields
             .iter()
@@ -403,8 +409,12 @@ fn version_1_channel_and_prekey_store_state_is_refused() {
         pair.bob_prekeys.id().as_bytes()
     );
     assert_eq!(
-        PrekeyStore::from_bytes(&as_version_1(&store, 6)).err(),
+        PrekeyStore::from_bytes(&as_version(&store, 1, &[6])).err(),
         unsupported("PrekeyStoreState", 1)
+    );
+    assert_eq!(
+        PrekeyStore::from_bytes(&as_version(&store, 2, &[])).err(),
+        unsupported("PrekeyStoreState", 2)
     );
     // Identity state did not change: still version 1.
     let identity = pair.bob_identity.to_bytes();

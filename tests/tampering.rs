@@ -171,9 +171,10 @@ fn every_prefix_of_a_normal_message_is_rejected() {
     assert_decrypts(&mut pair.alice, &reply, b"a reply that starts a new chain");
 }
 
-/// The prekey information is the last field of a message and is not covered by the AEAD:
-/// the prefix that ends just before it is a well-formed message without prekey
-/// information. It must not be accepted as the message it was cut from.
+/// The prekey information is the last field of a message: the prefix that ends just before
+/// it is a well-formed message without prekey information. Its associated data says so (flag
+/// 0x00 instead of 0x01 and the hash), so it must not be accepted as the message it was cut
+/// from.
 #[test]
 fn every_prefix_of_a_prekey_message_is_rejected_by_the_established_responder() {
     let mut pair = Pair::new(36);
@@ -236,20 +237,22 @@ fn spliced_and_edited_messages_are_rejected() {
         assert_rejected(&mut pair.bob, &trailing),
         Error::Decode { .. }
     ));
-    // Another protocol version.
-    let versioned = v1::ChannelMessage {
-        version: 2,
-        ..m1.clone()
+    // Another protocol version: the one before, and the one after.
+    for version in [1, 3] {
+        let versioned = v1::ChannelMessage {
+            version,
+            ..m1.clone()
+        }
+        .encode_to_vec();
+        assert_rejected_with(
+            &mut pair.bob,
+            &versioned,
+            Error::UnsupportedVersion {
+                what: "ChannelMessage",
+                found: version,
+            },
+        );
     }
-    .encode_to_vec();
-    assert_rejected_with(
-        &mut pair.bob,
-        &versioned,
-        Error::UnsupportedVersion {
-            what: "ChannelMessage",
-            found: 2,
-        },
-    );
     // A low-order ratchet key, on both sides (Alice has a sending chain, Bob has not).
     header.ratchet_key = vec![0; 32];
     let low_order = v1::ChannelMessage {
@@ -306,7 +309,14 @@ fn messages_of_a_third_party_channel_are_rejected() {
 
     for to_alice in [true, false] {
         let channel = pair.channel(to_alice);
-        assert_rejected_with(channel, &carol_first, Error::PrekeyInfoMismatch);
+        // The creator refuses any prekey information at once; the joiner finds that it
+        // does not authenticate.
+        let expected = if to_alice {
+            Error::PrekeyInfoMismatch
+        } else {
+            Error::AuthenticationFailed
+        };
+        assert_rejected_with(channel, &carol_first, expected);
         assert_rejected_with(channel, &dave_reply, Error::AuthenticationFailed);
         assert_rejected_with(channel, &carol_normal, Error::AuthenticationFailed);
     }
@@ -341,10 +351,12 @@ fn messages_of_another_channel_between_the_same_people_are_rejected() {
         .expect("join")
         .channel;
 
-    // Prekey messages name the other channel's prekey information.
+    // Prekey messages carry the other channel's prekey information and ephemeral key: they
+    // do not authenticate (version 1 refused them by a digest of the joined prekey
+    // information, with PrekeyInfoMismatch).
     let first1 = pair.first_message.clone();
-    assert_rejected_with(&mut bob2, &first1, Error::PrekeyInfoMismatch);
-    assert_rejected_with(&mut pair.bob, &first2, Error::PrekeyInfoMismatch);
+    assert_rejected_with(&mut bob2, &first1, Error::AuthenticationFailed);
+    assert_rejected_with(&mut pair.bob, &first2, Error::AuthenticationFailed);
 
     // Without prekey information the ratchet keys do not match.
     let reply1 = pair.send(false, b"reply on channel one");

@@ -1,6 +1,7 @@
 //! A member's own client, as an attacker runs it: group control of her choosing on her
-//! channels (content type 1, encrypted with the channel's next message key, read off her
-//! saved channel state), and a look at the control sent to her. The public API alone only
+//! channels (content type 1, padded and encrypted with the channel's next message key, read
+//! off her saved channel state, under the message's own salt and associated data), and a
+//! look at the control sent to her. The public API alone only
 //! ever sends control for groups whose id hashes the sender's own key.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -10,8 +11,8 @@ use hmac::{Hmac, Mac};
 use prost::Message;
 use rand::rngs::ChaCha20Rng;
 use ratchetkit::wire::v1;
-use ratchetkit::{Channel, MESSAGE_INFO, ROOT_INFO};
-use sha2::Sha256;
+use ratchetkit::{Channel, Padding, MESSAGE_INFO, PREKEY_INFO_CONTEXT, ROOT_INFO};
+use sha2::{Digest, Sha256};
 
 /// The parts of a saved `ChannelState` (proto/state.proto) her client needs.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -85,9 +86,11 @@ pub fn message_key(chain_key: &[u8], index: u32, target: u32) -> Option<[u8; 32]
     Some(chain_step(&key).0)
 }
 
-fn aead(message_key: &[u8], info: &[u8]) -> (Aes256Gcm, [u8; 12]) {
+/// The AES-256-GCM cipher and nonce of a message key under a message's 16-byte salt:
+/// HKDF-SHA256(salt, message key, `info`), 44 bytes.
+fn aead(message_key: &[u8], salt: &[u8], info: &[u8]) -> (Aes256Gcm, [u8; 12]) {
     let mut okm = [0u8; 44];
-    Hkdf::<Sha256>::new(Some(&[0u8; 32]), message_key)
+    Hkdf::<Sha256>::new(Some(salt), message_key)
         .expand(info, &mut okm)
         .expect("44 bytes");
     let key: [u8; 32] = okm[..32].try_into().expect("32 bytes");
@@ -95,10 +98,17 @@ fn aead(message_key: &[u8], info: &[u8]) -> (Aes256Gcm, [u8; 12]) {
     (Aes256Gcm::new(&key.into()), nonce)
 }
 
-/// AES-256-GCM open under a protocol message key.
-pub fn open(message_key: &[u8], info: &[u8], aad: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
-    let (cipher, nonce) = aead(message_key, info);
-    cipher
+/// AES-256-GCM open under a protocol message key and a message's salt, then the padding
+/// stripped (`plaintext || 0x80 || 0x00 ...`).
+pub fn open(
+    message_key: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Option<Vec<u8>> {
+    let (cipher, nonce) = aead(message_key, salt, info);
+    let mut padded = cipher
         .decrypt(
             &Nonce::from(nonce),
             Payload {
@@ -106,7 +116,30 @@ pub fn open(message_key: &[u8], info: &[u8], aad: &[u8], ciphertext: &[u8]) -> O
                 aad,
             },
         )
-        .ok()
+        .ok()?;
+    let marker = padded.iter().rposition(|&byte| byte != 0)?;
+    (padded[marker] == 0x80).then(|| {
+        padded.truncate(marker);
+        padded
+    })
+}
+
+/// A channel message's associated data: the channel's, then 0x00, or 0x01 and the hash of
+/// the prekey information the message carries, then the header bytes.
+pub fn message_aad(channel_ad: &[u8], message: &v1::ChannelMessage) -> Vec<u8> {
+    let mut aad = channel_ad.to_vec();
+    match &message.prekey {
+        Some(prekey) => {
+            aad.push(0x01);
+            let mut hash = Sha256::new();
+            hash.update(PREKEY_INFO_CONTEXT);
+            hash.update(prekey.encode_to_vec());
+            aad.extend_from_slice(&hash.finalize());
+        }
+        None => aad.push(0x00),
+    }
+    aad.extend_from_slice(&message.header);
+    aad
 }
 
 /// Encrypts `control` (a `GroupControl` of her choosing) on her channel as group
@@ -125,13 +158,16 @@ pub fn encrypt_control(rng: &mut ChaCha20Rng, channel: &mut Channel, control: &[
     header.content_type = 1;
     message.header = header.encode_to_vec();
     let (message_key, _) = chain_step(&sending.chain_key);
-    let aad = [before.associated_data.as_slice(), &message.header].concat();
-    let (cipher, nonce) = aead(&message_key, MESSAGE_INFO);
+    let aad = message_aad(&before.associated_data, &message);
+    let (cipher, nonce) = aead(&message_key, &header.salt, MESSAGE_INFO);
+    // Padded as a genuine sender pads.
+    let mut padded = [control, &[0x80]].concat();
+    padded.resize(Padding::Padme.padded_len(control.len()), 0);
     message.ciphertext = cipher
         .encrypt(
             &Nonce::from(nonce),
             Payload {
-                msg: control,
+                msg: &padded,
                 aad: &aad,
             },
         )
@@ -144,7 +180,7 @@ pub fn peek(channel: &Channel, message: &[u8]) -> Option<Vec<u8>> {
     let state = view(channel);
     let parsed = v1::ChannelMessage::decode(message).ok()?;
     let header = v1::RatchetHeader::decode(parsed.header.as_slice()).ok()?;
-    let aad = [state.associated_data.as_slice(), &parsed.header].concat();
+    let aad = message_aad(&state.associated_data, &parsed);
     let number = header.message_number;
     let mut keys = Vec::new();
     for skipped in &state.skipped {
@@ -171,5 +207,5 @@ pub fn peek(channel: &Channel, message: &[u8]) -> Option<Vec<u8>> {
         keys.extend(message_key(&okm[32..], 0, number).map(Vec::from));
     }
     keys.iter()
-        .find_map(|key| open(key, MESSAGE_INFO, &aad, &parsed.ciphertext))
+        .find_map(|key| open(key, &header.salt, MESSAGE_INFO, &aad, &parsed.ciphertext))
 }

@@ -286,9 +286,10 @@ pub fn identity_secrets(state: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The secret fields of a saved prekey store (`PrekeyStoreState`): every prekey secret.
+/// The secret fields of a saved prekey store (`PrekeyStoreState`): every prekey's X25519
+/// secret (32 bytes) and ML-KEM seed (64 bytes).
 pub fn prekey_store_secrets(state: &[u8]) -> Vec<Vec<u8>> {
-    [&[2, 2][..], &[3, 2], &[4, 2]]
+    [&[2, 2][..], &[3, 2], &[4, 2], &[2, 3], &[3, 3], &[4, 3]]
         .iter()
         .flat_map(|path| fields_at(state, path))
         .map(<[u8]>::to_vec)

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use rand::RngExt;
 use ratchetkit::{
-    MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS,
+    Padding, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS,
 };
 
 use super::channel_model::Side;
@@ -94,6 +94,13 @@ impl Sim {
             .expect("a channel")
             .encrypt(&mut self.rng, &plaintext)
             .unwrap_or_else(|error| panic!("p{a} cannot encrypt to p{b}: {error:?}"));
+        assert_eq!(
+            super::decode_channel_message(&message)
+                .map(|parsed| parsed.ciphertext.len())
+                .ok(),
+            Some(Padding::Padme.padded_len(plaintext.len()) + 16),
+            "p{a} to p{b}: the plaintext padded to its Padmé size, and the tag"
+        );
         let meta = party
             .model
             .sides
@@ -130,7 +137,7 @@ impl Sim {
         let group = party.groups[g].as_mut().expect("a group");
         let planned = view.plan_encrypt();
         let before = planned.is_err().then(|| plain(group.to_bytes()));
-        let key = match (group.encrypt(&plaintext), planned) {
+        let key = match (group.encrypt(&mut self.rng, &plaintext), planned) {
             (Ok(message), Ok(key)) => {
                 view.encrypted();
                 (message, key)

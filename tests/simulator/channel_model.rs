@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 
-use ratchetkit::{Error, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS};
+use ratchetkit::{
+    Error, Padding, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS, MESSAGE_SALT_LEN,
+};
 
 use super::skipped::Skipped;
 
@@ -129,6 +131,17 @@ impl Side {
                 header.content_type,
                 meta.number,
                 meta.previous
+            ));
+        }
+        // Version 2: a 16-byte salt in every header, and the plaintext padded (the apps keep
+        // the default, Padmé) before the 16-byte tag.
+        if header.salt.len() != MESSAGE_SALT_LEN {
+            return Err(format!("a {}-byte message salt", header.salt.len()));
+        }
+        let padded = parsed.ciphertext.len().saturating_sub(16);
+        if padded == 0 || Padding::Padme.padded_len(padded - 1) != padded {
+            return Err(format!(
+                "{padded} bytes of padded plaintext: not a Padmé size"
             ));
         }
         let attaches = self.initiator && self.pending_prekey;

@@ -3,7 +3,9 @@
 
 use std::rc::Rc;
 
+use prost::Message as _;
 use rand::RngExt;
+use ratchetkit::wire::v1;
 use ratchetkit::{Channel, Error, Group, JoinedControl};
 
 use super::channel_model::{ChannelMeta, Side};
@@ -166,6 +168,30 @@ impl Sim {
         }
     }
 
+    /// The first message `packet` that `to` has just joined from, given to `Channel::join`
+    /// again (as by an app that lost track of the channel, or an attacker replaying it): its
+    /// one-time prekey is gone, or without one the signed prekey remembers the channel, so
+    /// it is refused and the prekey store is unchanged.
+    fn assert_replay_refused(&mut self, to: usize, packet: &Packet, context: &Context) {
+        let prekey = v1::ChannelMessage::decode(&*packet.bytes)
+            .ok()
+            .and_then(|message| message.prekey)
+            .expect("a first message carries prekey information");
+        let expected = match prekey.one_time_prekey_id {
+            Some(id) => Error::UnknownOneTimePrekey { id },
+            None => Error::ReplayedFirstMessage,
+        };
+        let party = &mut self.parties[to];
+        let before = party.prekeys.to_bytes();
+        let replay = Channel::join(&party.identity, &mut party.prekeys, &packet.bytes);
+        assert_eq!(replay.err(), Some(expected), "{context}: the join replayed");
+        assert!(
+            *before == *party.prekeys.to_bytes(),
+            "{context}: a refused replay changed the prekey store"
+        );
+        self.stats.replays_refused += 1;
+    }
+
     fn deliver_app(&mut self, packet: Packet) {
         let Kind::App { meta, plaintext } = &packet.kind else {
             unreachable!()
@@ -223,6 +249,9 @@ impl Sim {
                     "{context}: skipped keys"
                 );
                 self.stats.decrypted += 1;
+                if joining {
+                    self.assert_replay_refused(to, &packet, &context);
+                }
                 self.input_done(to, &packet);
                 if joining {
                     self.channel_joined(to);
@@ -379,6 +408,8 @@ impl Sim {
                 party.model.sides.insert(from, Side::joined(&meta));
                 self.stats.joins += 1;
                 self.stats.control_joins += 1;
+                self.assert_replay_refused(to, &packet, &context);
+                let party = &mut self.parties[to];
                 control.processed.set(true);
                 // The app keeps the control with the channel (a save from now on holds
                 // both), delivers what its groups kept for the channel, then processes it.

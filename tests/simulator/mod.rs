@@ -79,6 +79,9 @@ pub struct Stats {
     pub group_decrypted: u64,
     pub control_processed: u64,
     pub joins: u64,
+    /// First messages given to `Channel::join` again right after they joined, and refused
+    /// (`ReplayedFirstMessage`, or `UnknownOneTimePrekey` for a used one-time prekey).
+    pub replays_refused: u64,
     /// Genuine inputs rejected as the model predicted, by error.
     pub rejected: BTreeMap<String, u64>,
     pub tampered_rejected: u64,
@@ -279,6 +282,10 @@ pub fn run(config: Config) -> Stats {
     assert_eq!(
         sim.stats.recoveries_by_removal, 0,
         "a member was removed to recover (seed {seed})"
+    );
+    assert_eq!(
+        sim.stats.replays_refused, sim.stats.joins,
+        "every join's replay refused (seed {seed})"
     );
     eprintln!(
         "simulator: seed {seed}: {} messages ({} channel, {} group) and {} control messages \
