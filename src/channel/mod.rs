@@ -393,8 +393,11 @@ impl Channel {
     /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
     /// malformed input, [`Error::Duplicate`] for a message already decrypted,
     /// [`Error::TooFarAhead`] beyond [`MAX_MESSAGE_GAP`], [`Error::PrekeyInfoMismatch`]
-    /// for prekey information of another channel, [`Error::AuthenticationFailed`] for
-    /// anything tampered with, forged, or meant for another channel, and
+    /// on the creator's side for a message that carries prekey information (only the
+    /// creator attaches it), [`Error::AuthenticationFailed`] for anything tampered with
+    /// (prekey information included), forged, or meant for another channel,
+    /// [`Error::BadPadding`] for an authenticated plaintext without the protocol's
+    /// padding, and
     /// [`Error::GroupControlMessage`] for a group's control message, which only
     /// [`Group::receive`](crate::Group::receive) or [`Group::join`](crate::Group::join)
     /// read.

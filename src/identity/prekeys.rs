@@ -732,3 +732,89 @@ impl core::fmt::Debug for PrekeyBundle {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Channel;
+    use rand::SeedableRng;
+
+    /// A hostile contact can open channel after channel from a bundle without a one-time
+    /// prekey; the store remembers at most MAX_JOINS_PER_SIGNED_PREKEY of them, then
+    /// refuses such joins until the signed prekey is rotated, and stays loadable.
+    #[test]
+    fn a_signed_prekey_that_started_the_most_channels_refuses_more_until_rotated() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(7);
+        let alice = Identity::generate(&mut rng, "alice").unwrap();
+        let bob = Identity::generate(&mut rng, "bob").unwrap();
+        let mut store = PrekeyStore::new(&mut rng);
+        for n in 0..MAX_JOINS_PER_SIGNED_PREKEY {
+            let mut id = [0u8; JOINED_ID_LEN];
+            id[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            store.current.joined.insert(id);
+        }
+        let saved = store.to_bytes();
+        assert!(saved.len() <= MAX_PREKEY_STORE_STATE_LEN);
+        let mut store = PrekeyStore::from_bytes(&saved).unwrap();
+        assert_eq!(store.signed_prekey_joins(), MAX_JOINS_PER_SIGNED_PREKEY);
+
+        let bundle = store.bundle(&bob, None).unwrap();
+        let first = Channel::create(&mut rng, &alice, &bundle)
+            .unwrap()
+            .encrypt(&mut rng, b"hi")
+            .unwrap();
+        assert_eq!(
+            Channel::join(&bob, &mut store, &first).err(),
+            Some(Error::SignedPrekeyExhausted)
+        );
+        assert_eq!(*store.to_bytes(), *saved);
+
+        // A one-time prekey still starts channels: its use is not recorded.
+        let ids = store.generate_one_time_prekeys(&mut rng, 1).unwrap();
+        let with_one_time = store.bundle(&bob, Some(ids[0])).unwrap();
+        let first = Channel::create(&mut rng, &alice, &with_one_time)
+            .unwrap()
+            .encrypt(&mut rng, b"hi")
+            .unwrap();
+        assert!(Channel::join(&bob, &mut store, &first).is_ok());
+
+        // After a rotation the new signed prekey starts channels again; messages made
+        // from the old bundle are still refused while it is held.
+        store.rotate_signed_prekey(&mut rng);
+        let old = Channel::create(&mut rng, &alice, &bundle)
+            .unwrap()
+            .encrypt(&mut rng, b"hi")
+            .unwrap();
+        assert_eq!(
+            Channel::join(&bob, &mut store, &old).err(),
+            Some(Error::SignedPrekeyExhausted)
+        );
+        let fresh = store.bundle(&bob, None).unwrap();
+        let first = Channel::create(&mut rng, &alice, &fresh)
+            .unwrap()
+            .encrypt(&mut rng, b"hi")
+            .unwrap();
+        assert!(Channel::join(&bob, &mut store, &first).is_ok());
+        assert_eq!(store.signed_prekey_joins(), 1);
+    }
+
+    #[test]
+    fn saved_joined_channels_must_be_whole_ascending_ids() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(8);
+        let prekey = Prekey::generate(&mut rng, 1);
+        for joined in [
+            vec![0u8; 15],
+            [[2u8; 16], [1u8; 16]].concat(),
+            vec![1u8; 32],
+        ] {
+            let saved = prekey.to_state(&joined);
+            assert!(matches!(
+                SignedPrekey::from_state(&saved),
+                Err(Error::InvalidState { .. })
+            ));
+        }
+        let ascending = [[1u8; 16], [2u8; 16]].concat();
+        let loaded = SignedPrekey::from_state(&prekey.to_state(&ascending)).unwrap();
+        assert_eq!(loaded.joined.len(), 2);
+    }
+}
