@@ -1,9 +1,9 @@
-//! Prints the interop test vectors of ratchetkit as JSON: the channel vectors (protocol
-//! version 1) by default, the group vectors (group protocol version 2) with the argument
-//! `group`.
+//! Prints the interop test vectors of ratchetkit as JSON: the channel vectors (channel
+//! protocol version 2) by default, the group vectors (group protocol version 2) with the
+//! argument `group`.
 //!
 //! ```text
-//! cargo run --example generate_vectors > tests/vectors/channel-v1.json
+//! cargo run --example generate_vectors > tests/vectors/channel-v2.json
 //! cargo run --example generate_vectors -- group > tests/vectors/group-v2.json
 //! ```
 //!

@@ -46,7 +46,9 @@ fn the_constants_table_matches_the_code() {
         ("PREVIOUS_SIGNER", rk::PREVIOUS_SIGNER.to_owned()),
         ("MAX_CARD_CHAIN_LEN", rk::MAX_CARD_CHAIN_LEN.to_string()),
         ("SIGNED_PREKEY_CONTEXT", text(rk::SIGNED_PREKEY_CONTEXT)),
-        ("X3DH_INFO", text(rk::X3DH_INFO)),
+        ("ONE_TIME_PREKEY_CONTEXT", text(rk::ONE_TIME_PREKEY_CONTEXT)),
+        ("PQXDH_INFO", text(rk::PQXDH_INFO)),
+        ("PREKEY_INFO_CONTEXT", text(rk::PREKEY_INFO_CONTEXT)),
         ("ROOT_INFO", text(rk::ROOT_INFO)),
         ("MESSAGE_INFO", text(rk::MESSAGE_INFO)),
         ("GROUP_MESSAGE_INFO", text(rk::GROUP_MESSAGE_INFO)),
@@ -65,6 +67,15 @@ fn the_constants_table_matches_the_code() {
             rk::MAX_IDENTITY_NAME_LEN.to_string(),
         ),
         ("MAX_ONE_TIME_PREKEYS", rk::MAX_ONE_TIME_PREKEYS.to_string()),
+        (
+            "MAX_JOINS_PER_SIGNED_PREKEY",
+            rk::limits::MAX_JOINS_PER_SIGNED_PREKEY.to_string(),
+        ),
+        ("KEM_PUBLIC_KEY_LEN", rk::KEM_PUBLIC_KEY_LEN.to_string()),
+        ("KEM_CIPHERTEXT_LEN", rk::KEM_CIPHERTEXT_LEN.to_string()),
+        ("KEM_SEED_LEN", rk::KEM_SEED_LEN.to_string()),
+        ("MESSAGE_SALT_LEN", rk::MESSAGE_SALT_LEN.to_string()),
+        ("MIN_PADDED_LEN", rk::MIN_PADDED_LEN.to_string()),
         ("MAX_MESSAGE_GAP", rk::MAX_MESSAGE_GAP.to_string()),
         ("MAX_SKIPPED_KEYS", rk::MAX_SKIPPED_KEYS.to_string()),
         ("MAX_ENDED_CHAINS", rk::MAX_ENDED_CHAINS.to_string()),
@@ -220,7 +231,9 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::APP_SIGNATURE_CONTEXT,
         rk::ROTATION_SIGNATURE_CONTEXT,
         rk::SIGNED_PREKEY_CONTEXT,
-        rk::X3DH_INFO,
+        rk::ONE_TIME_PREKEY_CONTEXT,
+        rk::PQXDH_INFO,
+        rk::PREKEY_INFO_CONTEXT,
         rk::ROOT_INFO,
         rk::MESSAGE_INFO,
         rk::GROUP_MESSAGE_INFO,
@@ -283,4 +296,33 @@ fn the_group_protocol_strings_are_of_version_2() {
     }
     assert_eq!(rk::GROUP_ID_LEN, 32, "a SHA-256 output");
     assert_eq!(rk::GROUP_SALT_LEN, 16);
+}
+
+/// Channels are at protocol version 2, and so are the strings that version 2 introduced or
+/// changed; the root step kept version 1's (`KDF_RK` did not change).
+#[test]
+fn the_channel_protocol_strings_are_of_version_2() {
+    assert_eq!(rk::PROTOCOL_VERSION, 2);
+    for (name, string, what) in [
+        (
+            "SIGNED_PREKEY_CONTEXT",
+            rk::SIGNED_PREKEY_CONTEXT,
+            "signed-prekey",
+        ),
+        (
+            "ONE_TIME_PREKEY_CONTEXT",
+            rk::ONE_TIME_PREKEY_CONTEXT,
+            "one-time-prekey",
+        ),
+        ("PQXDH_INFO", rk::PQXDH_INFO, "pqxdh"),
+        (
+            "PREKEY_INFO_CONTEXT",
+            rk::PREKEY_INFO_CONTEXT,
+            "prekey-info",
+        ),
+        ("MESSAGE_INFO", rk::MESSAGE_INFO, "message"),
+    ] {
+        assert_eq!(text(string), format!("ratchetkit/v2/{what}"), "{name}");
+    }
+    assert_eq!(text(rk::ROOT_INFO), "ratchetkit/v1/root");
 }

@@ -1,24 +1,26 @@
-//! Checks `tests/vectors/channel-v1.json` three ways:
+//! Checks `tests/vectors/channel-v2.json` three ways:
 //!
 //! 1. the committed file is exactly what the generator prints today, so it is reproducible
 //!    and up to date (`committed_file_is_a_fresh_generation`);
-//! 2. every public key, signature, card, bundle, DH output, key, nonce, header, ciphertext
-//!    and message in it is recomputed from the listed private keys with the primitive
-//!    crates alone (x25519-dalek, ed25519-dalek, hkdf, hmac, sha2, aes-gcm, and prost with
-//!    messages declared by hand from `proto/ratchetkit.proto`), never through ratchetkit
-//!    (`primitives_recompute_every_byte`); the same independent implementation also checks,
-//!    from the protocol document alone, that each rejected input must fail the way it is
-//!    listed to;
-//! 3. ratchetkit, given the listed private keys through a scripted RNG, rebuilds the cards
-//!    and the bundle, re-encrypts every message byte for byte and decrypts every message in
-//!    the listed delivery order, Bob joining from the first; and it refuses every rejected
-//!    input at its point of the timeline with the listed error, leaving the channel (for a
-//!    join, the prekey store) byte for byte unchanged
+//! 2. every public key, signature, card, bundle, DH output, ML-KEM key, ciphertext and
+//!    shared secret, key, nonce, header, padded plaintext, ciphertext and message in it is
+//!    recomputed from the listed private keys and random inputs with the primitive crates
+//!    alone (x25519-dalek, ed25519-dalek, libcrux-ml-kem, hkdf, hmac, sha2, aes-gcm, and
+//!    prost with messages declared by hand from `proto/ratchetkit.proto`), never through
+//!    ratchetkit (`primitives_recompute_every_byte`); the same independent implementation
+//!    also derives, from the protocol document's check orders alone, the error each rejected
+//!    input must give;
+//! 3. ratchetkit, given the listed private keys and random inputs through a scripted RNG,
+//!    rebuilds the cards, the prekey store and the bundles, creates both channels,
+//!    re-encrypts every message byte for byte and decrypts every message in the listed
+//!    delivery order, bob joining each channel from the first message he gets; and it
+//!    refuses every rejected input at its point of the timeline with the listed error,
+//!    leaving every channel and the prekey store byte for byte unchanged
 //!    (`ratchetkit_replays_the_conversation`).
 //!
 //! The code lives under `tests/vectors/` (see its README); regenerate the file after an
 //! intentional change with `cargo run --example generate_vectors >
-//! tests/vectors/channel-v1.json`.
+//! tests/vectors/channel-v2.json`.
 
 #[path = "vectors"]
 mod vectors {
@@ -50,7 +52,7 @@ use vectors::channel::{generate, recompute, replay};
 use vectors::committed::VectorFile;
 
 const FILE: VectorFile = VectorFile {
-    name: "channel-v1.json",
+    name: "channel-v2.json",
     command: generate::COMMAND,
 };
 

@@ -1,6 +1,6 @@
 //! What the two vector files share: how they are written (pretty-printed JSON, every byte
 //! string lowercase hex), how an error is named in `expected_error`, and the entries both
-//! list: identities and the sending chains of a channel.
+//! list: identities, prekeys, and channels with their starts and sending chains.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,17 +63,72 @@ pub struct IdentityVector {
     pub fingerprint: String,
 }
 
-/// One sending chain of a channel: the DH ratchet step that started it.
+/// One sending chain of a channel: the DH ratchet step that started it, or for the
+/// initiator's first chain (index 0) the start itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainVector {
     pub index: usize,
     pub sender: String,
+    /// The chain's ratchet key pair: for chain 0, the initiator's ephemeral key EK_A.
     pub ratchet_secret: String,
     pub ratchet_public: String,
-    pub peer_ratchet_public: String,
-    pub dh_output: String,
-    pub root_key_before: String,
+    /// The DH ratchet step: `null` for chain 0, which no step starts.
+    pub peer_ratchet_public: Option<String>,
+    pub dh_output: Option<String>,
+    pub root_key_before: Option<String>,
+    /// After the step (for chain 0: the start's RK and CK).
     pub root_key: String,
     pub chain_key: String,
+}
+
+/// A prekey with its private keys and signature: an X25519 key pair and an ML-KEM-768 key
+/// pair under one id, signed by the owner's identity key.
+#[allow(dead_code)] // The group vectors list their prekeys with their owners and bundles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrekeyVector {
+    pub id: u32,
+    pub secret: String,
+    pub public: String,
+    /// The ML-KEM-768 seed `d || z` (64 bytes) and the encapsulation key it gives.
+    pub kem_seed: String,
+    pub kem_public: String,
+    pub signature_input: String,
+    pub signature: String,
+}
+
+/// One channel: its hybrid start, and its sending chains.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelVector {
+    pub index: usize,
+    pub initiator: String,
+    pub responder: String,
+    pub signed_prekey_id: u32,
+    /// The bundle's one-time prekey, if it had one.
+    pub one_time_prekey_id: Option<u32>,
+    /// The initiator's ephemeral key pair EK_A (`Channel::create`'s first draw).
+    pub ephemeral_secret: String,
+    pub ephemeral_public: String,
+    pub dh1: String,
+    pub dh2: String,
+    pub dh3: String,
+    /// Only with a one-time prekey.
+    pub dh4: Option<String>,
+    /// The 32 random bytes `m` of the ML-KEM encapsulation (`Channel::create`'s second
+    /// draw), the ciphertext and the shared secret.
+    pub kem_randomness: String,
+    pub kem_ciphertext: String,
+    pub kem_shared_secret: String,
+    pub ikm: String,
+    /// The start's output: the first root key RK and the initiator's first chain key CK.
+    pub root_key: String,
+    pub chain_key: String,
+    pub associated_data: String,
+    pub channel_id: String,
+    pub prekey_info: String,
+    pub prekey_info_hash: String,
+    /// Every sending chain of the channel, in the order started.
+    pub chains: Vec<ChainVector>,
 }

@@ -7,7 +7,7 @@ use ratchetkit::{Identity, PrekeyStore};
 
 use crate::vectors::json::IdentityVector;
 use crate::vectors::primitives::{
-    ed25519_public, sha256, x25519_public, CARD_CONTEXT, SELF_SIGNER,
+    ed25519_public, mlkem_public, sha256, x25519_public, CARD_CONTEXT, KEM_SEED_LEN, SELF_SIGNER,
 };
 
 /// Checks an identity against the two draws of `Identity::generate_at` (the Ed25519 seed,
@@ -50,13 +50,13 @@ pub fn identity_vector(identity: &Identity, seed: [u8; 32], agreement: [u8; 32])
 }
 
 /// The bundle of `owner`'s prekey `store` (with the one-time prekey `one_time`, if any), as
-/// bytes and decoded. Its signed prekey must be the public key of `signed_prekey_secret`, the
-/// draw of `PrekeyStore::new`.
+/// bytes and decoded. Its signed prekey must be the public keys of `signed_prekey`, the
+/// draws of `PrekeyStore::new` (the X25519 secret, then the ML-KEM seed).
 pub fn bundle(
     store: &PrekeyStore,
     owner: &Identity,
     one_time: Option<u32>,
-    signed_prekey_secret: &[u8; 32],
+    signed_prekey: (&[u8; 32], &[u8; KEM_SEED_LEN]),
 ) -> (Vec<u8>, v1::PrekeyBundle) {
     let bytes = store.bundle(owner, one_time).expect("bundle").to_bytes();
     let decoded = v1::PrekeyBundle::decode(bytes.as_slice()).expect("a PrekeyBundle");
@@ -64,8 +64,14 @@ pub fn bundle(
     assert_eq!(decoded.signed_prekey_id, store.signed_prekey_id());
     assert_eq!(
         decoded.signed_prekey,
-        x25519_public(signed_prekey_secret),
-        "the draw of PrekeyStore::new is not the signed prekey"
+        x25519_public(signed_prekey.0),
+        "the first draw of PrekeyStore::new is not the signed prekey's X25519 secret"
     );
+    assert_eq!(
+        decoded.kem_prekey,
+        mlkem_public(signed_prekey.1),
+        "the second draw of PrekeyStore::new is not the signed prekey's ML-KEM seed"
+    );
+    assert_eq!(decoded.one_time_prekey_id, one_time);
     (bytes, decoded)
 }

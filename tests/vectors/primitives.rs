@@ -1,5 +1,6 @@
 //! The protocol's cryptography, written from `docs/PROTOCOL.md` on the primitive crates alone
-//! (x25519-dalek, ed25519-dalek, hkdf, hmac, sha2, aes-gcm), never through ratchetkit.
+//! (x25519-dalek, ed25519-dalek, libcrux-ml-kem, hkdf, hmac, sha2, aes-gcm), never through
+//! ratchetkit.
 //!
 //! It is the independent implementation with which the recompute tests check every byte of
 //! the files. The generators' model of the protocol computes with it too, and checks it
@@ -16,6 +17,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use libcrux_ml_kem::mlkem768;
 use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -23,10 +25,22 @@ use x25519_dalek::{PublicKey, StaticSecret};
 // the app and rotation contexts).
 pub const CARD_CONTEXT: &[u8] = b"ratchetkit/v2/card-self";
 pub const SELF_SIGNER: &str = "self";
-pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v1/signed-prekey";
-pub const X3DH_INFO: &[u8] = b"ratchetkit/v1/x3dh";
+
+// Channels are at protocol version 2 (the hybrid start, authenticated prekey information,
+// message salts and padding); the root step kept version 1's info string.
+pub const PROTOCOL_VERSION: u32 = 2;
+pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/signed-prekey";
+pub const ONE_TIME_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/one-time-prekey";
+pub const PQXDH_INFO: &[u8] = b"ratchetkit/v2/pqxdh";
+pub const PREKEY_INFO_CONTEXT: &[u8] = b"ratchetkit/v2/prekey-info";
+pub const CHANNEL_ID_CONTEXT: &[u8] = b"ratchetkit/v2/channel-id";
 pub const ROOT_INFO: &[u8] = b"ratchetkit/v1/root";
-pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v1/message";
+pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v2/message";
+
+/// ML-KEM-768 (FIPS 203): encapsulation key, ciphertext and seed lengths.
+pub const KEM_PUBLIC_KEY_LEN: usize = 1184;
+pub const KEM_CIPHERTEXT_LEN: usize = 1088;
+pub const KEM_SEED_LEN: usize = 64;
 
 // The group protocol is at version 2, with its own domain separation strings.
 pub const GROUP_VERSION: u32 = 2;
@@ -133,13 +147,6 @@ pub fn chain_key_at(chain_key: &[u8; 32], steps: u32) -> [u8; 32] {
     key
 }
 
-/// The AES-256-GCM key and nonce of a message key: HKDF-SHA256(salt = 32 zero bytes,
-/// ikm = message key, `info`), 44 bytes. `info` is [`MESSAGE_INFO`] for channel messages,
-/// [`GROUP_MESSAGE_INFO`] for group messages.
-pub fn message_aead(message_key: &[u8; 32], info: &[u8]) -> ([u8; 32], [u8; 12]) {
-    split(&hkdf::<44>(&[0; 32], message_key, info))
-}
-
 pub fn aes_gcm_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], msg: &[u8]) -> Vec<u8> {
     Aes256Gcm::new(&(*key).into())
         .encrypt(&Nonce::from(*nonce), Payload { msg, aad })
@@ -155,9 +162,20 @@ pub fn aes_gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], msg: &[u8]) ->
 
 // ---- Signed inputs ---------------------------------------------------------------------
 
-/// `"ratchetkit/v1/signed-prekey" || be32(id) || public`.
-pub fn signed_prekey_input(id: u32, public: &[u8; 32]) -> Vec<u8> {
-    [SIGNED_PREKEY_CONTEXT, &id.to_be_bytes(), public].concat()
+/// `"ratchetkit/v2/signed-prekey" || be32(id) || X25519 key || ML-KEM-768 key`.
+pub fn signed_prekey_input(id: u32, public: &[u8; 32], kem_public: &[u8]) -> Vec<u8> {
+    [SIGNED_PREKEY_CONTEXT, &id.to_be_bytes(), public, kem_public].concat()
+}
+
+/// `"ratchetkit/v2/one-time-prekey" || be32(id) || X25519 key || ML-KEM-768 key`.
+pub fn one_time_prekey_input(id: u32, public: &[u8; 32], kem_public: &[u8]) -> Vec<u8> {
+    [
+        ONE_TIME_PREKEY_CONTEXT,
+        &id.to_be_bytes(),
+        public,
+        kem_public,
+    ]
+    .concat()
 }
 
 /// `"ratchetkit/v2/group-signature" || be32(len(header)) || header || ciphertext`.
@@ -190,12 +208,49 @@ pub fn owner_transfer_input(group_id: &[u8], version: u64, new_owner: &[u8]) -> 
     .concat()
 }
 
-// ---- X3DH ------------------------------------------------------------------------------
+// ---- ML-KEM-768 ------------------------------------------------------------------------
 
-/// The secret keys of an X3DH start: the initiator's identity agreement key IK_A and
-/// ephemeral key EK_A, the responder's identity agreement key IK_B, signed prekey SPK_B and
-/// one-time prekey OPK_B, if the bundle had one.
-pub struct X3dhSecrets {
+/// The encapsulation key of the key pair `ML-KEM.KeyGen_internal(d, z)` makes from the
+/// 64-byte seed `d || z`; it passes FIPS 203's modulus check.
+pub fn mlkem_public(seed: &[u8; KEM_SEED_LEN]) -> Vec<u8> {
+    let public = mlkem768::generate_key_pair(*seed).pk().to_vec();
+    assert!(mlkem_public_key_valid(&public), "a generated key is valid");
+    public
+}
+
+/// FIPS 203's input check of an encapsulation key (section 7.2): 1,184 bytes, and every
+/// 12-bit coefficient below q.
+pub fn mlkem_public_key_valid(public: &[u8]) -> bool {
+    <&[u8; KEM_PUBLIC_KEY_LEN]>::try_from(public).is_ok_and(|public| {
+        mlkem768::validate_public_key(&mlkem768::MlKem768PublicKey::from(public))
+    })
+}
+
+/// `ML-KEM.Encaps_internal(ek, m)`: (ciphertext, shared secret).
+pub fn mlkem_encapsulate(public: &[u8], m: &[u8; 32]) -> (Vec<u8>, [u8; 32]) {
+    let public: &[u8; KEM_PUBLIC_KEY_LEN] = public.try_into().expect("a 1,184-byte key");
+    let (ciphertext, shared) =
+        mlkem768::encapsulate(&mlkem768::MlKem768PublicKey::from(public), *m);
+    (ciphertext.as_slice().to_vec(), shared)
+}
+
+/// `ML-KEM.Decaps(dk, c)` with the key pair of `seed`: the shared secret, or for a changed
+/// ciphertext the implicit rejection's unrelated secret.
+pub fn mlkem_decapsulate(seed: &[u8; KEM_SEED_LEN], ciphertext: &[u8]) -> [u8; 32] {
+    let ciphertext: &[u8; KEM_CIPHERTEXT_LEN] =
+        ciphertext.try_into().expect("a 1,088-byte ciphertext");
+    mlkem768::decapsulate(
+        mlkem768::generate_key_pair(*seed).private_key(),
+        &mlkem768::MlKem768Ciphertext::from(ciphertext),
+    )
+}
+
+// ---- The hybrid start (PQXDH-style) ----------------------------------------------------
+
+/// The secrets of a channel's start: the initiator's identity agreement key IK_A and
+/// ephemeral key EK_A, the responder's identity agreement key IK_B, signed prekey SPK_B
+/// and one-time prekey OPK_B, if the bundle had one.
+pub struct StartSecrets {
     pub initiator_identity: [u8; 32],
     pub ephemeral: [u8; 32],
     pub responder_identity: [u8; 32],
@@ -203,7 +258,7 @@ pub struct X3dhSecrets {
     pub one_time_prekey: Option<[u8; 32]>,
 }
 
-impl X3dhSecrets {
+impl StartSecrets {
     /// DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B), and with a
     /// one-time prekey DH4 = DH(EK_A, OPK_B), as the initiator computes them; the responder
     /// must compute the same from its side.
@@ -215,27 +270,139 @@ impl X3dhSecrets {
             x25519(&self.ephemeral, &x25519_public(&self.responder_identity)),
             x25519(&self.ephemeral, &signed_prekey),
         ];
-        let mut responder = vec![
-            x25519(
-                &self.signed_prekey,
-                &x25519_public(&self.initiator_identity),
-            ),
-            x25519(&self.responder_identity, &ephemeral),
-            x25519(&self.signed_prekey, &ephemeral),
-        ];
         if let Some(one_time) = &self.one_time_prekey {
             initiator.push(x25519(&self.ephemeral, &x25519_public(one_time)));
-            responder.push(x25519(one_time, &ephemeral));
         }
-        assert_eq!(initiator, responder, "both sides of X3DH agree");
+        let responder = ResponderSecrets {
+            identity: self.responder_identity,
+            signed_prekey: self.signed_prekey,
+            one_time_prekey: self.one_time_prekey,
+        }
+        .dh_outputs(&x25519_public(&self.initiator_identity), &ephemeral);
+        assert_eq!(initiator, responder, "both sides of the start agree");
         initiator
     }
 }
 
-/// X3DH's input key material `32 × 0xff || DH1 || … ` and the shared secret SK =
-/// HKDF-SHA256(salt = 32 zero bytes, ikm, info = x3dh info), 32 bytes.
-pub fn x3dh_shared_secret(dh_outputs: &[[u8; 32]]) -> (Vec<u8>, [u8; 32]) {
-    let ikm = [&[[0xff; 32]][..], dh_outputs].concat().concat();
-    let shared_secret = hkdf::<32>(&[0; 32], &ikm, X3DH_INFO);
-    (ikm, shared_secret)
+/// The responder's secrets of a start: its identity agreement key IK_B, the signed prekey
+/// SPK_B and the one-time prekey OPK_B a first message names.
+pub struct ResponderSecrets {
+    pub identity: [u8; 32],
+    pub signed_prekey: [u8; 32],
+    pub one_time_prekey: Option<[u8; 32]>,
+}
+
+impl ResponderSecrets {
+    /// The responder's side of the agreements with the initiator's identity key
+    /// `initiator` and ephemeral key `ephemeral`: DH1 = DH(SPK_B, IK_A), DH2 = DH(IK_B,
+    /// EK_A), DH3 = DH(SPK_B, EK_A) and with a one-time prekey DH4 = DH(OPK_B, EK_A).
+    pub fn dh_outputs(&self, initiator: &[u8; 32], ephemeral: &[u8; 32]) -> Vec<[u8; 32]> {
+        let mut outputs = vec![
+            x25519(&self.signed_prekey, initiator),
+            x25519(&self.identity, ephemeral),
+            x25519(&self.signed_prekey, ephemeral),
+        ];
+        if let Some(one_time) = &self.one_time_prekey {
+            outputs.push(x25519(one_time, ephemeral));
+        }
+        outputs
+    }
+}
+
+/// The start's input key material `32 × 0xff || DH1 || … || SS` and its output
+/// HKDF-SHA256(salt = 32 zero bytes, ikm, info = pqxdh info), 64 bytes: the first root key
+/// RK and the initiator's first chain key CK.
+pub fn pqxdh_keys(dh_outputs: &[[u8; 32]], kem_secret: &[u8; 32]) -> (Vec<u8>, [u8; 32], [u8; 32]) {
+    let ikm = [&[[0xff; 32]][..], dh_outputs, &[*kem_secret]]
+        .concat()
+        .concat();
+    let (root_key, chain_key) = split(&hkdf::<64>(&[0; 32], &ikm, PQXDH_INFO));
+    (ikm, root_key, chain_key)
+}
+
+/// A channel's associated data: Ed25519 IK_A || X25519 IK_A || Ed25519 IK_B || X25519 IK_B.
+pub fn channel_associated_data(initiator: [&[u8]; 2], responder: [&[u8]; 2]) -> Vec<u8> {
+    [initiator[0], initiator[1], responder[0], responder[1]].concat()
+}
+
+/// A channel's id: SHA-256("ratchetkit/v2/channel-id" || AD || EK_A).
+pub fn channel_id(associated_data: &[u8], ephemeral_public: &[u8; 32]) -> [u8; 32] {
+    sha256(&[CHANNEL_ID_CONTEXT, associated_data, ephemeral_public].concat())
+}
+
+/// H = SHA-256("ratchetkit/v2/prekey-info" || PrekeyInfo bytes).
+pub fn prekey_info_hash(prekey_info: &[u8]) -> [u8; 32] {
+    sha256(&[PREKEY_INFO_CONTEXT, prekey_info].concat())
+}
+
+/// The associated data of a channel message: AD || 0x00 || header without prekey
+/// information, AD || 0x01 || H || header with it (`prekey_info`, its bytes as carried).
+pub fn message_associated_data(
+    associated_data: &[u8],
+    prekey_info: Option<&[u8]>,
+    header: &[u8],
+) -> Vec<u8> {
+    match prekey_info {
+        None => [associated_data, &[0x00], header].concat(),
+        Some(info) => [associated_data, &[0x01], &prekey_info_hash(info), header].concat(),
+    }
+}
+
+// ---- Message salts and padding ---------------------------------------------------------
+
+/// `MESSAGE_SALT_LEN`: the random salt a message carries in its header.
+pub const MESSAGE_SALT_LEN: usize = 16;
+
+/// `MIN_PADDED_LEN`: the shortest padded plaintext.
+pub const MIN_PADDED_LEN: usize = 32;
+
+/// The AES-256-GCM key and nonce of a message key under the message's own salt:
+/// HKDF-SHA256(salt = the header's 16-byte salt, ikm = message key, `info`), 44 bytes
+/// (`docs/PROTOCOL.md`, "Padding and message salts").
+pub fn salted_message_aead(
+    message_key: &[u8; 32],
+    salt: &[u8; MESSAGE_SALT_LEN],
+    info: &[u8],
+) -> ([u8; 32], [u8; 12]) {
+    split(&hkdf::<44>(salt, message_key, info))
+}
+
+/// Padmé (Nikitin et al. 2019) of a length `l >= 2`: with E = floor(log2 l) and
+/// S = floor(log2 E) + 1, `l` rounded up to a multiple of 2^(E − S).
+pub fn padme(l: usize) -> usize {
+    assert!(l >= 2, "Padmé is defined from 2 bytes");
+    let e = l.ilog2();
+    let s = e.ilog2() + 1;
+    let multiple = 1usize << (e - s);
+    l.div_ceil(multiple) * multiple
+}
+
+/// A plaintext padded as a sender with the default setting pads it:
+/// `plaintext || 0x80 || 0x00 ...`, in all `MIN_PADDED_LEN` bytes when `len + 1` is at
+/// most that, else Padmé(`len + 1`) bytes.
+pub fn padded(plaintext: &[u8]) -> Vec<u8> {
+    let marked = plaintext.len() + 1;
+    let len = if marked <= MIN_PADDED_LEN {
+        MIN_PADDED_LEN
+    } else {
+        padme(marked)
+    };
+    let mut padded = [plaintext, &[0x80]].concat();
+    padded.resize(len, 0);
+    padded
+}
+
+/// A plaintext padded as a sender with the minimal setting pads it: `plaintext || 0x80`.
+pub fn padded_minimally(plaintext: &[u8]) -> Vec<u8> {
+    [plaintext, &[0x80]].concat()
+}
+
+/// A padded plaintext without its padding: the zeros at the end, and the 0x80 before them;
+/// `None` when the last nonzero byte is not 0x80 (or there is none).
+pub fn unpadded(padded: &[u8]) -> Option<Vec<u8>> {
+    let end = padded.len() - padded.iter().rev().take_while(|&&b| b == 0).count();
+    match end.checked_sub(1) {
+        Some(marker) if padded[marker] == 0x80 => Some(padded[..marker].to_vec()),
+        _ => None,
+    }
 }

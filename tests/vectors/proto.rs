@@ -50,6 +50,12 @@ pub struct PrekeyBundle {
     pub one_time_prekey_id: Option<u32>,
     #[prost(bytes = "vec", tag = "6")]
     pub one_time_prekey: Vec<u8>,
+    #[prost(bytes = "vec", tag = "7")]
+    pub kem_prekey: Vec<u8>,
+    #[prost(bytes = "vec", tag = "8")]
+    pub one_time_kem_prekey: Vec<u8>,
+    #[prost(bytes = "vec", tag = "9")]
+    pub one_time_prekey_signature: Vec<u8>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -62,18 +68,21 @@ pub struct RatchetHeader {
     pub message_number: u32,
     #[prost(uint32, tag = "4")]
     pub content_type: u32,
+    #[prost(bytes = "vec", tag = "5")]
+    pub salt: Vec<u8>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PrekeyInfo {
     #[prost(bytes = "vec", tag = "1")]
     pub initiator_card: Vec<u8>,
-    #[prost(bytes = "vec", tag = "2")]
-    pub ephemeral_key: Vec<u8>,
+    // Field 2 is reserved: version 1's ephemeral key.
     #[prost(uint32, tag = "3")]
     pub signed_prekey_id: u32,
     #[prost(uint32, optional, tag = "4")]
     pub one_time_prekey_id: Option<u32>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub kem_ciphertext: Vec<u8>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -98,6 +107,8 @@ pub struct GroupHeader {
     pub epoch: u32,
     #[prost(uint32, tag = "4")]
     pub iteration: u32,
+    #[prost(bytes = "vec", tag = "5")]
+    pub salt: Vec<u8>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

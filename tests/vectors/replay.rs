@@ -27,10 +27,10 @@ pub fn identity(listed: &IdentityVector) -> Identity {
     identity
 }
 
-/// A prekey store made by `PrekeyStore::new` from the listed secret of its signed prekey,
-/// which must get the listed id.
-pub fn prekey_store(signed_prekey_secret: &str, signed_prekey_id: u32) -> PrekeyStore {
-    let mut rng = ScriptedRng::new(&[signed_prekey_secret]);
+/// A prekey store made by `PrekeyStore::new` from the listed draws of its signed prekey (the
+/// X25519 secret, then the ML-KEM seed), which must get the listed id.
+pub fn prekey_store(signed_prekey: [&str; 2], signed_prekey_id: u32) -> PrekeyStore {
+    let mut rng = ScriptedRng::new(&signed_prekey);
     let store = PrekeyStore::new(&mut rng);
     rng.assert_used_up("PrekeyStore::new");
     assert_eq!(store.signed_prekey_id(), signed_prekey_id);

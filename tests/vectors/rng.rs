@@ -1,5 +1,7 @@
-//! The vectors' RNGs. ratchetkit draws every private key as one 32-byte `fill_bytes`, and a
-//! new group's salt as one 16-byte `fill_bytes`; the files list every such draw: the
+//! The vectors' RNGs. ratchetkit draws every X25519 or Ed25519 private key and every ML-KEM
+//! encapsulation's randomness `m` as one 32-byte `fill_bytes`, every ML-KEM key pair as one
+//! 64-byte `fill_bytes` (its seed `d || z`), and a new group's salt and each channel or group
+//! message's salt as one 16-byte `fill_bytes`; the files list every such draw: the
 //! generators record them from a seeded `ChaCha20Rng` ([`RecordingRng`]), the tests'
 //! replays hand the listed ones back ([`ScriptedRng`]). Any other kind of draw panics (a
 //! `next_u32`, `next_u64` or a `fill_bytes` of another length, or, in a replay, of another
@@ -16,9 +18,11 @@ use rand::{Rng, SeedableRng, TryCryptoRng, TryRng};
 
 use crate::vectors::json::bytes;
 
-/// The lengths of the draws ratchetkit makes: a private key (32 bytes) and a group's salt
-/// (16 bytes, `ratchetkit::GROUP_SALT_LEN`).
-pub const DRAW_LENGTHS: [usize; 2] = [32, 16];
+/// The lengths of the draws ratchetkit makes: a private key or an ML-KEM encapsulation's
+/// randomness (32 bytes), a group's or a message's salt (16 bytes,
+/// `ratchetkit::GROUP_SALT_LEN`, `MESSAGE_SALT_LEN`) and an ML-KEM seed (64 bytes,
+/// `KEM_SEED_LEN`).
+pub const DRAW_LENGTHS: [usize; 3] = [32, 16, 64];
 
 /// A seeded `ChaCha20Rng` that records every draw, for the generators.
 pub struct RecordingRng {
@@ -50,6 +54,18 @@ impl RecordingRng {
         draws
             .try_into()
             .unwrap_or_else(|_| panic!("{what} drew {count} random values, the vectors assume {N}"))
+    }
+
+    /// The draws since the last call, which must be of exactly these `lengths`, in order
+    /// (`what` names the call that made them, for the panic message).
+    pub fn take_sized(&mut self, what: &str, lengths: &[usize]) -> Vec<Vec<u8>> {
+        let draws = self.take_all();
+        let drawn: Vec<usize> = draws.iter().map(Vec::len).collect();
+        assert_eq!(
+            drawn, lengths,
+            "{what} drew values of these lengths, the vectors assume others"
+        );
+        draws
     }
 
     /// All the draws since the last call, however many, in order.

@@ -1,9 +1,9 @@
-//! The format of `channel-v1.json`, field by field in `tests/vectors/README.md`: what the
+//! The format of `channel-v2.json`, field by field in `tests/vectors/README.md`: what the
 //! generator writes and the tests read.
 
 use serde::{Deserialize, Serialize};
 
-use crate::vectors::json::{ChainVector, IdentityVector};
+use crate::vectors::json::{ChannelVector, IdentityVector, PrekeyVector};
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,31 +12,35 @@ pub struct Vectors {
     pub description: String,
     pub protocol: Protocol,
     pub generator: Generator,
-    /// Alice (the channel's creator, "A"), then Bob (the responder, "B").
+    /// Alice and carol (the channels' creators), and bob (the responder of both).
     pub identities: Vec<IdentityVector>,
     pub prekeys: PrekeyVectors,
-    pub x3dh: X3dhVector,
-    /// Every sending chain, in the order they were started.
-    pub chains: Vec<ChainVector>,
+    /// The two channels, each with its start and its sending chains.
+    pub channels: Vec<ChannelVector>,
     /// Every message, in the order they were sent.
     pub messages: Vec<MessageVector>,
-    /// Sends and deliveries, in the order they happened.
+    /// Creations, sends, deliveries and padding changes, in the order they happened.
     pub timeline: Vec<Event>,
     /// Inputs a side must refuse, each with the error it gives and at which point.
     pub rejected: Vec<RejectedVector>,
 }
 
-/// The constant strings of the protocol.
+/// The constants of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Protocol {
     pub version: u32,
     pub card_signature_context: String,
-    pub signed_prekey_signature_context: String,
     pub self_signer: String,
-    pub x3dh_info: String,
+    pub signed_prekey_signature_context: String,
+    pub one_time_prekey_signature_context: String,
+    pub pqxdh_info: String,
+    pub channel_id_context: String,
+    pub prekey_info_context: String,
     pub root_info: String,
     pub message_info: String,
+    pub message_salt_len: usize,
+    pub min_padded_len: usize,
 }
 
 /// How the file was made (informational: the vectors do not depend on it).
@@ -48,55 +52,22 @@ pub struct Generator {
     pub seed: String,
 }
 
-/// Bob's prekeys and the bundle Alice starts the channel from.
+/// Bob's prekeys and the bundles the channels start from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrekeyVectors {
     pub owner: String,
-    pub signed_prekey: SignedPrekeyVector,
-    pub one_time_prekeys: Vec<OneTimePrekeyVector>,
-    pub bundle_one_time_prekey_id: u32,
+    pub signed_prekey: PrekeyVector,
+    pub one_time_prekeys: Vec<PrekeyVector>,
+    pub bundles: Vec<BundleVector>,
+}
+
+/// A bundle of bob's: the signed prekey, and a one-time prekey or none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleVector {
+    pub one_time_prekey_id: Option<u32>,
     pub bundle: String,
-}
-
-/// The signed prekey.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedPrekeyVector {
-    pub id: u32,
-    pub secret: String,
-    pub public: String,
-    pub signature_input: String,
-    pub signature: String,
-}
-
-/// One one-time prekey.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OneTimePrekeyVector {
-    pub id: u32,
-    pub secret: String,
-    pub public: String,
-}
-
-/// The X3DH start.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct X3dhVector {
-    pub initiator: String,
-    pub responder: String,
-    pub ephemeral_secret: String,
-    pub ephemeral_public: String,
-    pub signed_prekey_id: u32,
-    pub one_time_prekey_id: u32,
-    pub dh1: String,
-    pub dh2: String,
-    pub dh3: String,
-    pub dh4: String,
-    pub ikm: String,
-    pub shared_secret: String,
-    pub associated_data: String,
-    pub prekey_info: String,
 }
 
 /// One message, with every key that went into it.
@@ -104,8 +75,10 @@ pub struct X3dhVector {
 #[serde(deny_unknown_fields)]
 pub struct MessageVector {
     pub index: usize,
+    pub channel: usize,
     pub sender: String,
     pub receiver: String,
+    /// Index into the channel's chains.
     pub chain: usize,
     pub ratchet_secret: String,
     pub ratchet_public: String,
@@ -115,6 +88,8 @@ pub struct MessageVector {
     pub chain_key: String,
     pub message_key: String,
     pub next_chain_key: String,
+    /// The message's 16 random bytes (the `send` call's last draw).
+    pub salt: String,
     pub aes_key: String,
     pub nonce: String,
     pub header: String,
@@ -122,30 +97,54 @@ pub struct MessageVector {
     pub aad: String,
     pub plaintext: String,
     pub plaintext_utf8: String,
+    /// What is encrypted: the plaintext padded as its sender pads.
+    pub padded_plaintext: String,
     pub ciphertext: String,
     pub message: String,
 }
 
-/// What happened at one step of the conversation.
+/// What happened at one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// `party` created channel `channel` from a bundle (`Channel::create`).
+    Create,
     /// `party` encrypted message `message`.
     Send,
-    /// Bob started his side of the channel from message `message` (`Channel::join`).
+    /// Bob started his side of a channel from message `message` (`Channel::join`).
     Join,
     /// `party` decrypted message `message` (`Channel::decrypt`).
     Receive,
+    /// `party` pads what it sends on channel `channel` as `padding` says from now on
+    /// (`Channel::set_padding`).
+    SetPadding,
 }
 
-/// One step of the conversation.
+/// How a side pads: `padme` (the default) or `minimal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaddingName {
+    Padme,
+    Minimal,
+}
+
+/// One step of the timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub step: usize,
     pub party: String,
     pub action: Action,
-    pub message: usize,
+    pub channel: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<PaddingName>,
+    /// The values the call drew, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draws: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -169,6 +168,7 @@ pub struct RejectedVector {
     pub after_step: usize,
     pub party: String,
     pub action: RejectedAction,
+    pub channel: usize,
     /// The listed message the input was made from.
     pub message: usize,
     pub input: String,

@@ -1,4 +1,4 @@
-//! The generator of `tests/vectors/channel-v1.json`, shared by the example that writes the
+//! The generator of `tests/vectors/channel-v2.json`, shared by the example that writes the
 //! file and the test that checks it:
 //!
 //! - `examples/generate_vectors.rs` prints [`to_json`]: [`COMMAND`];
@@ -8,129 +8,239 @@
 //!
 //! The generator drives ratchetkit's public API with a `ChaCha20Rng` seeded with [`SEED`],
 //! wrapped in a [`RecordingRng`] that records every draw. Every random value ratchetkit uses
-//! is one 32-byte `fill_bytes` draw, in this order:
+//! is one `fill_bytes` draw, in this order:
 //!
-//! 1. `Identity::generate_at` (alice, then bob): the Ed25519 seed, then the X25519 secret;
-//! 2. `PrekeyStore::new`: bob's signed prekey secret;
-//! 3. `generate_one_time_prekeys(3)`: one secret per one-time prekey;
-//! 4. `Channel::create`: alice's X3DH ephemeral secret, then her first ratchet secret;
-//! 5. `Channel::encrypt`: a new ratchet secret when the sender has received a new ratchet
-//!    key since it last sent (the first message of each later sending chain), else nothing.
+//! 1. `Identity::generate_at` (alice, bob, carol): the Ed25519 seed, then the X25519 secret
+//!    (32 bytes each);
+//! 2. `PrekeyStore::new`: bob's signed prekey, its X25519 secret (32 bytes) then its ML-KEM
+//!    seed (64 bytes);
+//! 3. `generate_one_time_prekeys(3)`: the same two draws per one-time prekey;
+//! 4. then the timeline, each event listing its draws: `Channel::create` draws the
+//!    ephemeral secret EK_A, then the 32 bytes `m` of the ML-KEM encapsulation;
+//!    `Channel::encrypt` draws a new ratchet secret when the sender has received a new
+//!    ratchet key since it last sent (the first message of each later sending chain), then
+//!    the message's 16-byte salt.
 //!
-//! The recorded draws are the private keys listed in the file. Everything ratchetkit does
-//! not expose (DH outputs, root, chain and message keys, AES keys and nonces) is computed
-//! from those private keys with the primitive crates, by a model of the protocol
-//! ([`ChannelModel`]) that runs alongside the library. The model is checked against the
-//! library at every step: public keys derived from the recorded secrets must be the ones in
-//! the cards and bundle, every message it computes must equal the library's byte for byte,
+//! The recorded draws are the private keys and random inputs listed in the file.
+//! Everything ratchetkit does not expose (DH outputs, the KEM shared secret, root, chain
+//! and message keys, AES keys and nonces, padded plaintexts) is computed from them with the
+//! primitive crates, by a model of the protocol ([`ChannelModel`]) that runs alongside the
+//! library. The model is checked against the library at every step: public keys derived
+//! from the recorded secrets must be the ones in the cards and bundles, the channel ids
+//! must be the library's, every message it computes must equal the library's byte for byte,
 //! and the receiving side's DH ratchet step must give the keys the sender used. Any
 //! disagreement panics with what differed, so the file is only ever written from a library
 //! run that matches the model.
 //!
-//! The conversation follows [`SCRIPT`], the rejected inputs [`REJECTED`]. The output is
+//! The timeline follows [`SCRIPT`], the rejected inputs [`REJECTED`]. The output is
 //! deterministic: same seed, same library behavior, same bytes.
 
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Identity, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT, MESSAGE_INFO,
-    PROTOCOL_VERSION, ROOT_INFO, SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
+    Channel, Identity, Padding, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
+    CHANNEL_ID_CONTEXT, MESSAGE_INFO, MESSAGE_SALT_LEN, MIN_PADDED_LEN, ONE_TIME_PREKEY_CONTEXT,
+    PQXDH_INFO, PREKEY_INFO_CONTEXT, PROTOCOL_VERSION, ROOT_INFO, SELF_SIGNER,
+    SIGNED_PREKEY_CONTEXT,
 };
 
 use super::format::{
-    Action, Event, Generator, MessageVector, OneTimePrekeyVector, PrekeyVectors, Protocol,
-    RejectedVector, SignedPrekeyVector, Vectors, X3dhVector,
+    Action, BundleVector, Event, Generator, MessageVector, PaddingName, PrekeyVectors, Protocol,
+    RejectedVector, Vectors,
 };
-use super::script::{tamper, Rejects, Step, Tamper, REJECTED, SCRIPT};
-use super::sides::{Party, Sides};
-use crate::vectors::channel_model::{model_message_vector, ChannelModel};
-use crate::vectors::json::{self, bytes, text};
+use super::script::{tamper, Rejects, Step, Tamper, BUNDLES, REJECTED, SCRIPT};
+use super::sides::{ChannelSides, Party, Sides};
+use crate::vectors::channel_model::{
+    model_message_vector, start, ChannelModel, DrawnPrekey, StartParty,
+};
+use crate::vectors::json::{self, array, bytes, text, ChannelVector, PrekeyVector};
 use crate::vectors::keys::{bundle, identity_vector};
 use crate::vectors::primitives::{
-    signed_prekey_input, x25519_public, x3dh_shared_secret, X3dhSecrets, CONTENT_APPLICATION,
+    mlkem_public, one_time_prekey_input, signed_prekey_input, x25519_public, CONTENT_APPLICATION,
+    KEM_SEED_LEN,
 };
 use crate::vectors::rng::RecordingRng;
 
-/// Seed of the `ChaCha20Rng` every private key is drawn from (32 ASCII bytes).
-pub const SEED: [u8; 32] = *b"ratchetkit/v1/channel-vectors/01";
+/// Seed of the `ChaCha20Rng` every random value is drawn from (32 ASCII bytes).
+pub const SEED: [u8; 32] = *b"ratchetkit/v2/channel-vectors/01";
 
 /// How the file is made.
-pub const COMMAND: &str = "cargo run --example generate_vectors > tests/vectors/channel-v1.json";
+pub const COMMAND: &str = "cargo run --example generate_vectors > tests/vectors/channel-v2.json";
 
-/// Alice's card creation time: 2023-11-14T22:13:20Z.
-pub const ALICE_CREATED_AT: u64 = 1_700_000_000;
-
-/// Bob's card creation time: 2023-11-14T22:15:00Z.
-pub const BOB_CREATED_AT: u64 = 1_700_000_100;
+/// The card creation times of alice, bob and carol: 2023-11-14T22:13:20Z and 100 and 200
+/// seconds later.
+pub const CREATED_AT: [u64; 3] = [1_700_000_000, 1_700_000_100, 1_700_000_200];
 
 /// How many one-time prekeys Bob generates.
 const ONE_TIME_PREKEYS: usize = 3;
 
-/// Which of Bob's one-time prekeys (by position) goes into the bundle Alice fetches. Not the
-/// first, so that an implementation has to look the prekey up by its id.
-const BUNDLE_ONE_TIME_PREKEY: usize = 1;
+const DESCRIPTION: &str = "Interop test vectors of ratchetkit channel protocol version 2: \
+three identities and their self-signed cards; the responder bob's prekeys (each an X25519 and \
+an ML-KEM-768 key pair under one id, signed) and two bundles, with and without a one-time \
+prekey; and two channels started with the hybrid start (X25519 agreements and an ML-KEM-768 \
+encapsulation, HKDF info ratchetkit/v2/pqxdh, giving the first root key and the creator's \
+first chain key, under its ephemeral key). Channel 0, alice to bob with a one-time prekey: a \
+Double Ratchet conversation of 12 messages in both directions on 6 sending chains (one message \
+delivered after a later one of its own chain, one after the sender's next ratchet step). \
+Channel 1, carol to bob without a one-time prekey (the replay guard records it): bob joins \
+from carol's second message, then replies with minimal padding. Every message carries a \
+random 16-byte salt (the HKDF salt of its AES key and nonce) and a padded plaintext; the \
+associated data of the creator's first-chain messages holds the hash of their prekey \
+information. Every private key and random input is listed, and every derived value: \
+recompute them all. Then rejected inputs (tampered, replayed, non-canonical, with changed \
+prekey information, unpadded), each with the point of the timeline where it is given, the \
+error it must give and nothing changed. All byte strings are lowercase hex; the protocol \
+strings are ASCII. Field by field documentation: tests/vectors/README.md. Regenerate with \
+`cargo run --example generate_vectors > tests/vectors/channel-v2.json`.";
 
-const DESCRIPTION: &str = "Interop test vectors of ratchetkit protocol version 1: two \
-identities and their self-signed cards, the responder's signed prekey bundle with a one-time \
-prekey, the X3DH start, and a Double Ratchet conversation of 12 messages in both directions \
-(6 sending chains, so 5 DH ratchet steps after the creator's first; one message delivered \
-after a later one of its own chain, one delivered after the sender's next ratchet step). \
-Every private key is listed, and every derived value: recompute them all from the private \
-keys. Then 22 rejected inputs (tampered, replayed, non-canonical, with wrong prekey \
-information), each with the point of the timeline where it is given, the error it must give \
-and nothing changed. All byte strings are lowercase hex; the protocol strings are ASCII. \
-Field by field documentation: tests/vectors/README.md. Regenerate with `cargo run --example \
-generate_vectors > tests/vectors/channel-v1.json`.";
+/// One channel being generated: its listing (chains are the model's), the model, and the
+/// prekey information its creator attaches.
+struct GeneratedChannel {
+    vector: ChannelVector,
+    model: ChannelModel,
+    prekey_info: v1::PrekeyInfo,
+}
 
-/// The library's two sides and the model, as the script runs, with what is listed so far.
+/// Bob's private prekeys, as drawn.
+struct BobPrekeys {
+    signed: DrawnPrekey,
+    one_time: Vec<DrawnPrekey>,
+}
+
+/// The library's sides and the models, as the script runs, with what is listed so far.
 struct Conversation {
     rng: RecordingRng,
     sides: Sides,
-    bundle_one_time_prekey_id: u32,
-    /// Alice's prekey information, which some rejected inputs add.
-    prekey_info: v1::PrekeyInfo,
-    model: ChannelModel,
+    identities: Vec<json::IdentityVector>,
+    prekeys: BobPrekeys,
+    bundles: Vec<BundleVector>,
+    channels: Vec<GeneratedChannel>,
     messages: Vec<MessageVector>,
     timeline: Vec<Event>,
     rejected: Vec<RejectedVector>,
 }
 
+/// An event with only its party, action and channel; the step is set when it is pushed.
+fn event(party: Party, action: Action, channel: usize) -> Event {
+    Event {
+        step: 0,
+        party: party.name().into(),
+        action,
+        channel,
+        message: None,
+        bundle: None,
+        padding: None,
+        draws: Vec::new(),
+        note: None,
+    }
+}
+
 impl Conversation {
-    fn send(&mut self, party: Party, plaintext: &str) {
+    fn push(&mut self, mut event: Event) {
+        event.step = self.timeline.len();
+        self.timeline.push(event);
+    }
+
+    /// `party` creates the next channel, to bob, from his bundle `bundle`.
+    fn create(&mut self, party: Party, bundle: usize) {
+        let index = self.channels.len();
+        let listed = &self.bundles[bundle];
+        let fetched =
+            PrekeyBundle::from_bytes(&bytes(&listed.bundle)).expect("the bundle verifies");
+        let channel = Channel::create(&mut self.rng, self.sides.identity(party), &fetched)
+            .expect("Channel::create");
+        let draws = self.rng.take_sized("Channel::create", &[32, 32]);
+        let ephemeral_secret: [u8; 32] = draws[0].as_slice().try_into().expect("32 bytes");
+        let kem_randomness: [u8; 32] = draws[1].as_slice().try_into().expect("32 bytes");
+
+        let one_time = listed.one_time_prekey_id.map(|id| {
+            *self
+                .prekeys
+                .one_time
+                .iter()
+                .find(|(listed, _, _)| *listed == id)
+                .expect("a listed one-time prekey")
+        });
+        let agreement_secret =
+            |party: Party| array::<32>(&self.identities[party.index()].agreement_secret);
+        let (vector, model, prekey_info) = start(
+            (index, &channel),
+            [
+                &StartParty {
+                    name: party.name(),
+                    card: self.sides.identity(party).card(),
+                    agreement_secret: agreement_secret(party),
+                },
+                &StartParty {
+                    name: Party::Bob.name(),
+                    card: self.sides.identity(Party::Bob).card(),
+                    agreement_secret: agreement_secret(Party::Bob),
+                },
+            ],
+            (self.prekeys.signed, one_time),
+            (ephemeral_secret, kem_randomness),
+        );
+        self.channels.push(GeneratedChannel {
+            vector,
+            model,
+            prekey_info,
+        });
+        self.sides.channels.push(ChannelSides {
+            creator: party,
+            created: channel,
+            joined: None,
+        });
+        let mut e = event(party, Action::Create, index);
+        e.bundle = Some(bundle);
+        e.draws = draws.iter().map(hex::encode).collect();
+        self.push(e);
+    }
+
+    fn send(&mut self, channel: usize, party: Party, plaintext: &str) {
         let index = self.messages.len();
-        let new_chain = self.model.needs_new_chain(party.name());
-        let channel = self
+        let model = &mut self.channels[channel].model;
+        let new_chain = model.needs_new_chain(party.name());
+        let bytes = self
             .sides
-            .channel(party)
-            .expect("the script has Bob send only after he joined");
-        let bytes = channel
+            .channel(channel, party)
+            .expect("the script has Bob send only after he joined")
             .encrypt(&mut self.rng, plaintext.as_bytes())
             .expect("encrypt");
-        let secret = if new_chain {
-            let [secret] = self
-                .rng
-                .take("Channel::encrypt after a new peer ratchet key");
-            Some(secret)
+        let lengths: &[usize] = if new_chain {
+            &[32, MESSAGE_SALT_LEN]
         } else {
-            let [] = self.rng.take("Channel::encrypt on a running chain");
-            None
+            &[MESSAGE_SALT_LEN]
         };
-        let m = self.model.send(
+        let draws = self.rng.take_sized("Channel::encrypt", lengths);
+        let secret = new_chain.then(|| draws[0].as_slice().try_into().expect("32 bytes"));
+        let salt = draws
+            .last()
+            .expect("a salt")
+            .as_slice()
+            .try_into()
+            .expect("16 bytes");
+        let m = model.send(
             party.name(),
-            CONTENT_APPLICATION,
-            plaintext.as_bytes(),
+            (CONTENT_APPLICATION, plaintext.as_bytes()),
             secret,
+            salt,
         );
         assert_eq!(
             hex::encode(&m.message),
             hex::encode(&bytes),
             "message {index}: the library's message differs from the model's"
         );
-        let chain = &self.model.chains[m.chain];
+        let chain = &model.chains[m.chain];
+        let receiver = if party == Party::Bob {
+            self.sides.channels[channel].creator
+        } else {
+            Party::Bob
+        };
         self.messages.push(model_message_vector!(
             MessageVector {
                 index,
+                channel,
                 sender: party.name().into(),
-                receiver: party.other().name().into(),
+                receiver: receiver.name().into(),
                 chain: m.chain,
                 ratchet_secret: chain.ratchet_secret.clone(),
                 ratchet_public: chain.ratchet_public.clone(),
@@ -140,69 +250,189 @@ impl Conversation {
             &m,
             plaintext
         ));
-        self.event(party, Action::Send, index, None);
+        let mut e = event(party, Action::Send, channel);
+        e.message = Some(index);
+        e.draws = draws.iter().map(hex::encode).collect();
+        self.push(e);
     }
 
-    /// Message `index` reaches its receiver; bob joins from his first.
+    /// Message `index` reaches its receiver; bob joins from his first on each channel.
     fn deliver(&mut self, index: usize, note: Option<&str>) {
         let message = &self.messages[index];
+        let (channel, chain) = (message.channel, message.chain);
         let party = Party::named(&message.receiver);
-        let (bytes, chain) = (bytes(&message.message), message.chain);
+        let bytes = bytes(&message.message);
         let plaintext = message.plaintext_utf8.clone();
-        let action = if let Some(channel) = self.sides.channel(party) {
-            let decrypted = channel.decrypt(&bytes).expect("Channel::decrypt");
+        let action = if let Some(side) = self.sides.channel(channel, party) {
+            let decrypted = side.decrypt(&bytes).expect("Channel::decrypt");
             assert_eq!(decrypted, plaintext.as_bytes());
             Action::Receive
         } else {
-            let joined = self.sides.join(&bytes).expect("Channel::join");
+            let joins = self.sides.bob_prekeys.signed_prekey_joins();
+            let joined = self.sides.join(channel, &bytes).expect("Channel::join");
             assert_eq!(joined, plaintext.as_bytes());
-            assert!(
-                !self
-                    .sides
-                    .bob_prekeys
-                    .one_time_prekey_ids()
-                    .contains(&self.bundle_one_time_prekey_id),
-                "joining consumes the one-time prekey"
-            );
+            let store = &self.sides.bob_prekeys;
+            match self.channels[channel].vector.one_time_prekey_id {
+                Some(id) => {
+                    assert!(
+                        !store.one_time_prekey_ids().contains(&id),
+                        "joining consumes the one-time prekey"
+                    );
+                    assert_eq!(store.signed_prekey_joins(), joins);
+                }
+                None => assert_eq!(
+                    store.signed_prekey_joins(),
+                    joins + 1,
+                    "a join without a one-time prekey is recorded"
+                ),
+            }
             Action::Join
         };
-        self.model.receive(party.name(), chain);
-        self.event(party, action, index, note);
+        self.channels[channel].model.receive(party.name(), chain);
+        let mut e = event(party, action, channel);
+        e.message = Some(index);
+        e.note = note.map(Into::into);
+        self.push(e);
+    }
+
+    fn set_padding(&mut self, channel: usize, party: Party, padding: PaddingName) {
+        let setting = match padding {
+            PaddingName::Padme => Padding::Padme,
+            PaddingName::Minimal => Padding::Minimal,
+        };
+        self.sides
+            .channel(channel, party)
+            .expect("a side sets its padding once it has the channel")
+            .set_padding(setting);
+        self.channels[channel]
+            .model
+            .set_padding(party.name(), setting);
+        let mut e = event(party, Action::SetPadding, channel);
+        e.padding = Some(padding);
+        self.push(e);
     }
 
     /// Gives a rejected input to the library, which must refuse it with the expected error
     /// and change nothing.
     fn reject(&mut self, rejects: &Rejects, (how, expected, what): (Tamper, &str, &str)) {
-        let original = bytes(&self.messages[rejects.message].message);
-        let input = tamper(&original, how, &self.prekey_info);
+        let m = &self.messages[rejects.message];
+        let channel = m.channel;
+        let original = bytes(&m.message);
+        let input = tamper(m, how, &self.channels[channel].prekey_info);
         assert_eq!(
             input == original,
             matches!(how, Tamper::Replay),
             "{what}: only a replay is the message itself"
         );
-        self.sides
-            .refuse(rejects.party, rejects.action, &input, expected, what);
+        self.sides.refuse(
+            (rejects.party, channel),
+            rejects.action,
+            &input,
+            expected,
+            what,
+        );
         self.rejected.push(RejectedVector {
             index: self.rejected.len(),
             after_step: self.timeline.len() - 1,
             party: rejects.party.name().into(),
             action: rejects.action,
+            channel,
             message: rejects.message,
             input: hex::encode(&input),
             expected_error: expected.into(),
             description: what.into(),
         });
     }
+}
 
-    fn event(&mut self, party: Party, action: Action, message: usize, note: Option<&str>) {
-        self.timeline.push(Event {
-            step: self.timeline.len(),
-            party: party.name().into(),
-            action,
-            message,
-            note: note.map(Into::into),
-        });
-    }
+/// Bob's prekey store, and the listing of its prekeys and bundles.
+fn bob_prekeys(rng: &mut RecordingRng, bob: &Identity) -> (PrekeyStore, BobPrekeys, PrekeyVectors) {
+    let mut store = PrekeyStore::new(rng);
+    let draws = rng.take_sized("PrekeyStore::new", &[32, KEM_SEED_LEN]);
+    let spk_secret: [u8; 32] = draws[0].as_slice().try_into().expect("32 bytes");
+    let spk_seed: [u8; KEM_SEED_LEN] = draws[1].as_slice().try_into().expect("64 bytes");
+    let ids = store
+        .generate_one_time_prekeys(rng, ONE_TIME_PREKEYS)
+        .expect("one-time prekeys");
+    let draws = rng.take_sized(
+        "PrekeyStore::generate_one_time_prekeys",
+        &[32, KEM_SEED_LEN].repeat(ONE_TIME_PREKEYS),
+    );
+    let one_time: Vec<DrawnPrekey> = ids
+        .iter()
+        .zip(draws.chunks_exact(2))
+        .map(|(&id, pair)| {
+            (
+                id,
+                pair[0].as_slice().try_into().expect("32 bytes"),
+                pair[1].as_slice().try_into().expect("64 bytes"),
+            )
+        })
+        .collect();
+
+    let signed_id = store.signed_prekey_id();
+    let signed = (&spk_secret, &spk_seed);
+    let (_, without) = bundle(&store, bob, None, signed);
+    let (public, kem_public) = (x25519_public(&spk_secret), mlkem_public(&spk_seed));
+    let signed_prekey = PrekeyVector {
+        id: signed_id,
+        secret: hex::encode(spk_secret),
+        public: hex::encode(public),
+        kem_seed: hex::encode(spk_seed),
+        kem_public: hex::encode(&kem_public),
+        signature_input: hex::encode(signed_prekey_input(signed_id, &public, &kem_public)),
+        signature: hex::encode(&without.signed_prekey_signature),
+    };
+    let one_time_prekeys = one_time
+        .iter()
+        .map(|&(id, secret, seed)| {
+            // Each one-time prekey's public keys and signature, as its own bundle carries
+            // them.
+            let (_, with) = bundle(&store, bob, Some(id), signed);
+            let (public, kem_public) = (x25519_public(&secret), mlkem_public(&seed));
+            assert_eq!(
+                with.one_time_prekey, public,
+                "one-time prekey {id}: the first draw is its X25519 secret"
+            );
+            assert_eq!(
+                with.one_time_kem_prekey, kem_public,
+                "one-time prekey {id}: the second draw is its ML-KEM seed"
+            );
+            PrekeyVector {
+                id,
+                secret: hex::encode(secret),
+                public: hex::encode(public),
+                kem_seed: hex::encode(seed),
+                kem_public: hex::encode(&kem_public),
+                signature_input: hex::encode(one_time_prekey_input(id, &public, &kem_public)),
+                signature: hex::encode(&with.one_time_prekey_signature),
+            }
+        })
+        .collect();
+    let bundles = BUNDLES
+        .iter()
+        .map(|position| {
+            let one_time_prekey_id = position.map(|p| ids[p]);
+            let (bundle_bytes, _) = bundle(&store, bob, one_time_prekey_id, signed);
+            BundleVector {
+                one_time_prekey_id,
+                bundle: hex::encode(bundle_bytes),
+            }
+        })
+        .collect();
+    (
+        store,
+        BobPrekeys {
+            signed: (signed_id, spk_secret, spk_seed),
+            one_time,
+        },
+        PrekeyVectors {
+            owner: Party::Bob.name().into(),
+            signed_prekey,
+            one_time_prekeys,
+            bundles,
+        },
+    )
 }
 
 /// Runs the generator: drives ratchetkit through [`SCRIPT`] and lists everything.
@@ -213,134 +443,43 @@ impl Conversation {
 pub fn generate() -> Vectors {
     let mut rng = RecordingRng::new(SEED);
 
-    // Identities.
-    let alice = Identity::generate_at(&mut rng, "alice", ALICE_CREATED_AT).expect("alice");
-    let [alice_seed, alice_agreement] = rng.take("Identity::generate_at(alice)");
-    let bob = Identity::generate_at(&mut rng, "bob", BOB_CREATED_AT).expect("bob");
-    let [bob_seed, bob_agreement] = rng.take("Identity::generate_at(bob)");
-    let identities = vec![
-        identity_vector(&alice, alice_seed, alice_agreement),
-        identity_vector(&bob, bob_seed, bob_agreement),
-    ];
-
-    // Bob's prekeys and the bundle Alice fetches.
-    let mut bob_prekeys = PrekeyStore::new(&mut rng);
-    let [signed_prekey_secret] = rng.take("PrekeyStore::new");
-    let one_time_ids = bob_prekeys
-        .generate_one_time_prekeys(&mut rng, ONE_TIME_PREKEYS)
-        .expect("one-time prekeys");
-    let one_time_secrets: [[u8; 32]; ONE_TIME_PREKEYS] =
-        rng.take("PrekeyStore::generate_one_time_prekeys");
-    let one_time_prekeys: Vec<OneTimePrekeyVector> = one_time_ids
-        .iter()
-        .zip(&one_time_secrets)
-        .map(|(&id, secret)| {
-            // Each one-time prekey's public key, as its own bundle carries it.
-            let (_, bundle) = bundle(&bob_prekeys, &bob, Some(id), &signed_prekey_secret);
-            let public = x25519_public(secret);
-            assert_eq!(
-                bundle.one_time_prekey, public,
-                "one-time prekey {id} is not the public key of its draw"
-            );
-            OneTimePrekeyVector {
-                id,
-                secret: hex::encode(secret),
-                public: hex::encode(public),
-            }
-        })
-        .collect();
-    let one_time_id = one_time_ids[BUNDLE_ONE_TIME_PREKEY];
-    let (bundle_bytes, bundle) =
-        bundle(&bob_prekeys, &bob, Some(one_time_id), &signed_prekey_secret);
-    let signed_prekey_id = bundle.signed_prekey_id;
-    let signed_prekey = x25519_public(&signed_prekey_secret);
-    let prekeys = PrekeyVectors {
-        owner: "bob".into(),
-        signed_prekey: SignedPrekeyVector {
-            id: signed_prekey_id,
-            secret: hex::encode(signed_prekey_secret),
-            public: hex::encode(signed_prekey),
-            signature_input: hex::encode(signed_prekey_input(signed_prekey_id, &signed_prekey)),
-            signature: hex::encode(&bundle.signed_prekey_signature),
-        },
-        one_time_prekeys,
-        bundle_one_time_prekey_id: one_time_id,
-        bundle: hex::encode(&bundle_bytes),
-    };
-
-    // X3DH, with Alice's first ratchet key.
-    let fetched = PrekeyBundle::from_bytes(&bundle_bytes).expect("the bundle verifies");
-    let alice_channel = Channel::create(&mut rng, &alice, &fetched).expect("Channel::create");
-    let [ephemeral_secret, alice_first_ratchet] = rng.take("Channel::create");
-    let dh = X3dhSecrets {
-        initiator_identity: alice_agreement,
-        ephemeral: ephemeral_secret,
-        responder_identity: bob_agreement,
-        signed_prekey: signed_prekey_secret,
-        one_time_prekey: Some(one_time_secrets[BUNDLE_ONE_TIME_PREKEY]),
+    let mut identities = Vec::new();
+    let mut identity_vectors = Vec::new();
+    for party in Party::ALL {
+        let identity = Identity::generate_at(&mut rng, party.name(), CREATED_AT[party.index()])
+            .expect("an identity");
+        let [seed, agreement] = rng.take("Identity::generate_at");
+        identity_vectors.push(identity_vector(&identity, seed, agreement));
+        identities.push(identity);
     }
-    .dh_outputs();
-    let (ikm, shared_secret) = x3dh_shared_secret(&dh);
-    let associated_data = [
-        alice.card().signing_key(),
-        alice.card().agreement_key(),
-        bob.card().signing_key(),
-        bob.card().agreement_key(),
-    ]
-    .concat();
-    let ephemeral_public = x25519_public(&ephemeral_secret);
-    let prekey_info = v1::PrekeyInfo {
-        initiator_card: alice.card().to_bytes(),
-        ephemeral_key: ephemeral_public.to_vec(),
-        signed_prekey_id,
-        one_time_prekey_id: Some(one_time_id),
-    };
-    let x3dh = X3dhVector {
-        initiator: "alice".into(),
-        responder: "bob".into(),
-        ephemeral_secret: hex::encode(ephemeral_secret),
-        ephemeral_public: hex::encode(ephemeral_public),
-        signed_prekey_id,
-        one_time_prekey_id: one_time_id,
-        dh1: hex::encode(dh[0]),
-        dh2: hex::encode(dh[1]),
-        dh3: hex::encode(dh[2]),
-        dh4: hex::encode(dh[3]),
-        ikm: hex::encode(&ikm),
-        shared_secret: hex::encode(shared_secret),
-        associated_data: hex::encode(&associated_data),
-        prekey_info: hex::encode(prost::Message::encode_to_vec(&prekey_info)),
-    };
+    let (bob_store, prekeys, prekey_vectors) =
+        bob_prekeys(&mut rng, &identities[Party::Bob.index()]);
 
-    // The conversation; Alice's first sending chain was started by Channel::create.
     let mut conversation = Conversation {
         rng,
         sides: Sides {
-            alice,
-            bob,
-            bob_prekeys,
-            alice_channel,
-            bob_channel: None,
+            identities,
+            bob_prekeys: bob_store,
+            channels: Vec::new(),
         },
-        bundle_one_time_prekey_id: one_time_id,
-        prekey_info: prekey_info.clone(),
-        model: ChannelModel::new(
-            ["alice", "bob"],
-            associated_data,
-            prekey_info,
-            shared_secret,
-            signed_prekey_secret,
-            alice_first_ratchet,
-        ),
+        identities: identity_vectors,
+        prekeys,
+        bundles: prekey_vectors.bundles.clone(),
+        channels: Vec::new(),
         messages: Vec::new(),
         timeline: Vec::new(),
         rejected: Vec::new(),
     };
     for (index, step) in SCRIPT.iter().enumerate() {
         match *step {
-            Step::Send(party, plaintext) => conversation.send(party, plaintext),
-            Step::Deliver(index, note) => conversation.deliver(index, note),
+            Step::Create(party, bundle) => conversation.create(party, bundle),
+            Step::Send(channel, party, plaintext) => conversation.send(channel, party, plaintext),
+            Step::Deliver(message, note) => conversation.deliver(message, note),
+            Step::SetPadding(channel, party, padding) => {
+                conversation.set_padding(channel, party, padding)
+            }
         }
+        assert_eq!(conversation.timeline.len(), index + 1, "one event per step");
         for rejects in REJECTED
             .iter()
             .filter(|rejects| rejects.after_step == index)
@@ -364,23 +503,36 @@ pub fn generate() -> Vectors {
         protocol: Protocol {
             version: PROTOCOL_VERSION,
             card_signature_context: text(CARD_SIGNATURE_CONTEXT),
-            signed_prekey_signature_context: text(SIGNED_PREKEY_CONTEXT),
             self_signer: SELF_SIGNER.into(),
-            x3dh_info: text(X3DH_INFO),
+            signed_prekey_signature_context: text(SIGNED_PREKEY_CONTEXT),
+            one_time_prekey_signature_context: text(ONE_TIME_PREKEY_CONTEXT),
+            pqxdh_info: text(PQXDH_INFO),
+            channel_id_context: text(CHANNEL_ID_CONTEXT),
+            prekey_info_context: text(PREKEY_INFO_CONTEXT),
             root_info: text(ROOT_INFO),
             message_info: text(MESSAGE_INFO),
+            message_salt_len: MESSAGE_SALT_LEN,
+            min_padded_len: MIN_PADDED_LEN,
         },
         generator: Generator {
             command: COMMAND.into(),
-            rng: "rand 0.10 ChaCha20Rng::from_seed(seed); each private key is one 32-byte \
-                  fill_bytes draw, in the order documented in tests/vectors/README.md"
+            rng: "rand 0.10 ChaCha20Rng::from_seed(seed); each random value is one fill_bytes \
+                  draw (32 bytes for an X25519 or Ed25519 secret and an ML-KEM encapsulation's \
+                  m, 64 for an ML-KEM seed, 16 for a message salt), in the order documented in \
+                  tests/vectors/README.md; the timeline's events list theirs"
                 .into(),
             seed: hex::encode(SEED),
         },
-        identities,
-        prekeys,
-        x3dh,
-        chains: conversation.model.chains,
+        identities: conversation.identities,
+        prekeys: prekey_vectors,
+        channels: conversation
+            .channels
+            .into_iter()
+            .map(|c| ChannelVector {
+                chains: c.model.chains,
+                ..c.vector
+            })
+            .collect(),
         messages: conversation.messages,
         timeline: conversation.timeline,
         rejected: conversation.rejected,

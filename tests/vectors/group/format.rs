@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vectors::json::{ChainVector, IdentityVector};
+use crate::vectors::json::{ChannelVector, IdentityVector};
 
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,9 @@ pub struct GroupProtocol {
     pub card_signature_context: String,
     pub self_signer: String,
     pub signed_prekey_signature_context: String,
-    pub x3dh_info: String,
+    pub pqxdh_info: String,
+    pub channel_id_context: String,
+    pub prekey_info_context: String,
     pub root_info: String,
     pub message_info: String,
     pub group_message_info: String,
@@ -85,7 +87,8 @@ pub struct GroupIdVector {
     pub group_id: String,
 }
 
-/// A responder's signed prekey and the bundle (without one-time prekey) it publishes.
+/// A responder's signed prekey (an X25519 and an ML-KEM-768 key pair under one id) and the
+/// bundle (without one-time prekey) it publishes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrekeyVector {
@@ -93,30 +96,11 @@ pub struct PrekeyVector {
     pub id: u32,
     pub secret: String,
     pub public: String,
+    pub kem_seed: String,
+    pub kem_public: String,
     pub signature_input: String,
     pub signature: String,
     pub bundle: String,
-}
-
-/// One channel: its X3DH start and its sending chains.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelVector {
-    pub index: usize,
-    pub initiator: String,
-    pub responder: String,
-    pub signed_prekey_id: u32,
-    pub ephemeral_secret: String,
-    pub ephemeral_public: String,
-    pub dh1: String,
-    pub dh2: String,
-    pub dh3: String,
-    pub ikm: String,
-    pub shared_secret: String,
-    pub associated_data: String,
-    pub prekey_info: String,
-    /// Every sending chain of the channel, in the order started (as in channel-v1.json).
-    pub chains: Vec<ChainVector>,
 }
 
 /// One channel message, with every key that went into it.
@@ -136,12 +120,16 @@ pub struct ChannelMessageVector {
     pub chain_key: String,
     pub message_key: String,
     pub next_chain_key: String,
+    /// The message's 16 random bytes: the HKDF salt of its AES key and nonce.
+    pub salt: String,
     pub aes_key: String,
     pub nonce: String,
     pub header: String,
     pub prekey_info: Option<String>,
     pub aad: String,
     pub plaintext: String,
+    /// What is encrypted: the plaintext padded (Padmé, every sender's setting here).
+    pub padded_plaintext: String,
     /// The control it carries (index into `controls`), for content type 1.
     pub control: Option<usize>,
     pub ciphertext: String,
@@ -252,11 +240,16 @@ pub struct GroupMessageVector {
     pub chain_key: String,
     pub message_key: String,
     pub next_chain_key: String,
+    /// The message's 16-byte salt (the `encrypt` call's draw): the HKDF salt of its AES
+    /// key and nonce, carried in the header.
+    pub salt: String,
     pub aes_key: String,
     pub nonce: String,
     pub header: String,
     pub plaintext: String,
     pub plaintext_utf8: String,
+    /// The plaintext padded as the sender pads it (Padmé): what is encrypted.
+    pub padded_plaintext: String,
     pub ciphertext: String,
     pub signature_input: String,
     pub signature: String,
@@ -358,7 +351,8 @@ pub struct TimelineEvent {
     pub member: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_message: Option<usize>,
-    /// The 32-byte values the call draws from its RNG, in order.
+    /// The values the call draws from its RNG, in order: 32 bytes each, but a group's salt
+    /// and a group message's salt (16 bytes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub draws: Vec<String>,
     /// The controls the call sends (indices into `controls`), in the order returned.

@@ -172,7 +172,10 @@ impl Lookup<'_> {
             Action::Lost => {}
             Action::Encrypt => {
                 let m = &v.group_messages[e.group_message.unwrap()];
-                let message = member.group().encrypt(&bytes(&m.plaintext)).unwrap();
+                let message = member
+                    .group()
+                    .encrypt(&mut rng, &bytes(&m.plaintext))
+                    .unwrap();
                 assert_eq!(hex::encode(message), m.message, "{what}");
             }
             Action::Decrypt => {
@@ -222,7 +225,7 @@ pub fn replay(v: &GroupVectors, refuse: bool) {
         .collect();
     for prekey in &v.prekeys {
         let owner = &mut members[names.of(&prekey.owner)];
-        let store = prekey_store(&prekey.secret, prekey.id);
+        let store = prekey_store([&prekey.secret, &prekey.kem_seed], prekey.id);
         let bundle = store.bundle(&owner.identity, None).unwrap();
         assert_eq!(
             bundle.to_bytes(),

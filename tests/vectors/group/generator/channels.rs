@@ -1,16 +1,13 @@
-//! The channels between the members: X3DH, application data, and the listing of every
-//! channel message.
+//! The channels between the members: their hybrid starts, application data, and the
+//! listing of every channel message.
 
-use ratchetkit::wire::v1;
 use ratchetkit::{Channel, PrekeyBundle};
 
 use super::{event, name, named, Generator, GroupChannel, NAMES};
-use crate::vectors::channel_model::{model_message_vector, ChannelModel, ModelMessage};
-use crate::vectors::group::format::{Action, ChannelMessageVector, ChannelVector};
+use crate::vectors::channel_model::{model_message_vector, start, ModelMessage, StartParty};
+use crate::vectors::group::format::{Action, ChannelMessageVector};
 use crate::vectors::json::{array, bytes};
-use crate::vectors::primitives::{
-    x25519_public, x3dh_shared_secret, X3dhSecrets, CONTENT_APPLICATION,
-};
+use crate::vectors::primitives::{CONTENT_APPLICATION, MESSAGE_SALT_LEN};
 
 /// A channel message the model computed, as the file lists it: sent by `from` to `to` on
 /// `channel`, with its position in `channel_messages` (`None` for a made-up one) and the
@@ -39,68 +36,37 @@ pub(super) fn channel_message_vector(
 }
 
 impl Generator {
-    /// `initiator` creates a channel to `responder` from its bundle.
+    /// `initiator` creates a channel to `responder` from its bundle (without a one-time
+    /// prekey): the call draws EK_A, then the ML-KEM randomness.
     fn channel_create(&mut self, initiator: usize, responder: usize) {
         let index = self.channels.len();
         let prekey = self
             .prekeys
             .iter()
             .find(|prekey| prekey.owner == name(responder))
-            .expect("the responder's prekeys")
-            .clone();
+            .expect("the responder's prekeys");
         let bundle = PrekeyBundle::from_bytes(&bytes(&prekey.bundle)).expect("the bundle verifies");
         let channel = Channel::create(&mut self.rng, &self.members[initiator].identity, &bundle)
             .expect("Channel::create");
-        let [ephemeral_secret, first_ratchet] = self.rng.take("Channel::create");
-        let spk_secret = array::<32>(&prekey.secret);
-        let dh = X3dhSecrets {
-            initiator_identity: array(&self.identities[initiator].agreement_secret),
-            ephemeral: ephemeral_secret,
-            responder_identity: array(&self.identities[responder].agreement_secret),
-            signed_prekey: spk_secret,
-            one_time_prekey: None,
-        }
-        .dh_outputs();
-        let (ikm, shared_secret) = x3dh_shared_secret(&dh);
-        let a_card = self.members[initiator].identity.card();
-        let b_card = self.members[responder].identity.card();
-        let associated_data = [
-            a_card.signing_key(),
-            a_card.agreement_key(),
-            b_card.signing_key(),
-            b_card.agreement_key(),
-        ]
-        .concat();
-        let ephemeral_public = x25519_public(&ephemeral_secret);
-        let prekey_info = v1::PrekeyInfo {
-            initiator_card: a_card.to_bytes(),
-            ephemeral_key: ephemeral_public.to_vec(),
-            signed_prekey_id: prekey.id,
-            one_time_prekey_id: None,
+        let draws = self.rng.take_sized("Channel::create", &[32, 32]);
+        let (_, signed) = *self
+            .drawn_prekeys
+            .iter()
+            .find(|(owner, _)| *owner == responder)
+            .expect("the responder's drawn prekeys");
+        let party = |member: usize| StartParty {
+            name: NAMES[member],
+            card: self.members[member].identity.card(),
+            agreement_secret: array(&self.identities[member].agreement_secret),
         };
-        let vector = ChannelVector {
-            index,
-            initiator: name(initiator),
-            responder: name(responder),
-            signed_prekey_id: prekey.id,
-            ephemeral_secret: hex::encode(ephemeral_secret),
-            ephemeral_public: hex::encode(ephemeral_public),
-            dh1: hex::encode(dh[0]),
-            dh2: hex::encode(dh[1]),
-            dh3: hex::encode(dh[2]),
-            ikm: hex::encode(&ikm),
-            shared_secret: hex::encode(shared_secret),
-            associated_data: hex::encode(&associated_data),
-            prekey_info: hex::encode(prost::Message::encode_to_vec(&prekey_info)),
-            chains: Vec::new(),
-        };
-        let model = ChannelModel::new(
-            [NAMES[initiator], NAMES[responder]],
-            associated_data,
-            prekey_info,
-            shared_secret,
-            spk_secret,
-            first_ratchet,
+        let (vector, model, _) = start(
+            (index, &channel),
+            [&party(initiator), &party(responder)],
+            (signed, None),
+            (
+                draws[0].as_slice().try_into().expect("32 bytes"),
+                draws[1].as_slice().try_into().expect("32 bytes"),
+            ),
         );
         self.channels.push(GroupChannel {
             initiator,
@@ -114,24 +80,25 @@ impl Generator {
             .insert(responder_key, channel);
         let mut e = event(initiator, Action::ChannelCreate);
         e.channel = Some(index);
-        e.draws = vec![hex::encode(ephemeral_secret), hex::encode(first_ratchet)];
+        e.draws = draws.iter().map(hex::encode).collect();
         self.push_event(e);
     }
 
     /// The model's next message from `from` to `to`, with the ratchet `secret` a new sending
-    /// chain drew; it must be `bytes`, the library's. Lists it; returns its index.
+    /// chain drew and the message's `salt`; it must be `bytes`, the library's. Lists it;
+    /// returns its index.
     pub(super) fn list_channel_message(
         &mut self,
         (from, to): (usize, usize),
-        content_type: u32,
-        plaintext: &[u8],
-        secret: Option<[u8; 32]>,
+        (content_type, plaintext): (u32, &[u8]),
+        (secret, salt): (Option<[u8; 32]>, [u8; MESSAGE_SALT_LEN]),
         (library_bytes, control): (&[u8], Option<usize>),
     ) -> usize {
         let channel = self.channel_between(from, to);
-        let m = self.channels[channel]
-            .model
-            .send(NAMES[from], content_type, plaintext, secret);
+        let m =
+            self.channels[channel]
+                .model
+                .send(NAMES[from], (content_type, plaintext), secret, salt);
         assert_eq!(
             hex::encode(&m.message),
             hex::encode(library_bytes),
@@ -173,16 +140,24 @@ impl Generator {
             .channel(&to_key)
             .encrypt(&mut self.rng, plaintext.as_bytes())
             .expect("encrypt");
-        let draws = self.rng.take_all();
-        assert_eq!(draws.len(), usize::from(self.needs_new_chain(from, to)));
-        let secret = draws
-            .first()
-            .map(|draw| draw.as_slice().try_into().expect("a 32-byte ratchet key"));
+        let new_chain = self.needs_new_chain(from, to);
+        let lengths: &[usize] = if new_chain {
+            &[32, MESSAGE_SALT_LEN]
+        } else {
+            &[MESSAGE_SALT_LEN]
+        };
+        let draws = self.rng.take_sized("Channel::encrypt", lengths);
+        let secret = new_chain.then(|| draws[0].as_slice().try_into().expect("32 bytes"));
+        let salt = draws
+            .last()
+            .expect("a salt")
+            .as_slice()
+            .try_into()
+            .expect("16 bytes");
         let index = self.list_channel_message(
             (from, to),
-            CONTENT_APPLICATION,
-            plaintext.as_bytes(),
-            secret,
+            (CONTENT_APPLICATION, plaintext.as_bytes()),
+            (secret, salt),
             (&bytes, None),
         );
         let mut e = event(from, Action::ChannelSend);

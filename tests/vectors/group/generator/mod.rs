@@ -11,8 +11,9 @@
 //! `offer_ownership`, `accept_ownership`, `leave`, `encrypt`, `decrypt`) with a
 //! `ChaCha20Rng` seeded with [`SEED`], wrapped in the [`RecordingRng`] of the channel
 //! vectors. Every random value ratchetkit uses is one `fill_bytes` draw: 32 bytes for each
-//! private key, 16 for the group's salt; the draws are listed in the file, and each
-//! timeline event lists the draws it made, in order.
+//! private key and each ML-KEM encapsulation's randomness, 64 for each ML-KEM seed, 16 for
+//! the group's salt and for each channel or group message's salt; the draws are listed in
+//! the file, and each timeline event lists the draws it made, in order.
 //!
 //! Alongside the library runs a model of the protocol on the primitive crates: the Double
 //! Ratchet of each channel ([`ChannelModel`], as for the channel vectors), each member's
@@ -43,22 +44,24 @@ mod sending;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 use ratchetkit::{
-    Identity, PrekeyStore, CARD_SIGNATURE_CONTEXT, GROUP_ID_CONTEXT, GROUP_MESSAGE_INFO,
-    GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO, OWNER_TRANSFER_CONTEXT, PROTOCOL_VERSION,
-    ROOT_INFO, ROSTER_SIGNATURE_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT, X3DH_INFO,
+    Identity, PrekeyStore, CARD_SIGNATURE_CONTEXT, CHANNEL_ID_CONTEXT, GROUP_ID_CONTEXT,
+    GROUP_MESSAGE_INFO, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO,
+    OWNER_TRANSFER_CONTEXT, PQXDH_INFO, PREKEY_INFO_CONTEXT, PROTOCOL_VERSION, ROOT_INFO,
+    ROSTER_SIGNATURE_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
 };
 
 use super::format::{
-    Action, ChannelMessageVector, ChannelVector, ControlVector, GroupGenerator, GroupIdVector,
-    GroupMessageVector, GroupProtocol, GroupVectors, PrekeyVector, RejectedVector, RosterVector,
-    SenderKeyVector, TimelineEvent, TransferVector,
+    Action, ChannelMessageVector, ControlVector, GroupGenerator, GroupIdVector, GroupMessageVector,
+    GroupProtocol, GroupVectors, PrekeyVector, RejectedVector, RosterVector, SenderKeyVector,
+    TimelineEvent, TransferVector,
 };
 use super::member::Member;
-use crate::vectors::channel_model::ChannelModel;
-use crate::vectors::json::{self, text, IdentityVector};
+use crate::vectors::channel_model::{ChannelModel, DrawnPrekey};
+use crate::vectors::json::{self, text, ChannelVector, IdentityVector};
 use crate::vectors::keys::{bundle, identity_vector};
 use crate::vectors::primitives::{
-    signed_prekey_input, x25519_public, CONTENT_APPLICATION, CONTENT_GROUP_CONTROL,
+    mlkem_public, signed_prekey_input, x25519_public, CONTENT_APPLICATION, CONTENT_GROUP_CONTROL,
+    KEM_SEED_LEN,
 };
 use crate::vectors::rng::RecordingRng;
 
@@ -90,7 +93,7 @@ const CAROL: usize = 2;
 pub const CREATED_AT: [u64; 3] = [1_700_000_000, 1_700_000_100, 1_700_000_200];
 
 const DESCRIPTION: &str = "Interop test vectors of ratchetkit group protocol version 2 \
-(channels at protocol version 1): three identities (alice, the founder and first owner, bob \
+(channels at protocol version 2): three identities (alice, the founder and first owner, bob \
 and carol), the three one-to-one channels between them, and a group of the three on sender \
 keys: its creation under an id bound to alice (SHA-256 of her identity key and a drawn salt; \
 alice's welcome, bob's and carol's sender-key distributions over the channels), messages from \
@@ -99,11 +102,13 @@ lost, carol's resync answered by the owner and by bob, the removal of carol (a n
 new epoch keys from alice and bob), messages after it (one sent under an old epoch and read \
 after the change), a rekey by bob, the transfer of the group from alice to bob (offer, \
 acceptance, a roster signed by bob carrying alice's signed transfer), alice leaving and bob \
-removing her. Every private key is listed, and every derived value: cards, prekeys, X3DH, \
-each channel's ratchet chains and messages (group control travels as channel messages of \
+removing her. Every private key and random input is listed, and every derived value: cards, \
+prekeys (X25519 and ML-KEM-768), each channel's hybrid start, ratchet chains and messages \
+(each with its salt and padded plaintext; group control travels as channel messages of \
 content type 1), the group id, owner transfers, rosters and their signatures, sender keys, \
-every GroupControl, and for every group message its chain key, message key, AES key and \
-nonce, header, signature input, signature and bytes. Then rejected inputs: each given to a \
+every GroupControl, and for every group message its chain key, message key, salt (drawn by \
+the encrypt call), AES key and nonce (derived with the salt), header, padded plaintext \
+(Padmé), signature input, signature and bytes. Then rejected inputs: each given to a \
 named party at a named point of the timeline, with the error it must give and nothing \
 changed. All byte strings are lowercase hex. Field by field documentation: \
 tests/vectors/README.md. Regenerate with `cargo run --example generate_vectors -- group > \
@@ -148,6 +153,8 @@ struct Generator {
     group: Option<GroupIdVector>,
     identities: Vec<IdentityVector>,
     prekeys: Vec<PrekeyVector>,
+    /// The signed prekeys of the channels' responders, as drawn, by member.
+    drawn_prekeys: Vec<(usize, DrawnPrekey)>,
     channel_messages: Vec<ChannelMessageVector>,
     owner_transfers: Vec<TransferVector>,
     rosters: Vec<RosterVector>,
@@ -212,21 +219,28 @@ impl Generator {
             });
         }
         let mut prekeys = Vec::new();
+        let mut drawn_prekeys = Vec::new();
         for party in [BOB, CAROL] {
             let store = PrekeyStore::new(&mut rng);
-            let [secret] = rng.take("PrekeyStore::new");
+            let draws = rng.take_sized("PrekeyStore::new", &[32, KEM_SEED_LEN]);
+            let secret: [u8; 32] = draws[0].as_slice().try_into().expect("32 bytes");
+            let seed: [u8; KEM_SEED_LEN] = draws[1].as_slice().try_into().expect("64 bytes");
             let member = &mut members[party];
-            let (bundle_bytes, bundle) = bundle(&store, &member.identity, None, &secret);
+            let (bundle_bytes, bundle) = bundle(&store, &member.identity, None, (&secret, &seed));
             let (id, public) = (bundle.signed_prekey_id, x25519_public(&secret));
+            let kem_public = mlkem_public(&seed);
             prekeys.push(PrekeyVector {
                 owner: name(party),
                 id,
                 secret: hex::encode(secret),
                 public: hex::encode(public),
-                signature_input: hex::encode(signed_prekey_input(id, &public)),
+                kem_seed: hex::encode(seed),
+                kem_public: hex::encode(&kem_public),
+                signature_input: hex::encode(signed_prekey_input(id, &public, &kem_public)),
                 signature: hex::encode(&bundle.signed_prekey_signature),
                 bundle: hex::encode(&bundle_bytes),
             });
+            drawn_prekeys.push((party, (id, secret, seed)));
             member.prekeys = Some(store);
         }
         Self {
@@ -238,6 +252,7 @@ impl Generator {
             group: None,
             identities,
             prekeys,
+            drawn_prekeys,
             channel_messages: Vec::new(),
             owner_transfers: Vec::new(),
             rosters: Vec::new(),
@@ -297,7 +312,9 @@ pub fn generate() -> GroupVectors {
             card_signature_context: text(CARD_SIGNATURE_CONTEXT),
             self_signer: SELF_SIGNER.into(),
             signed_prekey_signature_context: text(SIGNED_PREKEY_CONTEXT),
-            x3dh_info: text(X3DH_INFO),
+            pqxdh_info: text(PQXDH_INFO),
+            channel_id_context: text(CHANNEL_ID_CONTEXT),
+            prekey_info_context: text(PREKEY_INFO_CONTEXT),
             root_info: text(ROOT_INFO),
             message_info: text(MESSAGE_INFO),
             group_message_info: text(GROUP_MESSAGE_INFO),
@@ -310,9 +327,12 @@ pub fn generate() -> GroupVectors {
         },
         generator: GroupGenerator {
             command: COMMAND.into(),
-            rng: "rand 0.10 ChaCha20Rng::from_seed(seed); each private key is one 32-byte \
-                  fill_bytes draw and the group's salt one 16-byte fill_bytes draw, listed with \
-                  the timeline event that drew it; forged keys in rejected inputs come from \
+            rng: "rand 0.10 ChaCha20Rng::from_seed(seed); each private key and each ML-KEM \
+                  encapsulation's randomness is one 32-byte fill_bytes draw, each ML-KEM seed \
+                  one 64-byte draw, the group's salt and each channel or group message's salt \
+                  one 16-byte draw, listed with the timeline event that drew it (or, for the \
+                  identities and prekeys, in their entries); forged keys and the salts of \
+                  made-up channel messages in rejected inputs come from \
                   ChaCha20Rng::from_seed(craft_seed)"
                 .into(),
             seed: hex::encode(SEED),

@@ -17,8 +17,8 @@ use crate::vectors::group::format::{
 use crate::vectors::group::member::event_vectors;
 use crate::vectors::json::bytes;
 use crate::vectors::primitives::{
-    aes_gcm_seal, ed25519_sign, group_id, group_id_input, group_signature_input, kdf_ck,
-    message_aead, GROUP_MESSAGE_INFO,
+    aes_gcm_seal, ed25519_sign, group_id, group_id_input, group_signature_input, kdf_ck, padded,
+    salted_message_aead, GROUP_MESSAGE_INFO, MESSAGE_SALT_LEN,
 };
 use crate::vectors::rng::RecordingRng;
 
@@ -404,12 +404,20 @@ impl Generator {
         sent
     }
 
-    /// `party` sends a group message.
+    /// `party` sends a group message: the call draws the message's salt.
     pub(super) fn encrypt(&mut self, party: usize, plaintext: &str) -> usize {
         let bytes = self.members[party]
             .group()
-            .encrypt(plaintext.as_bytes())
+            .encrypt(&mut self.rng, plaintext.as_bytes())
             .expect("Group::encrypt");
+        let draws = self.rng.take_all();
+        let [salt] = draws.as_slice() else {
+            panic!(
+                "Group::encrypt drew {} values, the vectors assume 1",
+                draws.len()
+            );
+        };
+        let salt: [u8; MESSAGE_SALT_LEN] = salt.as_slice().try_into().expect("a 16-byte salt");
         let sender = self.key(party);
         let group_id = self.group_id();
         let own = self.models[party].own.as_mut().expect("a sender key");
@@ -418,15 +426,17 @@ impl Generator {
         let (message_key, next_chain_key) = kdf_ck(&chain_key);
         own.chain_key = next_chain_key;
         own.iteration += 1;
-        let (aes_key, nonce) = message_aead(&message_key, GROUP_MESSAGE_INFO);
+        let (aes_key, nonce) = salted_message_aead(&message_key, &salt, GROUP_MESSAGE_INFO);
         let header = v1::GroupHeader {
             group_id,
             sender: sender.to_vec(),
             epoch,
             iteration,
+            salt: salt.to_vec(),
         }
         .encode_to_vec();
-        let ciphertext = aes_gcm_seal(&aes_key, &nonce, &header, plaintext.as_bytes());
+        let padded_plaintext = padded(plaintext.as_bytes());
+        let ciphertext = aes_gcm_seal(&aes_key, &nonce, &header, &padded_plaintext);
         let signature_input = group_signature_input(&header, &ciphertext);
         let signature = ed25519_sign(&seed, &signature_input);
         let message = v1::GroupMessage {
@@ -446,11 +456,13 @@ impl Generator {
             chain_key: hex::encode(chain_key),
             message_key: hex::encode(message_key),
             next_chain_key: hex::encode(next_chain_key),
+            salt: hex::encode(salt),
             aes_key: hex::encode(aes_key),
             nonce: hex::encode(nonce),
             header: hex::encode(&header),
             plaintext: hex::encode(plaintext),
             plaintext_utf8: plaintext.into(),
+            padded_plaintext: hex::encode(&padded_plaintext),
             ciphertext: hex::encode(&ciphertext),
             signature_input: hex::encode(&signature_input),
             signature: hex::encode(signature),
@@ -458,6 +470,7 @@ impl Generator {
         });
         let mut e = event(party, Action::Encrypt);
         e.group_message = Some(index);
+        e.draws = vec![hex::encode(salt)];
         self.push_event(e);
         index
     }

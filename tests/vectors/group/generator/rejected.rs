@@ -11,7 +11,9 @@ use super::channels::channel_message_vector;
 use super::{name, named, Generator};
 use crate::vectors::group::format::{RejectedAction, RejectedVector, SignerVector};
 use crate::vectors::json::{array, bytes};
-use crate::vectors::primitives::{ed25519_public, ed25519_sign, group_signature_input};
+use crate::vectors::primitives::{
+    ed25519_public, ed25519_sign, group_signature_input, MESSAGE_SALT_LEN,
+};
 
 impl Generator {
     /// Gives `input` to `party`, which must refuse it with `expected` (`BadSignature`
@@ -98,8 +100,8 @@ impl Generator {
     }
 
     /// A channel message made up by the generator: `plaintext` sent by `from` to `to` on
-    /// the next position of `from`'s open sending chain, refused by `to`'s group (`action`:
-    /// receive, or join for a party without the group).
+    /// the next position of `from`'s open sending chain, with a salt from the crafting RNG,
+    /// refused by `to`'s group (`action`: receive, or join for a party without the group).
     pub(super) fn reject_crafted(
         &mut self,
         action: RejectedAction,
@@ -113,9 +115,12 @@ impl Generator {
             !self.needs_new_chain(from, to),
             "{description}: made-up messages go on an open sending chain"
         );
-        let m = self.channels[channel]
-            .model
-            .next_message(&name(from), content_type, plaintext);
+        let mut salt = [0; MESSAGE_SALT_LEN];
+        self.craft_rng.fill_bytes(&mut salt);
+        let m =
+            self.channels[channel]
+                .model
+                .next_message(&name(from), (content_type, plaintext), salt);
         let crafted = channel_message_vector(
             channel,
             (from, to),

@@ -6,8 +6,10 @@ use ratchetkit::wire::v1;
 use super::sending::{control, Lineage};
 use super::{Generator, ALICE, BOB, CAROL, LOOK_ALIKE_SALT, OTHER_SALT};
 use crate::vectors::group::format::RejectedAction;
-use crate::vectors::json::bytes;
-use crate::vectors::primitives::{group_id, CONTENT_APPLICATION, CONTENT_GROUP_CONTROL};
+use crate::vectors::json::{array, bytes};
+use crate::vectors::primitives::{
+    aes_gcm_seal, group_id, CONTENT_APPLICATION, CONTENT_GROUP_CONTROL,
+};
 
 /// Runs the scenario.
 pub(super) fn run(g: &mut Generator) {
@@ -245,6 +247,18 @@ fn forged_messages(g: &mut Generator, g2: usize) {
     short_sender.sender.truncate(31);
     let mut short_signature = message.clone();
     short_signature.signature.truncate(63);
+    let mut flipped_salt = header.clone();
+    flipped_salt.salt[15] ^= 0x80;
+    let mut short_salt = header.clone();
+    short_salt.salt.truncate(15);
+    // Bob's plaintext without its padding, under his message key and salt, signed by him.
+    let listed = &g.group_messages[g2];
+    let unpadded = aes_gcm_seal(
+        &array(&listed.aes_key),
+        &array(&listed.nonce),
+        &message.header,
+        listed.plaintext_utf8.as_bytes(),
+    );
     let inputs = [
         (
             unsigned(flipped.clone()),
@@ -265,6 +279,15 @@ fn forged_messages(g: &mut Generator, g2: usize) {
             "the header's iteration changed: the header is signed",
         ),
         (
+            unsigned(v1::GroupMessage {
+                header: flipped_salt.encode_to_vec(),
+                ..message.clone()
+            }),
+            "BadSignature: group message",
+            "a bit of the header's salt flipped: the header is signed, so the salt (and \
+             the AES key and nonce derived with it) cannot be changed",
+        ),
+        (
             signed(&header, &message.ciphertext, (CAROL, 0)),
             "BadSignature: group message",
             "bob's message signed with carol's epoch key: members hold only the \
@@ -275,6 +298,13 @@ fn forged_messages(g: &mut Generator, g2: usize) {
             "AuthenticationFailed",
             "a ciphertext bit flipped and signed again by bob's epoch key: the \
              signature verifies, the AES-GCM tag does not",
+        ),
+        (
+            signed(&header, &unpadded, (BOB, epoch)),
+            "BadPadding",
+            "bob's plaintext encrypted without padding under his message key and salt, \
+             signed by bob: the signature and the AES-GCM tag verify, but the plaintext does \
+             not end in 0x80 and zeros",
         ),
         (
             signed(
@@ -345,6 +375,14 @@ fn forged_messages(g: &mut Generator, g2: usize) {
             }),
             "InvalidLength",
             "a 31-byte sender",
+        ),
+        (
+            unsigned(v1::GroupMessage {
+                header: short_salt.encode_to_vec(),
+                ..message.clone()
+            }),
+            "InvalidLength",
+            "a 15-byte salt",
         ),
         (
             unsigned(short_signature),

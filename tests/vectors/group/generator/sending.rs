@@ -14,8 +14,20 @@ use crate::vectors::group::format::{
 };
 use crate::vectors::json::bytes;
 use crate::vectors::primitives::{
-    ed25519_public, ed25519_sign, owner_transfer_input, CONTENT_GROUP_CONTROL, ROSTER_CONTEXT,
+    ed25519_public, ed25519_sign, owner_transfer_input, CONTENT_GROUP_CONTROL, MESSAGE_SALT_LEN,
+    ROSTER_CONTEXT,
 };
+
+/// The next of a call's draws, which must be `N` bytes (`what` says what it is).
+fn next_draw<'a, const N: usize>(
+    draws: &mut impl Iterator<Item = &'a Vec<u8>>,
+    what: &str,
+) -> [u8; N] {
+    let draw = draws.next().unwrap_or_else(|| panic!("a {what} draw"));
+    draw.as_slice()
+        .try_into()
+        .unwrap_or_else(|_| panic!("a {N}-byte {what} draw, not {}", draw.len()))
+}
 
 /// A control the model expects a group call to send: to whom, and which parts it carries
 /// (the roster is the sender's, the sender key its own, the offer a listed transfer).
@@ -323,7 +335,8 @@ impl Generator {
     /// Checks what a group call of `party` sent, `outgoing`, against what the model expects,
     /// each control under the party's roster, and lists it. `draws` are the call's draws
     /// (after the salt, for `Group::create`): a new sender key (`new_key`) first, if any,
-    /// then the ratchet keys of the sending chains the controls start.
+    /// then for each control's channel message, in order, the ratchet key of the sending
+    /// chain it starts (if it starts one) and its salt.
     pub(super) fn record_sent(
         &mut self,
         party: usize,
@@ -332,12 +345,10 @@ impl Generator {
         new_key: Option<NewKey>,
         expected: &[Expected],
     ) -> Vec<usize> {
-        let mut draws = draws
-            .iter()
-            .map(|draw| -> [u8; 32] { draw.as_slice().try_into().expect("a 32-byte draw") });
+        let mut draws = draws.iter();
         if let Some(new_key) = new_key {
-            let chain_key = draws.next().expect("a chain key draw");
-            let seed = draws.next().expect("a signing seed draw");
+            let chain_key = next_draw(&mut draws, "chain key");
+            let seed = next_draw(&mut draws, "signing seed");
             let epoch = match new_key {
                 NewKey::Epoch(epoch) => epoch,
                 NewKey::ResyncJump => {
@@ -356,14 +367,14 @@ impl Generator {
             let control = self.expected_control(party, expected);
             let secret = self
                 .needs_new_chain(party, to)
-                .then(|| draws.next().expect("a ratchet key draw"));
+                .then(|| next_draw(&mut draws, "ratchet key"));
+            let salt = next_draw::<MESSAGE_SALT_LEN>(&mut draws, "salt");
             let bytes = control.encode_to_vec();
             let control_index = self.controls.len();
             let message = self.list_channel_message(
                 (party, to),
-                CONTENT_GROUP_CONTROL,
-                &bytes,
-                secret,
+                (CONTENT_GROUP_CONTROL, &bytes),
+                (secret, salt),
                 (&out.message, Some(control_index)),
             );
             let sender_key = control.sender_key.as_ref().map(|d| DistributionVector {

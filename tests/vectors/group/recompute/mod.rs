@@ -20,16 +20,16 @@ use super::format::GroupVectors;
 use crate::vectors::channel_view::ChannelView;
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{
-    ed25519_public, ed25519_sign, group_id, group_id_input, owner_transfer_input, x25519_public,
-    x3dh_shared_secret, X3dhSecrets, CARD_CONTEXT, GROUP_ID_CONTEXT, GROUP_ID_LEN,
-    GROUP_MESSAGE_INFO, GROUP_SALT_LEN, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO,
-    OWNER_TRANSFER_CONTEXT, ROOT_INFO, ROSTER_CONTEXT, SELF_SIGNER, SIGNED_PREKEY_CONTEXT,
-    X3DH_INFO,
+    ed25519_public, ed25519_sign, group_id, group_id_input, owner_transfer_input, CARD_CONTEXT,
+    CHANNEL_ID_CONTEXT, GROUP_ID_CONTEXT, GROUP_ID_LEN, GROUP_MESSAGE_INFO, GROUP_SALT_LEN,
+    GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_INFO, OWNER_TRANSFER_CONTEXT, PQXDH_INFO,
+    PREKEY_INFO_CONTEXT, PROTOCOL_VERSION, ROOT_INFO, ROSTER_CONTEXT, SELF_SIGNER,
+    SIGNED_PREKEY_CONTEXT,
 };
 use crate::vectors::proto;
 use crate::vectors::recompute::{
-    assert_rejected_kinds, check, check_chains, check_identity, check_signed_prekey, prekey_bundle,
-    ListedSignedPrekey,
+    assert_rejected_kinds, check, check_identity, check_prekey, check_start, listed_prekey,
+    prekey_bundle, PrekeyKind, StartInputs,
 };
 use walk::Walk;
 
@@ -48,14 +48,19 @@ impl Names {
 pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     // The protocol's constants.
     let p = &v.protocol;
-    assert_eq!((p.channel_version, p.group_version), (1, GROUP_VERSION));
+    assert_eq!(
+        (p.channel_version, p.group_version),
+        (PROTOCOL_VERSION, GROUP_VERSION)
+    );
     assert_eq!(p.card_signature_context.as_bytes(), CARD_CONTEXT);
     assert_eq!(p.self_signer, SELF_SIGNER);
     assert_eq!(
         p.signed_prekey_signature_context.as_bytes(),
         SIGNED_PREKEY_CONTEXT
     );
-    assert_eq!(p.x3dh_info.as_bytes(), X3DH_INFO);
+    assert_eq!(p.pqxdh_info.as_bytes(), PQXDH_INFO);
+    assert_eq!(p.channel_id_context.as_bytes(), CHANNEL_ID_CONTEXT);
+    assert_eq!(p.prekey_info_context.as_bytes(), PREKEY_INFO_CONTEXT);
     assert_eq!(p.root_info.as_bytes(), ROOT_INFO);
     assert_eq!(p.message_info.as_bytes(), MESSAGE_INFO);
     assert_eq!(p.group_message_info.as_bytes(), GROUP_MESSAGE_INFO);
@@ -94,19 +99,13 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     // Prekeys and bundles.
     for prekey in &v.prekeys {
         let owner = names.of(&prekey.owner);
-        let listed = ListedSignedPrekey {
-            id: prekey.id,
-            secret: &prekey.secret,
-            public: &prekey.public,
-            signature_input: &prekey.signature_input,
-            signature: &prekey.signature,
-        };
-        let (public, signature) = check_signed_prekey(
-            &prekey.owner,
-            &listed,
+        let signed = check_prekey(
+            &format!("{}'s signed prekey", prekey.owner),
+            &listed_prekey!(prekey),
+            PrekeyKind::Signed,
             &array(&v.identities[owner].signing_seed),
         );
-        let bundle = prekey_bundle(&cards[owner], (prekey.id, public, signature), None);
+        let bundle = prekey_bundle(&cards[owner], &signed, None);
         check!(prekey.bundle, bundle, "{}: bundle", prekey.owner);
     }
 
@@ -253,6 +252,7 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
             "SentBeforeKeyReceived",
             "BadSignature",
             "AuthenticationFailed",
+            "BadPadding",
             "Duplicate",
             "UnknownEpoch",
             "NotGroupMember",
@@ -284,65 +284,36 @@ pub fn primitives_recompute_every_byte(v: &GroupVectors) {
     );
 }
 
-/// The channels: X3DH, then the chains. Returns each channel's view, for the walk.
+/// The channels: each one's hybrid start (from a bundle without a one-time prekey), then its
+/// chains. Returns each channel's view, for the walk.
 fn check_channels(v: &GroupVectors, names: &Names, cards: &[Vec<u8>]) -> Vec<ChannelView> {
     let mut views = Vec::new();
     for (index, c) in v.channels.iter().enumerate() {
         let what = format!("channel {index}");
         assert_eq!(c.index, index);
-        let (a, b) = (names.of(&c.initiator), names.of(&c.responder));
+        let a = names.of(&c.initiator);
         let prekey = v
             .prekeys
             .iter()
             .find(|p| p.owner == c.responder && p.id == c.signed_prekey_id)
             .expect("the responder's signed prekey");
-        let spk_secret = array::<32>(&prekey.secret);
-        let ek_secret = array::<32>(&c.ephemeral_secret);
-        let ek = x25519_public(&ek_secret);
-        check!(c.ephemeral_public, ek, "{what}: ephemeral_public");
-        let (ia, ib) = (&v.identities[a], &v.identities[b]);
-        let dh = X3dhSecrets {
-            initiator_identity: array(&ia.agreement_secret),
-            ephemeral: ek_secret,
-            responder_identity: array(&ib.agreement_secret),
-            signed_prekey: spk_secret,
-            one_time_prekey: None,
-        }
-        .dh_outputs();
-        for (i, (listed, computed)) in [&c.dh1, &c.dh2, &c.dh3].iter().zip(&dh).enumerate() {
-            check!(listed, computed, "{what}: dh{}", i + 1);
-        }
-        assert_eq!(dh.len(), 3, "{what}: no one-time prekey");
-        let (ikm, shared_secret) = x3dh_shared_secret(&dh);
-        check!(c.ikm, ikm, "{what}: ikm");
-        check!(c.shared_secret, shared_secret, "{what}: shared_secret");
-        let ad = [
-            bytes(&ia.signing_public),
-            bytes(&ia.agreement_public),
-            bytes(&ib.signing_public),
-            bytes(&ib.agreement_public),
-        ]
-        .concat();
-        check!(c.associated_data, ad, "{what}: associated_data");
-        let prekey_info = proto::PrekeyInfo {
-            initiator_card: cards[a].clone(),
-            ephemeral_key: ek.to_vec(),
-            signed_prekey_id: prekey.id,
-            one_time_prekey_id: None,
-        };
-        check!(
-            c.prekey_info,
-            prekey_info.encode_to_vec(),
-            "{what}: prekey_info"
-        );
-        check_chains(
+        let start = check_start(
             &what,
-            &c.chains,
-            [&c.initiator, &c.responder],
-            shared_secret,
-            spk_secret,
+            c,
+            &StartInputs {
+                initiator: &v.identities[a],
+                responder: &v.identities[names.of(&c.responder)],
+                initiator_card: &cards[a],
+                signed_prekey: &listed_prekey!(prekey),
+                one_time_prekey: None,
+            },
         );
-        views.push(ChannelView::new(a, ad, prekey_info, c.chains.len()));
+        views.push(ChannelView::new(
+            a,
+            start.associated_data,
+            start.prekey_info,
+            c.chains.len(),
+        ));
     }
     views
 }

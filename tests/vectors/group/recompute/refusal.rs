@@ -12,8 +12,8 @@ use crate::vectors::group::format::{RejectedAction, RejectedVector};
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{
     aes_gcm_open, chain_key_at, ed25519_verifies, group_id, group_signature_input, kdf_ck,
-    message_aead, owner_transfer_input, GROUP_ID_LEN, GROUP_MESSAGE_INFO, GROUP_SALT_LEN,
-    GROUP_VERSION, ROSTER_CONTEXT,
+    owner_transfer_input, salted_message_aead, unpadded, GROUP_ID_LEN, GROUP_MESSAGE_INFO,
+    GROUP_SALT_LEN, GROUP_VERSION, MESSAGE_SALT_LEN, ROSTER_CONTEXT,
 };
 use crate::vectors::proto;
 
@@ -390,7 +390,7 @@ impl Walk<'_> {
             return refused("UnsupportedVersion");
         }
         let header: proto::GroupHeader = decode(&message.header)?;
-        if header.sender.len() != 32 {
+        if header.sender.len() != 32 || header.salt.len() != MESSAGE_SALT_LEN {
             return refused("InvalidLength");
         }
         if header.group_id != self.group_id {
@@ -439,9 +439,18 @@ impl Walk<'_> {
             }
         }
         let (message_key, _) = kdf_ck(&chain_key_at(&array(&key.chain_key), iteration));
-        let (aes_key, nonce) = message_aead(&message_key, GROUP_MESSAGE_INFO);
-        if aes_gcm_open(&aes_key, &nonce, &message.header, &message.ciphertext).is_none() {
+        let salt = header
+            .salt
+            .as_slice()
+            .try_into()
+            .expect("checked above: 16 bytes");
+        let (aes_key, nonce) = salted_message_aead(&message_key, &salt, GROUP_MESSAGE_INFO);
+        let Some(padded) = aes_gcm_open(&aes_key, &nonce, &message.header, &message.ciphertext)
+        else {
             return refused("AuthenticationFailed");
+        };
+        if unpadded(&padded).is_none() {
+            return refused("BadPadding");
         }
         Ok(())
     }

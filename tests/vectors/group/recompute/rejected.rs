@@ -13,7 +13,9 @@ use crate::vectors::primitives::{
     ed25519_sign, ed25519_verifies, group_signature_input, GROUP_VERSION,
 };
 use crate::vectors::proto;
-use crate::vectors::recompute::{check, check_channel_message, listed_channel_message};
+use crate::vectors::recompute::{
+    check, check_channel_message, listed_channel_message, Expected, Pad,
+};
 
 /// What was checked of a rejected input.
 pub(super) struct Checked {
@@ -84,7 +86,11 @@ pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> Checked {
         if let Some(verifies) = signature_verifies(walk, party, &input) {
             let after_signature = matches!(
                 r.expected_error.as_str(),
-                "AuthenticationFailed" | "Duplicate" | "TooFarAhead" | "SentBeforeKeyReceived"
+                "AuthenticationFailed"
+                    | "BadPadding"
+                    | "Duplicate"
+                    | "TooFarAhead"
+                    | "SentBeforeKeyReceived"
             );
             assert_eq!(
                 verifies, after_signature,
@@ -117,10 +123,13 @@ pub(super) fn check_rejected(walk: &Walk, r: &RejectedVector) -> Checked {
             &what,
             &listed_channel_message!(crafted),
             &walk.v.channels[channel].chains[position.chain],
-            &position,
-            crafted.content_type,
+            &Expected {
+                position: &position,
+                content_type: crafted.content_type,
+                prekey: view.prekey(from).as_ref(),
+                padding: Pad::Padme,
+            },
             &view.associated_data,
-            view.prekey(from).as_ref(),
         );
         check!(r.input, bytes(&crafted.message), "{what}: input");
         if crafted.content_type == 1 {

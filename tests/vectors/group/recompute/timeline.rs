@@ -10,11 +10,11 @@ use super::walk::{take_draw, NextEpoch, OwnKey, Parts, Walk};
 use crate::vectors::group::format::{Action, EventVector, GroupMessageVector, TimelineEvent};
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{
-    aes_gcm_open, aes_gcm_seal, ed25519_sign, group_signature_input, GROUP_MESSAGE_INFO,
-    GROUP_VERSION,
+    aes_gcm_open, aes_gcm_seal, chain_key_at, ed25519_sign, group_signature_input, kdf_ck, padded,
+    salted_message_aead, unpadded, GROUP_MESSAGE_INFO, GROUP_VERSION, MESSAGE_SALT_LEN,
 };
 use crate::vectors::proto;
-use crate::vectors::recompute::{check, check_message_keys, listed_keys};
+use crate::vectors::recompute::{check, listed_keys, ListedKeys};
 
 /// What the walk found the file to cover.
 pub(super) struct Coverage {
@@ -70,10 +70,10 @@ impl Walk<'_> {
                     let c = &v.channels[channel];
                     assert_eq!(self.names.of(&c.initiator), party);
                     take_draw(&mut draws, &c.ephemeral_secret, || {
-                        "create draws the ephemeral key".into()
+                        "create draws the ephemeral key EK_A".into()
                     });
-                    take_draw(&mut draws, &c.chains[0].ratchet_secret, || {
-                        "then the first ratchet key".into()
+                    take_draw(&mut draws, &c.kem_randomness, || {
+                        "then the ML-KEM encapsulation's randomness".into()
                     });
                     self.channels[channel].create();
                 }
@@ -152,7 +152,7 @@ impl Walk<'_> {
                         "step {step}: lost, never received"
                     );
                 }
-                Action::Encrypt => self.encrypt(party, e),
+                Action::Encrypt => self.encrypt(party, e, &mut draws),
                 Action::Decrypt => self.decrypt(step, e, &mut coverage),
             }
             assert!(draws.is_empty(), "step {step}: draws left over: {draws:?}");
@@ -421,7 +421,7 @@ impl Walk<'_> {
         self.check_sent(party, &e.sent, &expected, draws);
     }
 
-    fn encrypt(&mut self, party: usize, e: &TimelineEvent) {
+    fn encrypt(&mut self, party: usize, e: &TimelineEvent, draws: &mut VecDeque<String>) {
         let v = self.v;
         let index = e.group_message.expect("group_message");
         assert_eq!(
@@ -429,6 +429,10 @@ impl Walk<'_> {
             "group messages are listed in sending order"
         );
         self.sent_group_messages += 1;
+        // Every group message draws its salt, and nothing else.
+        take_draw(draws, &v.group_messages[index].salt, || {
+            format!("group message {index} draws its salt")
+        });
         let own = self.own[party]
             .clone()
             .expect("a member with a sender key sends");
@@ -477,10 +481,9 @@ impl Walk<'_> {
             "step {step}: the sender is in the reader's roster"
         );
         let (key, nonce) = (array::<32>(&m.aes_key), array::<12>(&m.nonce));
-        assert_eq!(
-            aes_gcm_open(&key, &nonce, &bytes(&m.header), &bytes(&m.ciphertext)),
-            Some(bytes(&m.plaintext))
-        );
+        let padded = aes_gcm_open(&key, &nonce, &bytes(&m.header), &bytes(&m.ciphertext))
+            .expect("the message opens");
+        assert_eq!(unpadded(&padded), Some(bytes(&m.plaintext)));
         // Coverage: a message read after a later one of its chain, and one of an old epoch
         // read after the sender's next epoch was installed.
         coverage.out_of_order |= v.timeline[..step].iter().any(|earlier| {
@@ -518,18 +521,20 @@ fn check_group_message(
         (own.epoch, own.iteration),
         "{what}: epoch and iteration"
     );
-    let (aes_key, nonce) = check_message_keys(
+    let salt = array::<MESSAGE_SALT_LEN>(&m.salt);
+    let (aes_key, nonce) = check_group_message_keys(
         &what,
         &listed_keys!(m),
         &own.chain_key,
         own.iteration,
-        GROUP_MESSAGE_INFO,
+        &salt,
     );
     let header = proto::GroupHeader {
         group_id: group_id.to_vec(),
         sender: sender_key.to_vec(),
         epoch: own.epoch,
         iteration: own.iteration,
+        salt: salt.to_vec(),
     }
     .encode_to_vec();
     check!(m.header, header, "{what}: header");
@@ -539,7 +544,13 @@ fn check_group_message(
         plaintext,
         "{what}: plaintext_utf8"
     );
-    let ciphertext = aes_gcm_seal(&aes_key, &nonce, &header, &plaintext);
+    let padded_plaintext = padded(&plaintext);
+    check!(
+        m.padded_plaintext,
+        padded_plaintext,
+        "{what}: padded_plaintext"
+    );
+    let ciphertext = aes_gcm_seal(&aes_key, &nonce, &header, &padded_plaintext);
     check!(m.ciphertext, ciphertext, "{what}: ciphertext");
     let input = group_signature_input(&header, &ciphertext);
     check!(m.signature_input, input, "{what}: signature_input");
@@ -553,4 +564,29 @@ fn check_group_message(
     }
     .encode_to_vec();
     check!(m.message, message, "{what}: message");
+}
+
+/// The keys of a group message `steps` KDF_CK steps into the chain that starts at
+/// `chain_key`, its AES key and nonce derived with the message's `salt`; returns the AES key
+/// and nonce.
+fn check_group_message_keys(
+    what: &str,
+    listed: &ListedKeys,
+    chain_key: &[u8; 32],
+    steps: u32,
+    salt: &[u8; MESSAGE_SALT_LEN],
+) -> ([u8; 32], [u8; 12]) {
+    let chain_key = chain_key_at(chain_key, steps);
+    check!(listed.chain_key, chain_key, "{what}: chain_key");
+    let (message_key, next_chain_key) = kdf_ck(&chain_key);
+    check!(listed.message_key, message_key, "{what}: message_key");
+    check!(
+        listed.next_chain_key,
+        next_chain_key,
+        "{what}: next_chain_key"
+    );
+    let (aes_key, nonce) = salted_message_aead(&message_key, salt, GROUP_MESSAGE_INFO);
+    check!(listed.aes_key, aes_key, "{what}: aes_key");
+    check!(listed.nonce, nonce, "{what}: nonce");
+    (aes_key, nonce)
 }

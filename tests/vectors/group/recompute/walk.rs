@@ -12,7 +12,9 @@ use crate::vectors::group::format::{ControlVector, EventVector, GroupVectors, Se
 use crate::vectors::json::{array, bytes};
 use crate::vectors::primitives::{chain_key_at, ed25519_public, GROUP_VERSION};
 use crate::vectors::proto;
-use crate::vectors::recompute::{check, check_channel_message, listed_channel_message};
+use crate::vectors::recompute::{
+    check, check_channel_message, listed_channel_message, Expected, Pad,
+};
 
 /// A member's sender key as the independent check tracks it.
 #[derive(Clone)]
@@ -218,7 +220,8 @@ impl Walk<'_> {
     }
 
     /// Checks the channel message `index`, the next one `from` sends to `to`, and records
-    /// it sent; a ratchet key draw is taken from `draws` when it starts a chain.
+    /// it sent; its draws are taken from `draws`: the ratchet key when it starts a chain,
+    /// then its salt.
     pub fn send_channel_message(
         &mut self,
         index: usize,
@@ -250,14 +253,21 @@ impl Walk<'_> {
                 format!("channel message {index}: a new chain draws its ratchet key")
             });
         }
+        take_draw(draws, &m.salt, || {
+            format!("channel message {index}: then its salt")
+        });
+        // Every member pads with the default setting.
         check_channel_message(
             &format!("channel message {index} on channel {channel}"),
             &listed_channel_message!(m),
             listed,
-            &position,
-            m.content_type,
+            &Expected {
+                position: &position,
+                content_type: m.content_type,
+                prekey: prekey.as_ref(),
+                padding: Pad::Padme,
+            },
             &view.associated_data,
-            prekey.as_ref(),
         );
     }
 
