@@ -140,6 +140,38 @@ fn main() {
         chain,
         ("ratchetkit", "Olm"),
     );
+    // Padding's share: the same chain work with Padmé (4 bytes added to 100) and with the
+    // single marker byte, in turns.
+    let mut minimal = established(&mut seeded);
+    minimal.alice.set_padding(ratchetkit::Padding::Minimal);
+    let mut other_rng = rand::rng();
+    let padding = interleave(
+        CHAIN_BATCH,
+        || {
+            timed(|| {
+                for _ in 0..CHAIN_BATCH {
+                    let message = pair.alice.encrypt(&mut rng, black_box(&PAYLOAD)).unwrap();
+                    black_box(pair.bob.decrypt(&message).unwrap());
+                }
+            })
+        },
+        || {
+            timed(|| {
+                for _ in 0..CHAIN_BATCH {
+                    let message = minimal
+                        .alice
+                        .encrypt(&mut other_rng, black_box(&PAYLOAD))
+                        .unwrap();
+                    black_box(minimal.bob.decrypt(&message).unwrap());
+                }
+            })
+        },
+    );
+    report(
+        "encrypt + decrypt 100 B: Padmé, minimal",
+        padding,
+        ("Padmé", "minimal"),
+    );
     let message = pair.alice.encrypt(&mut rng, &PAYLOAD).unwrap();
     pair.bob.decrypt(&message).unwrap();
     let olm_message = olm_wire(&olm.alice.encrypt(PAYLOAD).unwrap()).1;
