@@ -172,12 +172,13 @@ pub enum Error {
     #[error("this first message's channel was joined before: a replay")]
     ReplayedFirstMessage,
 
-    /// The prekey store remembers [`MAX_JOINS_PER_SIGNED_PREKEY`] channels joined with its
-    /// current signed prekey and no one-time prekey (to refuse replays of their first
-    /// messages), and that many have been: rotate the signed prekey
-    /// ([`PrekeyStore::rotate_signed_prekey`](crate::PrekeyStore::rotate_signed_prekey)),
-    /// publish new bundles, and publish one-time prekeys so that few joins need the
-    /// last-resort ones. Nothing changed.
+    /// The prekey store remembers [`MAX_JOINS_PER_SIGNED_PREKEY`] channels joined with a
+    /// signed prekey (to refuse replays of their first messages), and that many have been
+    /// joined with the one this first message names: rotate the signed prekey
+    /// ([`PrekeyStore::rotate_signed_prekey`](crate::PrekeyStore::rotate_signed_prekey))
+    /// and publish new bundles; rotate well before the limit
+    /// ([`PrekeyStore::signed_prekey_joins`](crate::PrekeyStore::signed_prekey_joins)).
+    /// Nothing changed.
     ///
     /// [`MAX_JOINS_PER_SIGNED_PREKEY`]: crate::limits::MAX_JOINS_PER_SIGNED_PREKEY
     #[error("the signed prekey has started as many channels as it may; rotate it")]

@@ -434,17 +434,56 @@ fn replayed_first_message_with_a_one_time_prekey_is_refused() {
     let mut s = common::setup(1531);
     let (_, [first, second]) = s.alice_starts(["first", "second"]);
     Channel::join(&s.bob, &mut s.store, &first).expect("join");
-    assert_eq!(
-        s.store.signed_prekey_joins(),
-        0,
-        "a one-time prekey was used"
-    );
+    // The signed prekey remembers every channel it started, a one-time prekey or not.
+    assert_eq!(s.store.signed_prekey_joins(), 1);
+    assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
     for message in [&first, &second] {
         assert_eq!(
             assert_join_refused(&s.bob, &mut s.store, message),
-            Error::UnknownOneTimePrekey { id: s.one_time_id }
+            Error::ReplayedFirstMessage
         );
     }
+}
+
+/// A creator that reuses its ephemeral key with another one-time prekey would start a
+/// second channel under the same channel id (the id hashes the identities and the
+/// ephemeral key): refused as a replay, so channel ids stay unique per store.
+#[test]
+fn a_second_channel_under_the_same_ephemeral_key_is_refused() {
+    let mut s = common::setup(1532);
+    let other_one_time = *s
+        .store
+        .one_time_prekey_ids()
+        .iter()
+        .find(|&&id| id != s.one_time_id)
+        .expect("a second one-time prekey");
+    let other_bundle = common::published_bundle(&s.store, &s.bob, Some(other_one_time));
+    // The ephemeral key is the first thing `create` draws: two creators from equal
+    // generator states share it.
+    let (mut one_rng, mut twin_rng) = (common::rng(99), common::rng(99));
+    let mut first_channel = Channel::create(&mut one_rng, &s.alice, &s.bundle).expect("create");
+    let mut second_channel =
+        Channel::create(&mut twin_rng, &s.alice, &other_bundle).expect("create");
+    assert_eq!(first_channel.id(), second_channel.id());
+    let first = first_channel
+        .encrypt(&mut one_rng, b"one")
+        .expect("encrypt");
+    let second = second_channel
+        .encrypt(&mut twin_rng, b"two")
+        .expect("encrypt");
+
+    Channel::join(&s.bob, &mut s.store, &first).expect("join");
+    let saved = s.store.to_bytes();
+    assert_eq!(
+        Channel::join(&s.bob, &mut s.store, &second).err(),
+        Some(Error::ReplayedFirstMessage)
+    );
+    assert_eq!(
+        *s.store.to_bytes(),
+        *saved,
+        "the other one-time prekey is kept"
+    );
+    assert!(s.store.one_time_prekey_ids().contains(&other_one_time));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -127,11 +127,12 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     bundle: &PrekeyBundle,
 ) -> Result<(HandshakeKeys, KemCiphertext)> {
     let signed_prekey = bundle.signed_prekey();
-    let mut dh = vec![
-        identity.agreement().agree(signed_prekey)?,
-        ephemeral.agree(&bundle.card().agreement_key())?,
-        ephemeral.agree(signed_prekey)?,
-    ];
+    // Room for DH4 from the start: growing the vector would free a buffer holding DH1..DH3
+    // without wiping it.
+    let mut dh = Vec::with_capacity(4);
+    dh.push(identity.agreement().agree(signed_prekey)?);
+    dh.push(ephemeral.agree(&bundle.card().agreement_key())?);
+    dh.push(ephemeral.agree(signed_prekey)?);
     let kem_prekey = match bundle.one_time_prekey() {
         Some(one_time) => {
             dh.push(ephemeral.agree(&one_time.key)?);
@@ -162,11 +163,10 @@ pub(crate) fn respond(
     prekeys: &UsedPrekeys<'_>,
     ciphertext: &KemCiphertext,
 ) -> Result<HandshakeKeys> {
-    let mut dh = vec![
-        prekeys.signed.agree(&initiator.agreement_key())?,
-        identity.agreement().agree(ephemeral_key)?,
-        prekeys.signed.agree(ephemeral_key)?,
-    ];
+    let mut dh = Vec::with_capacity(4);
+    dh.push(prekeys.signed.agree(&initiator.agreement_key())?);
+    dh.push(identity.agreement().agree(ephemeral_key)?);
+    dh.push(prekeys.signed.agree(ephemeral_key)?);
     if let Some(one_time) = prekeys.one_time {
         dh.push(one_time.agree(ephemeral_key)?);
     }

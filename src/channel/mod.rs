@@ -138,8 +138,7 @@ pub struct Channel {
 
 /// What [`Channel::join`] returns: the channel, the first message's plaintext (or group
 /// control), and the creator's verified card (check it against your directory before
-/// trusting the peer).
-#[derive(Debug)]
+/// trusting the peer). Its `Debug` leaves the plaintext out.
 pub struct Joined {
     /// The new channel.
     pub channel: Channel,
@@ -193,6 +192,17 @@ impl JoinedControl {
     }
 }
 
+impl core::fmt::Debug for Joined {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Joined")
+            .field("channel", &self.channel)
+            .field("plaintext_len", &self.plaintext.len())
+            .field("peer", &self.peer)
+            .field("group_control", &self.group_control)
+            .finish()
+    }
+}
+
 impl core::fmt::Debug for JoinedControl {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("JoinedControl")
@@ -238,9 +248,9 @@ impl Channel {
     }
 
     /// Joins the channel that `first_message` starts. Only once the message has
-    /// authenticated does the store change: the one-time prekey it used is consumed, or,
-    /// if it used none, the store remembers the channel so that a replay of its first
-    /// messages is refused. A forged message burns nothing.
+    /// authenticated does the store change: it remembers the channel (by its id, with the
+    /// signed prekey), so that a replay of its first messages is refused, and consumes the
+    /// one-time prekey it used, if any. A forged message burns nothing.
     ///
     /// If you already hold a channel with this peer, give later messages to
     /// [`Channel::decrypt`] instead: it recognizes duplicates of the first messages.
@@ -253,7 +263,7 @@ impl Channel {
     /// [`Error::ReplayedFirstMessage`] for a first message of a channel this signed
     /// prekey started before, [`Error::SignedPrekeyExhausted`] when the signed prekey has
     /// started [`MAX_JOINS_PER_SIGNED_PREKEY`](crate::limits::MAX_JOINS_PER_SIGNED_PREKEY)
-    /// channels without one-time prekeys, [`Error::InvalidLength`] for a KEM ciphertext of
+    /// channels, [`Error::InvalidLength`] for a KEM ciphertext of
     /// the wrong size, and every error of [`Channel::decrypt`]: any change to the prekey
     /// information in transit fails with [`Error::AuthenticationFailed`] or a card error.
     /// On error `prekeys` is unchanged.
@@ -270,9 +280,7 @@ impl Channel {
         let ephemeral_key = incoming.ratchet_key;
         let associated_data = handshake::associated_data(&peer, identity.card());
         let id = handshake::channel_id(&associated_data, &ephemeral_key);
-        if prekey.one_time_prekey_id.is_none() {
-            prekeys.check_join(prekey.signed_prekey_id, &id)?;
-        }
+        prekeys.check_join(prekey.signed_prekey_id, &id)?;
         let found = prekeys.find(prekey.signed_prekey_id, prekey.one_time_prekey_id)?;
         let keys = handshake::respond(
             identity,

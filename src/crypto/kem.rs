@@ -6,6 +6,10 @@
 //! used through its deterministic functions only: every random input comes from the
 //! caller's generator, so the crate keeps one `rand_core`.
 //!
+//! libcrux takes and returns its secrets by value (the seed, the encapsulation randomness,
+//! the expanded key, the shared secret), so copies of them are left on the stack, as with
+//! every by-value secret in Rust; none is left in freed heap memory (tests/freed_memory.rs).
+//!
 //! A decapsulation key is kept as its 64-byte seed (d || z of FIPS 203's
 //! `ML-KEM.KeyGen_internal`) and expanded when it is used: the seed is the whole secret,
 //! 64 bytes instead of 2,400 in a saved prekey store.

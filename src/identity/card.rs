@@ -108,36 +108,6 @@ pub struct Card {
     fingerprint: Fingerprint,
 }
 
-/// A parsed card whose self-signature is still to be verified: everything else
-/// [`Card::from_bytes`] checks has passed.
-pub(crate) struct UncheckedCard {
-    card: Card,
-    self_signature: [u8; SIGNATURE_LEN],
-}
-
-impl UncheckedCard {
-    /// The self-signature's check, for [`signature::verify_many`]; its failure is
-    /// `BadSignature { what: "card" }`, as [`Card::from_bytes`] reports it.
-    pub(crate) fn self_signature_check(&self) -> signature::Pending<'_> {
-        signature::Pending::new(
-            &self.card.signing_key,
-            CARD_SIGNATURE_CONTEXT,
-            &[&self.card.signed.content],
-            &self.self_signature,
-        )
-    }
-
-    /// The card, once [`UncheckedCard::self_signature_check`] has passed.
-    pub(crate) fn checked(self) -> Card {
-        self.card
-    }
-
-    /// The card's key, for the other signatures of the same batch.
-    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
-        &self.card.signing_key
-    }
-}
-
 impl Card {
     /// Builds and self-signs the card of an identity that replaces no other card.
     pub(crate) fn sign(
@@ -216,28 +186,6 @@ impl Card {
     /// [`Card::assemble`] and [`Card::with_signature`]) come through too, so the limits
     /// hold for them without a length check of their own.
     fn verify(signed: v1::SignedCard) -> Result<Self> {
-        let unchecked = Self::check_all_but_self_signature(signed)?;
-        signature::verify(
-            &unchecked.card.signing_key,
-            CARD_SIGNATURE_CONTEXT,
-            &[&unchecked.card.signed.content],
-            &unchecked.self_signature,
-            "card",
-        )?;
-        Ok(unchecked.card)
-    }
-
-    /// [`Card::from_bytes`] but for the self-signature, which the caller verifies in a
-    /// batch with others (a bundle's card and prekey signatures are all by the card's key):
-    /// see [`UncheckedCard::self_signature_check`].
-    pub(crate) fn from_bytes_unchecked(bytes: &[u8]) -> Result<UncheckedCard> {
-        if bytes.len() > MAX_CARD_LEN {
-            return Err(card_too_large());
-        }
-        Self::check_all_but_self_signature(wire::decode(bytes, "SignedCard")?)
-    }
-
-    fn check_all_but_self_signature(signed: v1::SignedCard) -> Result<UncheckedCard> {
         if signed.signatures.len() > MAX_CARD_SIGNATURES {
             return Err(Error::TooMany {
                 what: "SignedCard.signatures",
@@ -272,9 +220,13 @@ impl Card {
                 .find(|entry| entry.signer == signer)
                 .map(|entry| entry.signature.as_slice())
         };
-        let self_signature = fixed::<SIGNATURE_LEN>(
-            by(SELF_SIGNER).ok_or(Error::MissingSelfSignature)?,
-            "signature",
+        let self_signature = by(SELF_SIGNER).ok_or(Error::MissingSelfSignature)?;
+        signature::verify(
+            &signing_key,
+            CARD_SIGNATURE_CONTEXT,
+            &[&signed.content],
+            self_signature,
+            "card",
         )?;
         // The other signatures need a key the card does not hold (the replaced card's, an
         // app's): only their presence and length can be checked here.
@@ -290,17 +242,14 @@ impl Card {
             fixed::<SIGNATURE_LEN>(app, "app signature")?;
         }
 
-        Ok(UncheckedCard {
-            card: Self {
-                fingerprint: Fingerprint::of(&signed.content),
-                identity: content.identity,
-                signing_key,
-                agreement_key,
-                created_at: content.created_at,
-                previous_fingerprint,
-                signed,
-            },
-            self_signature,
+        Ok(Self {
+            fingerprint: Fingerprint::of(&signed.content),
+            identity: content.identity,
+            signing_key,
+            agreement_key,
+            created_at: content.created_at,
+            previous_fingerprint,
+            signed,
         })
     }
 

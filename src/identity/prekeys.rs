@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::{Card, Identity};
 use crate::crypto::agreement::{public_key, AgreementKeyPair};
 use crate::crypto::kem::{KemKeyPair, KemPublicKey, KEM_SEED_LEN};
-use crate::crypto::signature::{self, Pending, SIGNATURE_LEN};
+use crate::crypto::signature::{self, SIGNATURE_LEN};
 use crate::error::{Error, Result};
 use crate::storage::PrekeyStoreId;
 use crate::wire::{self, fixed, state, state_fixed, v1, SavedState};
@@ -25,12 +25,13 @@ pub const SIGNED_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/signed-prekey";
 /// ties it to its owner), and one signature covers both keys of the pair.
 pub const ONE_TIME_PREKEY_CONTEXT: &[u8] = b"ratchetkit/v2/one-time-prekey";
 
-/// Most channels a signed prekey may start without a one-time prekey: 10,000.
+/// Most channels a signed prekey may start, with or without one-time prekeys: 10,000.
 ///
 /// The store remembers each of them (16 bytes of its channel id, 160 KB at most per
 /// signed prekey) for as long as it holds the signed prekey, to refuse a replay of their
-/// first messages ([`Error::ReplayedFirstMessage`]). When a signed prekey has started this
-/// many, further joins with it and no one-time prekey fail with
+/// first messages ([`Error::ReplayedFirstMessage`]) and a second channel under the same
+/// id (a creator reusing its ephemeral key with another one-time prekey). When a signed
+/// prekey has started this many, further joins with it fail with
 /// [`Error::SignedPrekeyExhausted`] until it is rotated: a bound on the state, and on what
 /// a hostile contact opening channel after channel can make the store keep.
 pub const MAX_JOINS_PER_SIGNED_PREKEY: usize = 10_000;
@@ -100,7 +101,7 @@ impl Prekey {
     }
 }
 
-/// A signed prekey with the channels it started without a one-time prekey.
+/// A signed prekey with the channels it started.
 struct SignedPrekey {
     prekey: Prekey,
     /// The first [`JOINED_ID_LEN`] bytes of each such channel's id.
@@ -272,8 +273,8 @@ impl PrekeyStore {
         self.one_time.keys().copied().collect()
     }
 
-    /// How many channels the current signed prekey has started without a one-time prekey
-    /// (at most [`MAX_JOINS_PER_SIGNED_PREKEY`]): rotate it well before the limit.
+    /// How many channels the current signed prekey has started (at most
+    /// [`MAX_JOINS_PER_SIGNED_PREKEY`]): rotate it well before the limit.
     pub fn signed_prekey_joins(&self) -> usize {
         self.current.joined.len()
     }
@@ -364,11 +365,17 @@ impl PrekeyStore {
         })
     }
 
-    /// Refuses a join that would start `channel` again with the signed prekey `signed_id`
-    /// and no one-time prekey, or that the prekey may no longer make.
+    /// Refuses a join that would start `channel` again (with either signed prekey held,
+    /// with or without a one-time prekey), or that the signed prekey `signed_id` may no
+    /// longer make.
     pub(crate) fn check_join(&self, signed_id: u32, channel: &crate::ChannelId) -> Result<()> {
         let signed = self.signed(signed_id)?;
-        if signed.joined.contains(&joined_id(channel)) {
+        let id = joined_id(channel);
+        let joined_before = [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|held| held.joined.contains(&id));
+        if joined_before {
             return Err(Error::ReplayedFirstMessage);
         }
         if signed.joined.len() >= MAX_JOINS_PER_SIGNED_PREKEY {
@@ -377,28 +384,24 @@ impl PrekeyStore {
         Ok(())
     }
 
-    /// Records a channel joined with `prekeys` once its first message authenticated:
-    /// a one-time prekey is consumed, and without one the channel is remembered by the
-    /// signed prekey (after [`PrekeyStore::check_join`] allowed it).
+    /// Records a channel joined once its first message authenticated (after
+    /// [`PrekeyStore::check_join`] allowed it): the signed prekey remembers it, and the
+    /// one-time prekey it used, if any, is consumed.
     pub(crate) fn record_join(
         &mut self,
         signed_id: u32,
         one_time_id: Option<u32>,
         channel: &crate::ChannelId,
     ) {
-        match one_time_id {
-            Some(id) => {
-                self.one_time.remove(&id);
-            }
-            None => {
-                let signed = [Some(&mut self.current), self.previous.as_mut()]
-                    .into_iter()
-                    .flatten()
-                    .find(|signed| signed.prekey.id == signed_id);
-                if let Some(signed) = signed {
-                    signed.joined.insert(joined_id(channel));
-                }
-            }
+        if let Some(id) = one_time_id {
+            self.one_time.remove(&id);
+        }
+        let signed = [Some(&mut self.current), self.previous.as_mut()]
+            .into_iter()
+            .flatten()
+            .find(|signed| signed.prekey.id == signed_id);
+        if let Some(signed) = signed {
+            signed.joined.insert(joined_id(channel));
         }
     }
 
@@ -530,8 +533,7 @@ pub(crate) struct OneTimePublic {
 
 impl PrekeyBundle {
     /// Parses and verifies a bundle: its card's self-signature, and the signatures of its
-    /// signed prekey and one-time prekey by the card's key (checked together, by batch
-    /// verification).
+    /// signed prekey and one-time prekey by the card's key, each strictly.
     ///
     /// # Errors
     /// [`Error::Decode`], [`Error::InvalidLength`], [`Error::InvalidPublicKey`] for an
@@ -545,7 +547,7 @@ impl PrekeyBundle {
         if bundle.kem_prekey.is_empty() {
             return Err(Error::MissingKemPrekey);
         }
-        let card = Card::from_bytes_unchecked(&bundle.card)?;
+        let card = Card::from_bytes(&bundle.card)?;
         let signed_prekey = public_key(&bundle.signed_prekey, "signed prekey")?;
         let kem_prekey = KemPublicKey::from_bytes(&bundle.kem_prekey, "ML-KEM prekey")?;
         let signature =
@@ -582,20 +584,22 @@ impl PrekeyBundle {
             }
         };
 
-        // All the bundle's signatures are by the card's key: one batch checks them (about
-        // half the cost of checking them one by one).
-        let signed_id = bundle.signed_prekey_id.to_be_bytes();
-        let mut pending = vec![
-            card.self_signature_check(),
-            Pending::new(
-                card.verifying_key(),
-                SIGNED_PREKEY_CONTEXT,
-                &[&signed_id, &signed_prekey, kem_prekey.as_bytes()],
-                &signature,
-            ),
-        ];
+        // Each signature strictly, like every other: a batch would also take signatures
+        // off by a small-order point (which only the card's holder can make), and then
+        // this crate and a strict implementation would disagree about such a bundle.
+        signature::verify(
+            card.verifying_key(),
+            SIGNED_PREKEY_CONTEXT,
+            &[
+                &bundle.signed_prekey_id.to_be_bytes(),
+                &signed_prekey,
+                kem_prekey.as_bytes(),
+            ],
+            &signature,
+            "signed prekey",
+        )?;
         if let Some(one_time) = &one_time {
-            pending.push(Pending::new(
+            signature::verify(
                 card.verifying_key(),
                 ONE_TIME_PREKEY_CONTEXT,
                 &[
@@ -604,19 +608,12 @@ impl PrekeyBundle {
                     one_time.kem_key.as_bytes(),
                 ],
                 &one_time.signature,
-            ));
+                "one-time prekey",
+            )?;
         }
-        for (result, what) in signature::verify_many(&pending, "prekey").into_iter().zip([
-            "card",
-            "signed prekey",
-            "one-time prekey",
-        ]) {
-            result.map_err(|_| Error::BadSignature { what })?;
-        }
-        drop(pending);
 
         Ok(Self {
-            card: card.checked(),
+            card,
             signed_prekey_id: bundle.signed_prekey_id,
             signed_prekey,
             kem_prekey,
@@ -739,9 +736,9 @@ mod tests {
     use crate::Channel;
     use rand::SeedableRng;
 
-    /// A hostile contact can open channel after channel from a bundle without a one-time
-    /// prekey; the store remembers at most MAX_JOINS_PER_SIGNED_PREKEY of them, then
-    /// refuses such joins until the signed prekey is rotated, and stays loadable.
+    /// A hostile contact can open channel after channel from a bundle; the store remembers
+    /// at most MAX_JOINS_PER_SIGNED_PREKEY of them per signed prekey, then refuses joins
+    /// with it until it is rotated, and stays loadable.
     #[test]
     fn a_signed_prekey_that_started_the_most_channels_refuses_more_until_rotated() {
         let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(7);
@@ -769,14 +766,17 @@ mod tests {
         );
         assert_eq!(*store.to_bytes(), *saved);
 
-        // A one-time prekey still starts channels: its use is not recorded.
+        // With a one-time prekey too: the signed prekey's limit counts every channel.
         let ids = store.generate_one_time_prekeys(&mut rng, 1).unwrap();
         let with_one_time = store.bundle(&bob, Some(ids[0])).unwrap();
         let first = Channel::create(&mut rng, &alice, &with_one_time)
             .unwrap()
             .encrypt(&mut rng, b"hi")
             .unwrap();
-        assert!(Channel::join(&bob, &mut store, &first).is_ok());
+        assert_eq!(
+            Channel::join(&bob, &mut store, &first).err(),
+            Some(Error::SignedPrekeyExhausted)
+        );
 
         // After a rotation the new signed prekey starts channels again; messages made
         // from the old bundle are still refused while it is held.

@@ -169,18 +169,18 @@ impl Sim {
     }
 
     /// The first message `packet` that `to` has just joined from, given to `Channel::join`
-    /// again (as by an app that lost track of the channel, or an attacker replaying it): its
-    /// one-time prekey is gone, or without one the signed prekey remembers the channel, so
-    /// it is refused and the prekey store is unchanged.
+    /// again (as by an app that lost track of the channel, or an attacker replaying it): the
+    /// signed prekey remembers every channel it started (the replay check comes before the
+    /// one-time prekey is looked up), so it is refused and the prekey store is unchanged.
     fn assert_replay_refused(&mut self, to: usize, packet: &Packet, context: &Context) {
-        let prekey = v1::ChannelMessage::decode(&*packet.bytes)
-            .ok()
-            .and_then(|message| message.prekey)
-            .expect("a first message carries prekey information");
-        let expected = match prekey.one_time_prekey_id {
-            Some(id) => Error::UnknownOneTimePrekey { id },
-            None => Error::ReplayedFirstMessage,
-        };
+        assert!(
+            v1::ChannelMessage::decode(&*packet.bytes)
+                .ok()
+                .and_then(|message| message.prekey)
+                .is_some(),
+            "a first message carries prekey information"
+        );
+        let expected = Error::ReplayedFirstMessage;
         let party = &mut self.parties[to];
         let before = party.prekeys.to_bytes();
         let replay = Channel::join(&party.identity, &mut party.prekeys, &packet.bytes);
