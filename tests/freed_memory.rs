@@ -197,6 +197,9 @@ fn count_found<const N: usize>(haystack: &[u8], needles: &[[u8; N]]) -> usize {
 struct Keys {
     message: Vec<[u8; 32]>,
     chain: Vec<[u8; 32]>,
+    /// A channel start's secrets: its four X25519 outputs, the ML-KEM shared secret, the
+    /// first root key.
+    start: Vec<[u8; 32]>,
 }
 
 impl Keys {
@@ -204,6 +207,7 @@ impl Keys {
         Self {
             message: Vec::with_capacity(capacity),
             chain: Vec::with_capacity(2 * capacity),
+            start: Vec::with_capacity(START_SECRETS),
         }
     }
 
@@ -228,6 +232,9 @@ impl Keys {
 }
 
 // ---- A channel, with its message keys from a model on the primitives ------------------
+
+/// The secrets of a start with a one-time prekey: DH1..DH4, the KEM secret, the root key.
+const START_SECRETS: usize = 6;
 
 const PLAINTEXT: &[u8] = b"a message";
 
@@ -383,19 +390,22 @@ struct Conversation {
 }
 
 impl Conversation {
-    /// Alice starts a channel to Bob (no one-time prekey) and Bob joins from her first
+    /// Alice starts a channel to Bob with a one-time prekey and Bob joins from her first
     /// message. The start, from the recorded private keys: RK || CK = HKDF(32 zero bytes,
-    /// 0xFF * 32 || DH1 || DH2 || DH3 || SS, PQXDH_INFO), Alice's first chain under her
-    /// ephemeral key with CK.
-    fn start(keys: Keys) -> Self {
+    /// 0xFF * 32 || DH1 || DH2 || DH3 || DH4 || SS, PQXDH_INFO), Alice's first chain under
+    /// her ephemeral key with CK. The start's secrets are searched for too.
+    fn start(mut keys: Keys) -> Self {
         let mut rng = RecordingRng::new(*b"ratchetkit/tests/freed-memory/02");
         let alice = Identity::generate_at(&mut rng, "alice", common::CREATED_AT).unwrap();
         let [_, alice_agreement] = rng.take("alice", [32, 32]);
         let bob = Identity::generate_at(&mut rng, "bob", common::CREATED_AT).unwrap();
         let [_, bob_agreement] = rng.take("bob", [32, 32]);
         let mut bob_prekeys = PrekeyStore::new(&mut rng);
-        let [signed_prekey, kem_seed] = rng.take("PrekeyStore::new", [32, KEM_SEED_LEN]);
-        let bundle = bob_prekeys.bundle(&bob, None).unwrap();
+        let [signed_prekey, _] = rng.take("PrekeyStore::new", [32, KEM_SEED_LEN]);
+        let one_time_ids = bob_prekeys.generate_one_time_prekeys(&mut rng, 1).unwrap();
+        let [one_time_prekey, kem_seed] =
+            rng.take("PrekeyStore::generate_one_time_prekeys", [32, KEM_SEED_LEN]);
+        let bundle = bob_prekeys.bundle(&bob, Some(one_time_ids[0])).unwrap();
         let alice_channel = Channel::create(&mut rng, &alice, &bundle).unwrap();
         let [ephemeral, kem_randomness] = rng.take("Channel::create", [32, 32]);
 
@@ -404,15 +414,23 @@ impl Conversation {
         let kem_pair = mlkem768::generate_key_pair(kem_seed.try_into().expect("64 bytes"));
         let (kem_ciphertext, kem_secret) =
             mlkem768::encapsulate(kem_pair.public_key(), array32(&kem_randomness));
-        let ikm = [
-            [0xFF; 32],
+        let secrets = [
             x25519(&alice_agreement, &signed_prekey_public),
             x25519(&ephemeral, &x25519_public(&array32(&bob_agreement))),
             x25519(&ephemeral, &signed_prekey_public),
+            x25519(&ephemeral, &x25519_public(&array32(&one_time_prekey))),
             kem_secret,
-        ]
-        .concat();
+        ];
+        // The model's own copy is wiped too: only the library's are searched for.
+        let mut ikm = zeroize::Zeroizing::new(Vec::with_capacity(32 * (1 + secrets.len())));
+        ikm.extend_from_slice(&[0xFF; 32]);
+        for secret in &secrets {
+            ikm.extend_from_slice(secret);
+        }
         let (root_key, chain_key) = split(&hkdf::<64>(&[0; 32], &ikm, PQXDH_INFO));
+        keys.start.extend(secrets);
+        keys.start.push(root_key);
+        assert_eq!(keys.start.len(), START_SECRETS);
         let associated_data = [
             alice.card().signing_key(),
             alice.card().agreement_key(),
@@ -797,6 +815,7 @@ fn no_used_key_or_argon2_block_survives_in_freed_memory() {
         ("channel chain keys", &channel_keys.chain),
         ("group message keys", &group_keys.message),
         ("group chain keys", &group_keys.chain),
+        ("channel start secrets", &channel_keys.start),
     ] {
         let found = count_found(freed, keys);
         println!("{what}: {} searched, {found} found", keys.len());
