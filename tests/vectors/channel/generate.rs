@@ -81,12 +81,12 @@ encapsulation, HKDF info ratchetkit/v2/pqxdh, giving the first root key and the 
 first chain key, under its ephemeral key). Channel 0, alice to bob with a one-time prekey: a \
 Double Ratchet conversation of 12 messages in both directions on 6 sending chains (one message \
 delivered after a later one of its own chain, one after the sender's next ratchet step). \
-Channel 1, carol to bob without a one-time prekey (the replay guard records it): bob joins \
-from carol's second message, then replies with minimal padding. Every message carries a \
-random 16-byte salt (the HKDF salt of its AES key and nonce) and a padded plaintext; the \
-associated data of the creator's first-chain messages holds the hash of their prekey \
-information. Every private key and random input is listed, and every derived value: \
-recompute them all. Then rejected inputs (tampered, replayed, non-canonical, with changed \
+Channel 1, carol to bob without a one-time prekey: bob joins from carol's second message, \
+then replies with minimal padding. Bob's replay guard records both channels (every join, with \
+or without a one-time prekey). Every message carries a random 16-byte salt (the HKDF salt of \
+its AES key and nonce) and a padded plaintext; the associated data of the creator's \
+first-chain messages holds the hash of their prekey information. Every private key and \
+random input is listed, and every derived value: recompute them all. Then rejected inputs (tampered, replayed, non-canonical, with changed \
 prekey information, unpadded), each with the point of the timeline where it is given, the \
 error it must give and nothing changed. All byte strings are lowercase hex; the protocol \
 strings are ASCII. Field by field documentation: tests/vectors/README.md. Regenerate with \
@@ -272,20 +272,17 @@ impl Conversation {
             let joined = self.sides.join(channel, &bytes).expect("Channel::join");
             assert_eq!(joined, plaintext.as_bytes());
             let store = &self.sides.bob_prekeys;
-            match self.channels[channel].vector.one_time_prekey_id {
-                Some(id) => {
-                    assert!(
-                        !store.one_time_prekey_ids().contains(&id),
-                        "joining consumes the one-time prekey"
-                    );
-                    assert_eq!(store.signed_prekey_joins(), joins);
-                }
-                None => assert_eq!(
-                    store.signed_prekey_joins(),
-                    joins + 1,
-                    "a join without a one-time prekey is recorded"
-                ),
+            if let Some(id) = self.channels[channel].vector.one_time_prekey_id {
+                assert!(
+                    !store.one_time_prekey_ids().contains(&id),
+                    "joining consumes the one-time prekey"
+                );
             }
+            assert_eq!(
+                store.signed_prekey_joins(),
+                joins + 1,
+                "every join is recorded, with or without a one-time prekey"
+            );
             Action::Join
         };
         self.channels[channel].model.receive(party.name(), chain);

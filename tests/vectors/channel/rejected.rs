@@ -4,7 +4,7 @@
 //! section 5's parsing and receiving steps for `Channel::decrypt`, section 4's joining steps
 //! (with the state of bob's prekey store at that point) for `Channel::join`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 
@@ -32,10 +32,20 @@ const JOINED_ID_LEN: usize = 16;
 /// What an input gets: `Ok` if it would be accepted, else the name of the error.
 type Outcome = Result<(), &'static str>;
 
-/// Bob's prekey store as the timeline leaves it: the one-time prekeys joins consumed, and
-/// the channels the signed prekey started without one (the replay guard).
+/// Bob's prekey store as the timeline leaves it (section 4's commit step after every
+/// join): the one-time prekeys joins consumed, and the replay guard, per signed prekey.
 pub struct Store<'a> {
     v: &'a Vectors,
+}
+
+/// What the store holds at one point of the timeline.
+struct StoreAt {
+    /// The ids of the one-time prekeys consumed.
+    consumed: BTreeSet<u32>,
+    /// Per signed prekey held (by id), its set of joined channels: the first
+    /// [`JOINED_ID_LEN`] bytes of the id of every channel joined with it, with or without
+    /// a one-time prekey.
+    joined: BTreeMap<u32, BTreeSet<Vec<u8>>>,
 }
 
 impl<'a> Store<'a> {
@@ -43,22 +53,22 @@ impl<'a> Store<'a> {
         Self { v }
     }
 
-    /// After the events `happened`: (consumed one-time prekey ids, replay guard entries).
-    fn at(&self, happened: &[Event]) -> (BTreeSet<u32>, BTreeSet<Vec<u8>>) {
+    /// After the events `happened`. Bob never rotates his signed prekey here: it is the one
+    /// signed prekey held.
+    fn at(&self, happened: &[Event]) -> StoreAt {
         let mut consumed = BTreeSet::new();
-        let mut joined = BTreeSet::new();
+        let mut joined = BTreeMap::from([(self.v.prekeys.signed_prekey.id, BTreeSet::new())]);
         for e in happened.iter().filter(|e| e.action == Action::Join) {
             let c = &self.v.channels[e.channel];
-            match c.one_time_prekey_id {
-                Some(id) => {
-                    consumed.insert(id);
-                }
-                None => {
-                    joined.insert(bytes(&c.channel_id)[..JOINED_ID_LEN].to_vec());
-                }
+            joined
+                .get_mut(&c.signed_prekey_id)
+                .expect("the channels name a signed prekey bob holds")
+                .insert(bytes(&c.channel_id)[..JOINED_ID_LEN].to_vec());
+            if let Some(id) = c.one_time_prekey_id {
+                consumed.insert(id);
             }
         }
-        (consumed, joined)
+        StoreAt { consumed, joined }
     }
 }
 
@@ -155,8 +165,7 @@ fn import_card(card: &[u8]) -> Result<([u8; 32], [u8; 32]), &'static str> {
 }
 
 /// `Channel::join` by bob, section 4's steps in order, with his store as `store` leaves it.
-fn join_outcome(v: &Vectors, input: &[u8], store: (&BTreeSet<u32>, &BTreeSet<Vec<u8>>)) -> Outcome {
-    let (consumed, joined) = store;
+fn join_outcome(v: &Vectors, input: &[u8], store: &StoreAt) -> Outcome {
     let parsed = parse(input)?;
     let prekey = parsed.message.prekey.as_ref().ok_or("NotAPrekeyMessage")?;
     let (signing_key, agreement_key) = import_card(&prekey.initiator_card)?;
@@ -169,28 +178,34 @@ fn join_outcome(v: &Vectors, input: &[u8], store: (&BTreeSet<u32>, &BTreeSet<Vec
         [&bytes(&bob.signing_public), &bytes(&bob.agreement_public)],
     );
     let id = channel_id(&ad, &parsed.ratchet_key);
+    // The replay guard, at every join: the named signed prekey, then the joined sets of
+    // every signed prekey held, then the named one's count.
+    let named = store
+        .joined
+        .get(&prekey.signed_prekey_id)
+        .ok_or("UnknownSignedPrekey")?;
+    if store
+        .joined
+        .values()
+        .any(|joined| joined.contains(&id[..JOINED_ID_LEN]))
+    {
+        return Err("ReplayedFirstMessage");
+    }
+    if named.len() >= MAX_JOINS_PER_SIGNED_PREKEY {
+        return Err("SignedPrekeyExhausted");
+    }
+    // The prekeys named.
     let signed = &v.prekeys.signed_prekey;
-    if prekey.one_time_prekey_id.is_none() {
-        // The replay guard.
-        if prekey.signed_prekey_id != signed.id {
-            return Err("UnknownSignedPrekey");
-        }
-        if joined.contains(&id[..JOINED_ID_LEN]) {
-            return Err("ReplayedFirstMessage");
-        }
-        if joined.len() >= MAX_JOINS_PER_SIGNED_PREKEY {
-            return Err("SignedPrekeyExhausted");
-        }
-    }
-    if prekey.signed_prekey_id != signed.id {
-        return Err("UnknownSignedPrekey");
-    }
+    assert_eq!(
+        prekey.signed_prekey_id, signed.id,
+        "the one signed prekey held"
+    );
     let one_time = match prekey.one_time_prekey_id {
         Some(id) => Some(
             v.prekeys
                 .one_time_prekeys
                 .iter()
-                .find(|p| p.id == id && !consumed.contains(&id))
+                .find(|p| p.id == id && !store.consumed.contains(&id))
                 .ok_or("UnknownOneTimePrekey")?,
         ),
         None => None,
@@ -345,12 +360,15 @@ pub fn check_rejected(v: &Vectors, r: &RejectedVector, starts: &[Start], store: 
         r.party, base.receiver,
         "{what}: given to the message's receiver"
     );
-    assert_eq!(
-        input == original,
-        matches!(
-            r.expected_error.as_str(),
-            "Duplicate" | "UnknownOneTimePrekey" | "NotAPrekeyMessage" | "ReplayedFirstMessage"
-        ),
+    // Only replays are the listed message itself; a replayed first message may also come
+    // changed (the channel id is the identities' and the ephemeral key's alone).
+    let replay_only = matches!(r.expected_error.as_str(), "Duplicate" | "NotAPrekeyMessage");
+    assert!(
+        if input == original {
+            replay_only || r.expected_error == "ReplayedFirstMessage"
+        } else {
+            !replay_only
+        },
         "{what}: only replays are the listed message itself"
     );
     let channel = &v.channels[r.channel];
@@ -360,8 +378,7 @@ pub fn check_rejected(v: &Vectors, r: &RejectedVector, starts: &[Start], store: 
                 r.party, channel.responder,
                 "{what}: only the responder joins"
             );
-            let (consumed, joined) = store.at(happened);
-            join_outcome(v, &input, (&consumed, &joined))
+            join_outcome(v, &input, &store.at(happened))
         }
         RejectedAction::Decrypt => {
             assert!(

@@ -50,7 +50,10 @@ pub const SCRIPT: &[Step] = &[
     ),
     Step::Deliver(
         0,
-        Some("Bob joins from Alice's first message; the one-time prekey is consumed"),
+        Some(
+            "Bob joins from Alice's first message; the one-time prekey is consumed, and his \
+             store records the channel (its id's first 16 bytes) against a replay",
+        ),
     ),
     Step::Deliver(
         2,
@@ -128,9 +131,8 @@ pub const SCRIPT: &[Step] = &[
     Step::Deliver(
         13,
         Some(
-            "Bob joins from Carol's second message, keeping the key of her first; without a \
-             one-time prekey, his store records the channel (its id's first 16 bytes) against \
-             a replay",
+            "Bob joins from Carol's second message, keeping the key of her first; as at every \
+             join, his store records the channel (its id's first 16 bytes) against a replay",
         ),
     ),
     Step::Deliver(
@@ -269,6 +271,12 @@ pub const REJECTED: &[Rejects] = &[
                  tag fails, and prekey 2 is not consumed",
             ),
             (
+                Tamper::PrekeyOneTimePrekeyId(Some(9)),
+                "UnknownOneTimePrekey",
+                "message 0 naming one-time prekey 9, which Bob's store never had: the lookup \
+                 fails before any key is derived",
+            ),
+            (
                 Tamper::PrekeyEphemeralKeyField,
                 "Decode",
                 "message 0 whose prekey information has a field 2 (version 1's ephemeral key): \
@@ -287,11 +295,28 @@ pub const REJECTED: &[Rejects] = &[
         party: Bob,
         action: Join,
         message: 0,
-        inputs: &[(
-            Tamper::Replay,
-            "UnknownOneTimePrekey",
-            "message 0 again: its one-time prekey was consumed by the join",
-        )],
+        inputs: &[
+            (
+                Tamper::Replay,
+                "ReplayedFirstMessage",
+                "message 0 again: the join recorded its channel with the signed prekey, as \
+                 every join does (and consumed its one-time prekey)",
+            ),
+            (
+                Tamper::PrekeyOneTimePrekeyId(Some(2)),
+                "ReplayedFirstMessage",
+                "message 0 naming one-time prekey 2, which Bob still holds: the same ephemeral \
+                 key, so the same channel id, already recorded: refused before the prekeys are \
+                 looked up, as is a creator reusing its ephemeral key with another one-time \
+                 prekey",
+            ),
+            (
+                Tamper::PrekeySignedPrekeyId(9),
+                "UnknownSignedPrekey",
+                "message 0 naming signed prekey 9 after the join: the replay guard looks up the \
+                 named signed prekey before the joined channels",
+            ),
+        ],
     },
     Rejects {
         after_step: 4,
@@ -495,8 +520,7 @@ pub const REJECTED: &[Rejects] = &[
         inputs: &[(
             Tamper::Replay,
             "ReplayedFirstMessage",
-            "message 13 again: the channel it starts was joined without a one-time prekey, \
-             and the store remembers it",
+            "message 13 again: the channel it starts was joined, and the store remembers it",
         )],
     },
     Rejects {
