@@ -301,21 +301,6 @@ fn primitives(c: &mut Criterion) {
     });
 
     group.throughput(Throughput::Elements(1));
-    // A bundle's three signatures (card, signed prekey, one-time prekey) by one key, over
-    // messages of a bundle's sizes, checked in one batch as `PrekeyBundle::from_bytes` does.
-    let bundle_messages: Vec<Vec<u8>> = [200, 1250, 1250]
-        .iter()
-        .map(|&len| vec![0x5a_u8; len])
-        .collect();
-    let bundle_signatures: Vec<_> = bundle_messages.iter().map(|m| signing.sign(m)).collect();
-    let bundle_slices: Vec<&[u8]> = bundle_messages.iter().map(Vec::as_slice).collect();
-    let bundle_keys = [verifying; 3];
-    group.bench_function("ed25519_verify_batch_3_bundle", |b| {
-        b.iter(|| {
-            ed25519_dalek::verify_batch(black_box(&bundle_slices), &bundle_signatures, &bundle_keys)
-                .unwrap()
-        })
-    });
     // ML-KEM-768 as a channel's start uses it: the creator checks the bundle's key and
     // encapsulates; the joiner expands its key pair from the seed and decapsulates.
     let kem = libcrux_ml_kem::mlkem768::generate_key_pair([7; 64]);

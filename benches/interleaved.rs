@@ -268,23 +268,6 @@ fn primitives(seeded: &mut ChaCha20Rng, setup_us: f64) {
         verify,
         ("verify", "X25519 DH"),
     );
-    let signatures = [signature; 3];
-    let keys = [verifying; 3];
-    let messages: [&[u8]; 3] = [&signed; 3];
-    let batch = interleave(
-        1,
-        || {
-            timed(|| {
-                ed25519_dalek::verify_batch(black_box(&messages), &signatures, &keys).unwrap();
-            })
-        },
-        dh,
-    );
-    report(
-        "Ed25519 batch of 3, 1,300 B each",
-        batch,
-        ("batch", "X25519 DH"),
-    );
     let dh_us = encaps.1;
     println!(
         "setup in X25519 DH of this run: {:.1} (X25519 DH {:.1} µs)",

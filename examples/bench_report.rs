@@ -116,7 +116,6 @@ fn main() {
     // What ratchetkit's strict verification costs: the equation, plus byte comparisons.
     let verify = p("ed25519_verify_201B");
     let batch_verify = p("ed25519_verify_batch_256x201B").map(|ns| ns / 256.0);
-    let bundle_verify = p("ed25519_verify_batch_3_bundle");
     let encapsulate = p("mlkem768_encapsulate");
     let decapsulate = p("mlkem768_expand_decapsulate");
     let hmac = p("hmac_sha256_1B");
@@ -139,12 +138,11 @@ fn main() {
             vodozemac: get("compare_setup", "vodozemac"),
             unit: Unit::Time,
             floor: Some((
-                "8 DH + keygen + bundle batch of 3 + verify + ML-KEM encaps + decaps",
+                "8 DH + keygen + 4 verify + ML-KEM encaps + decaps",
                 sum(&[
                     (8.0, dh),
                     (1.0, keygen),
-                    (1.0, bundle_verify),
-                    (1.0, verify),
+                    (4.0, verify),
                     (1.0, encapsulate),
                     (1.0, decapsulate),
                 ]),
@@ -300,10 +298,6 @@ fn main() {
         ),
         ("Ed25519 verify, 201 B (the equation alone)", verify),
         ("Ed25519 batch verify, per signature in 256", batch_verify),
-        (
-            "Ed25519 batch verify of a bundle's 3 signatures (200 + 2 x 1,250 B)",
-            bundle_verify,
-        ),
         ("ML-KEM-768 key check + encapsulation", encapsulate),
         ("ML-KEM-768 key expansion + decapsulation", decapsulate),
         ("HMAC-SHA256, 32 B key, 1 B", hmac),
