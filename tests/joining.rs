@@ -80,10 +80,11 @@ fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
     assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
     assert_eq!(s.store.one_time_prekey_ids().len(), 1);
 
-    // The used prekey cannot start another channel: neither a replay nor a later message.
-    let used = Error::UnknownOneTimePrekey { id: s.one_time_id };
-    assert_join_fails(&mut s, &first, used.clone());
-    assert_join_fails(&mut s, &second, used);
+    // The channel cannot start again: neither a replay nor a later message of its first
+    // chain (the signed prekey remembers the channel before the one-time prekey, now gone,
+    // is even looked up).
+    assert_join_fails(&mut s, &first, Error::ReplayedFirstMessage);
+    assert_join_fails(&mut s, &second, Error::ReplayedFirstMessage);
     let mut bob_channel = joined.channel;
     assert_decrypts(&mut bob_channel, &second, b"second");
 }

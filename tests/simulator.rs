@@ -21,8 +21,8 @@
 //!   with `Group::join_control` / `receive_control`, keeping it to retry if it waits).
 //!   Parties then send messages both ways, mostly a few in a row in the same direction.
 //!   Right after each join the app gives the same first message to `Channel::join` again,
-//!   which must refuse it (`ReplayedFirstMessage` without a one-time prekey, or
-//!   `UnknownOneTimePrekey`) and leave the prekey store unchanged.
+//!   which must refuse it (`ReplayedFirstMessage`, with or without a one-time prekey) and
+//!   leave the prekey store unchanged.
 //! - **Groups** (group protocol version 2). At the very first step, before any channel is
 //!   established, party 0 creates a group with 1 and 2, and party 3 one with 4 and 0;
 //!   party 3 has no channel to 0 yet (`ChannelNeeded`: the welcome waits in the group until

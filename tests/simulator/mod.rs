@@ -80,7 +80,7 @@ pub struct Stats {
     pub control_processed: u64,
     pub joins: u64,
     /// First messages given to `Channel::join` again right after they joined, and refused
-    /// (`ReplayedFirstMessage`, or `UnknownOneTimePrekey` for a used one-time prekey).
+    /// (`ReplayedFirstMessage`).
     pub replays_refused: u64,
     /// Genuine inputs rejected as the model predicted, by error.
     pub rejected: BTreeMap<String, u64>,
