@@ -736,6 +736,16 @@ mod tests {
     use crate::Channel;
     use rand::SeedableRng;
 
+    /// A first message to the owner of `bundle`.
+    fn first_message(
+        rng: &mut rand::rngs::ChaCha20Rng,
+        alice: &Identity,
+        bundle: &PrekeyBundle,
+    ) -> Vec<u8> {
+        let mut channel = Channel::create(rng, alice, bundle).unwrap();
+        channel.encrypt(rng, b"hi").unwrap()
+    }
+
     /// A hostile contact can open channel after channel from a bundle; the store remembers
     /// at most MAX_JOINS_PER_SIGNED_PREKEY of them per signed prekey, then refuses joins
     /// with it until it is rotated, and stays loadable.
@@ -756,10 +766,7 @@ mod tests {
         assert_eq!(store.signed_prekey_joins(), MAX_JOINS_PER_SIGNED_PREKEY);
 
         let bundle = store.bundle(&bob, None).unwrap();
-        let first = Channel::create(&mut rng, &alice, &bundle)
-            .unwrap()
-            .encrypt(&mut rng, b"hi")
-            .unwrap();
+        let first = first_message(&mut rng, &alice, &bundle);
         assert_eq!(
             Channel::join(&bob, &mut store, &first).err(),
             Some(Error::SignedPrekeyExhausted)
@@ -769,10 +776,7 @@ mod tests {
         // With a one-time prekey too: the signed prekey's limit counts every channel.
         let ids = store.generate_one_time_prekeys(&mut rng, 1).unwrap();
         let with_one_time = store.bundle(&bob, Some(ids[0])).unwrap();
-        let first = Channel::create(&mut rng, &alice, &with_one_time)
-            .unwrap()
-            .encrypt(&mut rng, b"hi")
-            .unwrap();
+        let first = first_message(&mut rng, &alice, &with_one_time);
         assert_eq!(
             Channel::join(&bob, &mut store, &first).err(),
             Some(Error::SignedPrekeyExhausted)
@@ -781,19 +785,13 @@ mod tests {
         // After a rotation the new signed prekey starts channels again; messages made
         // from the old bundle are still refused while it is held.
         store.rotate_signed_prekey(&mut rng);
-        let old = Channel::create(&mut rng, &alice, &bundle)
-            .unwrap()
-            .encrypt(&mut rng, b"hi")
-            .unwrap();
+        let old = first_message(&mut rng, &alice, &bundle);
         assert_eq!(
             Channel::join(&bob, &mut store, &old).err(),
             Some(Error::SignedPrekeyExhausted)
         );
         let fresh = store.bundle(&bob, None).unwrap();
-        let first = Channel::create(&mut rng, &alice, &fresh)
-            .unwrap()
-            .encrypt(&mut rng, b"hi")
-            .unwrap();
+        let first = first_message(&mut rng, &alice, &fresh);
         assert!(Channel::join(&bob, &mut store, &first).is_ok());
         assert_eq!(store.signed_prekey_joins(), 1);
     }
