@@ -1,4 +1,4 @@
-//! Channel benchmarks: `cargo bench --bench channel`.
+//! Channel benchmarks: `cargo bench -p ratchetkit-benches --bench channel`.
 //!
 //! Besides timings it prints the serialized size of an established channel, the figure the
 //! README reports next to them.

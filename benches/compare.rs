@@ -1,6 +1,7 @@
 //! ratchetkit side by side with vodozemac (Olm and Megolm), and the primitives both are
-//! made of: `cargo bench --bench compare`, then `cargo run --release --example
-//! bench_report` for the table (operation, ratchetkit, vodozemac, ratio, target).
+//! made of: `cargo bench -p ratchetkit-benches --bench compare`, then
+//! `cargo run -p ratchetkit-benches --release --example bench_report` for the table
+//! (operation, ratchetkit, vodozemac, ratio, target).
 //!
 //! Both crates do the same work in each pair of benchmarks, messages included as bytes
 //! (encoded by the sender, parsed by the receiver), on the same X25519/Ed25519

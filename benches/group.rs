@@ -1,4 +1,4 @@
-//! Group benchmarks: `cargo bench --bench group`.
+//! Group benchmarks: `cargo bench -p ratchetkit-benches --bench group`.
 //!
 //! - `group/message`: encrypting and decrypting one 100-byte group message, next to one
 //!   Ed25519 sign and one strict verify of as many bytes as a group message signs (the
@@ -8,7 +8,8 @@
 //!   as the total work of all members until every control message has been processed
 //!   (for removal with the remaining members as throughput, so criterion also reports it
 //!   per remaining member), and, for removal, the share of the busiest remaining member
-//!   (target: under 15 ms at 100). `cargo bench --bench group -- "one remaining member/100"`
+//!   (target: under 15 ms at 100).
+//!   `cargo bench -p ratchetkit-benches --bench group -- "one remaining member/100"`
 //!   runs just that figure (the worlds of every size are still built first).
 //!
 //! The membership worlds (every pair of members with an established channel) take a few
@@ -185,7 +186,7 @@ fn membership(c: &mut Criterion) {
                             let received = group
                                 .receive(&mut rng, channels, &people.keys[*from], message)
                                 .unwrap();
-                            sent += received.outgoing.len();
+                            sent += received.outgoing().len();
                         }
                         assert_eq!(sent, size - 2);
                     },

@@ -1,4 +1,4 @@
-//! How costs grow: `cargo bench --bench growth`.
+//! How costs grow: `cargo bench -p ratchetkit-benches --bench growth`.
 //!
 //! - `growth_skipped_keys`: decrypting with 0, 100 and 1,000 skipped message keys stored,
 //!   on a channel and in a group: a late message whose key is stored (looked up and

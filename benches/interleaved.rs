@@ -1,5 +1,5 @@
 //! ratchetkit and vodozemac's Olm measured in turns, on this thread's CPU time:
-//! `cargo bench --bench interleaved` (about a minute).
+//! `cargo bench -p ratchetkit-benches --bench interleaved` (about a minute).
 //!
 //! On a shared machine wall-clock times drift by 10-30% between runs, and criterion
 //! measures each library in its own stretch of time, so a ratio of two criterion figures
@@ -82,7 +82,7 @@ fn report(what: &str, (a, b, ratio): (f64, f64, f64), names: (&str, &str)) {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this once, quickly.
     if !std::env::args().any(|arg| arg == "--bench") {
-        println!("interleaved: run with `cargo bench --bench interleaved`");
+        println!("interleaved: run with `cargo bench -p ratchetkit-benches --bench interleaved`");
         return;
     }
     let mut seeded = ChaCha20Rng::seed_from_u64(11);

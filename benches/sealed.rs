@@ -1,4 +1,4 @@
-//! Sealed message and stream benchmarks: `cargo bench --bench sealed`.
+//! Sealed message and stream benchmarks: `cargo bench -p ratchetkit-benches --bench sealed`.
 //!
 //! `seal` and `open` of 1 KiB for 1, 10, 100 and 1,000 recipients (the opening recipient
 //! is the last listed, the worst case for finding its entry), and the throughput of

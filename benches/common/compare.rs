@@ -130,8 +130,8 @@ pub fn ratchetkit_setup(
     let mut outbound = ratchetkit::Channel::create(rng, alice, &bundle).unwrap();
     let first = outbound.encrypt(rng, b"hello").unwrap();
     let joined = ratchetkit::Channel::join(&bob.identity, store, &first).unwrap();
-    assert_eq!(joined.plaintext, b"hello");
-    (outbound, joined.channel)
+    assert_eq!(joined.plaintext(), b"hello");
+    (outbound, joined.into_channel())
 }
 
 /// A Megolm sender and one receiver holding its session key.

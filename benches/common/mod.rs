@@ -32,7 +32,7 @@ pub fn established(rng: &mut ChaCha20Rng) -> Pair {
     let first = alice.encrypt(rng, b"hello").unwrap();
     let mut bob = Channel::join(&bob_id, &mut prekeys, &first)
         .unwrap()
-        .channel;
+        .into_channel();
     let reply = bob.encrypt(rng, b"hi").unwrap();
     alice.decrypt(&reply).unwrap();
     let again = alice.encrypt(rng, b"again").unwrap();
@@ -62,7 +62,7 @@ pub struct State {
 
 impl People {
     pub fn post(&self, mailbox: &mut Mailbox, from: usize, outgoing: Vec<Outgoing>) {
-        for Outgoing { to, message } in outgoing {
+        for (to, message) in outgoing.into_iter().map(Outgoing::into_parts) {
             mailbox.push_back((from, self.index[&to], message));
         }
     }
@@ -89,7 +89,7 @@ pub fn world(rng: &mut ChaCha20Rng, count: usize) -> (People, State) {
             let hello = created.encrypt(rng, b"hello").unwrap();
             let mut joined = Channel::join(&identities[j], &mut prekeys[j], &hello)
                 .unwrap()
-                .channel;
+                .into_channel();
             let reply = joined.encrypt(rng, b"hi").unwrap();
             created.decrypt(&reply).unwrap();
             channels[i].insert(keys[j], created);
@@ -123,7 +123,8 @@ impl State {
         match &mut self.groups[to] {
             Some(group) => Ok(group
                 .receive(rng, channels, &people.keys[from], message)?
-                .outgoing),
+                .into_parts()
+                .1),
             None => {
                 let (group, received) = Group::join(
                     rng,
@@ -133,7 +134,7 @@ impl State {
                     message,
                 )?;
                 self.groups[to] = Some(group);
-                Ok(received.outgoing)
+                Ok(received.into_parts().1)
             }
         }
     }
@@ -182,7 +183,7 @@ impl State {
             Group::create(rng, &people.identities[0], &cards, &mut self.channels[0]).unwrap();
         self.groups[0] = Some(group);
         let mut mailbox = Mailbox::new();
-        people.post(&mut mailbox, 0, created.outgoing);
+        people.post(&mut mailbox, 0, created.into_parts().1);
         self.flush(rng, people, &mut mailbox, None);
     }
 
@@ -197,7 +198,8 @@ impl State {
                 &mut self.channels[0],
             )
             .unwrap()
-            .outgoing;
+            .into_parts()
+            .1;
         let mut mailbox = Mailbox::new();
         people.post(&mut mailbox, 0, outgoing);
         mailbox
@@ -214,7 +216,8 @@ impl State {
                 &mut self.channels[0],
             )
             .unwrap()
-            .outgoing;
+            .into_parts()
+            .1;
         let mut mailbox = Mailbox::new();
         people.post(&mut mailbox, 0, outgoing);
         mailbox

@@ -1,9 +1,10 @@
-//! Prints the comparison with vodozemac from the last `cargo bench --bench compare` run:
-//! operation, ratchetkit, vodozemac, ratio, the primitives' floor, and the target.
+//! Prints the comparison with vodozemac from the last
+//! `cargo bench -p ratchetkit-benches --bench compare` run: operation, ratchetkit,
+//! vodozemac, ratio, the primitives' floor, and the target.
 //!
 //! ```text
-//! cargo bench --bench compare
-//! cargo run --release --example bench_report
+//! cargo bench -p ratchetkit-benches --bench compare
+//! cargo run -p ratchetkit-benches --release --example bench_report
 //! ```
 //!
 //! Times come from criterion's saved estimates (`<target>/criterion/<group>/<bench>/new/
@@ -12,7 +13,6 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "../benches/common/mod.rs"]
 mod common;
 
 /// Where criterion saved its results.
@@ -332,8 +332,9 @@ fn main() {
     if missing {
         println!();
         println!(
-            "Some or all benchmarks have no saved results in {}: run `cargo bench --bench compare` \
-             first (with the same CARGO_TARGET_DIR).",
+            "Some or all benchmarks have no saved results in {}: run \
+             `cargo bench -p ratchetkit-benches --bench compare` first (with the same \
+             CARGO_TARGET_DIR).",
             dir.display()
         );
         std::process::exit(1);
