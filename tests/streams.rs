@@ -6,8 +6,8 @@ mod common;
 use std::io::{self, Read, Write};
 
 use ratchetkit::{
-    open_stream, seal_stream, Card, Error, Identity, OpenedStream, MAX_STREAM_HEADER_LEN,
-    STREAM_CHUNK_SIZE,
+    open_stream, seal_stream, sealed::read_stream_header, sealed::MAX_STREAM_HEADER_LEN,
+    sealed::STREAM_CHUNK_SIZE, Card, Error, Identity, OpenedStream,
 };
 
 use common::{identity, rng, TestRng};
@@ -88,8 +88,8 @@ fn every_size_around_the_chunk_boundaries_round_trips() {
         );
         let (opened, output) = parties.open(&sealed).unwrap();
         assert_eq!(output, plaintext, "{len}");
-        assert_eq!(opened.bytes, len as u64);
-        assert_eq!(opened.sender, parties.alice.card().fingerprint());
+        assert_eq!(opened.bytes(), len as u64);
+        assert_eq!(opened.sender(), parties.alice.card().fingerprint());
     }
 }
 
@@ -310,7 +310,7 @@ impl Write for Broken {
 }
 
 #[test]
-fn io_errors_are_reported_with_their_kind() {
+fn io_errors_are_reported_with_their_kind_and_message() {
     let mut parties = parties(11);
     let recipients = [parties.bob.card().clone()];
     let mut sink = Vec::new();
@@ -324,7 +324,8 @@ fn io_errors_are_reported_with_their_kind() {
         ),
         Err(Error::Io {
             kind: io::ErrorKind::ConnectionReset,
-            during: "reading the input"
+            during: "reading the input",
+            message: io::Error::from(io::ErrorKind::ConnectionReset).to_string(),
         })
     );
     assert_eq!(
@@ -337,7 +338,8 @@ fn io_errors_are_reported_with_their_kind() {
         ),
         Err(Error::Io {
             kind: io::ErrorKind::StorageFull,
-            during: "writing the output"
+            during: "writing the output",
+            message: io::Error::from(io::ErrorKind::StorageFull).to_string(),
         })
     );
     let sealed = parties.seal(b"x");
@@ -345,14 +347,16 @@ fn io_errors_are_reported_with_their_kind() {
         open_stream(&parties.bob, &parties.senders(), &sealed[..], Broken),
         Err(Error::Io {
             kind: io::ErrorKind::StorageFull,
-            during: "writing the output"
+            during: "writing the output",
+            message: io::Error::from(io::ErrorKind::StorageFull).to_string(),
         })
     );
     assert_eq!(
         open_stream(&parties.bob, &parties.senders(), Broken, &mut sink),
         Err(Error::Io {
             kind: io::ErrorKind::ConnectionReset,
-            during: "reading the input"
+            during: "reading the input",
+            message: io::Error::from(io::ErrorKind::ConnectionReset).to_string(),
         })
     );
 }
@@ -372,7 +376,7 @@ fn a_sealed_message_is_not_a_stream() {
 #[test]
 fn a_header_for_the_most_recipients_fits() {
     let mut parties = parties(13);
-    let recipients: Vec<Card> = (0..ratchetkit::MAX_SEALED_RECIPIENTS)
+    let recipients: Vec<Card> = (0..ratchetkit::sealed::MAX_SEALED_RECIPIENTS)
         .map(|i| identity(&mut parties.rng, &format!("r{i}")).card().clone())
         .collect();
     let mut sealed = Vec::new();
@@ -387,4 +391,120 @@ fn a_header_for_the_most_recipients_fits() {
     let header_len = chunks_start(&sealed) - 4;
     assert_eq!(header_len, 86_045);
     assert!(header_len <= MAX_STREAM_HEADER_LEN);
+}
+
+/// The length docs/PROTOCOL.md section 9 gives a stream of `len` plaintext bytes after a
+/// header of `header` bytes (its 4-byte length included).
+fn documented_stream_len(header: usize, len: usize) -> usize {
+    header + len + 16 * len.div_ceil(CHUNK).max(1) + 64
+}
+
+#[test]
+fn the_header_shows_the_recipients_and_the_plaintext_length_without_a_key() {
+    let mut parties = parties(20);
+    let carol = identity(&mut parties.rng, "carol");
+    let recipients = [parties.bob.card().clone(), carol.card().clone()];
+    for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 77] {
+        let mut sealed = Vec::new();
+        let plaintext = data(len);
+        seal_stream(
+            &mut parties.rng,
+            &parties.alice,
+            &recipients,
+            &plaintext[..],
+            &mut sealed,
+        )
+        .unwrap();
+        let header = read_stream_header(&sealed[..]).unwrap();
+        assert_eq!(
+            header.recipients(),
+            [parties.bob.card().fingerprint(), carol.card().fingerprint()]
+        );
+        let header_len = chunks_start(&sealed);
+        assert_eq!(header.header_len(), header_len as u64);
+        assert_eq!(header.plaintext_len(sealed.len() as u64), Some(len as u64));
+
+        // Around this length, exactly the lengths of whole streams give a plaintext length,
+        // and the right one: every other length is refused.
+        let candidates: Vec<usize> = (len.saturating_sub(CHUNK + 200)..len + CHUNK + 200).collect();
+        for stream_len in sealed.len().saturating_sub(300)..sealed.len() + 300 {
+            let expected = candidates
+                .iter()
+                .find(|&&plain| documented_stream_len(header_len, plain) == stream_len)
+                .map(|&plain| plain as u64);
+            assert_eq!(
+                header.plaintext_len(stream_len as u64),
+                expected,
+                "{len} {stream_len}"
+            );
+        }
+    }
+    assert_eq!(read_stream_header(&[0u8; 3][..]), Err(Error::Truncated));
+}
+
+#[test]
+fn the_signature_covers_blake3_of_the_plaintext_as_documented() {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use ed25519_dalek::{Signature, VerifyingKey};
+    use rand::Rng;
+    use sha2::{Digest, Sha256};
+
+    let mut parties = parties(21);
+    let plaintext = data(CHUNK + 1_000);
+    // seal_stream draws the 7-byte nonce prefix, then the content key K (section 9, and
+    // section 8 step 2): the same generator, from the same seed and past the same two
+    // identities, gives both.
+    let mut replay = self::parties(21).rng;
+    let mut nonce_prefix = [0u8; 7];
+    replay.fill_bytes(&mut nonce_prefix);
+    let mut content_key = [0u8; 32];
+    replay.fill_bytes(&mut content_key);
+    let sealed = parties.seal(&plaintext);
+
+    let start = chunks_start(&sealed);
+    let associated_data = [
+        ratchetkit::sealed::SEALED_STREAM_CONTEXT,
+        Sha256::digest(&sealed[4..start]).as_slice(),
+    ]
+    .concat();
+    let cipher = aes_gcm::Aes256Gcm::new(&content_key.into());
+    let nonce = |counter: u32, last: u8| {
+        let mut nonce = [0u8; 12];
+        nonce[..7].copy_from_slice(&nonce_prefix);
+        nonce[7..11].copy_from_slice(&counter.to_be_bytes());
+        nonce[11] = last;
+        aes_gcm::Nonce::from(nonce)
+    };
+    let open = |counter, last, chunk: &[u8]| {
+        cipher
+            .decrypt(
+                &nonce(counter, last),
+                Payload {
+                    msg: chunk,
+                    aad: &associated_data,
+                },
+            )
+            .unwrap()
+    };
+    let first = open(0, 0, &sealed[start..start + SEALED_CHUNK]);
+    let last = open(1, 1, &sealed[start + SEALED_CHUNK..]);
+    assert_eq!(first, plaintext[..CHUNK]);
+    let (rest, signature) = last.split_at(last.len() - 64);
+    assert_eq!(rest, &plaintext[CHUNK..]);
+
+    let signed = [
+        ratchetkit::sealed::STREAM_SIGNATURE_CONTEXT,
+        blake3::hash(&plaintext).as_bytes(),
+    ]
+    .concat();
+    let key = VerifyingKey::from_bytes(&parties.alice.card().signing_key()).unwrap();
+    let signature = Signature::from_slice(signature).unwrap();
+    key.verify_strict(&signed, &signature).unwrap();
+    // Not over SHA-256, as version 1 was.
+    let old = [
+        &b"ratchetkit/v1/stream-signature"[..],
+        Sha256::digest(&plaintext).as_slice(),
+    ]
+    .concat();
+    assert!(key.verify_strict(&old, &signature).is_err());
 }

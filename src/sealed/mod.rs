@@ -30,8 +30,8 @@ pub use recipients::{
     MAX_SEALED_HEADER_LEN, MAX_SEALED_RECIPIENTS, SEALED_VERSION, SEALED_WRAP_INFO,
 };
 pub use stream::{
-    open_stream, seal_stream, OpenedStream, MAX_STREAM_HEADER_LEN, SEALED_STREAM_CONTEXT,
-    STREAM_CHUNK_SIZE, STREAM_SIGNATURE_CONTEXT,
+    open_stream, read_stream_header, seal_stream, OpenedStream, StreamHeader,
+    MAX_STREAM_HEADER_LEN, SEALED_STREAM_CONTEXT, STREAM_CHUNK_SIZE, STREAM_SIGNATURE_CONTEXT,
 };
 
 use crate::crypto::signature;
