@@ -1,7 +1,107 @@
 //! The one error type of the crate.
 //!
 //! Every variant says what went wrong and, in its documentation, what the caller can do
-//! about it. No variant carries secret material: errors are safe to log.
+//! about it; [`Error::is_retryable`] and [`Error::is_permanent`] sort them for code that
+//! queues or drops inputs. No variant carries secret material: errors are safe to log.
+
+use crate::identity::{Card, Fingerprint};
+
+/// A party an error names: a group member (or would-be member), by the name and card
+/// fingerprint of its card when this side holds that card, and always by its Ed25519
+/// identity key.
+///
+/// Parties compare (and hash) by identity key alone: the name and fingerprint are there
+/// to show, and a party known only by its key is the same party as its card.
+///
+/// ```
+/// use ratchetkit::{Identity, Party};
+/// # let mut rng = rand::rng();
+/// let alice = Identity::generate(&mut rng, "alice")?;
+/// let key = alice.card().signing_key();
+/// let unknown = Party::from(key);
+/// assert_eq!(unknown.name(), None);
+/// assert!(unknown.to_string().starts_with("the party with identity key "));
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Party {
+    key: [u8; 32],
+    // Boxed: errors travel in every `Result`, and most hold no party.
+    card: Option<Box<(String, Fingerprint)>>,
+}
+
+impl Party {
+    /// The party `key`, named from `card` when this side holds it.
+    pub(crate) fn new(key: [u8; 32], card: Option<&Card>) -> Self {
+        Self {
+            key,
+            card: card.map(|card| Box::new((card.identity().to_owned(), card.fingerprint()))),
+        }
+    }
+
+    /// The party's Ed25519 identity key ([`Card::signing_key`]).
+    pub fn key(&self) -> [u8; 32] {
+        self.key
+    }
+
+    /// The name on the party's card, if this side holds the card.
+    pub fn name(&self) -> Option<&str> {
+        self.card.as_deref().map(|(name, _)| name.as_str())
+    }
+
+    /// The party's card fingerprint, if this side holds the card: compare it with the one
+    /// the party shows you.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.card.as_deref().map(|(_, fingerprint)| *fingerprint)
+    }
+}
+
+impl From<[u8; 32]> for Party {
+    /// A party known only by its identity key.
+    fn from(key: [u8; 32]) -> Self {
+        Self { key, card: None }
+    }
+}
+
+impl PartialEq for Party {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Party {}
+
+impl core::hash::Hash for Party {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl core::fmt::Display for Party {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.card.as_deref() {
+            // Names hold no control or bidirectional formatting characters (cards with
+            // them are refused), so they are shown as they are.
+            Some((name, fingerprint)) => write!(f, "\"{name}\" (card {fingerprint})"),
+            None => write!(
+                f,
+                "the party with identity key {} (no card of it here)",
+                hex::encode(self.key)
+            ),
+        }
+    }
+}
+
+impl core::fmt::Debug for Party {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut debug = f.debug_struct("Party");
+        if let Some((name, fingerprint)) = self.card.as_deref() {
+            debug.field("name", name).field("fingerprint", fingerprint);
+        }
+        debug.field("key", &hex::encode(self.key)).finish()
+    }
+}
 
 /// Everything that can go wrong in ratchetkit.
 ///
@@ -69,7 +169,7 @@ pub enum Error {
         found: usize,
     },
 
-    /// An identity name is empty, longer than [`MAX_IDENTITY_NAME_LEN`](crate::MAX_IDENTITY_NAME_LEN)
+    /// An identity name is empty, longer than [`MAX_IDENTITY_NAME_LEN`](crate::identity::MAX_IDENTITY_NAME_LEN)
     /// bytes, not UTF-8, or holds a control character (Unicode category Cc: C0 controls
     /// such as an escape or a newline, DEL, C1 controls) or a bidirectional formatting
     /// character (U+202A..=U+202E, U+2066..=U+2069, U+200E, U+200F, U+061C) or the line or
@@ -111,7 +211,7 @@ pub enum Error {
     /// The one-time prekey pool is full. Wait until directories have handed some out.
     #[error("the one-time prekey pool holds at most {max} keys")]
     PrekeyPoolFull {
-        /// The limit, [`MAX_ONE_TIME_PREKEYS`](crate::MAX_ONE_TIME_PREKEYS).
+        /// The limit, [`MAX_ONE_TIME_PREKEYS`](crate::identity::MAX_ONE_TIME_PREKEYS).
         max: usize,
     },
 
@@ -153,9 +253,15 @@ pub enum Error {
     #[error("the message's prekey information does not match this channel")]
     PrekeyInfoMismatch,
 
-    /// This message was decrypted before (or its key was discarded as documented under
-    /// the limits). Nothing to do: the app already has its plaintext.
-    #[error("duplicate message: already decrypted")]
+    /// The key of this message is gone for good, so it will never decrypt here. Either it
+    /// was decrypted before (a network duplicate or a replay: the app already has its
+    /// plaintext), or it is a late message whose key was dropped to stay within the limits:
+    /// more than [`MAX_SKIPPED_KEYS`](crate::channel::MAX_SKIPPED_KEYS) (for groups,
+    /// [`MAX_GROUP_SKIPPED_KEYS`](crate::group::MAX_GROUP_SKIPPED_KEYS) per sender) later
+    /// keys were kept after it. The state does not record which keys were dropped, so
+    /// the two cannot be told apart here; if the app never showed that message, it was
+    /// lost. Either way: drop it. Nothing changed.
+    #[error("duplicate message: already decrypted, or its key was dropped as too old; drop it")]
     Duplicate,
 
     /// The plaintext of an authenticated message does not end in the protocol's padding
@@ -190,7 +296,7 @@ pub enum Error {
     #[error("the prekey bundle has no ML-KEM prekey")]
     MissingKemPrekey,
 
-    /// The message is further ahead in its chain than [`MAX_MESSAGE_GAP`](crate::MAX_MESSAGE_GAP)
+    /// The message is further ahead in its chain than [`MAX_MESSAGE_GAP`](crate::channel::MAX_MESSAGE_GAP)
     /// allows. Too many messages in between were lost; the channel cannot recover this one.
     #[error("message is {gap} messages ahead, more than the {max} allowed")]
     TooFarAhead {
@@ -200,9 +306,19 @@ pub enum Error {
         max: u32,
     },
 
-    /// The message is not authentic: tampered, truncated, forged, or meant for another
-    /// channel. Drop it; the channel is unchanged.
-    #[error("authentication failed: the message was tampered with or is not for this channel")]
+    /// The message did not authenticate under any key this channel (or group sender
+    /// chain) holds or can derive for it. Causes, all indistinguishable to AES-GCM:
+    /// - it was tampered with, truncated, forged, or is meant for another channel;
+    /// - it is a copy of an old message on a chain this channel has forgotten (one more than
+    ///   [`MAX_ENDED_CHAINS`](crate::channel::MAX_ENDED_CHAINS) ratchet steps old; copies on
+    ///   remembered chains give [`Error::Duplicate`]);
+    /// - the peer's channel has forked from this one (it was restored from an old backup,
+    ///   or two copies of it are in use), so its new messages use keys this side never
+    ///   derives.
+    ///
+    /// Drop the message; the channel is unchanged and keeps working. If every new message
+    /// from a peer fails this way, the channel has forked: start a new one.
+    #[error("authentication failed: the message was altered, is an old copy, or is not for this channel; drop it")]
     AuthenticationFailed,
 
     /// The sending chain has used all 2^32 message numbers. Send after receiving a reply
@@ -249,13 +365,15 @@ pub enum Error {
     /// (or one with someone else). Give the group the channel the message arrived on;
     /// nothing was changed. (Sending never fails for want of a channel: it waits, and
     /// [`GroupEvent::ChannelNeeded`](crate::GroupEvent::ChannelNeeded) says so.)
-    #[error("no channel to group member {}", hex::encode(member))]
+    #[error(
+        "no channel to group member {member}: give the group the channel this control arrived on"
+    )]
     MissingChannel {
-        /// The member's Ed25519 identity key.
-        member: [u8; 32],
+        /// The member the control came from.
+        member: Party,
     },
 
-    /// A group id must be [`GROUP_ID_LEN`](crate::GROUP_ID_LEN) (32) bytes: the input is
+    /// A group id must be [`GROUP_ID_LEN`](crate::group::GROUP_ID_LEN) (32) bytes: the input is
     /// not a version 2 group's. Drop it.
     #[error("group ids are 32 bytes, found {len}")]
     InvalidGroupId {
@@ -270,7 +388,7 @@ pub enum Error {
     GroupIdMismatch,
 
     /// The roster's chain of owners does not lead from the founder to the signer: too
-    /// long (over [`MAX_OWNER_TRANSFERS`](crate::MAX_OWNER_TRANSFERS)), out of order, or
+    /// long (over [`MAX_OWNER_TRANSFERS`](crate::group::MAX_OWNER_TRANSFERS)), out of order, or
     /// not extending the chain already held. Drop it.
     #[error("the roster's chain of owners is broken")]
     InvalidOwnerChain,
@@ -280,10 +398,12 @@ pub enum Error {
     /// it; the owner's copy arrives on its own channel, and [`Group::resync`] asks for it.
     ///
     /// [`Group::resync`]: crate::Group::resync
-    #[error("a roster came from {}, who is not its owner", hex::encode(from))]
+    #[error(
+        "a roster came from {from}, who is not its owner: drop it and wait for the owner's copy"
+    )]
     RosterNotFromOwner {
         /// The channel peer who sent it.
-        from: [u8; 32],
+        from: Party,
     },
 
     /// The owner has offered the group to another member and makes no roster change
@@ -296,19 +416,18 @@ pub enum Error {
     #[error("no ownership offer to accept")]
     NoOwnershipOffer,
 
-    /// `member` asked for a resync more than [`MAX_RESYNC_REPLIES`](crate::MAX_RESYNC_REPLIES)
+    /// `member` asked for a resync more than [`MAX_RESYNC_REPLIES`](crate::group::MAX_RESYNC_REPLIES)
     /// times since this member's roster or epoch last changed: it already has everything
     /// this member could send. Drop the request; nothing was changed.
     #[error(
-        "resync requests from {} are answered at most 3 times per change",
-        hex::encode(member)
+        "resync requests from {member} are answered at most 3 times per change: drop this one"
     )]
     ResyncRateLimited {
-        /// The requester's Ed25519 identity key.
-        member: [u8; 32],
+        /// The requester.
+        member: Party,
     },
 
-    /// A roster may hold at most `max` members ([`MAX_GROUP_MEMBERS`](crate::MAX_GROUP_MEMBERS)),
+    /// A roster may hold at most `max` members ([`MAX_GROUP_MEMBERS`](crate::group::MAX_GROUP_MEMBERS)),
     /// each at most once.
     #[error("a group holds at most {max} distinct members")]
     InvalidRoster {
@@ -321,20 +440,37 @@ pub enum Error {
     #[error("only the group's owner can change its roster")]
     NotGroupOwner,
 
-    /// `member` is not in this member's roster: a non-member, a removed member, or a
-    /// member whose addition has not been processed here yet. If a roster update may
-    /// still be on its way, keep the input and retry after it; otherwise drop it.
-    #[error("{} is not a member of the group", hex::encode(member))]
+    /// `member` is not in this member's roster.
+    ///
+    /// What to do depends on where it came from:
+    /// - from [`Group::receive`](crate::Group::receive) or
+    ///   [`Group::receive_control`](crate::Group::receive_control): the control's sender was
+    ///   not a member at the roster version it sent under or at any later one held here (a
+    ///   sender that is ahead gets [`Error::RosterBehind`] instead): it was removed, left,
+    ///   or never belonged. Drop it; this is final.
+    /// - from [`Group::decrypt`](crate::Group::decrypt): group messages carry no roster
+    ///   version, so this member cannot tell a removed sender from one whose addition has
+    ///   not reached it. If a [`GroupEvent::RosterChanged`](crate::GroupEvent::RosterChanged)
+    ///   listed the sender as removed, drop the message; otherwise keep it and retry once
+    ///   after a [`GroupEvent::SenderKey`](crate::GroupEvent::SenderKey) from that sender
+    ///   (a new member's key always follows its addition); drop it if none comes.
+    /// - from [`Group::remove_member`](crate::Group::remove_member) or
+    ///   [`Group::offer_ownership`](crate::Group::offer_ownership): the app named someone
+    ///   outside the roster; check the key it passed.
+    ///
+    /// Neither [`is_retryable`](Error::is_retryable) nor
+    /// [`is_permanent`](Error::is_permanent) holds, for that reason.
+    #[error("{member} is not a member of the group (removed, never added, or added by a roster update not processed yet)")]
     NotGroupMember {
-        /// The Ed25519 identity key in question.
-        member: [u8; 32],
+        /// The party in question; its card is named when this member holds it.
+        member: Party,
     },
 
     /// The member to add is already in the roster.
-    #[error("{} is already a member of the group", hex::encode(member))]
+    #[error("{member} is already a member of the group")]
     AlreadyGroupMember {
-        /// The member's Ed25519 identity key.
-        member: [u8; 32],
+        /// The member.
+        member: Party,
     },
 
     /// A roster update is not newer than the roster held: a replay or a late copy. Drop it.
@@ -346,10 +482,14 @@ pub enum Error {
         current: u64,
     },
 
-    /// No sender key of this epoch is held for the message's sender. A newer epoch means
-    /// the sender's key distribution has not been processed yet: keep the message and
-    /// retry after it. An older one was dropped under
-    /// [`MAX_SENDER_EPOCHS`](crate::MAX_SENDER_EPOCHS): the message cannot be read.
+    /// No sender key of this epoch is held for the message's sender. A newer epoch than
+    /// the sender's newest held here ([`Group::sender_epoch`](crate::Group::sender_epoch)
+    /// tells) means the sender's key distribution has not been processed yet: keep the
+    /// message and retry after the [`GroupEvent::SenderKey`](crate::GroupEvent::SenderKey)
+    /// for that epoch. An older one was dropped under
+    /// [`MAX_SENDER_EPOCHS`](crate::group::MAX_SENDER_EPOCHS): the message cannot be read,
+    /// drop it. Neither [`is_retryable`](Error::is_retryable) nor
+    /// [`is_permanent`](Error::is_permanent) holds, for that reason.
     #[error("no sender key for epoch {epoch} of this sender")]
     UnknownEpoch {
         /// The message's epoch.
@@ -430,7 +570,7 @@ pub enum Error {
     WrongPassword,
 
     /// [`Identity::lock`](crate::Identity::lock) was given an Argon2id parameter below its
-    /// documented minimum (for example [`MIN_LOCK_MEMORY_KIB`](crate::MIN_LOCK_MEMORY_KIB)),
+    /// documented minimum (for example [`MIN_LOCK_MEMORY_KIB`](crate::identity::MIN_LOCK_MEMORY_KIB)),
     /// which would make the password too cheap to guess. Use
     /// [`LockParams::default`](crate::LockParams::default) or raise the parameter.
     #[error("the Argon2id {parameter} must be at least {minimum} to lock an identity")]
@@ -442,7 +582,7 @@ pub enum Error {
     },
 
     /// An Argon2id parameter is over its documented maximum (for example
-    /// [`MAX_LOCK_MEMORY_KIB`](crate::MAX_LOCK_MEMORY_KIB)). At unlock the locked bytes are
+    /// [`MAX_LOCK_MEMORY_KIB`](crate::identity::MAX_LOCK_MEMORY_KIB)). At unlock the locked bytes are
     /// hostile or corrupt, and were refused before any expensive work; at lock, lower the
     /// parameter, or nothing could unlock the result.
     #[error("the Argon2id {parameter} is {found}, over the maximum of {maximum}")]
@@ -473,13 +613,13 @@ pub enum Error {
     UntrustedAppSignature,
 
     /// A card names a previous card (a key rotation) but carries no
-    /// [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature by that card's key. Do not
+    /// [`PREVIOUS_SIGNER`](crate::identity::PREVIOUS_SIGNER) signature by that card's key. Do not
     /// use it; ask its owner for the card as made by
     /// [`Identity::rotate`](crate::Identity::rotate).
     #[error("the rotated card has no signature by the key it replaces")]
     MissingPreviousSignature,
 
-    /// A card carries a [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature but names no
+    /// A card carries a [`PREVIOUS_SIGNER`](crate::identity::PREVIOUS_SIGNER) signature but names no
     /// previous card. It was altered or badly made: do not use it.
     #[error("the card has a previous-key signature but replaces no card")]
     UnexpectedPreviousSignature,
@@ -495,7 +635,7 @@ pub enum Error {
         reason: crate::CardChainBreak,
     },
 
-    /// A card chain is longer than [`MAX_CARD_CHAIN_LEN`](crate::MAX_CARD_CHAIN_LEN). Trust
+    /// A card chain is longer than [`MAX_CARD_CHAIN_LEN`](crate::identity::MAX_CARD_CHAIN_LEN). Trust
     /// a more recent card of the identity (verified some other way) and start from it.
     #[error("a card chain of {len} cards is longer than the {max} allowed")]
     CardChainTooLong {
@@ -534,7 +674,7 @@ pub enum Error {
     #[error("sealing needs at least one recipient")]
     NoRecipients,
 
-    /// More than `max` recipients ([`MAX_SEALED_RECIPIENTS`](crate::MAX_SEALED_RECIPIENTS))
+    /// More than `max` recipients ([`MAX_SEALED_RECIPIENTS`](crate::sealed::MAX_SEALED_RECIPIENTS))
     /// were given to [`seal`](crate::seal) or [`seal_stream`](crate::seal_stream). Split the
     /// recipients into several messages. (A sealed input that lists more is refused with
     /// [`Error::TooMany`] before it is decoded.)
@@ -571,9 +711,9 @@ pub enum Error {
     NotFromSender,
 
     /// Input or output over a limit: a sealed message over
-    /// [`MAX_SEALED_MESSAGE_LEN`](crate::MAX_SEALED_MESSAGE_LEN) (use
+    /// [`MAX_SEALED_MESSAGE_LEN`](crate::sealed::MAX_SEALED_MESSAGE_LEN) (use
     /// [`seal_stream`](crate::seal_stream)), a stream header over
-    /// [`MAX_STREAM_HEADER_LEN`](crate::MAX_STREAM_HEADER_LEN), or a stream of more than
+    /// [`MAX_STREAM_HEADER_LEN`](crate::sealed::MAX_STREAM_HEADER_LEN), or a stream of more than
     /// 2^32 chunks.
     #[error("the {what} is over its limit of {max} bytes")]
     SealedTooLarge {
@@ -591,13 +731,157 @@ pub enum Error {
     /// Reading the input or writing the output of a stream failed with `kind`. Nothing
     /// about the data is known: fix the I/O problem and start again (for
     /// [`open_stream`](crate::open_stream), delete what was written so far).
-    #[error("I/O error while {during}: {kind}")]
+    #[error("I/O error while {during}: {message}; fix it and start again")]
     Io {
         /// The kind of the underlying `std::io::Error`.
         kind: std::io::ErrorKind,
         /// `"reading the input"` or `"writing the output"`.
         during: &'static str,
+        /// The underlying error's message (its `Display`), such as the operating system's
+        /// description: the reader and writer are the app's, so it holds what the app's own
+        /// I/O put there, never key material from this crate.
+        message: String,
     },
+}
+
+/// How a failed call may turn out if it is made again with the same input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outlook {
+    /// It can succeed once something the variant names has happened: keep the input.
+    Retry,
+    /// It never will: drop the input (or change the arguments).
+    Never,
+    /// The error cannot tell: its documentation says what decides.
+    Depends,
+}
+
+impl Error {
+    /// Whether the same call with the same input can succeed later, once what the
+    /// variant's documentation names has happened: other input processed (a roster update,
+    /// a sender key, a reply), the app's part done (the channel given to the group, the
+    /// card published, memory freed, the I/O problem fixed). Keep the input and retry then.
+    ///
+    /// | retryable | after |
+    /// |---|---|
+    /// | [`RosterBehind`](Error::RosterBehind) | the owner's roster update (or a resync) |
+    /// | [`MissingChannel`](Error::MissingChannel) | the app gives the group the channel |
+    /// | [`OwnershipTransferPending`](Error::OwnershipTransferPending), [`NoOwnershipOffer`](Error::NoOwnershipOffer) | the handover's control arrives |
+    /// | [`ChainExhausted`](Error::ChainExhausted) | a reply from the peer is decrypted |
+    /// | [`PrekeyPoolFull`](Error::PrekeyPoolFull) | directories hand out prekeys |
+    /// | [`UnknownCard`](Error::UnknownCard) | the card it names is published |
+    /// | [`KeyDerivationFailed`](Error::KeyDerivationFailed) | memory is freed |
+    /// | [`Io`](Error::Io) | the I/O problem is fixed (start the stream again) |
+    ///
+    /// Neither this nor [`is_permanent`](Error::is_permanent) holds for
+    /// [`NotGroupMember`](Error::NotGroupMember), [`UnknownEpoch`](Error::UnknownEpoch),
+    /// [`NotAGroupWelcome`](Error::NotAGroupWelcome), [`NotFromSender`](Error::NotFromSender),
+    /// [`WrongPassword`](Error::WrongPassword), [`SealedStateRejected`](Error::SealedStateRejected)
+    /// and [`OwnerCannotLeave`](Error::OwnerCannotLeave): what to do depends on facts the
+    /// error cannot carry, which their documentation names.
+    ///
+    /// ```
+    /// use ratchetkit::{Error, Party};
+    /// let behind = Error::RosterBehind { version: 5, current: 4 };
+    /// assert!(behind.is_retryable() && !behind.is_permanent());
+    /// assert!(Error::Duplicate.is_permanent());
+    /// let unknown = Error::NotGroupMember { member: Party::from([7; 32]) };
+    /// assert!(!unknown.is_retryable() && !unknown.is_permanent());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        self.outlook() == Outlook::Retry
+    }
+
+    /// Whether the same call with the same input will never succeed (with this version of
+    /// the crate): drop the input, or change the arguments. Every variant that is neither
+    /// [retryable](Error::is_retryable) nor listed there as depending on the case is
+    /// permanent: malformed, oversized, forged, replayed or stale input, a message whose
+    /// key is gone ([`Duplicate`](Error::Duplicate)), one that does not authenticate
+    /// ([`AuthenticationFailed`](Error::AuthenticationFailed)), a removed member's
+    /// operations ([`NoLongerMember`](Error::NoLongerMember)), corrupt state.
+    pub fn is_permanent(&self) -> bool {
+        self.outlook() == Outlook::Never
+    }
+
+    // Every variant is listed, with no catch-all: a new one must be sorted here.
+    fn outlook(&self) -> Outlook {
+        match self {
+            Self::RosterBehind { .. }
+            | Self::MissingChannel { .. }
+            | Self::OwnershipTransferPending
+            | Self::NoOwnershipOffer
+            | Self::ChainExhausted
+            | Self::PrekeyPoolFull { .. }
+            | Self::UnknownCard { .. }
+            | Self::KeyDerivationFailed
+            | Self::Io { .. } => Outlook::Retry,
+            Self::NotGroupMember { .. }
+            | Self::UnknownEpoch { .. }
+            | Self::NotAGroupWelcome
+            | Self::NotFromSender
+            | Self::WrongPassword
+            | Self::SealedStateRejected
+            | Self::OwnerCannotLeave => Outlook::Depends,
+            Self::Decode { .. }
+            | Self::TooLarge { .. }
+            | Self::TooMany { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::InvalidLength { .. }
+            | Self::InvalidIdentityName
+            | Self::InvalidPublicKey { .. }
+            | Self::MissingSelfSignature
+            | Self::DuplicateSignature { .. }
+            | Self::BadSignature { .. }
+            | Self::IncompleteOneTimePrekey
+            | Self::NonContributoryKey
+            | Self::UnknownSignedPrekey { .. }
+            | Self::UnknownOneTimePrekey { .. }
+            | Self::NotAPrekeyMessage
+            | Self::PrekeyInfoMismatch
+            | Self::Duplicate
+            | Self::BadPadding
+            | Self::ReplayedFirstMessage
+            | Self::SignedPrekeyExhausted
+            | Self::MissingKemPrekey
+            | Self::TooFarAhead { .. }
+            | Self::AuthenticationFailed
+            | Self::InvalidState { .. }
+            | Self::GroupControlMessage { .. }
+            | Self::NotGroupControl
+            | Self::InvalidGroupId { .. }
+            | Self::GroupIdMismatch
+            | Self::InvalidOwnerChain
+            | Self::RosterNotFromOwner { .. }
+            | Self::ResyncRateLimited { .. }
+            | Self::InvalidRoster { .. }
+            | Self::NotGroupOwner
+            | Self::AlreadyGroupMember { .. }
+            | Self::StaleRoster { .. }
+            | Self::StaleSenderKey { .. }
+            | Self::SentBeforeKeyReceived { .. }
+            | Self::OwnGroupMessage
+            | Self::WrongGroup
+            | Self::NoLongerMember
+            | Self::SenderMismatch
+            | Self::Base64
+            | Self::WeakLockParams { .. }
+            | Self::LockParamsTooHigh { .. }
+            | Self::MissingAppSignature
+            | Self::UntrustedAppSignature
+            | Self::MissingPreviousSignature
+            | Self::UnexpectedPreviousSignature
+            | Self::BrokenCardChain { .. }
+            | Self::CardChainTooLong { .. }
+            | Self::CardReplaced { .. }
+            | Self::CardMismatch
+            | Self::NoRecipients
+            | Self::TooManyRecipients { .. }
+            | Self::DuplicateRecipient { .. }
+            | Self::NotARecipient
+            | Self::Tampered
+            | Self::SealedTooLarge { .. }
+            | Self::Truncated => Outlook::Never,
+        }
+    }
 }
 
 /// The crate's result type.

@@ -1,4 +1,8 @@
 #![doc = include_str!("../README.md")]
+// The guide's and the interop notes' examples are doctests too; they are read on GitHub,
+// so they are part of the crate docs only when rustdoc collects tests.
+#![cfg_attr(doctest, doc = include_str!("../docs/GUIDE.md"))]
+#![cfg_attr(doctest, doc = include_str!("../docs/INTEROP.md"))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -52,15 +56,18 @@ pub mod error;
 pub mod group;
 pub mod identity;
 pub mod sealed;
-mod storage;
+pub mod storage;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod testing;
 pub mod wire;
 
-/// Every size and count limit of the protocol and of saved state, each defined (and
-/// documented with its value and reason) beside the code it bounds. Inputs over a limit are
-/// refused with [`Error::TooLarge`] or [`Error::TooMany`] before they are decoded.
+/// The index of every size and count limit of the protocol and of saved state.
+///
+/// Each limit is defined (and documented with its value and reason) in the module it
+/// bounds, and reached there (for example [`channel::MAX_SKIPPED_KEYS`]); this module
+/// re-exports them all so that one page lists them. Inputs over a limit are refused with
+/// [`Error::TooLarge`] or [`Error::TooMany`] before they are decoded.
 pub mod limits {
     pub use crate::channel::{
         MAX_CHANNEL_MESSAGE_LEN, MAX_CHANNEL_STATE_LEN, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP,
@@ -84,40 +91,14 @@ pub mod limits {
     pub use crate::wire::{ENTRY_BUDGET_BASE, MIN_ENTRY_AVERAGE_LEN};
 }
 
-pub use channel::{
-    Channel, ChannelId, Joined, JoinedControl, CHANNEL_ID_CONTEXT, MAX_ENDED_CHAINS,
-    MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS, MESSAGE_INFO, PQXDH_INFO, PREKEY_INFO_CONTEXT,
-    PROTOCOL_VERSION, ROOT_INFO,
-};
-pub use crypto::chain::MESSAGE_SALT_LEN;
-pub use crypto::kem::{KEM_CIPHERTEXT_LEN, KEM_PUBLIC_KEY_LEN, KEM_SEED_LEN};
-pub use crypto::padding::{Padding, MIN_PADDED_LEN};
-pub use error::{Error, Result};
-pub use group::{
-    Decrypted, Group, GroupEvent, Received, GROUP_ID_CONTEXT, GROUP_ID_LEN, GROUP_MESSAGE_INFO,
-    GROUP_SALT_LEN, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MAX_GROUP_MEMBERS,
-    MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_OWNER_TRANSFERS, MAX_PENDING_CONTROLS,
-    MAX_RESYNC_REPLIES, MAX_SENDER_EPOCHS, OWNER_TRANSFER_CONTEXT, ROSTER_SIGNATURE_CONTEXT,
-};
+// The types a user names are at the root; constants stay in their modules (see `limits`).
+pub use channel::{Channel, ChannelId, Joined, JoinedControl};
+pub use crypto::padding::Padding;
+pub use error::{Error, Party, Result};
+pub use group::{Decrypted, Group, GroupEvent, Received};
 pub use identity::{
     AppKey, AppPublicKey, Card, CardChainBreak, CardDirectory, CardPolicy, Fingerprint, Identity,
-    InMemoryDirectory, PrekeyBundle, PrekeyStore, APP_SIGNATURE_CONTEXT, APP_SIGNER,
-    CARD_SIGNATURE_CONTEXT, MAX_CARD_CHAIN_LEN, MAX_IDENTITY_NAME_LEN, MAX_ONE_TIME_PREKEYS,
-    ONE_TIME_PREKEY_CONTEXT, PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT, SELF_SIGNER,
-    SIGNED_PREKEY_CONTEXT,
+    InMemoryDirectory, LockParams, PrekeyBundle, PrekeyStore,
 };
-pub use identity::{
-    LockParams, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM,
-    LOCKED_IDENTITY_CONTEXT, LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB,
-    MAX_LOCK_PARALLELISM, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
-};
-pub use sealed::{
-    open, open_stream, seal, seal_stream, Opened, OpenedStream, MAX_SEALED_MESSAGE_LEN,
-    MAX_SEALED_RECIPIENTS, MAX_STREAM_HEADER_LEN, SEALED_MESSAGE_CONTEXT, SEALED_SIGNATURE_CONTEXT,
-    SEALED_STREAM_CONTEXT, SEALED_VERSION, SEALED_WRAP_INFO, STREAM_CHUNK_SIZE,
-    STREAM_SIGNATURE_CONTEXT,
-};
-pub use storage::{
-    GroupStateId, PrekeyStoreId, SealableState, StorageKey, PREKEY_STORE_ID_CONTEXT,
-    SEALED_STATE_CONTEXT,
-};
+pub use sealed::{open, open_stream, seal, seal_stream, Opened, OpenedStream};
+pub use storage::{GroupStateId, PrekeyStoreId, SealableState, StorageKey};

@@ -10,7 +10,8 @@ use common::{
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Card, Channel, Error, PrekeyBundle, ONE_TIME_PREKEY_CONTEXT, SIGNED_PREKEY_CONTEXT,
+    identity::ONE_TIME_PREKEY_CONTEXT, identity::SIGNED_PREKEY_CONTEXT, Card, Channel, Error,
+    PrekeyBundle,
 };
 
 const BAD_CARD: Error = Error::BadSignature { what: "card" };
@@ -267,11 +268,11 @@ fn bundle_without_a_one_time_prekey() {
         None
     );
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("join");
-    assert_eq!(joined.plaintext, b"no one-time prekey");
+    assert_eq!(joined.plaintext(), b"no one-time prekey");
     assert_eq!(s.store.one_time_prekey_ids().len(), 2, "nothing consumed");
     assert_eq!(alice_channel.peer_signing_key(), s.bob.card().signing_key());
     assert_eq!(
-        joined.channel.peer_signing_key(),
+        joined.channel().peer_signing_key(),
         s.alice.card().signing_key()
     );
 }

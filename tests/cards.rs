@@ -9,9 +9,10 @@ use prost::Message as _;
 use ratchetkit::limits::{MAX_CARD_LEN, MAX_CARD_SIGNATURES};
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    AppKey, AppPublicKey, Card, CardChainBreak, CardPolicy, Channel, Error, Identity,
-    APP_SIGNATURE_CONTEXT, APP_SIGNER, CARD_SIGNATURE_CONTEXT, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER,
-    ROTATION_SIGNATURE_CONTEXT, SELF_SIGNER,
+    identity::APP_SIGNATURE_CONTEXT, identity::APP_SIGNER, identity::CARD_SIGNATURE_CONTEXT,
+    identity::MAX_CARD_CHAIN_LEN, identity::PREVIOUS_SIGNER, identity::ROTATION_SIGNATURE_CONTEXT,
+    identity::SELF_SIGNER, AppKey, AppPublicKey, Card, CardChainBreak, CardPolicy, Channel, Error,
+    Identity,
 };
 
 use common::{flip_bit, identity, prekeys, published_bundle, rng, sign_as, CREATED_AT};
@@ -411,12 +412,12 @@ fn a_rotated_identity_starts_channels_with_its_rotated_card() {
     let mut channel = Channel::create(&mut rng, &identities[1], &bundle).expect("create");
     let first = channel.encrypt(&mut rng, b"new keys").expect("encrypt");
     let joined = Channel::join(&bob, &mut bob_prekeys, &first).expect("join");
-    assert_eq!(joined.plaintext, b"new keys");
+    assert_eq!(joined.plaintext(), b"new keys");
     // Bob gets the rotated card, and checks its chain from the card he trusted.
-    assert_eq!(joined.peer, *identities[1].card());
+    assert_eq!(joined.peer(), identities[1].card());
     assert_eq!(
-        Card::verify_chain(identities[0].card(), std::slice::from_ref(&joined.peer)),
-        Ok(&joined.peer)
+        Card::verify_chain(identities[0].card(), std::slice::from_ref(joined.peer())),
+        Ok(joined.peer())
     );
     // The card is authenticated with the message (its prekey information is in the
     // associated data): the same card with an app signature added on the way, valid as it
@@ -440,7 +441,7 @@ fn a_rotated_identity_starts_channels_with_its_rotated_card() {
     );
     assert!(*bob_prekeys.to_bytes() == *before);
     let joined = Channel::join(&bob, &mut bob_prekeys, &first).expect("join");
-    assert_eq!(joined.peer, *identities[1].card());
+    assert_eq!(joined.peer(), identities[1].card());
 
     // A rotated (or approved) card is a fine bundle card for the other direction.
     let (mut alice_prekeys, _) = prekeys(&mut rng, 0);
@@ -450,7 +451,7 @@ fn a_rotated_identity_starts_channels_with_its_rotated_card() {
     let mut to_alice = Channel::create(&mut rng, &bob, &bundle).expect("create");
     let hello = to_alice.encrypt(&mut rng, b"hi").expect("encrypt");
     let joined = Channel::join(&identities[1], &mut alice_prekeys, &hello).expect("join");
-    assert_eq!(joined.plaintext, b"hi");
+    assert_eq!(joined.plaintext(), b"hi");
     assert_eq!(approved.fingerprint(), bundle.card().fingerprint());
 }
 

@@ -21,8 +21,9 @@ use prost::Message as _;
 use rand::{Rng, TryCryptoRng, TryRng};
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Error, Identity, Padding, PrekeyBundle, PrekeyStore, KEM_CIPHERTEXT_LEN, KEM_SEED_LEN,
-    MESSAGE_SALT_LEN, MIN_PADDED_LEN, PREVIOUS_SIGNER,
+    channel::KEM_CIPHERTEXT_LEN, channel::MESSAGE_SALT_LEN, channel::MIN_PADDED_LEN,
+    identity::KEM_SEED_LEN, identity::PREVIOUS_SIGNER, Channel, Error, Identity, Padding,
+    PrekeyBundle, PrekeyStore,
 };
 
 /// Length of an AES-256-GCM tag.
@@ -79,7 +80,7 @@ fn assert_join_refused(bob: &Identity, store: &mut PrekeyStore, message: &[u8]) 
         result.as_ref().err()
     );
     match result {
-        Ok(joined) => panic!("joined, with the plaintext {:?}", joined.plaintext),
+        Ok(joined) => panic!("joined, with the plaintext {:?}", joined.plaintext()),
         Err(error) => error,
     }
 }
@@ -139,9 +140,9 @@ fn prekey_info_changed_in_transit_is_refused_and_leaves_the_channel_working() {
     // The genuine message still joins, with the genuine card, and the channel works both
     // ways.
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("the genuine message joins");
-    assert_eq!(joined.plaintext, b"first");
-    assert_eq!(joined.peer, *s.alice.card());
-    let mut to_alice = joined.channel;
+    assert_eq!(joined.plaintext(), b"first");
+    assert_eq!(joined.peer(), s.alice.card());
+    let mut to_alice = joined.into_channel();
     let second = to_bob.encrypt(&mut s.rng, b"second").expect("encrypt");
     assert_decrypts(&mut to_alice, &second, b"second");
     let reply = to_alice.encrypt(&mut s.rng, b"reply").expect("encrypt");
@@ -174,7 +175,7 @@ fn prekey_info_changed_in_transit_without_a_one_time_prekey_is_refused() {
     }
     assert_eq!(s.store.signed_prekey_joins(), 0);
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("the genuine message joins");
-    assert_eq!(joined.peer, *s.alice.card());
+    assert_eq!(joined.peer(), s.alice.card());
     assert_eq!(s.store.signed_prekey_joins(), 1);
 }
 
@@ -192,7 +193,7 @@ fn prekey_info_changed_in_transit_is_refused_by_an_established_responder() {
     );
     let mut to_alice = Channel::join(&s.bob, &mut s.store, &first)
         .expect("join")
-        .channel;
+        .into_channel();
 
     // Version 1 let the first such message through, and then refused the genuine ones with
     // PrekeyInfoMismatch.
@@ -345,7 +346,7 @@ fn restoring_an_older_state_and_encrypting_twice_reuses_no_key_and_nonce() {
     for (message, plaintext) in [(&first1, &b"first, once"[..]), (&first2, b"first, again")] {
         let mut copy = PrekeyStore::from_bytes(&store).expect("load");
         let joined = Channel::join(&s.bob, &mut copy, message).expect("join");
-        assert_eq!(joined.plaintext, plaintext);
+        assert_eq!(joined.plaintext(), plaintext);
     }
 }
 
@@ -379,7 +380,7 @@ fn replayed_first_message_without_a_one_time_prekey_is_refused() {
 
     assert_eq!(s.store.signed_prekey_joins(), 0);
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("join");
-    assert_eq!(joined.plaintext, b"first");
+    assert_eq!(joined.plaintext(), b"first");
     assert_eq!(s.store.signed_prekey_joins(), 1);
 
     // The same first message again, or another of its first chain (same ephemeral key,
@@ -591,7 +592,7 @@ fn a_bundle_stripped_of_its_kem_prekey_is_refused() {
     assert_eq!(
         Channel::join(&s.bob, &mut s.store, &first)
             .expect("join")
-            .plaintext,
+            .plaintext(),
         b"hello"
     );
 }
@@ -761,7 +762,7 @@ fn the_session_key_depends_on_both_the_x25519_agreements_and_the_kem_secret() {
         }
         let mut store = PrekeyStore::from_bytes(&same.to_bytes()).expect("copy");
         let joined = Channel::join(&bob, &mut store, message).expect("the same keys join");
-        assert_eq!(joined.plaintext, b"hybrid");
+        assert_eq!(joined.plaintext(), b"hybrid");
     }
     // Without a one-time prekey, the one-time keys play no part.
     for store in [&other_one_time_kem, &other_one_time_x25519] {
@@ -870,7 +871,7 @@ fn padding_hides_lengths_on_channels() {
     );
     let mut to_alice = Channel::join(&s.bob, &mut s.store, &short)
         .expect("join")
-        .channel;
+        .into_channel();
     assert_eq!(to_alice.padding(), Padding::Padme);
     let reply = to_alice.encrypt(&mut s.rng, b"ok").expect("encrypt");
     assert_eq!(

@@ -14,32 +14,59 @@ use ratchetkit as rk;
 /// Every domain-separation string of the crate, by its constant's name. A new one must be
 /// added here: `every_protocol_string_in_the_source_is_listed` fails until it is.
 const CONTEXTS: [(&str, &[u8]); 23] = [
-    ("CARD_SIGNATURE_CONTEXT", rk::CARD_SIGNATURE_CONTEXT),
-    ("APP_SIGNATURE_CONTEXT", rk::APP_SIGNATURE_CONTEXT),
-    ("ROTATION_SIGNATURE_CONTEXT", rk::ROTATION_SIGNATURE_CONTEXT),
-    ("SIGNED_PREKEY_CONTEXT", rk::SIGNED_PREKEY_CONTEXT),
-    ("ONE_TIME_PREKEY_CONTEXT", rk::ONE_TIME_PREKEY_CONTEXT),
-    ("LOCKED_IDENTITY_CONTEXT", rk::LOCKED_IDENTITY_CONTEXT),
-    ("PQXDH_INFO", rk::PQXDH_INFO),
-    ("PREKEY_INFO_CONTEXT", rk::PREKEY_INFO_CONTEXT),
-    ("CHANNEL_ID_CONTEXT", rk::CHANNEL_ID_CONTEXT),
-    ("ROOT_INFO", rk::ROOT_INFO),
-    ("MESSAGE_INFO", rk::MESSAGE_INFO),
-    ("GROUP_MESSAGE_INFO", rk::GROUP_MESSAGE_INFO),
-    ("GROUP_SIGNATURE_CONTEXT", rk::GROUP_SIGNATURE_CONTEXT),
-    ("ROSTER_SIGNATURE_CONTEXT", rk::ROSTER_SIGNATURE_CONTEXT),
-    ("OWNER_TRANSFER_CONTEXT", rk::OWNER_TRANSFER_CONTEXT),
-    ("GROUP_ID_CONTEXT", rk::GROUP_ID_CONTEXT),
-    ("SEALED_SIGNATURE_CONTEXT", rk::SEALED_SIGNATURE_CONTEXT),
-    ("SEALED_MESSAGE_CONTEXT", rk::SEALED_MESSAGE_CONTEXT),
-    ("SEALED_WRAP_INFO", rk::SEALED_WRAP_INFO),
-    ("STREAM_SIGNATURE_CONTEXT", rk::STREAM_SIGNATURE_CONTEXT),
-    ("SEALED_STREAM_CONTEXT", rk::SEALED_STREAM_CONTEXT),
+    (
+        "CARD_SIGNATURE_CONTEXT",
+        rk::identity::CARD_SIGNATURE_CONTEXT,
+    ),
+    ("APP_SIGNATURE_CONTEXT", rk::identity::APP_SIGNATURE_CONTEXT),
+    (
+        "ROTATION_SIGNATURE_CONTEXT",
+        rk::identity::ROTATION_SIGNATURE_CONTEXT,
+    ),
+    ("SIGNED_PREKEY_CONTEXT", rk::identity::SIGNED_PREKEY_CONTEXT),
+    (
+        "ONE_TIME_PREKEY_CONTEXT",
+        rk::identity::ONE_TIME_PREKEY_CONTEXT,
+    ),
+    (
+        "LOCKED_IDENTITY_CONTEXT",
+        rk::identity::LOCKED_IDENTITY_CONTEXT,
+    ),
+    ("PQXDH_INFO", rk::channel::PQXDH_INFO),
+    ("PREKEY_INFO_CONTEXT", rk::channel::PREKEY_INFO_CONTEXT),
+    ("CHANNEL_ID_CONTEXT", rk::channel::CHANNEL_ID_CONTEXT),
+    ("ROOT_INFO", rk::channel::ROOT_INFO),
+    ("MESSAGE_INFO", rk::channel::MESSAGE_INFO),
+    ("GROUP_MESSAGE_INFO", rk::group::GROUP_MESSAGE_INFO),
+    (
+        "GROUP_SIGNATURE_CONTEXT",
+        rk::group::GROUP_SIGNATURE_CONTEXT,
+    ),
+    (
+        "ROSTER_SIGNATURE_CONTEXT",
+        rk::group::ROSTER_SIGNATURE_CONTEXT,
+    ),
+    ("OWNER_TRANSFER_CONTEXT", rk::group::OWNER_TRANSFER_CONTEXT),
+    ("GROUP_ID_CONTEXT", rk::group::GROUP_ID_CONTEXT),
+    (
+        "SEALED_SIGNATURE_CONTEXT",
+        rk::sealed::SEALED_SIGNATURE_CONTEXT,
+    ),
+    ("SEALED_MESSAGE_CONTEXT", rk::sealed::SEALED_MESSAGE_CONTEXT),
+    ("SEALED_WRAP_INFO", rk::sealed::SEALED_WRAP_INFO),
+    (
+        "STREAM_SIGNATURE_CONTEXT",
+        rk::sealed::STREAM_SIGNATURE_CONTEXT,
+    ),
+    ("SEALED_STREAM_CONTEXT", rk::sealed::SEALED_STREAM_CONTEXT),
     // Followed by the kind of state and the object's id (src/storage.rs); like every
     // string here it must be no prefix of another, and a redesign of the sealed state's
     // associated data lists any new string here.
-    ("SEALED_STATE_CONTEXT", rk::SEALED_STATE_CONTEXT),
-    ("PREKEY_STORE_ID_CONTEXT", rk::PREKEY_STORE_ID_CONTEXT),
+    ("SEALED_STATE_CONTEXT", rk::storage::SEALED_STATE_CONTEXT),
+    (
+        "PREKEY_STORE_ID_CONTEXT",
+        rk::storage::PREKEY_STORE_ID_CONTEXT,
+    ),
 ];
 
 #[test]

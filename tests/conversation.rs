@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use common::{assert_decrypts, carries_prekey, ratchet_key, rng, Pair};
 use rand::{Rng, RngExt};
-use ratchetkit::{Error, MAX_ENDED_CHAINS};
+use ratchetkit::{channel::MAX_ENDED_CHAINS, Error};
 
 /// A random plaintext of 0..200 bytes.
 fn random_plaintext(script: &mut common::TestRng) -> Vec<u8> {

@@ -6,8 +6,8 @@ mod common;
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    AppKey, Card, CardChainBreak, CardDirectory, CardPolicy, Channel, Error, Identity,
-    InMemoryDirectory, PrekeyStore, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER,
+    identity::MAX_CARD_CHAIN_LEN, identity::PREVIOUS_SIGNER, AppKey, Card, CardChainBreak,
+    CardDirectory, CardPolicy, Channel, Error, Identity, InMemoryDirectory, PrekeyStore,
 };
 
 use common::{flip_bit, identity, prekeys, rng, TestRng, CREATED_AT};
@@ -95,9 +95,9 @@ fn channels_start_from_bundles_found_in_the_directory() {
         let mut to_bob = Channel::create(&mut rng, &alice, &bundle).expect("create");
         let first = to_bob.encrypt(&mut rng, b"found you").expect("encrypt");
         let joined = Channel::join(&bob, &mut bob_store, &first).expect("join");
-        assert_eq!(joined.plaintext, b"found you");
+        assert_eq!(joined.plaintext(), b"found you");
         let found = directory
-            .find_by_fingerprint(&joined.peer.fingerprint())
+            .find_by_fingerprint(&joined.peer().fingerprint())
             .expect("find");
         assert_eq!(found.as_ref(), Some(alice.card()));
     }

@@ -46,9 +46,10 @@ use rand::rngs::ChaCha20Rng;
 use rand::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Error, Group, Identity, LockParams, PrekeyStore, KEM_SEED_LEN, MAX_SKIPPED_KEYS,
-    MESSAGE_INFO, MESSAGE_SALT_LEN, MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
-    PQXDH_INFO, PREKEY_INFO_CONTEXT, ROOT_INFO,
+    channel::MAX_SKIPPED_KEYS, channel::MESSAGE_INFO, channel::MESSAGE_SALT_LEN,
+    channel::PQXDH_INFO, channel::PREKEY_INFO_CONTEXT, channel::ROOT_INFO, identity::KEM_SEED_LEN,
+    identity::MIN_LOCK_ITERATIONS, identity::MIN_LOCK_MEMORY_KIB, identity::MIN_LOCK_PARALLELISM,
+    Channel, Error, Group, Identity, LockParams, PrekeyStore,
 };
 use sha2::{Digest, Sha256};
 
@@ -472,7 +473,7 @@ impl Conversation {
         conversation.bob = Some(
             Channel::join(&bob, &mut bob_prekeys, &first)
                 .unwrap()
-                .channel,
+                .into_channel(),
         );
         conversation
     }
@@ -667,7 +668,7 @@ fn group_run(mut world: World, keys: &mut Keys) {
     let saved = bob.to_bytes();
     *bob = Group::from_bytes(&saved).unwrap();
     for i in scrambled(300, 101) {
-        assert_eq!(bob.decrypt(&sent[i - 1]).unwrap().plaintext, PLAINTEXT);
+        assert_eq!(bob.decrypt(&sent[i - 1]).unwrap().plaintext(), PLAINTEXT);
     }
     bob.decrypt(&sent[2_299]).unwrap();
     bob.decrypt(&sent[2_399]).unwrap();
@@ -738,11 +739,12 @@ impl TryCryptoRng for SaltSpy {}
 const PASSWORD: &[u8] = b"correct horse";
 
 fn lowest_lock_params() -> LockParams {
-    LockParams {
-        memory_kib: MIN_LOCK_MEMORY_KIB,
-        iterations: MIN_LOCK_ITERATIONS,
-        parallelism: MIN_LOCK_PARALLELISM,
-    }
+    LockParams::new(
+        MIN_LOCK_MEMORY_KIB,
+        MIN_LOCK_ITERATIONS,
+        MIN_LOCK_PARALLELISM,
+    )
+    .expect("the minimums")
 }
 
 /// Locks and unlocks an identity; the salt used.
@@ -766,9 +768,9 @@ fn argon2_run() -> [u8; 16] {
 fn argon2_blocks(salt: &[u8; 16]) -> Vec<[u8; 1024]> {
     let params = lowest_lock_params();
     let params = Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
+        params.memory_kib(),
+        params.iterations(),
+        params.parallelism(),
         Some(32),
     )
     .unwrap();

@@ -27,7 +27,9 @@ use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
-use ratchetkit::{Channel, Error, Group, Identity, PrekeyStore, Received, MAX_SENDER_EPOCHS};
+use ratchetkit::{
+    group::MAX_SENDER_EPOCHS, Channel, Error, Group, Identity, PrekeyStore, Received,
+};
 
 mod common;
 
@@ -174,7 +176,7 @@ impl World {
         let person = &mut self.people[j];
         let mut joined = Channel::join(&person.identity, &mut person.prekeys, &hello)
             .expect("join")
-            .channel;
+            .into_channel();
         let reply = joined.encrypt(&mut self.rng, b"hi").expect("encrypt");
         created.decrypt(&reply).expect("reply");
         let (ki, kj) = (self.people[i].key, self.people[j].key);
@@ -216,7 +218,12 @@ impl World {
     }
 
     fn post(&mut self, from: usize, received: Received) {
-        for Outgoing { to, message } in received.outgoing {
+        for (to, message) in received
+            .into_parts()
+            .1
+            .into_iter()
+            .map(Outgoing::into_parts)
+        {
             let to = self.index(&to);
             let msg = Msg {
                 from,
@@ -423,8 +430,8 @@ impl World {
                             "{name} read message {m} of {}, sent while not in its roster",
                             NAMES[self.sent[m].from]
                         );
-                        assert_eq!(decrypted.plaintext, self.sent[m].text);
-                        assert_eq!(decrypted.sender, self.people[self.sent[m].from].key);
+                        assert_eq!(decrypted.plaintext(), self.sent[m].text);
+                        assert_eq!(decrypted.sender(), self.people[self.sent[m].from].key);
                         self.sent[m].read_by.insert(reader);
                     }
                     Err(_) => {
@@ -583,7 +590,7 @@ fn run(seed: u64, steps: &[Step], withhold_at_end: bool) {
                     }
                     let state = RosterOnly::decode(group.to_bytes().as_slice()).expect("state");
                     let mut held = v1::GroupControl::default();
-                    held.version = ratchetkit::GROUP_VERSION;
+                    held.version = ratchetkit::group::GROUP_VERSION;
                     held.roster =
                         Some(v1::SignedRoster::decode(state.roster.as_slice()).expect("roster"));
                     held.roster_version = group.roster_version();
@@ -591,7 +598,7 @@ fn run(seed: u64, steps: &[Step], withhold_at_end: bool) {
                     // Requests of her own, with nothing else in them.
                     let id = group.group_id().to_vec();
                     let mut ask = v1::GroupControl::default();
-                    ask.version = ratchetkit::GROUP_VERSION;
+                    ask.version = ratchetkit::group::GROUP_VERSION;
                     ask.roster_version = group.roster_version();
                     let mut leave = ask.clone();
                     ask.resync = Some(v1::ResyncRequest {

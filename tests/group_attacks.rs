@@ -19,8 +19,9 @@ use rand::SeedableRng;
 use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Error, Group, GroupEvent, Identity, PrekeyStore, Received, GROUP_ID_CONTEXT,
-    GROUP_VERSION, MAX_RESYNC_REPLIES, OWNER_TRANSFER_CONTEXT, ROSTER_SIGNATURE_CONTEXT,
+    group::GROUP_ID_CONTEXT, group::GROUP_VERSION, group::MAX_RESYNC_REPLIES,
+    group::OWNER_TRANSFER_CONTEXT, group::ROSTER_SIGNATURE_CONTEXT, Channel, Error, Group,
+    GroupEvent, Identity, PrekeyStore, Received,
 };
 use sha2::{Digest, Sha256};
 
@@ -119,7 +120,7 @@ impl World {
         let person = &mut self.people[j];
         let mut joined = Channel::join(&person.identity, &mut person.prekeys, &hello)
             .expect("join")
-            .channel;
+            .into_channel();
         let reply = joined.encrypt(&mut self.rng, b"hi").expect("encrypt");
         created.decrypt(&reply).expect("reply");
         let (ki, kj) = (self.key(i), self.key(j));
@@ -225,9 +226,11 @@ impl World {
 
     fn msgs(&self, from: usize, received: Received) -> Vec<Msg> {
         received
-            .outgoing
+            .into_parts()
+            .1
             .into_iter()
-            .map(|Outgoing { to, message }| Msg {
+            .map(Outgoing::into_parts)
+            .map(|(to, message)| Msg {
                 from,
                 to: self.index(&to),
                 bytes: message,
@@ -279,10 +282,9 @@ impl World {
     fn try_deliver(&mut self, msg: &Msg, into: Option<&[u8]>) -> Result<Received, Error> {
         let from = self.key(msg.from);
         let person = &mut self.people[msg.to];
-        let channel = person
-            .channels
-            .get(&from)
-            .ok_or(Error::MissingChannel { member: from })?;
+        let channel = person.channels.get(&from).ok_or(Error::MissingChannel {
+            member: from.into(),
+        })?;
         let id = match into {
             Some(id) => id.to_vec(),
             None => match channel.clone().decrypt(&msg.bytes) {
@@ -331,7 +333,7 @@ impl World {
             match self.deliver(&msg) {
                 Ok((received, out)) => {
                     stalled = 0;
-                    events.extend(received.events.into_iter().map(|e| (msg.to, e)));
+                    events.extend(received.into_parts().0.into_iter().map(|e| (msg.to, e)));
                     mailbox.extend(out);
                 }
                 Err(
@@ -435,10 +437,7 @@ impl World {
                 .group(reader, id)
                 .decrypt(message)
                 .unwrap_or_else(|e| panic!("{reader} cannot read {from}: {e:?}"));
-            assert_eq!(
-                (decrypted.plaintext.as_slice(), decrypted.sender),
-                (text, sender)
-            );
+            assert_eq!((decrypted.plaintext(), decrypted.sender()), (text, sender));
         }
     }
 
@@ -453,7 +452,7 @@ impl World {
             assert!(
                 result.is_err(),
                 "{reader} read {:?}",
-                result.map(|d| d.plaintext)
+                result.map(|d| d.into_plaintext())
             );
             assert_eq!(
                 self.state(reader, &id),
@@ -638,7 +637,7 @@ fn group_id_squatting_cannot_put_bob_in_a_look_alike_of_alices_group_nor_his_key
     assert_eq!(w.deliver_into(&to_alice, &g).err(), Some(Error::WrongGroup));
     // Bob joins it: it is Mallory's group H, not G.
     let (received, mut bobs) = w.deliver(&only_to(&mut out, BOB)).expect("Bob joins H");
-    assert_eq!(received.events[0], GroupEvent::Joined { version: 1 });
+    assert_eq!(received.events()[0], GroupEvent::Joined { version: 1 });
     assert_eq!(w.group(BOB, &h).owner().signing_key(), w.key(MALLORY));
     // Bob's key for H is refused by Alice's real G, and Alice's app, without H, cannot
     // join from a bare key.
@@ -714,13 +713,13 @@ fn group_id_squatting_cannot_put_bob_in_a_look_alike_of_alices_group_nor_his_key
         (
             &relayed,
             Error::RosterNotFromOwner {
-                from: w.key(MALLORY),
+                from: w.key(MALLORY).into(),
             },
         ),
         (
             &with_key,
             Error::RosterNotFromOwner {
-                from: w.key(MALLORY),
+                from: w.key(MALLORY).into(),
             },
         ),
     ];
@@ -743,7 +742,7 @@ fn group_id_squatting_cannot_put_bob_in_a_look_alike_of_alices_group_nor_his_key
     let msg = w.forge(MALLORY, BOB, &ask);
     let (received, answer) = w.deliver(&msg).expect("her own control is accepted");
     assert_eq!(
-        received.events,
+        received.events(),
         vec![GroupEvent::ResyncRequested {
             member: w.key(MALLORY)
         }]
@@ -752,7 +751,7 @@ fn group_id_squatting_cannot_put_bob_in_a_look_alike_of_alices_group_nor_his_key
 
     // Alice's real welcome still works for Bob, who now holds G and Mallory's H apart.
     let (received, bobs) = w.deliver(&alice_welcome).expect("Bob joins G");
-    assert_eq!(received.events[0], GroupEvent::Joined { version: 1 });
+    assert_eq!(received.events()[0], GroupEvent::Joined { version: 1 });
     assert!(
         bobs.iter().all(|m| m.to != MALLORY),
         "Bob's key for G goes to G's members only"
@@ -808,7 +807,7 @@ fn relayed_roster_case(seed: u64, order: [usize; 3], relay_by_member: bool, lifo
     let courtesy = only_to(&mut out, R);
     let (received, _) = w.deliver(&courtesy).expect("R hears of its removal");
     assert!(received
-        .events
+        .events()
         .contains(&GroupEvent::Removed { version: 2 }));
     let courtesy = w.tapped.last().expect("R read it").clone();
     assert!(courtesy.roster.is_some() && courtesy.sender_key.is_none());
@@ -816,7 +815,12 @@ fn relayed_roster_case(seed: u64, order: [usize; 3], relay_by_member: bool, lifo
     let [first, second, third] = order;
     // R relays the owner-signed roster to the first: refused, nothing changes.
     let relay = w.forge(R, first, &courtesy);
-    w.refused(&relay, Error::RosterNotFromOwner { from: w.key(R) });
+    w.refused(
+        &relay,
+        Error::RosterNotFromOwner {
+            from: w.key(R).into(),
+        },
+    );
     let to_first = only_to(&mut out, first);
     let mut mailbox = Vec::new();
     if relay_by_member {
@@ -827,10 +831,20 @@ fn relayed_roster_case(seed: u64, order: [usize; 3], relay_by_member: bool, lifo
         let (_, keys) = w.deliver(&to_first).expect("the first takes the removal");
         mailbox.extend(keys);
         let relay = w.forge(first, second, &alices);
-        w.refused(&relay, Error::RosterNotFromOwner { from: w.key(first) });
+        w.refused(
+            &relay,
+            Error::RosterNotFromOwner {
+                from: w.key(first).into(),
+            },
+        );
         // R relays to the third too, which also holds the old roster still.
         let relay = w.forge(R, third, &courtesy);
-        w.refused(&relay, Error::RosterNotFromOwner { from: w.key(R) });
+        w.refused(
+            &relay,
+            Error::RosterNotFromOwner {
+                from: w.key(R).into(),
+            },
+        );
     } else {
         mailbox.push(to_first);
     }
@@ -1058,8 +1072,8 @@ fn offline_member_case(seed: u64, how: Return) {
     let mut out = w.add(A, &g, E);
     let mut for_carol = take_to(&mut out, C);
     let (received, erins) = w.deliver(&only_to(&mut out, E)).expect("Erin joins");
-    assert_eq!(received.events[0], GroupEvent::Joined { version: 2 });
-    assert!(received.events.contains(&GroupEvent::ChannelNeeded {
+    assert_eq!(received.events()[0], GroupEvent::Joined { version: 2 });
+    assert!(received.events().contains(&GroupEvent::ChannelNeeded {
         member: w.key(C),
         name: "carol".into(),
         fingerprint: w.people[C].identity.card().fingerprint(),
@@ -1093,12 +1107,12 @@ fn offline_member_case(seed: u64, how: Return) {
             .expect("group")
             .deliver_pending(&mut w.rng, &mut person.channels);
         assert_eq!(
-            received.outgoing.len(),
+            received.outgoing().len(),
             1,
             "the waiting key, on the first message"
         );
-        assert_eq!(received.outgoing[0].to, to_key);
-        received.outgoing[0].message.clone()
+        assert_eq!(received.outgoing()[0].to(), to_key);
+        received.outgoing()[0].message().to_vec()
     };
     // The joiner of a channel whose first message carries control: joins the channel,
     // puts it with the others, gives the control to its group; what its group sends back
@@ -1107,13 +1121,13 @@ fn offline_member_case(seed: u64, how: Return) {
         let person = &mut w.people[to];
         let joined =
             Channel::join(&person.identity, &mut person.prekeys, first).expect("channel join");
-        assert!(joined.plaintext.is_empty());
-        let control = joined.group_control.expect("group control");
+        assert!(joined.plaintext().is_empty());
+        let control = joined.group_control().expect("group control").clone();
         assert_eq!(control.from(), w.key(from));
         assert_eq!(control.group_id().expect("a group id"), g);
         let from_key = w.key(from);
         let person = &mut w.people[to];
-        person.channels.insert(from_key, joined.channel);
+        person.channels.insert(from_key, joined.into_channel());
         (control, from_key)
     };
     let receive = |w: &mut World, to: usize, control: &ratchetkit::JoinedControl| {
@@ -1256,7 +1270,7 @@ fn ownership_transfer_moves_the_roster_to_the_new_owner_and_cannot_be_forged_or_
 
     let (received, _) = w.deliver(&offer).expect("Bob gets the offer");
     assert_eq!(
-        received.events,
+        received.events(),
         vec![GroupEvent::OwnershipOffered {
             owner: a_key,
             version: 2
@@ -1269,7 +1283,7 @@ fn ownership_transfer_moves_the_roster_to_the_new_owner_and_cannot_be_forged_or_
         .op(B, &g, |g, rng, me, ch| g.accept_ownership(rng, me, ch))
         .expect("accept");
     assert_eq!(
-        received.events,
+        received.events(),
         vec![GroupEvent::OwnerChanged {
             version: 2,
             owner: b_key
@@ -1279,7 +1293,7 @@ fn ownership_transfer_moves_the_roster_to_the_new_owner_and_cannot_be_forged_or_
     let to_alice = out.iter().find(|m| m.to == A).expect("to Alice").clone();
     let bobs = w.peek(&to_alice);
     let relay = w.forge(A, C, &bobs);
-    w.refused(&relay, Error::RosterNotFromOwner { from: a_key });
+    w.refused(&relay, Error::RosterNotFromOwner { from: a_key.into() });
     let to_carol = only_to(&mut out, C);
     out.push(to_carol);
     let events = w.flush(out);
@@ -1336,7 +1350,7 @@ fn answers(w: &mut World, requests: Vec<Msg>, asker: usize) -> Vec<(usize, bool)
         let (received, out) = w.deliver(&request).expect("a resync request is taken");
         let replies = out.iter().filter(|m| m.to == asker).count();
         let reported = received
-            .events
+            .events()
             .contains(&GroupEvent::ResyncRequested { member: asker_key });
         assert_eq!(
             reported,
@@ -1378,7 +1392,12 @@ fn a_member_that_keeps_asking_gets_at_most_max_resync_replies_answers_per_change
     });
     for to in [A, B] {
         let msg = w.forge(C, to, &bare);
-        w.refused(&msg, Error::ResyncRateLimited { member: c_key });
+        w.refused(
+            &msg,
+            Error::ResyncRateLimited {
+                member: c_key.into(),
+            },
+        );
     }
     // Once Bob's own epoch changes, Bob answers again; Alice, unchanged, does not.
     let out = w.rekey(B, &g);
@@ -1487,9 +1506,13 @@ fn a_former_owner_is_refused_by_members_that_saw_the_transfer_and_only_by_them()
     assert_eq!(snapshot(&w.people[C]), before, "a refusal changed Carol");
     // The limitation: those who never saw the transfer cannot tell the fork from the group.
     let to_erin = w.forge(A, E, &fork);
-    let erin = w.deliver(&to_erin).map(|(received, _)| received.events);
+    let erin = w
+        .deliver(&to_erin)
+        .map(|(received, _)| received.into_parts().0);
     let to_dave = w.forge(A, D, &fork);
-    let dave = w.deliver(&to_dave).map(|(received, _)| received.events);
+    let dave = w
+        .deliver(&to_dave)
+        .map(|(received, _)| received.into_parts().0);
     assert!(
         erin.is_ok() && dave.is_ok(),
         "the documented limitation no longer holds: Erin {erin:?}; Dave {dave:?}"
@@ -1559,7 +1582,7 @@ fn a_resync_answer_that_overtakes_the_senders_earlier_key_loses_nothing() {
     let answer = only_to(&mut answer, B);
     // The answer arrives first, then Alice's rekey.
     w.deliver(&answer).expect("the answer");
-    let rekeyed = w.deliver(&rekey).map(|(r, _)| r.events);
+    let rekeyed = w.deliver(&rekey).map(|(r, _)| r.into_parts().0);
     let read = w.group(B, &g).decrypt(&message);
     assert!(
         read.is_ok(),

@@ -9,7 +9,9 @@ use prost::Message as _;
 use rand::seq::SliceRandom;
 use rand::RngExt;
 use ratchetkit::wire::v1;
-use ratchetkit::{Decrypted, Error, Group, GROUP_SIGNATURE_CONTEXT, MAX_GROUP_MESSAGE_GAP};
+use ratchetkit::{
+    group::GROUP_SIGNATURE_CONTEXT, group::MAX_GROUP_MESSAGE_GAP, Decrypted, Error, Group,
+};
 
 use common::groups::World;
 use common::rng;
@@ -159,7 +161,7 @@ fn a_bad_signature_is_reported_for_exactly_its_message() {
                     })
                 );
             } else {
-                assert_eq!(result.as_ref().unwrap().plaintext, [i as u8]);
+                assert_eq!(result.as_ref().unwrap().plaintext(), [i as u8]);
             }
         }
     }

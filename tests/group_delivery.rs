@@ -5,7 +5,7 @@ mod common;
 
 use rand::seq::SliceRandom;
 use rand::RngExt;
-use ratchetkit::{Error, Group, GroupStateId, StorageKey, MAX_GROUP_MESSAGE_GAP};
+use ratchetkit::{group::MAX_GROUP_MESSAGE_GAP, Error, Group, GroupStateId, StorageKey};
 
 use common::groups::{assert_group_rejects, World};
 
@@ -69,8 +69,8 @@ fn ten_members_exchange_two_thousand_messages_reordered_lost_and_duplicated() {
             let result = group.decrypt(message).unwrap_or_else(|error| {
                 panic!("m{reader} cannot read message {index} from m{from}: {error:?}")
             });
-            assert_eq!(result.plaintext, *plaintext);
-            assert_eq!(result.sender, world.key(*from));
+            assert_eq!(result.plaintext(), *plaintext);
+            assert_eq!(result.sender(), world.key(*from));
             seen[index] = true;
             decrypted += 1;
             // Now and then the app saves the group and loads it again.
@@ -111,13 +111,13 @@ fn skipped_keys_are_kept_then_used_once() {
     let messages: Vec<_> = (0..5u8).map(|n| world.send(0, &[n])).collect();
     let alice = world.key(0);
     assert_eq!(
-        world.decrypt(1, &messages[4]).map(|d| d.plaintext),
+        world.decrypt(1, &messages[4]).map(|d| d.into_plaintext()),
         Ok(vec![4])
     );
     assert_eq!(world.group(1).skipped_keys(&alice), 4);
     for n in [2, 0, 3, 1] {
         assert_eq!(
-            world.decrypt(1, &messages[n]).map(|d| d.plaintext),
+            world.decrypt(1, &messages[n]).map(|d| d.into_plaintext()),
             Ok(vec![n as u8])
         );
     }

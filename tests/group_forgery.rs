@@ -8,8 +8,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Error, Group, Identity, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, OWNER_TRANSFER_CONTEXT,
-    ROSTER_SIGNATURE_CONTEXT,
+    group::GROUP_SIGNATURE_CONTEXT, group::GROUP_VERSION, group::OWNER_TRANSFER_CONTEXT,
+    group::ROSTER_SIGNATURE_CONTEXT, Error, Group, Identity,
 };
 use sha2::Sha256;
 
@@ -203,7 +203,9 @@ fn a_sender_outside_the_roster_is_rejected() {
     assert_group_rejects(
         world.group(ALICE),
         &forged,
-        Error::NotGroupMember { member: dave },
+        Error::NotGroupMember {
+            member: dave.into(),
+        },
     );
 }
 
@@ -286,9 +288,15 @@ fn a_roster_signed_by_someone_other_than_the_owner_is_rejected() {
     let carol = world.key(CAROL);
     let to_carol = outgoing
         .iter()
-        .find(|out| out.to == carol)
+        .find(|out| out.to() == carol)
         .expect("a welcome for carol");
-    assert_control_rejected(&mut world, BOB, CAROL, &to_carol.message, Error::WrongGroup);
+    assert_control_rejected(
+        &mut world,
+        BOB,
+        CAROL,
+        to_carol.message(),
+        Error::WrongGroup,
+    );
 
     // Bob's own client writes rosters of Alice's group and signs them himself.
     let genuine = decode_roster(&held_roster(world.group(BOB)));
@@ -387,7 +395,7 @@ fn a_roster_relayed_by_another_member_is_rejected() {
         BOB,
         CAROL,
         &sealed,
-        Error::RosterNotFromOwner { from: bob },
+        Error::RosterNotFromOwner { from: bob.into() },
     );
     // Alice's own copy applies.
     world.mailbox.extend(to_carol);
@@ -414,17 +422,18 @@ fn an_older_roster_is_rejected() {
     let outgoing = old
         .remove_member(&mut world.rng, &member.identity, &bob, &mut member.channels)
         .expect("remove from the backup")
-        .outgoing;
+        .into_parts()
+        .1;
     let carol = world.key(CAROL);
     let to_carol = outgoing
         .iter()
-        .find(|out| out.to == carol)
+        .find(|out| out.to() == carol)
         .expect("for carol");
     assert_control_rejected(
         &mut world,
         ALICE,
         CAROL,
-        &to_carol.message,
+        to_carol.message(),
         Error::StaleRoster {
             version: 2,
             current: 2,
@@ -449,7 +458,7 @@ fn an_older_roster_is_rejected() {
         &mut world,
         ALICE,
         CAROL,
-        &outgoing[0].message,
+        outgoing[0].message(),
         Error::WrongGroup,
     );
 }
@@ -463,12 +472,13 @@ fn a_sender_key_from_a_non_member_is_rejected() {
     let outgoing = daves
         .rekey(&mut world.rng, &mut world.members[DAVE].channels)
         .expect("rekey")
-        .outgoing;
+        .into_parts()
+        .1;
     assert_control_rejected(
         &mut world,
         DAVE,
         CAROL,
-        &outgoing[0].message,
+        outgoing[0].message(),
         Error::WrongGroup,
     );
     // His client sends a sender key of his under Alice's group id.
@@ -492,7 +502,9 @@ fn a_sender_key_from_a_non_member_is_rejected() {
         DAVE,
         CAROL,
         &sealed,
-        Error::NotGroupMember { member: dave },
+        Error::NotGroupMember {
+            member: dave.into(),
+        },
     );
     // Or as Bob's: the key must be the channel peer's own.
     let bob = world.key(BOB);

@@ -6,7 +6,9 @@ use common::fields_at;
 use common::groups::{abc, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE};
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Error, Group, GroupEvent, GROUP_ID_CONTEXT, GROUP_ID_LEN, GROUP_SALT_LEN};
+use ratchetkit::{
+    group::GROUP_ID_CONTEXT, group::GROUP_ID_LEN, group::GROUP_SALT_LEN, Error, Group, GroupEvent,
+};
 use sha2::{Digest, Sha256};
 
 /// The roster `group` holds, as signed (`GroupState.roster`).
@@ -110,7 +112,7 @@ fn a_removed_member_reads_nothing_after_the_removal_even_with_its_old_state() {
     for reader in [ALICE, CAROL] {
         assert_eq!(
             world.decrypt(reader, &from_bob),
-            Err(Error::NotGroupMember { member: bob })
+            Err(Error::NotGroupMember { member: bob.into() })
         );
     }
 }
@@ -133,10 +135,10 @@ fn a_member_who_left_reads_nothing_after_the_owner_removed_it() {
         .receive(&mut world.rng, &mut member.channels, &carol, &request)
         .expect("leave request");
     assert_eq!(
-        received.events,
+        received.events(),
         [GroupEvent::LeaveRequested { member: carol }]
     );
-    assert!(received.outgoing.is_empty());
+    assert!(received.outgoing().is_empty());
     world.remove(ALICE, CAROL);
     world.flush();
 
@@ -190,7 +192,7 @@ fn channel_decrypt_never_hands_out_group_control() {
     let bob_channel = world.members[1].channels.get_mut(&alice).expect("channel");
     let before = bob_channel.to_bytes();
     assert_eq!(
-        bob_channel.decrypt(&outgoing[0].message),
+        bob_channel.decrypt(outgoing[0].message()),
         Err(Error::GroupControlMessage {
             group_id: group.group_id().to_vec()
         })
@@ -236,18 +238,18 @@ fn a_member_without_a_channel_is_welcomed_once_there_is_one() {
     )
     .expect("a missing channel is no error");
     assert_eq!(
-        received.events,
+        received.events(),
         [GroupEvent::ChannelNeeded {
             member: carol,
             name: "m2".to_owned(),
             fingerprint: cards[1].fingerprint(),
         }]
     );
-    let recipients: Vec<_> = received.outgoing.iter().map(|out| out.to).collect();
+    let recipients: Vec<_> = received.outgoing().iter().map(|out| out.to()).collect();
     assert_eq!(recipients, [bob]);
     assert_eq!(group.pending_members().collect::<Vec<_>>(), [&carol]);
     member.group = Some(group);
-    world.post(0, received.outgoing);
+    world.post(0, received.outgoing().to_vec());
     // Bob joins; his key for Carol waits with Carol's welcome.
     let held = world.flush_except(2);
     assert!(world.group(1).is_member());
@@ -317,7 +319,9 @@ fn only_the_owner_changes_the_roster() {
             &alice_card,
             &mut member.channels
         ),
-        Err(Error::AlreadyGroupMember { member: alice })
+        Err(Error::AlreadyGroupMember {
+            member: alice.into()
+        })
     );
     assert_eq!(
         group.remove_member(
@@ -339,7 +343,9 @@ fn only_the_owner_changes_the_roster() {
             &dave,
             &mut member.channels
         ),
-        Err(Error::NotGroupMember { member: dave })
+        Err(Error::NotGroupMember {
+            member: dave.into()
+        })
     );
 }
 

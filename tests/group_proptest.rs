@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use common::groups::World;
 use proptest::prelude::*;
-use ratchetkit::{Decrypted, Error, Group, GroupEvent, MAX_SENDER_EPOCHS};
+use ratchetkit::{group::MAX_SENDER_EPOCHS, Decrypted, Error, Group, GroupEvent};
 
 /// Members of the world: m0 owns the group, m1 and m2 are in it from the start, the others
 /// can be added.
@@ -247,10 +247,10 @@ impl Harness {
                     .receive(&mut self.world.rng, &mut owner.channels, &key, &request)
                     .unwrap_or_else(|error| panic!("leave request of m{i}: {error:?}"));
                 assert_eq!(
-                    received.events,
+                    received.events(),
                     [GroupEvent::LeaveRequested { member: key }]
                 );
-                assert!(received.outgoing.is_empty());
+                assert!(received.outgoing().is_empty());
                 self.world.remove(OWNER, i);
                 self.removed(i);
             }
@@ -463,13 +463,17 @@ impl Harness {
 
     fn check_content(&self, m: usize, decrypted: &Decrypted, context: &str) {
         let sent = &self.sent[m];
-        assert_eq!(decrypted.plaintext, sent.plaintext, "{context}: plaintext");
         assert_eq!(
-            decrypted.sender,
+            decrypted.plaintext(),
+            sent.plaintext,
+            "{context}: plaintext"
+        );
+        assert_eq!(
+            decrypted.sender(),
             self.world.key(sent.from),
             "{context}: sender"
         );
-        assert_eq!(decrypted.epoch, sent.epoch, "{context}: epoch");
+        assert_eq!(decrypted.epoch(), sent.epoch, "{context}: epoch");
     }
 
     fn read_live(&mut self, m: usize, r: usize) {
@@ -552,7 +556,9 @@ impl Harness {
         if !knows_sender {
             assert_eq!(
                 result,
-                Err(Error::NotGroupMember { member: sender }),
+                Err(Error::NotGroupMember {
+                    member: sender.into()
+                }),
                 "{context}: the reader processed the sender's removal"
             );
         } else if self.stint[from] != sent.from_stint {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::groups::World;
-use ratchetkit::{Error, GroupEvent, MAX_SKIPPED_KEYS};
+use ratchetkit::{channel::MAX_SKIPPED_KEYS, Error, GroupEvent};
 
 /// `from` sends application messages to `to` on their channel in two bursts, `to`
 /// reading only the last of each: more than `MAX_SKIPPED_KEYS` keys are skipped, and the
@@ -72,7 +72,7 @@ fn a_member_that_lost_a_roster_update_recovers_by_resync() {
     let m3 = world.key(3);
     assert_eq!(
         world.decrypt(1, &from_m3),
-        Err(Error::NotGroupMember { member: m3 })
+        Err(Error::NotGroupMember { member: m3.into() })
     );
 
     // m1 asks the members it knows for what it missed, with a fresh key of its own.

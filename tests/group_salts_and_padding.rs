@@ -12,7 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Error, Group, Padding, GROUP_SIGNATURE_CONTEXT, GROUP_VERSION, MESSAGE_SALT_LEN, MIN_PADDED_LEN,
+    channel::MESSAGE_SALT_LEN, channel::MIN_PADDED_LEN, group::GROUP_SIGNATURE_CONTEXT,
+    group::GROUP_VERSION, Error, Group, Padding,
 };
 use sha2::Sha256;
 
@@ -74,8 +75,8 @@ fn a_sender_restored_from_an_older_save_never_reuses_a_key_and_nonce() {
     // Both are genuine: fresh receivers restored from Bob's save read each.
     let mut reads_first = Group::from_bytes(&bob_saved).expect("bob's save loads");
     let mut reads_second = Group::from_bytes(&bob_saved).expect("bob's save loads");
-    assert_eq!(reads_first.decrypt(&m1).expect("m1").plaintext, first);
-    assert_eq!(reads_second.decrypt(&m2).expect("m2").plaintext, second);
+    assert_eq!(reads_first.decrypt(&m1).expect("m1").plaintext(), first);
+    assert_eq!(reads_second.decrypt(&m2).expect("m2").plaintext(), second);
 
     // Under one (key, nonce), AES-GCM's keystream would cancel out: ct1 xor ct2 would be
     // pt1 xor pt2. Here it is not, at any position of the common prefix but by chance.
@@ -240,7 +241,7 @@ fn a_message_its_sender_did_not_pad_is_refused_and_changes_nothing() {
         let results = carol.decrypt_batch(&[forged.as_slice(), &genuine]);
         assert_eq!(results[0], Err(Error::BadPadding));
         assert_eq!(
-            results[1].as_ref().map(|d| d.plaintext.clone()),
+            results[1].as_ref().map(|d| d.plaintext().to_vec()),
             Ok(b"genuine".to_vec())
         );
     }

@@ -9,7 +9,8 @@ use common::{carries_prekey, fields_at, raw_fields};
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Error, Group, GroupEvent, GROUP_VERSION, MAX_PENDING_CONTROLS, MAX_RESYNC_REPLIES,
+    group::GROUP_VERSION, group::MAX_PENDING_CONTROLS, group::MAX_RESYNC_REPLIES, Channel, Error,
+    Group, GroupEvent,
 };
 use sha2::{Digest, Sha256};
 
@@ -65,14 +66,17 @@ fn a_welcome_rides_on_a_channels_first_message() {
 
     let member = &mut world.members[1];
     let joined = Channel::join(&member.identity, &mut member.prekeys, &welcome).expect("join");
-    assert!(joined.plaintext.is_empty(), "control is no plaintext");
-    assert_eq!(joined.peer.signing_key(), alice);
-    let control = joined.group_control.expect("the welcome, for the group");
+    assert!(joined.plaintext().is_empty(), "control is no plaintext");
+    assert_eq!(joined.peer().signing_key(), alice);
+    let control = joined
+        .group_control()
+        .expect("the welcome, for the group")
+        .clone();
     assert_eq!(control.from(), alice);
     assert_eq!(control.group_id(), Ok(group_id.clone()));
     let debug = format!("{control:?}");
     assert!(debug.contains(&hex::encode(alice)), "{debug}");
-    let mut channel = joined.channel;
+    let mut channel = joined.into_channel();
     // Channel::decrypt still never hands out control, on the first chain neither.
     let before = channel.to_bytes();
     assert_eq!(
@@ -92,7 +96,7 @@ fn a_welcome_rides_on_a_channels_first_message() {
     )
     .expect("join the group");
     assert_eq!(
-        received.events,
+        received.events(),
         [
             GroupEvent::Joined { version: 1 },
             GroupEvent::SenderKey {
@@ -102,10 +106,10 @@ fn a_welcome_rides_on_a_channels_first_message() {
         ]
     );
     assert_eq!(group.group_id(), group_id);
-    let to: Vec<_> = received.outgoing.iter().map(|out| out.to).collect();
+    let to: Vec<_> = received.outgoing().iter().map(|out| out.to()).collect();
     assert_eq!(to, [alice], "bob's key goes back on the joined channel");
     member.group = Some(group);
-    world.post(1, received.outgoing);
+    world.post(1, received.outgoing().to_vec());
     let events = world.deliver_events(0, 1, &rekey).expect("the rekey");
     assert_eq!(
         events,
@@ -148,9 +152,9 @@ fn a_member_takes_a_key_from_a_first_message_and_keeps_one_that_came_too_early()
     let welcome_to_m2 = to_m2;
     let member = &mut world.members[2];
     let joined = Channel::join(&member.identity, &mut member.prekeys, &first).expect("join");
-    let control = joined.group_control.expect("m1's key");
+    let control = joined.group_control().expect("m1's key").clone();
     assert_eq!(control.from(), m1);
-    member.channels.insert(m1, joined.channel);
+    member.channels.insert(m1, joined.into_channel());
     // Not a welcome: m2 keeps the control (and the channel) and joins from its welcome.
     let refused = Group::join_control(
         &mut world.rng,
@@ -175,7 +179,7 @@ fn a_member_takes_a_key_from_a_first_message_and_keeps_one_that_came_too_early()
         .receive_control(&mut world.rng, &mut member.channels, &control)
         .expect("the key that came too early");
     assert_eq!(
-        received.events,
+        received.events(),
         [GroupEvent::SenderKey {
             sender: m1,
             epoch: 0
@@ -213,26 +217,26 @@ fn control_waits_for_a_channel_across_a_reload_and_keeps_the_newest() {
     )
     .expect("create");
     assert_eq!(
-        received.events,
+        received.events(),
         [GroupEvent::ChannelNeeded {
             member: bob,
             name: "m1".to_owned(),
             fingerprint: bob_card.fingerprint(),
         }]
     );
-    assert!(received.outgoing.is_empty());
+    assert!(received.outgoing().is_empty());
     // Asked for once: later control for Bob joins what waits, without another event.
     let rekeys = MAX_PENDING_CONTROLS as u32 + 2;
     for _ in 0..rekeys {
         let received = group
             .rekey(&mut world.rng, &mut member.channels)
             .expect("rekey");
-        assert_eq!(received.events, []);
-        assert!(received.outgoing.is_empty());
+        assert_eq!(received.events(), []);
+        assert!(received.outgoing().is_empty());
     }
     // Nothing to send yet, and nothing asked again.
     let received = group.deliver_pending(&mut world.rng, &mut member.channels);
-    assert_eq!((received.events, received.outgoing), (vec![], vec![]));
+    assert!(received.events().is_empty() && received.outgoing().is_empty());
     let saved = group.to_bytes();
     assert_eq!(
         fields_at(&saved, &[6, 3]).len(),
@@ -348,7 +352,7 @@ fn resync_replies_are_rate_limited_until_the_answerer_moves_on() {
             BOB,
             to,
             &request,
-            Error::ResyncRateLimited { member: bob },
+            Error::ResyncRateLimited { member: bob.into() },
         );
     }
 
@@ -368,7 +372,7 @@ fn resync_replies_are_rate_limited_until_the_answerer_moves_on() {
         BOB,
         CAROL,
         &request,
-        Error::ResyncRateLimited { member: bob },
+        Error::ResyncRateLimited { member: bob.into() },
     );
     // A roster change resets every count.
     world.add(ALICE, DAVE);
@@ -409,8 +413,18 @@ fn the_owner_hands_the_group_over_and_leaves() {
     let member = &mut world.members[ALICE];
     let group = member.group.as_mut().expect("alice's group");
     for (to, expected) in [
-        (dave, Error::NotGroupMember { member: dave }),
-        (alice, Error::AlreadyGroupMember { member: alice }),
+        (
+            dave,
+            Error::NotGroupMember {
+                member: dave.into(),
+            },
+        ),
+        (
+            alice,
+            Error::AlreadyGroupMember {
+                member: alice.into(),
+            },
+        ),
     ] {
         let offered =
             group.offer_ownership(&mut world.rng, &member.identity, &to, &mut member.channels);
@@ -421,10 +435,10 @@ fn the_owner_hands_the_group_over_and_leaves() {
     let received = group
         .offer_ownership(&mut world.rng, &member.identity, &bob, &mut member.channels)
         .expect("offer");
-    assert_eq!(received.events, []);
-    let to: Vec<_> = received.outgoing.iter().map(|out| out.to).collect();
+    assert_eq!(received.events(), []);
+    let to: Vec<_> = received.outgoing().iter().map(|out| out.to()).collect();
     assert_eq!(to, [bob]);
-    world.post(ALICE, received.outgoing);
+    world.post(ALICE, received.outgoing().to_vec());
     // Until Bob takes it, Alice changes nothing (no two rosters of one version).
     let group = reloaded(world.group(ALICE));
     world.members[ALICE].group = Some(group);
@@ -488,14 +502,14 @@ fn the_owner_hands_the_group_over_and_leaves() {
         .accept_ownership(&mut world.rng, &member.identity, &mut member.channels)
         .expect("accept");
     assert_eq!(
-        received.events,
+        received.events(),
         [GroupEvent::OwnerChanged {
             version: 2,
             owner: bob
         }]
     );
-    assert_eq!(received.outgoing.len(), 2, "to alice and carol");
-    world.post(BOB, received.outgoing);
+    assert_eq!(received.outgoing().len(), 2, "to alice and carol");
+    world.post(BOB, received.outgoing().to_vec());
     for who in [ALICE, CAROL] {
         let (from, to, update) = world.take_to(who).pop_front().expect("roster 2");
         let events = world.deliver_events(from, to, &update).expect("roster 2");
@@ -538,17 +552,18 @@ fn the_owner_hands_the_group_over_and_leaves() {
             &mut member.channels,
         )
         .expect("the backup still thinks it owns the group")
-        .outgoing;
+        .into_parts()
+        .1;
     let carol = world.key(CAROL);
     let to_carol = outgoing
         .iter()
-        .find(|out| out.to == carol)
+        .find(|out| out.to() == carol)
         .expect("to carol");
     assert_refused(
         &mut world,
         ALICE,
         CAROL,
-        &to_carol.message,
+        to_carol.message(),
         Error::InvalidOwnerChain,
     );
 
@@ -668,7 +683,7 @@ fn the_previous_owners_late_update_still_brings_its_key() {
         .expect("alice's group")
         .offer_ownership(&mut world.rng, &member.identity, &bob, &mut member.channels)
         .expect("offer");
-    world.post(ALICE, offer.outgoing);
+    world.post(ALICE, offer.outgoing().to_vec());
     for_carol.extend(world.flush_except(CAROL));
     let member = &mut world.members[BOB];
     let accepted = member
@@ -677,7 +692,7 @@ fn the_previous_owners_late_update_still_brings_its_key() {
         .expect("bob's group")
         .accept_ownership(&mut world.rng, &member.identity, &mut member.channels)
         .expect("accept");
-    world.post(BOB, accepted.outgoing);
+    world.post(BOB, accepted.outgoing().to_vec());
     for_carol.extend(world.flush_except(CAROL));
     // Carol gets everything from Bob first (his roster 3 among it), then Alice's.
     let (from_bob, from_others): (Vec<_>, Vec<_>) =

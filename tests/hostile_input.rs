@@ -43,11 +43,11 @@ use ratchetkit::limits::{
 };
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    open, open_stream, seal, seal_stream, AppKey, AppPublicKey, Card, Channel, Error, Group,
-    GroupStateId, Identity, LockParams, PrekeyBundle, PrekeyStore, StorageKey,
-    CARD_SIGNATURE_CONTEXT, GROUP_ID_CONTEXT, GROUP_VERSION, MIN_LOCK_ITERATIONS,
-    MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM, ROSTER_SIGNATURE_CONTEXT, SEALED_VERSION,
-    SELF_SIGNER,
+    group::GROUP_ID_CONTEXT, group::GROUP_VERSION, group::ROSTER_SIGNATURE_CONTEXT,
+    identity::CARD_SIGNATURE_CONTEXT, identity::MIN_LOCK_ITERATIONS, identity::MIN_LOCK_MEMORY_KIB,
+    identity::MIN_LOCK_PARALLELISM, identity::SELF_SIGNER, open, open_stream, seal, seal_stream,
+    sealed::SEALED_VERSION, AppKey, AppPublicKey, Card, Channel, Error, Group, GroupStateId,
+    Identity, LockParams, PrekeyBundle, PrekeyStore, StorageKey,
 };
 use sha2::{Digest, Sha256};
 
@@ -1480,7 +1480,7 @@ fn channels(budget: &mut Budget, rng: &mut TestRng) {
     }
     let joined = Channel::join(&s.bob, &mut s.store, &first);
     budget.state(
-        joined.is_ok_and(|joined| joined.plaintext == b"hello bob"),
+        joined.is_ok_and(|joined| joined.plaintext() == b"hello bob"),
         "the genuine first message no longer joins",
     );
     budget.state(
@@ -1633,7 +1633,7 @@ fn groups(budget: &mut Budget, rng: &mut TestRng, crowd: &[Identity]) -> Groups 
     let hello = owner_channel.encrypt(rng, b"hello").expect("encrypt");
     let mut bob_channel = Channel::join(bob, &mut bob_prekeys, &hello)
         .expect("join")
-        .channel;
+        .into_channel();
     let reply = bob_channel.encrypt(rng, b"hi").expect("encrypt");
     owner_channel.decrypt(&reply).expect("reply");
     let mut owner_channels = HashMap::from([(bob_key, owner_channel)]);
@@ -1645,19 +1645,19 @@ fn groups(budget: &mut Budget, rng: &mut TestRng, crowd: &[Identity]) -> Groups 
     let (mut owner_group, created) =
         Group::create(rng, owner, &cards, &mut owner_channels).expect("create");
     let welcome = created
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|outgoing| outgoing.to == bob_key)
+        .find(|outgoing| outgoing.to() == bob_key)
         .expect("a welcome to Bob")
-        .message
-        .clone();
+        .message()
+        .to_vec();
 
     // Group::join: a welcome, from any channel peer.
     const JOIN: &str = "Group::join";
     let mut world = common::groups::abc(3);
     {
         let (_group, outgoing) = world.new_group(ALICE, &[BOB]);
-        let small = outgoing[0].message.clone();
+        let small = outgoing[0].message().to_vec();
         let alice = world.key(ALICE);
         let member = &world.members[BOB];
         let mut channels = member.channels.clone();
@@ -1839,12 +1839,12 @@ fn groups(budget: &mut Budget, rng: &mut TestRng, crowd: &[Identity]) -> Groups 
             )
             .expect("add");
         let update = added
-            .outgoing
+            .outgoing()
             .iter()
-            .find(|outgoing| outgoing.to == bob_key)
+            .find(|outgoing| outgoing.to() == bob_key)
             .expect("the roster for Bob")
-            .message
-            .clone();
+            .message()
+            .to_vec();
         let mut group = full.clone();
         let mut channels = bob_channels.clone();
         let mut r = rng_for(35);
@@ -2584,11 +2584,12 @@ fn saved_state(budget: &mut Budget, rng: &mut TestRng, groups: Groups) {
 
 fn locked(budget: &mut Budget, rng: &mut TestRng) {
     // The cheapest parameters lock accepts: each genuine unlock runs Argon2id once, on 19 MiB.
-    let params = LockParams {
-        memory_kib: MIN_LOCK_MEMORY_KIB,
-        iterations: MIN_LOCK_ITERATIONS,
-        parallelism: MIN_LOCK_PARALLELISM,
-    };
+    let params = LockParams::new(
+        MIN_LOCK_MEMORY_KIB,
+        MIN_LOCK_ITERATIONS,
+        MIN_LOCK_PARALLELISM,
+    )
+    .expect("the minimums");
     let alice = identity(rng, "alice");
     let (store, _) = common::prekeys(rng, 2);
     let small = alice.lock(rng, &store, b"password", &params).expect("lock");

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use prost::Message as _;
 use ratchetkit::wire::v1;
-use ratchetkit::{Card, Channel, Error, Group, PrekeyStore, CARD_SIGNATURE_CONTEXT};
+use ratchetkit::{identity::CARD_SIGNATURE_CONTEXT, Card, Channel, Error, Group, PrekeyStore};
 
 const BAD_CARD: Error = Error::BadSignature { what: "card" };
 
@@ -59,8 +59,8 @@ fn join_with_a_forged_initiator_card_fails_and_burns_nothing() {
 
     assert!(s.store.one_time_prekey_ids().contains(&s.one_time_id));
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("the genuine message joins");
-    assert_eq!(joined.peer, *s.alice.card());
-    assert_eq!(joined.plaintext, b"first");
+    assert_eq!(joined.peer(), s.alice.card());
+    assert_eq!(joined.plaintext(), b"first");
     assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
 }
 
@@ -76,7 +76,7 @@ fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
     assert!(s.store.one_time_prekey_ids().contains(&s.one_time_id));
 
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("join");
-    assert_eq!(joined.plaintext, b"first");
+    assert_eq!(joined.plaintext(), b"first");
     assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
     assert_eq!(s.store.one_time_prekey_ids().len(), 1);
 
@@ -85,7 +85,7 @@ fn one_time_prekey_survives_a_forged_first_message_and_is_used_once() {
     // is even looked up).
     assert_join_fails(&mut s, &first, Error::ReplayedFirstMessage);
     assert_join_fails(&mut s, &second, Error::ReplayedFirstMessage);
-    let mut bob_channel = joined.channel;
+    let mut bob_channel = joined.into_channel();
     assert_decrypts(&mut bob_channel, &second, b"second");
 }
 
@@ -113,7 +113,7 @@ fn every_bit_flip_of_a_first_message_fails_to_join() {
         first.len()
     );
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("join");
-    assert_eq!(joined.plaintext, b"first message");
+    assert_eq!(joined.plaintext(), b"first message");
 }
 
 /// Group control may start a channel (group protocol v2): `Channel::join` hands it to the
@@ -128,7 +128,7 @@ fn a_first_message_with_group_control_hands_it_to_the_group() {
     let (group, received) =
         Group::create(&mut s.rng, &s.alice, &[s.bob.card().clone()], &mut channels)
             .expect("a group over a channel nobody joined yet");
-    let first = &received.outgoing[0].message;
+    let first = received.outgoing()[0].message();
     assert!(carries_prekey(first));
 
     let before = s.store.to_bytes();
@@ -143,15 +143,15 @@ fn a_first_message_with_group_control_hands_it_to_the_group() {
         );
     }
     let joined = Channel::join(&s.bob, &mut s.store, first).expect("join");
-    assert!(joined.plaintext.is_empty());
-    assert_eq!(joined.peer, *s.alice.card());
+    assert!(joined.plaintext().is_empty());
+    assert_eq!(joined.peer(), s.alice.card());
     assert!(!s.store.one_time_prekey_ids().contains(&s.one_time_id));
-    let control = joined.group_control.expect("the welcome");
+    let control = joined.group_control().expect("the welcome").clone();
     assert_eq!(control.from(), alice);
     assert_eq!(control.group_id(), Ok(group.group_id().to_vec()));
 
     // The joined channel goes on as any other.
-    let mut to_alice = joined.channel;
+    let mut to_alice = joined.into_channel();
     let later = channels
         .get_mut(&bob)
         .expect("alice's channel")
@@ -164,8 +164,8 @@ fn a_first_message_with_group_control_hands_it_to_the_group() {
     let mut other = Channel::create(&mut s.rng, &s.alice, &bundle).expect("create");
     let chat = other.encrypt(&mut s.rng, b"just chat").expect("encrypt");
     let joined = Channel::join(&s.bob, &mut s.store, &chat).expect("join");
-    assert_eq!(joined.plaintext, b"just chat");
-    assert!(joined.group_control.is_none());
+    assert_eq!(joined.plaintext(), b"just chat");
+    assert!(joined.group_control().is_none());
 }
 
 /// Someone on the path changes the first message without changing the hybrid start's
@@ -187,8 +187,8 @@ fn check_tampered_first_message(
 
     assert_join_fails(&mut s, &tampered, expected);
     let joined = Channel::join(&s.bob, &mut s.store, &first).expect("the genuine message joins");
-    assert_eq!(joined.plaintext, b"first");
-    let mut bob_channel = joined.channel;
+    assert_eq!(joined.plaintext(), b"first");
+    let mut bob_channel = joined.into_channel();
     assert_decrypts(&mut bob_channel, &second, b"second");
 }
 
@@ -365,7 +365,7 @@ fn signed_prekey_rotation_keeps_one_previous_key() {
     assert_ne!(s.store.signed_prekey_id(), old_id);
     let joined = Channel::join(&s.bob, &mut s.store, &first)
         .expect("the previous signed prekey still works");
-    assert_eq!(joined.plaintext, b"one rotation old");
+    assert_eq!(joined.plaintext(), b"one rotation old");
 
     s.store.rotate_signed_prekey(&mut s.rng);
     assert_join_fails(&mut s, &second, Error::UnknownSignedPrekey { id: old_id });
@@ -379,8 +379,8 @@ fn lost_first_message_does_not_break_the_channel() {
     assert!(carries_prekey(&second));
 
     let joined = Channel::join(&s.bob, &mut s.store, &second).expect("the second message joins");
-    assert_eq!(joined.plaintext, b"second");
-    let mut bob_channel = joined.channel;
+    assert_eq!(joined.plaintext(), b"second");
+    let mut bob_channel = joined.into_channel();
     assert_decrypts(&mut bob_channel, &third, b"third");
     assert_decrypts(&mut bob_channel, &lost, b"lost for a while");
     assert_eq!(bob_channel.decrypt(&lost), Err(Error::Duplicate));
@@ -399,7 +399,7 @@ fn prekey_information_is_attached_until_a_reply_is_decrypted() {
         .map(|i| alice_channel.encrypt(&mut s.rng, &[i]).expect("encrypt"))
         .collect();
     let joined = Channel::join(&s.bob, &mut s.store, &sent[0]).expect("join");
-    let mut bob_channel = joined.channel;
+    let mut bob_channel = joined.into_channel();
     for (i, message) in sent.iter().enumerate().skip(1) {
         assert_decrypts(&mut bob_channel, message, &[i as u8]);
     }

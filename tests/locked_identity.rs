@@ -13,9 +13,10 @@ use prost::Message;
 use rand::rngs::ChaCha20Rng;
 use rand::{Rng, RngExt, SeedableRng};
 use ratchetkit::{
-    Channel, Error, Identity, LockParams, PrekeyBundle, PrekeyStore, LOCKED_IDENTITY_CONTEXT,
-    LOCK_SALT_LEN, MAX_LOCK_ITERATIONS, MAX_LOCK_MEMORY_KIB, MAX_LOCK_PARALLELISM,
-    MIN_LOCK_ITERATIONS, MIN_LOCK_MEMORY_KIB, MIN_LOCK_PARALLELISM,
+    identity::LOCKED_IDENTITY_CONTEXT, identity::LOCK_SALT_LEN, identity::MAX_LOCK_ITERATIONS,
+    identity::MAX_LOCK_MEMORY_KIB, identity::MAX_LOCK_PARALLELISM, identity::MIN_LOCK_ITERATIONS,
+    identity::MIN_LOCK_MEMORY_KIB, identity::MIN_LOCK_PARALLELISM, Channel, Error, Identity,
+    LockParams, PrekeyBundle, PrekeyStore,
 };
 
 /// `LockedIdentity` of proto/locked.proto, written from the schema.
@@ -46,25 +47,44 @@ struct LockedIdentityPayload {
     prekeys: Vec<u8>,
 }
 
+/// Argon2id costs as the specification lists them, whether or not `LockParams::new`
+/// accepts them (the spec functions below lock and unlock with any).
+#[derive(Clone, Copy, Debug)]
+struct Costs {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+}
+
+impl Costs {
+    fn params(self) -> Result<LockParams, Error> {
+        LockParams::new(self.memory_kib, self.iterations, self.parallelism)
+    }
+}
+
 /// The cheapest parameters `lock` accepts.
-const CHEAPEST: LockParams = LockParams {
+const CHEAPEST: Costs = Costs {
     memory_kib: MIN_LOCK_MEMORY_KIB,
     iterations: MIN_LOCK_ITERATIONS,
     parallelism: MIN_LOCK_PARALLELISM,
 };
 
 /// Far below `lock`'s minimums, but a valid Argon2id: for tests that unlock many times.
-const TINY: LockParams = LockParams {
+const TINY: Costs = Costs {
     memory_kib: 8,
     iterations: 1,
     parallelism: 1,
 };
 
+fn cheapest() -> LockParams {
+    CHEAPEST.params().unwrap()
+}
+
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-fn spec_key(password: &[u8], salt: &[u8], params: &LockParams) -> [u8; 32] {
+fn spec_key(password: &[u8], salt: &[u8], params: &Costs) -> [u8; 32] {
     let argon2_params = Params::new(
         params.memory_kib,
         params.iterations,
@@ -79,7 +99,7 @@ fn spec_key(password: &[u8], salt: &[u8], params: &LockParams) -> [u8; 32] {
     key
 }
 
-fn spec_aad(params: &LockParams, salt: &[u8]) -> Vec<u8> {
+fn spec_aad(params: &Costs, salt: &[u8]) -> Vec<u8> {
     let mut aad = LOCKED_IDENTITY_CONTEXT.to_vec();
     for field in [1, params.memory_kib, params.iterations, params.parallelism] {
         aad.extend_from_slice(&field.to_be_bytes());
@@ -93,7 +113,7 @@ fn spec_lock(
     identity: &Identity,
     prekeys: &PrekeyStore,
     password: &[u8],
-    params: &LockParams,
+    params: &Costs,
     salt: [u8; 16],
     nonce: [u8; 12],
 ) -> Vec<u8> {
@@ -127,7 +147,7 @@ fn spec_lock(
 /// Opens as docs/PROTOCOL.md says; `None` if the tag does not verify.
 fn spec_unlock(locked: &[u8], password: &[u8]) -> Option<LockedIdentityPayload> {
     let message = LockedIdentity::decode(locked).unwrap();
-    let params = LockParams {
+    let params = Costs {
         memory_kib: message.memory_kib,
         iterations: message.iterations,
         parallelism: message.parallelism,
@@ -160,7 +180,7 @@ fn an_unlocked_identity_keeps_its_keys_and_prekeys() {
     let published = prekeys.bundle(&bob, Some(ids[1])).unwrap().to_bytes();
 
     let locked = bob
-        .lock(&mut rng, &prekeys, b"bob's password", &CHEAPEST)
+        .lock(&mut rng, &prekeys, b"bob's password", &cheapest())
         .unwrap();
     let (unlocked, mut unlocked_prekeys) = Identity::unlock(&locked, b"bob's password").unwrap();
     assert_eq!(unlocked.card(), bob.card());
@@ -173,8 +193,8 @@ fn an_unlocked_identity_keeps_its_keys_and_prekeys() {
     let mut to_bob = Channel::create(&mut rng, &alice, &bundle).unwrap();
     let first = to_bob.encrypt(&mut rng, b"hello bob").unwrap();
     let joined = Channel::join(&unlocked, &mut unlocked_prekeys, &first).unwrap();
-    assert_eq!(joined.plaintext, b"hello bob");
-    let mut to_alice = joined.channel;
+    assert_eq!(joined.plaintext(), b"hello bob");
+    let mut to_alice = joined.into_channel();
     let reply = to_alice.encrypt(&mut rng, b"hello alice").unwrap();
     assert_eq!(to_bob.decrypt(&reply).unwrap(), b"hello alice");
 }
@@ -208,8 +228,8 @@ fn every_lock_has_a_fresh_salt_and_nonce() {
     let mut rng = rng(3);
     let alice = Identity::generate(&mut rng, "alice").unwrap();
     let prekeys = PrekeyStore::new(&mut rng);
-    let first = alice.lock(&mut rng, &prekeys, b"pw", &CHEAPEST).unwrap();
-    let second = alice.lock(&mut rng, &prekeys, b"pw", &CHEAPEST).unwrap();
+    let first = alice.lock(&mut rng, &prekeys, b"pw", &cheapest()).unwrap();
+    let second = alice.lock(&mut rng, &prekeys, b"pw", &cheapest()).unwrap();
     let (a, b) = (fields(&first), fields(&second));
     assert_eq!(a.salt.len(), LOCK_SALT_LEN);
     assert_ne!(a.salt, b.salt);
@@ -229,10 +249,7 @@ fn a_changed_password_relocks_the_same_identity() {
     let alice = Identity::generate(&mut rng, "alice").unwrap();
     let mut prekeys = PrekeyStore::new(&mut rng);
     prekeys.generate_one_time_prekeys(&mut rng, 2).unwrap();
-    let params = LockParams {
-        iterations: 3,
-        ..CHEAPEST
-    };
+    let params = LockParams::new(MIN_LOCK_MEMORY_KIB, 3, MIN_LOCK_PARALLELISM).unwrap();
     let locked = alice.lock(&mut rng, &prekeys, b"old", &params).unwrap();
 
     assert_eq!(
@@ -257,11 +274,7 @@ fn the_parameters_are_stored_and_honoured() {
     let mut rng = rng(5);
     let alice = Identity::generate(&mut rng, "alice").unwrap();
     let prekeys = PrekeyStore::new(&mut rng);
-    let params = LockParams {
-        memory_kib: 24 * 1024,
-        iterations: 3,
-        parallelism: 2,
-    };
+    let params = LockParams::new(24 * 1024, 3, 2).unwrap();
     let locked = alice.lock(&mut rng, &prekeys, b"pw", &params).unwrap();
     assert_eq!(LockParams::of_locked(&locked), Ok(params));
     let stored = fields(&locked);
@@ -292,7 +305,7 @@ fn lock_refuses_parameters_outside_the_limits() {
     let prekeys = PrekeyStore::new(&mut rng);
     let cases = [
         (
-            LockParams {
+            Costs {
                 memory_kib: MIN_LOCK_MEMORY_KIB - 1,
                 ..CHEAPEST
             },
@@ -302,7 +315,7 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
         (
-            LockParams {
+            Costs {
                 iterations: MIN_LOCK_ITERATIONS - 1,
                 ..CHEAPEST
             },
@@ -312,7 +325,7 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
         (
-            LockParams {
+            Costs {
                 parallelism: 0,
                 ..CHEAPEST
             },
@@ -322,7 +335,7 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
         (
-            LockParams {
+            Costs {
                 memory_kib: MAX_LOCK_MEMORY_KIB + 1,
                 ..CHEAPEST
             },
@@ -333,7 +346,7 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
         (
-            LockParams {
+            Costs {
                 iterations: u32::MAX,
                 ..CHEAPEST
             },
@@ -344,7 +357,7 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
         (
-            LockParams {
+            Costs {
                 parallelism: MAX_LOCK_PARALLELISM + 1,
                 ..CHEAPEST
             },
@@ -355,12 +368,22 @@ fn lock_refuses_parameters_outside_the_limits() {
             },
         ),
     ];
-    for (params, expected) in cases {
-        assert_eq!(
-            alice.lock(&mut rng, &prekeys, b"pw", &params),
-            Err(expected)
-        );
+    for (costs, expected) in cases {
+        assert_eq!(costs.params(), Err(expected), "{costs:?}");
     }
+
+    // Parameters read from an older, weaker file still exist (unlock accepts them), and
+    // lock refuses them too.
+    let weak = spec_lock(&alice, &prekeys, b"pw", &TINY, [1; 16], [2; 12]);
+    let weak = LockParams::of_locked(&weak).unwrap();
+    assert_eq!(weak.memory_kib(), TINY.memory_kib);
+    assert_eq!(
+        alice.lock(&mut rng, &prekeys, b"pw", &weak),
+        Err(Error::WeakLockParams {
+            parameter: "memory_kib",
+            minimum: MIN_LOCK_MEMORY_KIB,
+        })
+    );
 }
 
 #[test]
@@ -430,7 +453,7 @@ fn lock_writes_the_documented_format() {
     prekeys.generate_one_time_prekeys(&mut rng, 1).unwrap();
 
     // What the library writes, the specification opens...
-    let locked = alice.lock(&mut rng, &prekeys, b"pw", &CHEAPEST).unwrap();
+    let locked = alice.lock(&mut rng, &prekeys, b"pw", &cheapest()).unwrap();
     let message = fields(&locked);
     assert_eq!(message.version, 1);
     assert_eq!(message.salt.len(), 16);

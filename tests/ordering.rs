@@ -8,7 +8,9 @@ use common::{
     FIRST_PLAINTEXT,
 };
 use rand::seq::SliceRandom;
-use ratchetkit::{Error, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS};
+use ratchetkit::{
+    channel::MAX_ENDED_CHAINS, channel::MAX_MESSAGE_GAP, channel::MAX_SKIPPED_KEYS, Error,
+};
 
 /// `count` messages from one side, with their plaintexts.
 fn burst(pair: &mut Pair, from_alice: bool, count: usize, tag: &str) -> Vec<(Vec<u8>, Vec<u8>)> {

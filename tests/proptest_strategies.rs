@@ -64,7 +64,7 @@ proptest! {
         prop_assert!(first.join(&mutated).is_err(), "{:?} joined", mutation);
         prop_assert!(*first.prekeys.to_bytes() == *before, "{:?} changed the prekeys", mutation);
         let message = first.message.clone();
-        prop_assert_eq!(first.join(&message)?.plaintext, first.plaintext);
+        prop_assert_eq!(first.join(&message)?.into_parts().1, first.plaintext);
     }
 
     /// The same for group messages, and the group they are decrypted with.
@@ -79,8 +79,8 @@ proptest! {
         prop_assert!(valid.pair.decrypt(to, &mutated).is_err(), "{:?} was accepted", mutation);
         prop_assert!(*valid.pair.group(to).to_bytes() == *before, "{:?} changed the group", mutation);
         let decrypted = valid.pair.decrypt(to, &valid.message)?;
-        prop_assert_eq!(decrypted.plaintext, valid.plaintext);
-        prop_assert_eq!(decrypted.sender, valid.pair.key(to.peer()));
+        prop_assert_eq!(decrypted.plaintext(), valid.plaintext);
+        prop_assert_eq!(decrypted.sender(), valid.pair.key(to.peer()));
     }
 
     /// Group control (a new sender key) is accepted; its mutations leave the group and the

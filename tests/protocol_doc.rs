@@ -33,113 +33,209 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn the_constants_table_matches_the_code() {
     let code: BTreeMap<&str, String> = [
-        ("PROTOCOL_VERSION", rk::PROTOCOL_VERSION.to_string()),
-        ("GROUP_VERSION", rk::GROUP_VERSION.to_string()),
-        ("CARD_SIGNATURE_CONTEXT", text(rk::CARD_SIGNATURE_CONTEXT)),
-        ("SELF_SIGNER", rk::SELF_SIGNER.to_owned()),
-        ("APP_SIGNATURE_CONTEXT", text(rk::APP_SIGNATURE_CONTEXT)),
-        ("APP_SIGNER", rk::APP_SIGNER.to_owned()),
+        (
+            "PROTOCOL_VERSION",
+            rk::channel::PROTOCOL_VERSION.to_string(),
+        ),
+        ("GROUP_VERSION", rk::group::GROUP_VERSION.to_string()),
+        (
+            "CARD_SIGNATURE_CONTEXT",
+            text(rk::identity::CARD_SIGNATURE_CONTEXT),
+        ),
+        ("SELF_SIGNER", rk::identity::SELF_SIGNER.to_owned()),
+        (
+            "APP_SIGNATURE_CONTEXT",
+            text(rk::identity::APP_SIGNATURE_CONTEXT),
+        ),
+        ("APP_SIGNER", rk::identity::APP_SIGNER.to_owned()),
         (
             "ROTATION_SIGNATURE_CONTEXT",
-            text(rk::ROTATION_SIGNATURE_CONTEXT),
+            text(rk::identity::ROTATION_SIGNATURE_CONTEXT),
         ),
-        ("PREVIOUS_SIGNER", rk::PREVIOUS_SIGNER.to_owned()),
-        ("MAX_CARD_CHAIN_LEN", rk::MAX_CARD_CHAIN_LEN.to_string()),
-        ("SIGNED_PREKEY_CONTEXT", text(rk::SIGNED_PREKEY_CONTEXT)),
-        ("ONE_TIME_PREKEY_CONTEXT", text(rk::ONE_TIME_PREKEY_CONTEXT)),
-        ("PQXDH_INFO", text(rk::PQXDH_INFO)),
-        ("PREKEY_INFO_CONTEXT", text(rk::PREKEY_INFO_CONTEXT)),
-        ("ROOT_INFO", text(rk::ROOT_INFO)),
-        ("MESSAGE_INFO", text(rk::MESSAGE_INFO)),
-        ("GROUP_MESSAGE_INFO", text(rk::GROUP_MESSAGE_INFO)),
-        ("GROUP_SIGNATURE_CONTEXT", text(rk::GROUP_SIGNATURE_CONTEXT)),
+        ("PREVIOUS_SIGNER", rk::identity::PREVIOUS_SIGNER.to_owned()),
+        (
+            "MAX_CARD_CHAIN_LEN",
+            rk::identity::MAX_CARD_CHAIN_LEN.to_string(),
+        ),
+        (
+            "SIGNED_PREKEY_CONTEXT",
+            text(rk::identity::SIGNED_PREKEY_CONTEXT),
+        ),
+        (
+            "ONE_TIME_PREKEY_CONTEXT",
+            text(rk::identity::ONE_TIME_PREKEY_CONTEXT),
+        ),
+        ("PQXDH_INFO", text(rk::channel::PQXDH_INFO)),
+        (
+            "PREKEY_INFO_CONTEXT",
+            text(rk::channel::PREKEY_INFO_CONTEXT),
+        ),
+        ("ROOT_INFO", text(rk::channel::ROOT_INFO)),
+        ("MESSAGE_INFO", text(rk::channel::MESSAGE_INFO)),
+        ("GROUP_MESSAGE_INFO", text(rk::group::GROUP_MESSAGE_INFO)),
+        (
+            "GROUP_SIGNATURE_CONTEXT",
+            text(rk::group::GROUP_SIGNATURE_CONTEXT),
+        ),
         (
             "ROSTER_SIGNATURE_CONTEXT",
-            text(rk::ROSTER_SIGNATURE_CONTEXT),
+            text(rk::group::ROSTER_SIGNATURE_CONTEXT),
         ),
-        ("OWNER_TRANSFER_CONTEXT", text(rk::OWNER_TRANSFER_CONTEXT)),
-        ("GROUP_ID_CONTEXT", text(rk::GROUP_ID_CONTEXT)),
-        ("SEALED_STATE_CONTEXT", text(rk::SEALED_STATE_CONTEXT)),
-        ("CHANNEL_ID_CONTEXT", text(rk::CHANNEL_ID_CONTEXT)),
-        ("PREKEY_STORE_ID_CONTEXT", text(rk::PREKEY_STORE_ID_CONTEXT)),
+        (
+            "OWNER_TRANSFER_CONTEXT",
+            text(rk::group::OWNER_TRANSFER_CONTEXT),
+        ),
+        ("GROUP_ID_CONTEXT", text(rk::group::GROUP_ID_CONTEXT)),
+        (
+            "SEALED_STATE_CONTEXT",
+            text(rk::storage::SEALED_STATE_CONTEXT),
+        ),
+        ("CHANNEL_ID_CONTEXT", text(rk::channel::CHANNEL_ID_CONTEXT)),
+        (
+            "PREKEY_STORE_ID_CONTEXT",
+            text(rk::storage::PREKEY_STORE_ID_CONTEXT),
+        ),
         (
             "MAX_IDENTITY_NAME_LEN",
-            rk::MAX_IDENTITY_NAME_LEN.to_string(),
+            rk::identity::MAX_IDENTITY_NAME_LEN.to_string(),
         ),
-        ("MAX_ONE_TIME_PREKEYS", rk::MAX_ONE_TIME_PREKEYS.to_string()),
+        (
+            "MAX_ONE_TIME_PREKEYS",
+            rk::identity::MAX_ONE_TIME_PREKEYS.to_string(),
+        ),
         (
             "MAX_JOINS_PER_SIGNED_PREKEY",
             rk::limits::MAX_JOINS_PER_SIGNED_PREKEY.to_string(),
         ),
-        ("KEM_PUBLIC_KEY_LEN", rk::KEM_PUBLIC_KEY_LEN.to_string()),
-        ("KEM_CIPHERTEXT_LEN", rk::KEM_CIPHERTEXT_LEN.to_string()),
-        ("KEM_SEED_LEN", rk::KEM_SEED_LEN.to_string()),
-        ("MESSAGE_SALT_LEN", rk::MESSAGE_SALT_LEN.to_string()),
-        ("MIN_PADDED_LEN", rk::MIN_PADDED_LEN.to_string()),
-        ("MAX_MESSAGE_GAP", rk::MAX_MESSAGE_GAP.to_string()),
-        ("MAX_SKIPPED_KEYS", rk::MAX_SKIPPED_KEYS.to_string()),
-        ("MAX_ENDED_CHAINS", rk::MAX_ENDED_CHAINS.to_string()),
-        ("GROUP_ID_LEN", rk::GROUP_ID_LEN.to_string()),
-        ("GROUP_SALT_LEN", rk::GROUP_SALT_LEN.to_string()),
-        ("MAX_GROUP_MEMBERS", rk::MAX_GROUP_MEMBERS.to_string()),
-        ("MAX_SENDER_EPOCHS", rk::MAX_SENDER_EPOCHS.to_string()),
+        (
+            "KEM_PUBLIC_KEY_LEN",
+            rk::identity::KEM_PUBLIC_KEY_LEN.to_string(),
+        ),
+        (
+            "KEM_CIPHERTEXT_LEN",
+            rk::channel::KEM_CIPHERTEXT_LEN.to_string(),
+        ),
+        ("KEM_SEED_LEN", rk::identity::KEM_SEED_LEN.to_string()),
+        (
+            "MESSAGE_SALT_LEN",
+            rk::channel::MESSAGE_SALT_LEN.to_string(),
+        ),
+        ("MIN_PADDED_LEN", rk::channel::MIN_PADDED_LEN.to_string()),
+        ("MAX_MESSAGE_GAP", rk::channel::MAX_MESSAGE_GAP.to_string()),
+        (
+            "MAX_SKIPPED_KEYS",
+            rk::channel::MAX_SKIPPED_KEYS.to_string(),
+        ),
+        (
+            "MAX_ENDED_CHAINS",
+            rk::channel::MAX_ENDED_CHAINS.to_string(),
+        ),
+        ("GROUP_ID_LEN", rk::group::GROUP_ID_LEN.to_string()),
+        ("GROUP_SALT_LEN", rk::group::GROUP_SALT_LEN.to_string()),
+        (
+            "MAX_GROUP_MEMBERS",
+            rk::group::MAX_GROUP_MEMBERS.to_string(),
+        ),
+        (
+            "MAX_SENDER_EPOCHS",
+            rk::group::MAX_SENDER_EPOCHS.to_string(),
+        ),
         (
             "MAX_GROUP_MESSAGE_GAP",
-            rk::MAX_GROUP_MESSAGE_GAP.to_string(),
+            rk::group::MAX_GROUP_MESSAGE_GAP.to_string(),
         ),
         (
             "MAX_GROUP_SKIPPED_KEYS",
-            rk::MAX_GROUP_SKIPPED_KEYS.to_string(),
+            rk::group::MAX_GROUP_SKIPPED_KEYS.to_string(),
         ),
-        ("MAX_OWNER_TRANSFERS", rk::MAX_OWNER_TRANSFERS.to_string()),
-        ("MAX_RESYNC_REPLIES", rk::MAX_RESYNC_REPLIES.to_string()),
-        ("MAX_PENDING_CONTROLS", rk::MAX_PENDING_CONTROLS.to_string()),
-        ("SEALED_VERSION", rk::SEALED_VERSION.to_string()),
+        (
+            "MAX_OWNER_TRANSFERS",
+            rk::group::MAX_OWNER_TRANSFERS.to_string(),
+        ),
+        (
+            "MAX_RESYNC_REPLIES",
+            rk::group::MAX_RESYNC_REPLIES.to_string(),
+        ),
+        (
+            "MAX_PENDING_CONTROLS",
+            rk::group::MAX_PENDING_CONTROLS.to_string(),
+        ),
+        ("SEALED_VERSION", rk::sealed::SEALED_VERSION.to_string()),
         (
             "SEALED_SIGNATURE_CONTEXT",
-            text(rk::SEALED_SIGNATURE_CONTEXT),
+            text(rk::sealed::SEALED_SIGNATURE_CONTEXT),
         ),
-        ("SEALED_MESSAGE_CONTEXT", text(rk::SEALED_MESSAGE_CONTEXT)),
-        ("SEALED_WRAP_INFO", text(rk::SEALED_WRAP_INFO)),
+        (
+            "SEALED_MESSAGE_CONTEXT",
+            text(rk::sealed::SEALED_MESSAGE_CONTEXT),
+        ),
+        ("SEALED_WRAP_INFO", text(rk::sealed::SEALED_WRAP_INFO)),
         (
             "STREAM_SIGNATURE_CONTEXT",
-            text(rk::STREAM_SIGNATURE_CONTEXT),
+            text(rk::sealed::STREAM_SIGNATURE_CONTEXT),
         ),
-        ("SEALED_STREAM_CONTEXT", text(rk::SEALED_STREAM_CONTEXT)),
+        (
+            "SEALED_STREAM_CONTEXT",
+            text(rk::sealed::SEALED_STREAM_CONTEXT),
+        ),
         (
             "MAX_SEALED_RECIPIENTS",
-            rk::MAX_SEALED_RECIPIENTS.to_string(),
+            rk::sealed::MAX_SEALED_RECIPIENTS.to_string(),
         ),
         (
             "MAX_SEALED_MESSAGE_LEN",
-            rk::MAX_SEALED_MESSAGE_LEN.to_string(),
+            rk::sealed::MAX_SEALED_MESSAGE_LEN.to_string(),
         ),
-        ("STREAM_CHUNK_SIZE", rk::STREAM_CHUNK_SIZE.to_string()),
+        (
+            "STREAM_CHUNK_SIZE",
+            rk::sealed::STREAM_CHUNK_SIZE.to_string(),
+        ),
         (
             "MAX_STREAM_HEADER_LEN",
-            rk::MAX_STREAM_HEADER_LEN.to_string(),
+            rk::sealed::MAX_STREAM_HEADER_LEN.to_string(),
         ),
         // Password-locked identities.
-        ("LOCKED_IDENTITY_CONTEXT", text(rk::LOCKED_IDENTITY_CONTEXT)),
-        ("LOCK_SALT_LEN", rk::LOCK_SALT_LEN.to_string()),
+        (
+            "LOCKED_IDENTITY_CONTEXT",
+            text(rk::identity::LOCKED_IDENTITY_CONTEXT),
+        ),
+        ("LOCK_SALT_LEN", rk::identity::LOCK_SALT_LEN.to_string()),
         (
             "DEFAULT_LOCK_MEMORY_KIB",
-            rk::DEFAULT_LOCK_MEMORY_KIB.to_string(),
+            rk::identity::DEFAULT_LOCK_MEMORY_KIB.to_string(),
         ),
         (
             "DEFAULT_LOCK_ITERATIONS",
-            rk::DEFAULT_LOCK_ITERATIONS.to_string(),
+            rk::identity::DEFAULT_LOCK_ITERATIONS.to_string(),
         ),
         (
             "DEFAULT_LOCK_PARALLELISM",
-            rk::DEFAULT_LOCK_PARALLELISM.to_string(),
+            rk::identity::DEFAULT_LOCK_PARALLELISM.to_string(),
         ),
-        ("MIN_LOCK_MEMORY_KIB", rk::MIN_LOCK_MEMORY_KIB.to_string()),
-        ("MIN_LOCK_ITERATIONS", rk::MIN_LOCK_ITERATIONS.to_string()),
-        ("MIN_LOCK_PARALLELISM", rk::MIN_LOCK_PARALLELISM.to_string()),
-        ("MAX_LOCK_MEMORY_KIB", rk::MAX_LOCK_MEMORY_KIB.to_string()),
-        ("MAX_LOCK_ITERATIONS", rk::MAX_LOCK_ITERATIONS.to_string()),
-        ("MAX_LOCK_PARALLELISM", rk::MAX_LOCK_PARALLELISM.to_string()),
+        (
+            "MIN_LOCK_MEMORY_KIB",
+            rk::identity::MIN_LOCK_MEMORY_KIB.to_string(),
+        ),
+        (
+            "MIN_LOCK_ITERATIONS",
+            rk::identity::MIN_LOCK_ITERATIONS.to_string(),
+        ),
+        (
+            "MIN_LOCK_PARALLELISM",
+            rk::identity::MIN_LOCK_PARALLELISM.to_string(),
+        ),
+        (
+            "MAX_LOCK_MEMORY_KIB",
+            rk::identity::MAX_LOCK_MEMORY_KIB.to_string(),
+        ),
+        (
+            "MAX_LOCK_ITERATIONS",
+            rk::identity::MAX_LOCK_ITERATIONS.to_string(),
+        ),
+        (
+            "MAX_LOCK_PARALLELISM",
+            rk::identity::MAX_LOCK_PARALLELISM.to_string(),
+        ),
         // Size and count limits, checked before decoding.
         (
             "ENTRY_BUDGET_BASE",
@@ -227,35 +323,39 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         .next()
         .expect("a body before the table");
     for string in [
-        rk::CARD_SIGNATURE_CONTEXT,
-        rk::APP_SIGNATURE_CONTEXT,
-        rk::ROTATION_SIGNATURE_CONTEXT,
-        rk::SIGNED_PREKEY_CONTEXT,
-        rk::ONE_TIME_PREKEY_CONTEXT,
-        rk::PQXDH_INFO,
-        rk::PREKEY_INFO_CONTEXT,
-        rk::ROOT_INFO,
-        rk::MESSAGE_INFO,
-        rk::GROUP_MESSAGE_INFO,
-        rk::GROUP_SIGNATURE_CONTEXT,
-        rk::ROSTER_SIGNATURE_CONTEXT,
-        rk::OWNER_TRANSFER_CONTEXT,
-        rk::GROUP_ID_CONTEXT,
-        rk::SEALED_STATE_CONTEXT,
-        rk::CHANNEL_ID_CONTEXT,
-        rk::PREKEY_STORE_ID_CONTEXT,
-        rk::SEALED_SIGNATURE_CONTEXT,
-        rk::SEALED_MESSAGE_CONTEXT,
-        rk::SEALED_WRAP_INFO,
-        rk::STREAM_SIGNATURE_CONTEXT,
-        rk::SEALED_STREAM_CONTEXT,
-        rk::LOCKED_IDENTITY_CONTEXT,
+        rk::identity::CARD_SIGNATURE_CONTEXT,
+        rk::identity::APP_SIGNATURE_CONTEXT,
+        rk::identity::ROTATION_SIGNATURE_CONTEXT,
+        rk::identity::SIGNED_PREKEY_CONTEXT,
+        rk::identity::ONE_TIME_PREKEY_CONTEXT,
+        rk::channel::PQXDH_INFO,
+        rk::channel::PREKEY_INFO_CONTEXT,
+        rk::channel::ROOT_INFO,
+        rk::channel::MESSAGE_INFO,
+        rk::group::GROUP_MESSAGE_INFO,
+        rk::group::GROUP_SIGNATURE_CONTEXT,
+        rk::group::ROSTER_SIGNATURE_CONTEXT,
+        rk::group::OWNER_TRANSFER_CONTEXT,
+        rk::group::GROUP_ID_CONTEXT,
+        rk::storage::SEALED_STATE_CONTEXT,
+        rk::channel::CHANNEL_ID_CONTEXT,
+        rk::storage::PREKEY_STORE_ID_CONTEXT,
+        rk::sealed::SEALED_SIGNATURE_CONTEXT,
+        rk::sealed::SEALED_MESSAGE_CONTEXT,
+        rk::sealed::SEALED_WRAP_INFO,
+        rk::sealed::STREAM_SIGNATURE_CONTEXT,
+        rk::sealed::SEALED_STREAM_CONTEXT,
+        rk::identity::LOCKED_IDENTITY_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");
     }
     // Signer names appear as code where the document defines them.
-    for signer in [rk::SELF_SIGNER, rk::PREVIOUS_SIGNER, rk::APP_SIGNER] {
+    for signer in [
+        rk::identity::SELF_SIGNER,
+        rk::identity::PREVIOUS_SIGNER,
+        rk::identity::APP_SIGNER,
+    ] {
         let code = format!("| `{signer}` |");
         assert!(
             body.contains(&code),
@@ -268,61 +368,61 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
 /// string under a v2 format would let a v1 signature or key pass for a v2 one.
 #[test]
 fn the_group_protocol_strings_are_of_version_2() {
-    assert_eq!(rk::GROUP_VERSION, 2);
+    assert_eq!(rk::group::GROUP_VERSION, 2);
     for (name, string, what) in [
         (
             "GROUP_MESSAGE_INFO",
-            rk::GROUP_MESSAGE_INFO,
+            rk::group::GROUP_MESSAGE_INFO,
             "group-message",
         ),
         (
             "GROUP_SIGNATURE_CONTEXT",
-            rk::GROUP_SIGNATURE_CONTEXT,
+            rk::group::GROUP_SIGNATURE_CONTEXT,
             "group-signature",
         ),
         (
             "ROSTER_SIGNATURE_CONTEXT",
-            rk::ROSTER_SIGNATURE_CONTEXT,
+            rk::group::ROSTER_SIGNATURE_CONTEXT,
             "group-roster",
         ),
         (
             "OWNER_TRANSFER_CONTEXT",
-            rk::OWNER_TRANSFER_CONTEXT,
+            rk::group::OWNER_TRANSFER_CONTEXT,
             "group-transfer",
         ),
-        ("GROUP_ID_CONTEXT", rk::GROUP_ID_CONTEXT, "group-id"),
+        ("GROUP_ID_CONTEXT", rk::group::GROUP_ID_CONTEXT, "group-id"),
     ] {
         assert_eq!(text(string), format!("ratchetkit/v2/{what}"), "{name}");
     }
-    assert_eq!(rk::GROUP_ID_LEN, 32, "a SHA-256 output");
-    assert_eq!(rk::GROUP_SALT_LEN, 16);
+    assert_eq!(rk::group::GROUP_ID_LEN, 32, "a SHA-256 output");
+    assert_eq!(rk::group::GROUP_SALT_LEN, 16);
 }
 
 /// Channels are at protocol version 2, and so are the strings that version 2 introduced or
 /// changed; the root step kept version 1's (`KDF_RK` did not change).
 #[test]
 fn the_channel_protocol_strings_are_of_version_2() {
-    assert_eq!(rk::PROTOCOL_VERSION, 2);
+    assert_eq!(rk::channel::PROTOCOL_VERSION, 2);
     for (name, string, what) in [
         (
             "SIGNED_PREKEY_CONTEXT",
-            rk::SIGNED_PREKEY_CONTEXT,
+            rk::identity::SIGNED_PREKEY_CONTEXT,
             "signed-prekey",
         ),
         (
             "ONE_TIME_PREKEY_CONTEXT",
-            rk::ONE_TIME_PREKEY_CONTEXT,
+            rk::identity::ONE_TIME_PREKEY_CONTEXT,
             "one-time-prekey",
         ),
-        ("PQXDH_INFO", rk::PQXDH_INFO, "pqxdh"),
+        ("PQXDH_INFO", rk::channel::PQXDH_INFO, "pqxdh"),
         (
             "PREKEY_INFO_CONTEXT",
-            rk::PREKEY_INFO_CONTEXT,
+            rk::channel::PREKEY_INFO_CONTEXT,
             "prekey-info",
         ),
-        ("MESSAGE_INFO", rk::MESSAGE_INFO, "message"),
+        ("MESSAGE_INFO", rk::channel::MESSAGE_INFO, "message"),
     ] {
         assert_eq!(text(string), format!("ratchetkit/v2/{what}"), "{name}");
     }
-    assert_eq!(text(rk::ROOT_INFO), "ratchetkit/v1/root");
+    assert_eq!(text(rk::channel::ROOT_INFO), "ratchetkit/v1/root");
 }

@@ -6,7 +6,7 @@ mod common;
 use common::{identity, prekeys, published_bundle, ratchet_key, rng};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use ratchetkit::{Channel, Error, MAX_ENDED_CHAINS};
+use ratchetkit::{channel::MAX_ENDED_CHAINS, Channel, Error};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -83,8 +83,9 @@ fn run(seed: u64, ops: Vec<Op>, flush: bool) -> Result<(), TestCaseError> {
                 // Bob joins with the first of Alice's messages that reaches him.
                 let joined = Channel::join(&bob_identity, &mut bob_prekeys, &sent.bytes);
                 joined.map(|joined| {
-                    side.channel = Some(joined.channel);
-                    joined.plaintext
+                    let (channel, plaintext, _, _) = joined.into_parts();
+                    side.channel = Some(channel);
+                    plaintext
                 })
             }
         };

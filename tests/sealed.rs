@@ -6,7 +6,8 @@ mod common;
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    open, seal, Card, Error, Identity, MAX_SEALED_MESSAGE_LEN, MAX_SEALED_RECIPIENTS,
+    open, seal, sealed::MAX_SEALED_MESSAGE_LEN, sealed::MAX_SEALED_RECIPIENTS, Card, Error,
+    Identity,
 };
 
 use common::{identity, rng, TestRng};
@@ -30,8 +31,8 @@ fn one_and_two_recipients_round_trip() {
         let sealed = seal(&mut rng, &alice, &cards(&recipients), b"hello").unwrap();
         for recipient in &recipients {
             let opened = open(recipient, &[alice.card().clone()], &sealed).unwrap();
-            assert_eq!(opened.plaintext, b"hello");
-            assert_eq!(opened.sender, alice.card().fingerprint());
+            assert_eq!(opened.plaintext(), b"hello");
+            assert_eq!(opened.sender(), alice.card().fingerprint());
         }
     }
 }
@@ -45,7 +46,7 @@ fn a_thousand_recipients_round_trip() {
     let sealed = seal(&mut rng, &alice, &cards(&recipients), &plaintext).unwrap();
     for index in [0, 1, 499, 998, 999] {
         let opened = open(&recipients[index], &[alice.card().clone()], &sealed).unwrap();
-        assert_eq!(opened.plaintext, plaintext);
+        assert_eq!(opened.plaintext(), plaintext);
     }
 }
 
@@ -57,7 +58,7 @@ fn the_sender_can_seal_for_itself_and_empty_plaintexts_work() {
     let recipients = [bob.card().clone(), alice.card().clone()];
     let sealed = seal(&mut rng, &alice, &recipients, b"").unwrap();
     let opened = open(&alice, &[alice.card().clone()], &sealed).unwrap();
-    assert!(opened.plaintext.is_empty());
+    assert!(opened.plaintext().is_empty());
 }
 
 #[test]
@@ -95,8 +96,8 @@ fn the_signing_card_may_be_any_of_the_candidates() {
     let bob = identity(&mut rng, "bob");
     let sealed = seal(&mut rng, &new, &[bob.card().clone()], b"rotated").unwrap();
     let opened = open(&bob, &[old.card().clone(), new.card().clone()], &sealed).unwrap();
-    assert_eq!(opened.sender, new.card().fingerprint());
-    assert_eq!(opened.plaintext, b"rotated");
+    assert_eq!(opened.sender(), new.card().fingerprint());
+    assert_eq!(opened.plaintext(), b"rotated");
 }
 
 #[test]

@@ -12,9 +12,9 @@ use rand::{Rng, RngExt};
 use ratchetkit::limits::MAX_SEALED_STATE_LEN;
 use ratchetkit::wire::v1;
 use ratchetkit::{
+    channel::CHANNEL_ID_CONTEXT, storage::PREKEY_STORE_ID_CONTEXT, storage::SEALED_STATE_CONTEXT,
     Channel, ChannelId, Error, Fingerprint, Group, GroupStateId, Identity, PrekeyStore,
-    PrekeyStoreId, SealableState, StorageKey, CHANNEL_ID_CONTEXT, PREKEY_STORE_ID_CONTEXT,
-    SEALED_STATE_CONTEXT,
+    PrekeyStoreId, SealableState, StorageKey,
 };
 use sha2::{Digest, Sha256};
 

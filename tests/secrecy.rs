@@ -7,7 +7,7 @@ use common::{
     Pair,
 };
 use rand::Rng;
-use ratchetkit::{Channel, Error, StorageKey, MAX_ENDED_CHAINS};
+use ratchetkit::{channel::MAX_ENDED_CHAINS, Channel, Error, StorageKey};
 
 // ---------------------------------------------------------------------------------------
 // Forward secrecy
@@ -269,5 +269,5 @@ fn debug_output_shows_no_secrets() {
     assert_hides(&channel, &channel_secrets(&channel.to_bytes()));
     let first = channel.encrypt(&mut seeded, b"first").expect("encrypt");
     let joined = Channel::join(&pair.bob_identity, &mut pair.bob_prekeys, &first).expect("join");
-    assert_hides(&joined, &channel_secrets(&joined.channel.to_bytes()));
+    assert_hides(&joined, &channel_secrets(&joined.channel().to_bytes()));
 }

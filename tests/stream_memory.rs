@@ -89,8 +89,8 @@ fn a_200_mib_stream_round_trips_in_under_10_mb() {
     let (written, input_digest) = sealer.join().unwrap();
 
     assert_eq!(written, STREAM_LEN);
-    assert_eq!((opened.bytes, output.bytes), (STREAM_LEN, STREAM_LEN));
-    assert_eq!(opened.sender, alice_card.fingerprint());
+    assert_eq!((opened.bytes(), output.bytes), (STREAM_LEN, STREAM_LEN));
+    assert_eq!(opened.sender(), alice_card.fingerprint());
     assert_eq!(output.digest.finalize(), input_digest);
 
     let after = peak_resident_bytes().unwrap();

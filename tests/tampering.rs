@@ -300,7 +300,7 @@ fn messages_of_a_third_party_channel_are_rejected() {
         .expect("encrypt");
     let mut dave_channel = Channel::join(&dave, &mut dave_prekeys, &carol_first)
         .expect("join")
-        .channel;
+        .into_channel();
     let dave_reply = dave_channel
         .encrypt(&mut rng, b"dave to carol")
         .expect("encrypt");
@@ -349,7 +349,7 @@ fn messages_of_another_channel_between_the_same_people_are_rejected() {
         .expect("encrypt");
     let mut bob2 = Channel::join(&pair.bob_identity, &mut pair.bob_prekeys, &first2)
         .expect("join")
-        .channel;
+        .into_channel();
 
     // Prekey messages carry the other channel's prekey information and ephemeral key: they
     // do not authenticate (version 1 refused them by a digest of the joined prekey

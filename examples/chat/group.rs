@@ -86,7 +86,8 @@ impl Network {
         let mut created = Channel::create(rng, &self.members[i].identity, &bundle)?;
         let hello = created.encrypt(rng, b"hello")?;
         let member = &mut self.members[j];
-        let mut joined = Channel::join(&member.identity, &mut member.prekeys, &hello)?.channel;
+        let mut joined =
+            Channel::join(&member.identity, &mut member.prekeys, &hello)?.into_channel();
         created.decrypt(&joined.encrypt(rng, b"hi")?)?;
         let (key_i, key_j) = (self.members[i].key(), self.members[j].key());
         self.members[i].channels.insert(key_j, created);
@@ -130,8 +131,8 @@ impl Network {
     /// Reports what happened at `at`, starts the channels its group asks for, and sends
     /// what it must send.
     fn handle(&mut self, rng: &mut Rng, at: usize, received: Received) -> Result<()> {
-        self.post(at, received.outgoing);
-        for event in &received.events {
+        self.post(at, received.outgoing().to_vec());
+        for event in received.events() {
             self.describe(at, event);
             if let GroupEvent::ChannelNeeded { member, .. } = event {
                 let j = self.index(member).ok_or("an unknown member")?;
@@ -168,9 +169,9 @@ impl Network {
 
     fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
         for out in outgoing {
-            if let Some(to) = self.index(&out.to) {
+            if let Some(to) = self.index(&out.to()) {
                 self.control
-                    .push_back((from, to, Wire::Message(out.message)));
+                    .push_back((from, to, Wire::Message(out.message().to_vec())));
             }
         }
     }
@@ -196,17 +197,13 @@ impl Network {
                 println!(
                     "  {} joined a channel with {} from its first message, which carries group control",
                     member.name(),
-                    joined.peer.identity()
+                    joined.peer().identity()
                 );
-                member.channels.insert(from_key, joined.channel);
-                match joined.group_control {
+                let (channel, _, _, control) = joined.into_parts();
+                member.channels.insert(from_key, channel);
+                match control {
                     Some(control) => Wire::Joined(control),
-                    None => {
-                        return Ok(Received {
-                            events: Vec::new(),
-                            outgoing: Vec::new(),
-                        })
-                    }
+                    None => return Ok(Received::default()),
                 }
             }
             other => other,
@@ -319,8 +316,8 @@ impl Network {
         println!(
             "    {} reads \"{}\" from {}",
             self.members[reader].name(),
-            String::from_utf8_lossy(&decrypted.plaintext),
-            self.name_of(&decrypted.sender)
+            String::from_utf8_lossy(decrypted.plaintext()),
+            self.name_of(&decrypted.sender())
         );
         Ok(())
     }

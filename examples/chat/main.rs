@@ -93,11 +93,12 @@ impl Party {
                 println!(
                     "  {} joined a channel with {} (card fingerprint {})",
                     self.name(),
-                    joined.peer.identity(),
-                    joined.peer.fingerprint()
+                    joined.peer().identity(),
+                    joined.peer().fingerprint()
                 );
-                self.channel = Some(joined.channel);
-                joined.plaintext
+                let (channel, plaintext, _, _) = joined.into_parts();
+                self.channel = Some(channel);
+                plaintext
             }
         };
         Ok(String::from_utf8_lossy(&plaintext).into_owned())

@@ -70,7 +70,7 @@ fn main() {
     // with the state target's key.
     let mut prekeys = PrekeyStore::new(&mut rng);
     prekeys
-        .generate_one_time_prekeys(&mut rng, ratchetkit::MAX_ONE_TIME_PREKEYS)
+        .generate_one_time_prekeys(&mut rng, ratchetkit::identity::MAX_ONE_TIME_PREKEYS)
         .expect("one-time prekeys");
     write("state", "prekeys-full", &prekeys.to_bytes());
     let storage = StorageKey::from_bytes([7; 32]);

@@ -85,7 +85,7 @@ fn main() {
         let hello = created.encrypt(&mut rng, b"hello").expect("encrypt");
         let mut joined = Channel::join(&copy.members[ERIN].identity, &mut prekeys, &hello)
             .expect("join")
-            .channel;
+            .into_channel();
         created
             .decrypt(&joined.encrypt(&mut rng, b"hi").expect("encrypt"))
             .expect("reply");
@@ -247,7 +247,7 @@ fn main() {
         .act(ALICE, |group, identity, channels, rng| {
             let mut received = group.add_member(rng, identity, &card, channels)?;
             let offered = group.offer_ownership(rng, identity, &carol, channels)?;
-            received.outgoing.extend(offered.outgoing);
+            received.append(offered);
             Ok(received)
         })
         .expect("add erin, offer carol the group");

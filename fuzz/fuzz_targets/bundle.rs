@@ -62,9 +62,9 @@ fn run(data: &[u8]) {
                 genuine,
                 "joined from a bundle with keys Bob never published"
             );
-            assert_eq!(joined.plaintext, b"first");
+            assert_eq!(joined.plaintext(), b"first");
             assert_eq!(
-                joined.peer.fingerprint(),
+                joined.peer().fingerprint(),
                 fixture.responder.alice.card().fingerprint()
             );
         }

@@ -28,7 +28,7 @@ fn run(data: &[u8]) {
     let mut prekeys = PrekeyStore::from_bytes(&PREKEYS).expect("the saved store loads");
     match Channel::join(&RESPONDER.bob, &mut prekeys, data) {
         Ok(joined) => {
-            let saved = joined.channel.to_bytes();
+            let saved = joined.channel().to_bytes();
             let again = Channel::from_bytes(&saved).expect("a joined channel loads");
             assert_eq!(*again.to_bytes(), *saved);
         }

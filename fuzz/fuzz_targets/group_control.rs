@@ -87,17 +87,18 @@ fn run(data: &[u8]) {
             return;
         };
         assert_eq!(
-            joined.peer.signing_key(),
+            joined.peer().signing_key(),
             from_key,
             "joined with the sender"
         );
-        let Some(control) = joined.group_control else {
+        let (channel, plaintext, _, control) = joined.into_parts();
+        let Some(control) = control else {
             assert_eq!(choice & 8, 8, "control stays control");
             return;
         };
-        assert!(joined.plaintext.is_empty(), "control has no app plaintext");
+        assert!(plaintext.is_empty(), "control has no app plaintext");
         assert_eq!(control.from(), from_key);
-        member.channels.insert(from_key, joined.channel);
+        member.channels.insert(from_key, channel);
         let channels_before = snapshot(&member.channels);
         match Group::join_control(&mut rng, &member.identity, &mut member.channels, &control) {
             Ok((group, _)) => {

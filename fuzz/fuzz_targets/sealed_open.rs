@@ -34,15 +34,21 @@ fn run(data: &[u8]) {
     };
     if choice % 2 == 0 {
         if let Ok(opened) = ratchetkit::open(&fixture.recipient, &fixture.senders, input) {
-            assert!(is_candidate(opened.sender), "opened from a card not given");
+            assert!(
+                is_candidate(opened.sender()),
+                "opened from a card not given"
+            );
         }
     } else {
         let mut output = Vec::new();
         if let Ok(opened) =
             ratchetkit::open_stream(&fixture.recipient, &fixture.senders, input, &mut output)
         {
-            assert!(is_candidate(opened.sender), "opened from a card not given");
-            assert_eq!(opened.bytes, output.len() as u64, "bytes written");
+            assert!(
+                is_candidate(opened.sender()),
+                "opened from a card not given"
+            );
+            assert_eq!(opened.bytes(), output.len() as u64, "bytes written");
         }
     }
 }

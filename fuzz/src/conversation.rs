@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use rand::rngs::ChaCha20Rng;
-use ratchetkit::{Channel, Error, Group, GroupEvent, StorageKey, MAX_SENDER_EPOCHS};
+use ratchetkit::{group::MAX_SENDER_EPOCHS, Channel, Error, Group, GroupEvent, StorageKey};
 
 use crate::world::{Member, World};
 use crate::{pair, rng};
@@ -348,8 +348,8 @@ impl Conversation {
                     "only members at sending time read a message"
                 );
                 assert!(!sent.read_by.contains(&to), "a message is read once");
-                assert_eq!(decrypted.plaintext, sent.plaintext, "read what was sent");
-                assert_eq!(decrypted.sender, sender_key, "read from whom it was sent");
+                assert_eq!(decrypted.plaintext(), sent.plaintext, "read what was sent");
+                assert_eq!(decrypted.sender(), sender_key, "read from whom it was sent");
                 self.group_sent[pick].read_by.insert(to);
             }
             Err(error) => {
@@ -451,8 +451,9 @@ impl Conversation {
             Err(Error::StaleRoster { .. }) if matches!(change, Change::Accept) => return,
             Err(error) => panic!("{change:?} of {who} failed: {error:?}"),
         };
-        world.record(actor, received.events);
-        world.post(actor, received.outgoing);
+        let (events, outgoing) = received.into_parts();
+        world.record(actor, events);
+        world.post(actor, outgoing);
         self.flush(&format!("{change:?} of {who}"));
         if matches!(change, Change::Add | Change::Remove) {
             self.generation[who] += 1;
@@ -491,8 +492,9 @@ impl Conversation {
             Err(Error::OwnerCannotLeave) if world.apart => return,
             Err(error) => panic!("leave of {who} failed: {error:?}"),
         };
-        world.record(who, received.events);
-        world.post(who, received.outgoing);
+        let (events, outgoing) = received.into_parts();
+        world.record(who, events);
+        world.post(who, outgoing);
         self.flush(&format!("leave of {who}"));
         let requested = self.world.events.iter().any(|(at, event)| {
             *at == owner && *event == GroupEvent::LeaveRequested { member: key }
@@ -507,8 +509,9 @@ impl Conversation {
         let received = group
             .remove_member(&mut world.rng, &member.identity, &key, &mut member.channels)
             .unwrap_or_else(|error| panic!("removal of {who}, who left: {error:?}"));
-        world.record(owner, received.events);
-        world.post(owner, received.outgoing);
+        let (events, outgoing) = received.into_parts();
+        world.record(owner, events);
+        world.post(owner, outgoing);
         self.flush(&format!("removal of {who}, who left"));
         self.generation[who] += 1;
     }

@@ -69,7 +69,7 @@ pub fn pair(skipped: bool) -> Pair {
     let first = alice.encrypt(&mut rng, b"first").expect("encrypt");
     let mut bob = Channel::join(&bob_id, &mut prekeys, &first)
         .expect("join")
-        .channel;
+        .into_channel();
     let reply = bob.encrypt(&mut rng, b"reply").expect("encrypt");
     alice.decrypt(&reply).expect("reply");
     let mut delivered = vec![first, reply];
@@ -179,7 +179,7 @@ pub fn sealed() -> SealedFixture {
     let to = [recipient.card().clone(), other.card().clone()];
     let message =
         ratchetkit::seal(&mut rng, &sender, &to, b"sealed for bob and carol").expect("seal");
-    let streams = [1_000, ratchetkit::STREAM_CHUNK_SIZE + 1_000]
+    let streams = [1_000, ratchetkit::sealed::STREAM_CHUNK_SIZE + 1_000]
         .into_iter()
         .map(|len| {
             let mut sealed = Vec::new();

@@ -114,7 +114,7 @@ impl World {
             Group::create(&mut world.rng, &owner.identity, &cards, &mut owner.channels)
                 .expect("create group");
         owner.group = Some(group);
-        world.post(ALICE, received.outgoing);
+        world.post(ALICE, received.into_parts().1);
         world.flush().expect("control of a new group");
         world.events.clear();
         assert!(!world.apart, "the fixture's views agree");
@@ -130,7 +130,7 @@ impl World {
         let hello = created.encrypt(&mut self.rng, b"hello").expect("encrypt");
         let mut joined = Channel::join(&self.members[j].identity, prekeys, &hello)
             .expect("join")
-            .channel;
+            .into_channel();
         let reply = joined.encrypt(&mut self.rng, b"hi").expect("encrypt");
         created.decrypt(&reply).expect("reply");
         let (key_i, key_j) = (self.members[i].key, self.members[j].key);
@@ -156,8 +156,9 @@ impl World {
         member.channels.insert(erin, channel);
         if let Some(group) = member.group.as_mut() {
             let received = group.deliver_pending(&mut self.rng, &mut member.channels);
-            self.record(i, received.events);
-            self.post(i, received.outgoing);
+            let (events, outgoing) = received.into_parts();
+            self.record(i, events);
+            self.post(i, outgoing);
         }
         true
     }
@@ -172,7 +173,7 @@ impl World {
 
     /// Queues what `from` must send.
     pub fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
-        for Outgoing { to, message } in outgoing {
+        for (to, message) in outgoing.into_iter().map(Outgoing::into_parts) {
             let to = self.index(&to);
             self.mailbox.push_back((from, to, Wire::Message(message)));
         }
@@ -196,8 +197,9 @@ impl World {
         let group = member.group.as_mut().ok_or("not in the group")?;
         let received = op(group, &member.identity, &mut member.channels, &mut self.rng)
             .map_err(|error| format!("the operation of {who}: {error:?}"))?;
-        self.record(who, received.events);
-        self.post(who, received.outgoing);
+        let (events, outgoing) = received.into_parts();
+        self.record(who, events);
+        self.post(who, outgoing);
         self.flush()
     }
 
@@ -257,8 +259,9 @@ impl World {
         };
         match result {
             Ok(received) => {
-                self.record(to, received.events);
-                self.post(to, received.outgoing);
+                let (events, outgoing) = received.into_parts();
+                self.record(to, events);
+                self.post(to, outgoing);
                 Ok(())
             }
             Err(error) => Err((error, wire)),
@@ -276,23 +279,24 @@ impl World {
         let from_key = self.members[from].key;
         let member = &mut self.members[to];
         let Some((saved, bundle)) = member.prekeys.take() else {
-            return Err(Error::MissingChannel { member: from_key });
+            return Err(Error::MissingChannel {
+                member: from_key.into(),
+            });
         };
         let mut prekeys = PrekeyStore::from_bytes(&saved).expect("erin's prekeys load");
         let joined = Channel::join(&member.identity, &mut prekeys, message);
         member.prekeys = Some((prekeys.to_bytes().to_vec(), bundle));
         let joined = joined?;
         assert_eq!(
-            joined.peer.signing_key(),
+            joined.peer().signing_key(),
             from_key,
             "joined with its sender"
         );
-        assert!(joined.plaintext.is_empty(), "control has no app plaintext");
-        let control = joined
-            .group_control
-            .expect("group control rides the channel");
+        let (channel, plaintext, _, control) = joined.into_parts();
+        assert!(plaintext.is_empty(), "control has no app plaintext");
+        let control = control.expect("group control rides the channel");
         assert_eq!(control.from(), from_key, "the control's sender");
-        member.channels.insert(from_key, joined.channel);
+        member.channels.insert(from_key, channel);
         Ok(Some(control))
     }
 

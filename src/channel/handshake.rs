@@ -45,7 +45,7 @@ pub const CHANNEL_ID_CONTEXT: &[u8] = b"ratchetkit/v2/channel-id";
 /// let mut bob_prekeys = PrekeyStore::new(&mut rng);
 /// let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
 /// let first = to_bob.encrypt(&mut rng, b"hi")?;
-/// let to_alice = Channel::join(&bob, &mut bob_prekeys, &first)?.channel;
+/// let to_alice = Channel::join(&bob, &mut bob_prekeys, &first)?.into_channel();
 /// assert_eq!(to_alice.id(), to_bob.id());
 /// assert_eq!(to_bob.id().to_string().len(), 64);
 /// # Ok::<(), ratchetkit::Error>(())

@@ -29,7 +29,9 @@ use ratchet::{Attached, DoubleRatchet};
 /// and nonce.
 pub const MESSAGE_INFO: &[u8] = b"ratchetkit/v2/message";
 
-pub use crate::crypto::chain::ROOT_INFO;
+pub use crate::crypto::chain::{MESSAGE_SALT_LEN, ROOT_INFO};
+pub use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
+pub use crate::crypto::padding::MIN_PADDED_LEN;
 
 /// Largest number of message keys one incoming message may make a chain skip: 2,000.
 ///
@@ -119,9 +121,9 @@ impl PendingPrekey {
 /// let first = to_bob.encrypt(&mut rng, b"hello bob")?;
 ///
 /// let joined = Channel::join(&bob, &mut bob_prekeys, &first)?;
-/// assert_eq!(joined.plaintext, b"hello bob");
-/// assert_eq!(joined.peer.identity(), "alice");
-/// let mut to_alice = joined.channel;
+/// assert_eq!(joined.plaintext(), b"hello bob");
+/// assert_eq!(joined.peer().identity(), "alice");
+/// let mut to_alice = joined.into_channel();
 ///
 /// let reply = to_alice.encrypt(&mut rng, b"hi alice")?;
 /// assert_eq!(to_bob.decrypt(&reply)?, b"hi alice");
@@ -139,19 +141,75 @@ pub struct Channel {
 /// What [`Channel::join`] returns: the channel, the first message's plaintext (or group
 /// control), and the creator's verified card (check it against your directory before
 /// trusting the peer). Its `Debug` leaves the plaintext out.
+///
+/// Read it with the accessors, then keep the channel with [`Joined::into_channel`] (or take
+/// everything with [`Joined::into_parts`]):
+///
+/// ```
+/// use ratchetkit::{Channel, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// # let alice = Identity::generate(&mut rng, "alice")?;
+/// # let bob = Identity::generate(&mut rng, "bob")?;
+/// # let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// # let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
+/// # let first = to_bob.encrypt(&mut rng, b"hello bob")?;
+/// let joined = Channel::join(&bob, &mut bob_prekeys, &first)?;
+/// assert_eq!(joined.plaintext(), b"hello bob");
+/// assert_eq!(joined.peer().identity(), "alice");
+/// assert!(joined.group_control().is_none());
+/// let to_alice: Channel = joined.into_channel();
+/// # let _ = to_alice;
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+#[non_exhaustive]
 pub struct Joined {
+    channel: Channel,
+    plaintext: Vec<u8>,
+    peer: Card,
+    group_control: Option<JoinedControl>,
+}
+
+impl Joined {
     /// The new channel.
-    pub channel: Channel,
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The new channel, to encrypt a reply before the rest is read.
+    pub fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+
     /// The plaintext of the message the channel was joined with; empty when the message
     /// was group control.
-    pub plaintext: Vec<u8>,
-    /// The creator's card, as carried in the message (self-signature verified).
-    pub peer: Card,
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plaintext
+    }
+
+    /// The creator's card, as carried in the message (self-signature verified, nothing
+    /// more: check it against your directory before trusting the peer).
+    pub fn peer(&self) -> &Card {
+        &self.peer
+    }
+
     /// Group control the channel started with (a group's members send it on a channel's
     /// first messages rather than wait for a reply): put the channel with the others,
     /// then give it to [`Group::join_control`](crate::Group::join_control) or
     /// [`Group::receive_control`](crate::Group::receive_control).
-    pub group_control: Option<JoinedControl>,
+    pub fn group_control(&self) -> Option<&JoinedControl> {
+        self.group_control.as_ref()
+    }
+
+    /// The channel, for the app to keep; the rest is dropped.
+    pub fn into_channel(self) -> Channel {
+        self.channel
+    }
+
+    /// Everything, owned: the channel, the plaintext, the creator's card and the group
+    /// control, in that order.
+    pub fn into_parts(self) -> (Channel, Vec<u8>, Card, Option<JoinedControl>) {
+        (self.channel, self.plaintext, self.peer, self.group_control)
+    }
 }
 
 /// Group control that arrived in a channel's first message, before any reply, so that

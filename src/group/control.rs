@@ -15,7 +15,7 @@ use super::pending::Pending;
 use super::GROUP_VERSION;
 use crate::channel::Channel;
 pub use crate::channel::JoinedControl;
-use crate::error::{Error, Result};
+use crate::error::{Error, Party, Result};
 use crate::wire::{self, v1};
 
 /// Where a group finds the app's channels to other members.
@@ -50,11 +50,29 @@ impl Channels for BTreeMap<[u8; 32], Channel> {
 /// A channel message that the app must deliver to group member `to`, who passes it to
 /// [`Group::receive`](super::Group::receive) (or [`Group::join`](super::Group::join)).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outgoing {
-    /// The recipient's Ed25519 identity key.
-    pub to: [u8; 32],
-    /// The `ChannelMessage` bytes.
-    pub message: Vec<u8>,
+    to: [u8; 32],
+    message: Vec<u8>,
+}
+
+impl Outgoing {
+    /// The recipient's Ed25519 identity key
+    /// ([`Card::signing_key`](crate::Card::signing_key) of its card): the member to
+    /// deliver [`message`](Self::message) to.
+    pub fn to(&self) -> [u8; 32] {
+        self.to
+    }
+
+    /// The `ChannelMessage` bytes to deliver.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The recipient and the message bytes, owned.
+    pub fn into_parts(self) -> ([u8; 32], Vec<u8>) {
+        (self.to, self.message)
+    }
 }
 
 /// The channels one group operation uses. They change on copies, which [`commit`] writes
@@ -100,7 +118,9 @@ impl<'a, C: Channels + ?Sized> ChannelWork<'a, C> {
     pub(crate) fn receive(&mut self, from: &[u8; 32], message: &[u8]) -> Result<Control> {
         let plaintext = self
             .channel(from)
-            .ok_or(Error::MissingChannel { member: *from })?
+            .ok_or_else(|| Error::MissingChannel {
+                member: Party::from(*from),
+            })?
             .decrypt_group_control(message)?;
         Control::parse(&plaintext)
     }

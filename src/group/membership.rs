@@ -13,7 +13,7 @@ use super::pending::Pending;
 use super::roster::{sign_transfer, Roster};
 use super::sender_key::{SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received};
-use crate::error::{Error, Result};
+use crate::error::{Error, Party, Result};
 use crate::identity::{Card, Identity};
 use crate::wire::v1;
 
@@ -67,7 +67,9 @@ impl Group {
         self.check_owner(owner)?;
         let key = member.signing_key();
         if self.roster.contains(&key) {
-            return Err(Error::AlreadyGroupMember { member: key });
+            return Err(Error::AlreadyGroupMember {
+                member: Party::new(key, Some(member)),
+            });
         }
         let version = self.next_version()?;
         let mut members = self.roster.entries();
@@ -119,7 +121,9 @@ impl Group {
             return Err(Error::OwnerCannotLeave);
         }
         if !self.roster.contains(member) {
-            return Err(Error::NotGroupMember { member: *member });
+            return Err(Error::NotGroupMember {
+                member: self.party(member),
+            });
         }
         let members = self
             .roster
@@ -315,10 +319,14 @@ impl Group {
                     return Err(Error::InvalidOwnerChain);
                 }
                 if *new_owner == self.me {
-                    return Err(Error::AlreadyGroupMember { member: *new_owner });
+                    return Err(Error::AlreadyGroupMember {
+                        member: self.party(new_owner),
+                    });
                 }
                 if !self.roster.contains(new_owner) {
-                    return Err(Error::NotGroupMember { member: *new_owner });
+                    return Err(Error::NotGroupMember {
+                        member: self.party(new_owner),
+                    });
                 }
                 sign_transfer(owner, self.group_id(), self.next_version()?, new_owner)
             }

@@ -38,7 +38,7 @@ use rand::CryptoRng;
 
 use crate::crypto::padding::Padding;
 use crate::crypto::signature;
-use crate::error::{Error, Result};
+use crate::error::{Error, Party, Result};
 use crate::identity::{Card, Fingerprint};
 use crate::wire;
 use message::IncomingGroupMessage;
@@ -156,7 +156,7 @@ pub const MAX_GROUP_STATE_LEN: usize = 128 * 1024 * 1024;
 /// let mut bob_prekeys = PrekeyStore::new(&mut rng);
 /// let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
 /// let hello = to_bob.encrypt(&mut rng, b"hello")?;
-/// let mut to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.channel;
+/// let to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.into_channel();
 /// let mut alice_channels = HashMap::from([(b, to_bob)]);
 /// let mut bob_channels = HashMap::from([(a, to_alice)]);
 ///
@@ -164,14 +164,14 @@ pub const MAX_GROUP_STATE_LEN: usize = 128 * 1024 * 1024;
 /// let (mut alice_group, welcome) =
 ///     Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
 /// let (mut bob_group, joined) =
-///     Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome.outgoing[0].message)?;
+///     Group::join(&mut rng, &bob, &mut bob_channels, &a, welcome.outgoing()[0].message())?;
 /// // Bob's sender key goes back to Alice.
-/// alice_group.receive(&mut rng, &mut alice_channels, &b, &joined.outgoing[0].message)?;
+/// alice_group.receive(&mut rng, &mut alice_channels, &b, joined.outgoing()[0].message())?;
 ///
 /// let message = alice_group.encrypt(&mut rng, b"hello group")?;
-/// assert_eq!(bob_group.decrypt(&message)?.plaintext, b"hello group");
+/// assert_eq!(bob_group.decrypt(&message)?.plaintext(), b"hello group");
 /// let reply = bob_group.encrypt(&mut rng, b"hi all")?;
-/// assert_eq!(alice_group.decrypt(&reply)?.sender, b);
+/// assert_eq!(alice_group.decrypt(&reply)?.sender(), b);
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 #[derive(Clone)]
@@ -199,14 +199,60 @@ pub struct Group {
 }
 
 /// A decrypted group message.
+///
+/// ```
+/// # use std::collections::HashMap;
+/// # use ratchetkit::{Channel, Group, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// # let alice = Identity::generate(&mut rng, "alice")?;
+/// # let bob = Identity::generate(&mut rng, "bob")?;
+/// # let (a, b) = (alice.card().signing_key(), bob.card().signing_key());
+/// # let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// # let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
+/// # let hello = to_bob.encrypt(&mut rng, b"hello")?;
+/// # let to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.into_channel();
+/// # let mut alice_channels = HashMap::from([(b, to_bob)]);
+/// # let mut bob_channels = HashMap::from([(a, to_alice)]);
+/// # let (mut alice_group, welcome) =
+/// #     Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
+/// # let (mut bob_group, _) =
+/// #     Group::join(&mut rng, &bob, &mut bob_channels, &a, welcome.outgoing()[0].message())?;
+/// let message = alice_group.encrypt(&mut rng, b"hello group")?;
+/// let decrypted = bob_group.decrypt(&message)?;
+/// assert_eq!(decrypted.sender(), a);
+/// assert_eq!(decrypted.plaintext(), b"hello group");
+/// let plaintext: Vec<u8> = decrypted.into_plaintext();
+/// # let _ = plaintext;
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Decrypted {
+    sender: [u8; 32],
+    epoch: u32,
+    plaintext: Vec<u8>,
+}
+
+impl Decrypted {
     /// The sender's Ed25519 identity key; its card is [`Group::member`].
-    pub sender: [u8; 32],
+    pub fn sender(&self) -> [u8; 32] {
+        self.sender
+    }
+
     /// The sender key epoch the message was sent under.
-    pub epoch: u32,
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     /// The plaintext.
-    pub plaintext: Vec<u8>,
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plaintext
+    }
+
+    /// The plaintext, owned.
+    pub fn into_plaintext(self) -> Vec<u8> {
+        self.plaintext
+    }
 }
 
 /// Something that happened to the group.
@@ -281,13 +327,74 @@ pub enum GroupEvent {
 
 /// What a group operation or processed control returns: what happened, and the channel
 /// messages to deliver.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Deliver every [`Outgoing`] message, then act on the [`GroupEvent`]s:
+///
+/// ```
+/// # use std::collections::HashMap;
+/// # use ratchetkit::{Channel, Group, GroupEvent, Identity, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// # let alice = Identity::generate(&mut rng, "alice")?;
+/// # let bob = Identity::generate(&mut rng, "bob")?;
+/// # let (a, b) = (alice.card().signing_key(), bob.card().signing_key());
+/// # let mut bob_prekeys = PrekeyStore::new(&mut rng);
+/// # let mut to_bob = Channel::create(&mut rng, &alice, &bob_prekeys.bundle(&bob, None)?)?;
+/// # let hello = to_bob.encrypt(&mut rng, b"hello")?;
+/// # let to_alice = Channel::join(&bob, &mut bob_prekeys, &hello)?.into_channel();
+/// # let mut alice_channels = HashMap::from([(b, to_bob)]);
+/// # let mut bob_channels = HashMap::from([(a, to_alice)]);
+/// let (alice_group, welcome) =
+///     Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
+/// for outgoing in welcome.outgoing() {
+///     assert_eq!(outgoing.to(), b); // send outgoing.message() to Bob
+/// }
+/// let (bob_group, joined) =
+///     Group::join(&mut rng, &bob, &mut bob_channels, &a, welcome.outgoing()[0].message())?;
+/// assert!(matches!(joined.events()[0], GroupEvent::Joined { version: 1 }));
+/// let (events, outgoing) = joined.into_parts();
+/// # let _ = (alice_group, bob_group, events, outgoing);
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+///
+/// Its `Default` is "nothing happened": no events, nothing to send.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Received {
+    events: Vec<GroupEvent>,
+    outgoing: Vec<Outgoing>,
+}
+
+impl Received {
     /// What happened, in order.
-    pub events: Vec<GroupEvent>,
+    pub fn events(&self) -> &[GroupEvent] {
+        &self.events
+    }
+
     /// Channel messages this member must now send (its sender key to new members, or a
-    /// new sender key after a removal).
-    pub outgoing: Vec<Outgoing>,
+    /// new sender key after a removal), each to its [`Outgoing::to`].
+    pub fn outgoing(&self) -> &[Outgoing] {
+        &self.outgoing
+    }
+
+    /// The events and the messages to send, owned.
+    pub fn into_parts(self) -> (Vec<GroupEvent>, Vec<Outgoing>) {
+        (self.events, self.outgoing)
+    }
+
+    /// Moves `later`'s events and messages after this one's, for an app that runs several
+    /// group operations (say an add and an ownership offer) before it sends anything: the
+    /// messages must still go out in this order.
+    ///
+    /// ```
+    /// # use ratchetkit::Received;
+    /// let mut all = Received::default();
+    /// all.append(Received::default());
+    /// assert!(all.events().is_empty() && all.outgoing().is_empty());
+    /// ```
+    pub fn append(&mut self, later: Received) {
+        self.events.extend(later.events);
+        self.outgoing.extend(later.outgoing);
+    }
 }
 
 impl Group {
@@ -311,7 +418,7 @@ impl Group {
     /// signature, whatever the group's size.
     ///
     /// The plaintext is padded first (see [`Group::set_padding`]), and each message draws a
-    /// random 16-byte salt ([`MESSAGE_SALT_LEN`](crate::MESSAGE_SALT_LEN)) that its AES key
+    /// random 16-byte salt ([`MESSAGE_SALT_LEN`](crate::channel::MESSAGE_SALT_LEN)) that its AES key
     /// and nonce are derived with: a member restored from an older save sends again under
     /// message keys it already used, but never under a (key, nonce) it already used.
     /// Still save the group after encrypting and before sending, so that its messages keep
@@ -357,7 +464,7 @@ impl Group {
     /// setting: they strip any padding, so members may choose differently.
     ///
     /// [`Padding::Padme`], the default, pads to at least
-    /// [`MIN_PADDED_LEN`](crate::MIN_PADDED_LEN) bytes and above that by at most 12%, so
+    /// [`MIN_PADDED_LEN`](crate::channel::MIN_PADDED_LEN) bytes and above that by at most 12%, so
     /// that a message's length tells little about its plaintext's;
     /// [`Padding::Minimal`] adds only one byte, for apps that pad themselves.
     ///
@@ -481,7 +588,7 @@ impl Group {
                 }
             } else {
                 Error::NotGroupMember {
-                    member: incoming.sender,
+                    member: self.party(&incoming.sender),
                 }
             });
         };
@@ -536,6 +643,23 @@ impl Group {
     /// The card of the member with Ed25519 identity key `member`.
     pub fn member(&self, member: &[u8; 32]) -> Option<&Card> {
         self.roster.member(member)
+    }
+
+    /// `key` as an error names it: with its card's name and fingerprint when it is in the
+    /// roster.
+    pub(crate) fn party(&self, key: &[u8; 32]) -> Party {
+        Party::new(*key, self.roster.member(key))
+    }
+
+    /// `error` with the parties it names filled in from the roster: the channel work
+    /// that raises [`Error::MissingChannel`] does not see the roster.
+    pub(crate) fn named(&self, error: Error) -> Error {
+        match error {
+            Error::MissingChannel { member } => Error::MissingChannel {
+                member: self.party(&member.key()),
+            },
+            other => other,
+        }
     }
 
     /// The roster's version: 1 at creation, one more with every change.

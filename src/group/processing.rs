@@ -11,7 +11,7 @@ use super::pending::Pending;
 use super::roster::{verify_transfer, Roster};
 use super::sender_key::{CheckedKey, SenderChains, SenderKey};
 use super::{Group, GroupEvent, Received, MAX_RESYNC_REPLIES};
-use crate::error::{Error, Result};
+use crate::error::{Error, Party, Result};
 use crate::identity::{Card, Identity};
 use crate::wire::v1;
 
@@ -92,7 +92,9 @@ impl Group {
         let signed = control.roster.take().ok_or(Error::NotAGroupWelcome)?;
         let roster = Roster::verify(signed, None)?;
         if roster.owner_key() != *from {
-            return Err(Error::RosterNotFromOwner { from: *from });
+            return Err(Error::RosterNotFromOwner {
+                from: Party::new(*from, roster.member(from)),
+            });
         }
         if !roster.contains(&me) || control.leave {
             return Err(Error::NotAGroupWelcome);
@@ -146,7 +148,9 @@ impl Group {
         message: &[u8],
     ) -> Result<Received> {
         let mut work = ChannelWork::new(channels);
-        let control = work.receive(from, message)?;
+        let control = work
+            .receive(from, message)
+            .map_err(|error| self.named(error))?;
         self.receive_with(rng, work, from, control)
     }
 
@@ -219,7 +223,9 @@ impl Group {
                 return Err(Error::NotGroupOwner);
             }
             if !roster.contains(from) {
-                return Err(Error::NotGroupMember { member: *from });
+                return Err(Error::NotGroupMember {
+                    member: self.party(from),
+                });
             }
         }
         // The request carries the requester's new epoch, which it has moved to: a request
@@ -300,7 +306,9 @@ impl Group {
         // Only the owner hands out its rosters: a roster relayed by anyone else could
         // overtake, and so split, the owner's own control that carries it with a key.
         if roster.owner_key() != *from {
-            return Err(Error::RosterNotFromOwner { from: *from });
+            return Err(Error::RosterNotFromOwner {
+                from: Party::new(*from, old.member(from).or_else(|| roster.member(from))),
+            });
         }
         if roster.version <= old.version {
             // Two rosters of one version are the owner signing twice: refused either way.
@@ -474,7 +482,12 @@ impl Group {
             && !change.is_some_and(|change| change.added.iter().any(|(key, _)| key == from));
         let held = held
             .filter(|_| roster.contains(from) && *from != self.me && !removed)
-            .ok_or(Error::NotGroupMember { member: *from })?;
+            .ok_or_else(|| Error::NotGroupMember {
+                member: Party::new(
+                    *from,
+                    self.roster.member(from).or_else(|| roster.member(from)),
+                ),
+            })?;
         held.check(control.roster_version, distribution)
     }
 
@@ -490,13 +503,19 @@ impl Group {
     ) -> Result<()> {
         if change.is_some() {
             // Only the owner sends rosters, and it never asks for one with a roster.
-            return Err(Error::NotGroupMember { member: *from });
+            return Err(Error::NotGroupMember {
+                member: self.party(from),
+            });
         }
         if !self.roster.contains(from) || *from == self.me {
-            return Err(Error::NotGroupMember { member: *from });
+            return Err(Error::NotGroupMember {
+                member: self.party(from),
+            });
         }
         if self.resync_replies.get(from).copied().unwrap_or(0) >= MAX_RESYNC_REPLIES {
-            return Err(Error::ResyncRateLimited { member: *from });
+            return Err(Error::ResyncRateLimited {
+                member: self.party(from),
+            });
         }
         let owner = self.roster.owner_key() == self.me;
         // An offer to the requester goes again: lost, it would freeze the roster for good.

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// `"ratchetkit/v2/card-app" || content`. It differs from the self-signature's context,
 /// and neither is a prefix of the other, so that neither signature can stand in for the
 /// other, even when one key serves as both an identity key and an app key. (Version 2:
-/// see [`CARD_SIGNATURE_CONTEXT`](crate::CARD_SIGNATURE_CONTEXT).)
+/// see [`CARD_SIGNATURE_CONTEXT`](crate::identity::CARD_SIGNATURE_CONTEXT).)
 pub const APP_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/card-app";
 
 /// The signer name of an application's co-signature on a card.

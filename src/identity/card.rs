@@ -144,7 +144,7 @@ impl Card {
     /// The work is linear in the length of `bytes`, which is checked first.
     ///
     /// A rotated card (one with a previous fingerprint) must carry a
-    /// [`PREVIOUS_SIGNER`](crate::PREVIOUS_SIGNER) signature, and only such a card may;
+    /// [`PREVIOUS_SIGNER`](crate::identity::PREVIOUS_SIGNER) signature, and only such a card may;
     /// that signature is checked by [`Card::verify_chain`], an app's by
     /// [`Card::verify_app_signature`]: here only their length. Other signers are ignored.
     ///

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use super::rotation::MAX_CARD_CHAIN_LEN;
 use super::{Card, CardPolicy, Fingerprint, Identity, PrekeyBundle, PrekeyStore};
 use crate::error::{Error, Result};
-use crate::MAX_ONE_TIME_PREKEYS;
+use crate::identity::MAX_ONE_TIME_PREKEYS;
 
 /// A directory of cards and prekey bundles, such as an app's key server.
 ///

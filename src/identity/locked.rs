@@ -75,25 +75,31 @@ const NONCE_LEN: usize = 12;
 /// Argon2id cost parameters of a locked identity.
 ///
 /// They are stored in the locked bytes and read back by [`Identity::unlock`], so raising
-/// them later (by locking again) needs no change to the code that unlocks. [`Identity::lock`]
-/// accepts each from its `MIN_LOCK_*` to its `MAX_LOCK_*` constant; unlock accepts any
-/// value up to the maximum.
+/// them later (by locking again) needs no change to the code that unlocks.
+/// [`LockParams::new`] accepts each from its `MIN_LOCK_*` to its `MAX_LOCK_*` constant, as
+/// does [`Identity::lock`]; unlock accepts any value up to the maximum, so
+/// [`LockParams::of_locked`] may return parameters below the minimums (a file locked by a
+/// version that allowed them).
 ///
 /// ```
-/// use ratchetkit::{LockParams, DEFAULT_LOCK_MEMORY_KIB};
+/// use ratchetkit::identity::{DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_MEMORY_KIB, DEFAULT_LOCK_PARALLELISM};
+/// use ratchetkit::{Error, LockParams};
 /// let params = LockParams::default();
-/// assert_eq!(params.memory_kib, DEFAULT_LOCK_MEMORY_KIB); // 64 MiB
-/// let stronger = LockParams { memory_kib: 256 * 1024, ..params };
-/// # let _ = stronger;
+/// assert_eq!(params.memory_kib(), DEFAULT_LOCK_MEMORY_KIB); // 64 MiB
+/// let stronger = LockParams::new(256 * 1024, DEFAULT_LOCK_ITERATIONS, DEFAULT_LOCK_PARALLELISM)?;
+/// assert_eq!(stronger.memory_kib(), 256 * 1024);
+/// assert!(matches!(
+///     LockParams::new(1024, 1, 1),
+///     Err(Error::WeakLockParams { parameter: "memory_kib", .. })
+/// ));
+/// # Ok::<(), ratchetkit::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LockParams {
-    /// Memory, in KiB (Argon2's `m`).
-    pub memory_kib: u32,
-    /// Passes over the memory (Argon2's `t`).
-    pub iterations: u32,
-    /// Lanes (Argon2's `p`).
-    pub parallelism: u32,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
 }
 
 impl Default for LockParams {
@@ -108,6 +114,40 @@ impl Default for LockParams {
 }
 
 impl LockParams {
+    /// Parameters to lock with: `memory_kib` KiB of memory (Argon2's `m`), `iterations`
+    /// passes over it (`t`) and `parallelism` lanes (`p`).
+    ///
+    /// # Errors
+    /// [`Error::WeakLockParams`] for a value under its minimum ([`MIN_LOCK_MEMORY_KIB`],
+    /// [`MIN_LOCK_ITERATIONS`], [`MIN_LOCK_PARALLELISM`]): the password would be too cheap
+    /// to guess; [`Error::LockParamsTooHigh`] for one over its maximum
+    /// ([`MAX_LOCK_MEMORY_KIB`], [`MAX_LOCK_ITERATIONS`], [`MAX_LOCK_PARALLELISM`]):
+    /// nothing could unlock the result.
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
+        let params = Self {
+            memory_kib,
+            iterations,
+            parallelism,
+        };
+        params.check_for_lock()?;
+        Ok(params)
+    }
+
+    /// Memory, in KiB (Argon2's `m`).
+    pub fn memory_kib(&self) -> u32 {
+        self.memory_kib
+    }
+
+    /// Passes over the memory (Argon2's `t`).
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// Lanes (Argon2's `p`).
+    pub fn parallelism(&self) -> u32 {
+        self.parallelism
+    }
+
     /// The parameters a locked identity was made with, read without the password (to
     /// decide whether to lock it again with stronger ones).
     ///

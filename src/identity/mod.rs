@@ -13,6 +13,7 @@ mod rotation;
 /// saved identity is decoded.
 pub const MAX_IDENTITY_STATE_LEN: usize = 64 * 1024;
 
+pub use crate::crypto::kem::{KEM_PUBLIC_KEY_LEN, KEM_SEED_LEN};
 pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
 pub use card::{
     Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_CARD_LEN, MAX_CARD_SIGNATURES,
@@ -68,12 +69,22 @@ pub struct Identity {
 impl Identity {
     /// Generates a new identity named `name`, created now (by the system clock).
     ///
+    /// Not on `wasm32-unknown-unknown`: std has no clock there and reading it traps, so
+    /// this convenience does not exist on that target and a call to it fails to compile
+    /// rather than abort at run time. Use [`Identity::generate_at`] with the time from the
+    /// host (in a browser or node, `Math.floor(Date.now() / 1000)`).
+    ///
     /// # Errors
     /// [`Error::InvalidIdentityName`] if `name` is empty, over
     /// [`MAX_IDENTITY_NAME_LEN`] bytes, or holds a control character (such as an escape,
     /// a newline or DEL) or a bidirectional formatting character (such as U+202E): names
     /// are shown to people, and these would let a name hide or rewrite what is shown beside
     /// it. Nothing is drawn from `rng` then.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(not(all(target_arch = "wasm32", target_os = "unknown"))))
+    )]
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R, name: &str) -> Result<Self> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -83,10 +94,22 @@ impl Identity {
     }
 
     /// Generates a new identity with an explicit creation time (seconds since the Unix
-    /// epoch), for apps with their own clock and for reproducible tests.
+    /// epoch), for apps with their own clock, for reproducible tests, and on
+    /// `wasm32-unknown-unknown`, where it is the only way: the crate is sans-IO and reads
+    /// no clock that the target lacks.
+    ///
+    /// ```
+    /// use ratchetkit::Identity;
+    /// # let mut rng = rand::rng();
+    /// let alice = Identity::generate_at(&mut rng, "alice@example.org", 1_700_000_000)?;
+    /// assert_eq!(alice.card().created_at(), 1_700_000_000);
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidIdentityName`] as for [`Identity::generate`].
+    /// [`Error::InvalidIdentityName`] if `name` is empty, over
+    /// [`MAX_IDENTITY_NAME_LEN`] bytes, or holds a control or bidirectional formatting
+    /// character (as for `Identity::generate`). Nothing is drawn from `rng` then.
     pub fn generate_at<R: CryptoRng + ?Sized>(
         rng: &mut R,
         name: &str,

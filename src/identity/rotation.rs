@@ -16,7 +16,7 @@ use crate::wire::v1;
 /// previous card's key over `"ratchetkit/v2/card-rotation" || content`. Its own context,
 /// of which no other is a prefix, keeps it from standing in for a self-signature or an app
 /// signature by the same key. (Version 2: see
-/// [`CARD_SIGNATURE_CONTEXT`](crate::CARD_SIGNATURE_CONTEXT); a rotation signed under
+/// [`CARD_SIGNATURE_CONTEXT`](crate::identity::CARD_SIGNATURE_CONTEXT); a rotation signed under
 /// version 1 fails with [`CardChainBreak::BadPreviousSignature`].)
 pub const ROTATION_SIGNATURE_CONTEXT: &[u8] = b"ratchetkit/v2/card-rotation";
 
@@ -77,8 +77,18 @@ impl Identity {
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     ///
+    /// Not on `wasm32-unknown-unknown`: std has no clock there and reading it traps, so
+    /// this convenience does not exist on that target and a call to it fails to compile
+    /// rather than abort at run time. Use [`Identity::rotate_at`] with the time from the
+    /// host.
+    ///
     /// # Errors
     /// None in practice; the new card is checked as [`Card::verify_chain`] would.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(not(all(target_arch = "wasm32", target_os = "unknown"))))
+    )]
     pub fn rotate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<Identity> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -87,7 +97,20 @@ impl Identity {
         self.rotate_at(rng, now.max(self.card().created_at()))
     }
 
-    /// [`Identity::rotate`] with an explicit creation time (seconds since the Unix epoch).
+    /// Rotates the identity's keys as `Identity::rotate` does, with an explicit creation
+    /// time (seconds since the Unix epoch): for apps with their own clock, for
+    /// reproducible tests, and on `wasm32-unknown-unknown`, where std has no clock and
+    /// this is the only way.
+    ///
+    /// ```
+    /// use ratchetkit::{Card, Identity};
+    /// # let mut rng = rand::rng();
+    /// let alice = Identity::generate_at(&mut rng, "alice", 1_700_000_000)?;
+    /// let rotated = alice.rotate_at(&mut rng, 1_700_086_400)?;
+    /// assert_eq!(rotated.card().created_at(), 1_700_086_400);
+    /// Card::verify_chain(alice.card(), std::slice::from_ref(rotated.card()))?;
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::BrokenCardChain`] with [`CardChainBreak::CreatedBeforePrevious`] if

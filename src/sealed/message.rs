@@ -28,13 +28,43 @@ pub const SEALED_MESSAGE_CONTEXT: &[u8] = b"ratchetkit/v1/sealed-message";
 pub const MAX_SEALED_MESSAGE_LEN: usize = 16 * 1024 * 1024;
 
 /// A sealed message that [`open`] decrypted and verified.
+///
+/// ```
+/// use ratchetkit::{open, seal, Identity};
+/// # let mut rng = rand::rng();
+/// let alice = Identity::generate(&mut rng, "alice")?;
+/// let bob = Identity::generate(&mut rng, "bob")?;
+/// let sealed = seal(&mut rng, &alice, &[bob.card().clone()], b"for bob")?;
+/// let opened = open(&bob, &[alice.card().clone()], &sealed)?;
+/// assert_eq!(opened.plaintext(), b"for bob");
+/// assert_eq!(opened.sender(), alice.card().fingerprint());
+/// let plaintext: Vec<u8> = opened.into_plaintext();
+/// # let _ = plaintext;
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Opened {
-    /// The plaintext, signed by `sender`.
-    pub plaintext: Vec<u8>,
+    plaintext: Vec<u8>,
+    sender: Fingerprint,
+}
+
+impl Opened {
+    /// The plaintext, signed by [`sender`](Self::sender).
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plaintext
+    }
+
     /// The fingerprint of the sender card (among those given to [`open`]) whose key signed
     /// the plaintext.
-    pub sender: Fingerprint,
+    pub fn sender(&self) -> Fingerprint {
+        self.sender
+    }
+
+    /// The plaintext, owned.
+    pub fn into_plaintext(self) -> Vec<u8> {
+        self.plaintext
+    }
 }
 
 impl core::fmt::Debug for Opened {
@@ -64,7 +94,7 @@ fn associated_data(header: &[u8]) -> Vec<u8> {
 }
 
 /// Signs `plaintext` with `sender`'s identity key, then encrypts it and the signature for
-/// every card in `recipients` (1..=[`MAX_SEALED_RECIPIENTS`](crate::MAX_SEALED_RECIPIENTS),
+/// every card in `recipients` (1..=[`MAX_SEALED_RECIPIENTS`](crate::sealed::MAX_SEALED_RECIPIENTS),
 /// each once; include the sender's own card to read the message on its other devices).
 ///
 /// The result is a `SealedMessage` protobuf. It shows anyone who sees it the fingerprints
@@ -81,8 +111,8 @@ fn associated_data(header: &[u8]) -> Vec<u8> {
 /// let sealed = seal(&mut rng, &alice, &recipients, b"minutes of the meeting")?;
 ///
 /// let opened = open(&carol, &[alice.card().clone()], &sealed)?;
-/// assert_eq!(opened.plaintext, b"minutes of the meeting");
-/// assert_eq!(opened.sender, alice.card().fingerprint());
+/// assert_eq!(opened.plaintext(), b"minutes of the meeting");
+/// assert_eq!(opened.sender(), alice.card().fingerprint());
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 ///
@@ -128,7 +158,7 @@ pub fn seal<R: CryptoRng + ?Sized>(
 /// # let mallory = Identity::generate(&mut rng, "mallory")?;
 /// let sealed = seal(&mut rng, &alice, &[bob.card().clone()], b"for bob")?;
 ///
-/// assert_eq!(open(&bob, &[alice.card().clone()], &sealed)?.plaintext, b"for bob");
+/// assert_eq!(open(&bob, &[alice.card().clone()], &sealed)?.plaintext(), b"for bob");
 /// // Not for Mallory, and not from Mallory.
 /// assert_eq!(open(&mallory, &[alice.card().clone()], &sealed), Err(Error::NotARecipient));
 /// assert_eq!(open(&bob, &[mallory.card().clone()], &sealed), Err(Error::NotFromSender));

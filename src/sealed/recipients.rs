@@ -23,7 +23,7 @@ pub const MAX_SEALED_RECIPIENTS: usize = 1_000;
 
 /// Longest encoded `SealedHeader`, in bytes: 128 KiB: [`MAX_SEALED_RECIPIENTS`] entries of
 /// about 110 bytes each. The same bound as a stream's header
-/// ([`MAX_STREAM_HEADER_LEN`](crate::MAX_STREAM_HEADER_LEN)); checked before decoding.
+/// ([`MAX_STREAM_HEADER_LEN`](crate::sealed::MAX_STREAM_HEADER_LEN)); checked before decoding.
 pub const MAX_SEALED_HEADER_LEN: usize = 131_072;
 
 /// Version of the `SealedHeader` format: 1.

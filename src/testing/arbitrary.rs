@@ -90,7 +90,7 @@ arbitrary! {
             }
         });
     CardSignature => (
-        prop_oneof![3 => Just(crate::SELF_SIGNER.to_owned()), 1 => any::<String>()],
+        prop_oneof![3 => Just(crate::identity::SELF_SIGNER.to_owned()), 1 => any::<String>()],
         sized(64),
     )
         .prop_map(|(signer, signature)| v1::CardSignature { signer, signature });
@@ -104,8 +104,8 @@ arbitrary! {
         proptest::option::of(counter()),
         prop_oneof![1 => Just(Vec::new()), 2 => sized(32)],
         (
-            prop_oneof![1 => Just(Vec::new()), 4 => sized(crate::KEM_PUBLIC_KEY_LEN)],
-            prop_oneof![1 => Just(Vec::new()), 2 => sized(crate::KEM_PUBLIC_KEY_LEN)],
+            prop_oneof![1 => Just(Vec::new()), 4 => sized(crate::identity::KEM_PUBLIC_KEY_LEN)],
+            prop_oneof![1 => Just(Vec::new()), 2 => sized(crate::identity::KEM_PUBLIC_KEY_LEN)],
             prop_oneof![1 => Just(Vec::new()), 2 => sized(64)],
         ),
     )
@@ -135,7 +135,7 @@ arbitrary! {
         counter(),
         counter(),
         prop_oneof![3 => Just(0u32), 2 => Just(1u32), 1 => any::<u32>()],
-        sized(crate::MESSAGE_SALT_LEN),
+        sized(crate::channel::MESSAGE_SALT_LEN),
     )
         .prop_map(|(ratchet_key, previous_chain_length, message_number, content_type, salt)| {
             v1::RatchetHeader {
@@ -150,7 +150,7 @@ arbitrary! {
         nested::<v1::SignedCard>(),
         counter(),
         proptest::option::of(counter()),
-        sized(crate::KEM_CIPHERTEXT_LEN),
+        sized(crate::channel::KEM_CIPHERTEXT_LEN),
     )
         .prop_map(|(initiator_card, signed_prekey_id, one_time_prekey_id, kem_ciphertext)| {
             v1::PrekeyInfo {

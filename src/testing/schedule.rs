@@ -344,9 +344,10 @@ impl Endpoint for ChannelEndpoint {
         match &mut self.state {
             EndpointState::Open(channel) => channel.decrypt(message),
             EndpointState::Waiting(identity, prekeys) => {
-                let joined = Channel::join(identity, prekeys, message)?;
-                self.state = EndpointState::Open(joined.channel);
-                Ok(joined.plaintext)
+                let (channel, plaintext, _, _) =
+                    Channel::join(identity, prekeys, message)?.into_parts();
+                self.state = EndpointState::Open(channel);
+                Ok(plaintext)
             }
         }
     }
@@ -377,6 +378,7 @@ impl Endpoint for ChannelEndpoint {
 
 /// A message sent while a schedule was played.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SentMessage {
     /// The sender.
     pub from: Side,
@@ -405,6 +407,7 @@ pub enum Outcome {
 
 /// One delivery while a schedule was played.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Delivery {
     /// The index of the step that made it.
     pub step: usize,
@@ -420,6 +423,7 @@ pub struct Delivery {
 
 /// Everything that happened while a schedule was played.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transcript {
     /// Every message sent, in order.
     pub messages: Vec<SentMessage>,

@@ -46,12 +46,13 @@ fn start(rng: &mut ChaCha20Rng) -> Result<(Identity, Identity, PrekeyStore, Chan
 /// use ratchetkit::testing::FirstMessage;
 /// let mut first = FirstMessage::new(1)?;
 /// let joined = first.join(&first.message.clone())?;
-/// assert_eq!(joined.plaintext, first.plaintext);
+/// assert_eq!(joined.plaintext(), first.plaintext);
 /// // The one-time prekey is used up: the same message cannot start a second channel.
 /// assert!(first.join(&first.message.clone()).is_err());
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct FirstMessage {
     /// Bob, to whom the message is addressed.
     pub identity: Identity,
@@ -120,7 +121,7 @@ impl FirstMessage {
 ///
 /// proptest!(ProptestConfig::with_cases(4), |(mut first in first_message())| {
 ///     let message = first.message.clone();
-///     prop_assert_eq!(first.join(&message)?.plaintext, first.plaintext);
+///     prop_assert_eq!(first.join(&message)?.into_parts().1, first.plaintext);
 /// });
 /// ```
 pub fn first_message() -> impl Strategy<Value = FirstMessage> {
@@ -175,7 +176,7 @@ impl ChannelPair {
         let mut rng = seeded(seed);
         let (_, bob, mut prekeys, mut alice) = start(&mut rng)?;
         let first = alice.encrypt(&mut rng, b"hello bob")?;
-        let bob = Channel::join(&bob, &mut prekeys, &first)?.channel;
+        let bob = Channel::join(&bob, &mut prekeys, &first)?.into_channel();
         Ok(Self { alice, bob, rng })
     }
 
@@ -304,6 +305,7 @@ pub fn channel_pair() -> impl Strategy<Value = ChannelPair> {
 /// Made by [`channel_message`]. Given to `pair.receive(to, &message)` it decrypts to
 /// `plaintext`; any other bytes must be rejected and leave the channel unchanged.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ValidChannelMessage {
     /// The channels, before the message is received.
     pub pair: ChannelPair,
@@ -366,7 +368,7 @@ struct Member {
 /// use ratchetkit::testing::{GroupPair, Side};
 /// let mut pair = GroupPair::new(1)?;
 /// let message = pair.send(Side::Alice, b"hello group")?;
-/// assert_eq!(pair.decrypt(Side::Bob, &message)?.plaintext, b"hello group");
+/// assert_eq!(pair.decrypt(Side::Bob, &message)?.plaintext(), b"hello group");
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 pub struct GroupPair {
@@ -403,14 +405,14 @@ impl GroupPair {
         let (alice, bob, mut prekeys, mut to_bob) = start(&mut rng)?;
         let (a, b) = (alice.card().signing_key(), bob.card().signing_key());
         let hello = to_bob.encrypt(&mut rng, b"hello bob")?;
-        let mut to_alice = Channel::join(&bob, &mut prekeys, &hello)?.channel;
+        let mut to_alice = Channel::join(&bob, &mut prekeys, &hello)?.into_channel();
         to_bob.decrypt(&to_alice.encrypt(&mut rng, b"hi alice")?)?;
         let mut alice_channels = BTreeMap::from([(b, to_bob)]);
         let mut bob_channels = BTreeMap::from([(a, to_alice)]);
 
         let (alice_group, welcome) =
             Group::create(&mut rng, &alice, &[bob.card().clone()], &mut alice_channels)?;
-        let welcome = only_message(welcome.outgoing, b)?;
+        let welcome = only_message(welcome.into_parts().1, b)?;
         let (bob_group, joined) = Group::join(&mut rng, &bob, &mut bob_channels, &a, &welcome)?;
         let mut pair = Self {
             alice: Member {
@@ -425,7 +427,7 @@ impl GroupPair {
             },
             rng,
         };
-        let sender_key = only_message(joined.outgoing, a)?;
+        let sender_key = only_message(joined.into_parts().1, a)?;
         pair.receive(Side::Alice, &sender_key)?;
         Ok(pair)
     }
@@ -450,7 +452,7 @@ impl GroupPair {
     /// # use ratchetkit::testing::{GroupPair, Side};
     /// let mut pair = GroupPair::new(3)?;
     /// let message = pair.send(Side::Bob, b"hi")?;
-    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.sender, pair.key(Side::Bob));
+    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.sender(), pair.key(Side::Bob));
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     pub fn key(&self, side: Side) -> [u8; 32] {
@@ -492,7 +494,7 @@ impl GroupPair {
     /// # use ratchetkit::testing::{GroupPair, Side};
     /// let mut pair = GroupPair::new(6)?;
     /// let message = pair.send(Side::Bob, b"to everyone")?;
-    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.plaintext, b"to everyone");
+    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.plaintext(), b"to everyone");
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     pub fn send(&mut self, from: Side, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -532,7 +534,7 @@ impl GroupPair {
     /// let control = pair.rekey(Side::Bob)?;
     /// let message = pair.send(Side::Bob, b"new epoch")?;
     /// pair.receive(Side::Alice, &control)?;
-    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.epoch, 1);
+    /// assert_eq!(pair.decrypt(Side::Alice, &message)?.epoch(), 1);
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     pub fn rekey(&mut self, from: Side) -> Result<Vec<u8>> {
@@ -542,7 +544,11 @@ impl GroupPair {
             Side::Alice => &mut self.alice,
             Side::Bob => &mut self.bob,
         };
-        let outgoing = member.group.rekey(rng, &mut member.channels)?.outgoing;
+        let outgoing = member
+            .group
+            .rekey(rng, &mut member.channels)?
+            .into_parts()
+            .1;
         only_message(outgoing, peer)
     }
 
@@ -556,7 +562,7 @@ impl GroupPair {
     /// let mut pair = GroupPair::new(9)?;
     /// let control = pair.rekey(Side::Alice)?;
     /// let received = pair.receive(Side::Bob, &control)?;
-    /// assert!(received.outgoing.is_empty());
+    /// assert!(received.outgoing().is_empty());
     /// # Ok::<(), ratchetkit::Error>(())
     /// ```
     pub fn receive(&mut self, to: Side, message: &[u8]) -> Result<Received> {
@@ -576,9 +582,11 @@ impl GroupPair {
 fn only_message(outgoing: Vec<crate::group::Outgoing>, to: [u8; 32]) -> Result<Vec<u8>> {
     outgoing
         .into_iter()
-        .find(|outgoing| outgoing.to == to)
-        .map(|outgoing| outgoing.message)
-        .ok_or(Error::MissingChannel { member: to })
+        .find(|outgoing| outgoing.to() == to)
+        .map(|outgoing| outgoing.into_parts().1)
+        .ok_or_else(|| Error::MissingChannel {
+            member: crate::error::Party::from(to),
+        })
 }
 
 /// Group pairs from arbitrary seeds.
@@ -602,6 +610,7 @@ pub fn group_pair() -> impl Strategy<Value = GroupPair> {
 /// Made by [`group_message`]. Given to `pair.decrypt(to, &message)` it decrypts to
 /// `plaintext`; any other bytes must be rejected and leave the group unchanged.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ValidGroupMessage {
     /// The group, before the message is decrypted.
     pub pair: GroupPair,
@@ -622,7 +631,7 @@ pub struct ValidGroupMessage {
 ///
 /// proptest!(ProptestConfig::with_cases(2), |(mut valid in group_message())| {
 ///     let decrypted = valid.pair.decrypt(valid.to, &valid.message)?;
-///     prop_assert_eq!(decrypted.plaintext, valid.plaintext);
+///     prop_assert_eq!(decrypted.plaintext(), &valid.plaintext[..]);
 /// });
 /// ```
 pub fn group_message() -> impl Strategy<Value = ValidGroupMessage> {
@@ -655,6 +664,7 @@ pub fn group_message() -> impl Strategy<Value = ValidGroupMessage> {
 /// Made by [`group_control`]. Given to `pair.receive(to, &message)` it is accepted; any
 /// other bytes must be rejected and leave both the group and the channel unchanged.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ValidGroupControl {
     /// The group, before the control is received.
     pub pair: GroupPair,

@@ -10,7 +10,7 @@ use prost::Message as _;
 use ratchetkit::group::Outgoing;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore, GROUP_MESSAGE_INFO,
+    group::GROUP_MESSAGE_INFO, Channel, Decrypted, Error, Group, GroupEvent, Identity, PrekeyStore,
 };
 use sha2::Sha256;
 
@@ -96,7 +96,7 @@ impl World {
         let member = &mut self.members[j];
         let mut joined = Channel::join(&member.identity, &mut member.prekeys, &hello)
             .expect("join")
-            .channel;
+            .into_channel();
         let reply = joined.encrypt(&mut self.rng, b"hi").expect("encrypt");
         created.decrypt(&reply).expect("reply decrypts");
         let (key_i, key_j) = (self.members[i].key, self.members[j].key);
@@ -144,7 +144,7 @@ impl World {
     }
 
     pub fn post(&mut self, from: usize, outgoing: Vec<Outgoing>) {
-        for Outgoing { to, message } in outgoing {
+        for (to, message) in outgoing.into_iter().map(Outgoing::into_parts) {
             let to = self.index(&to);
             self.mailbox.push_back((from, to, message));
         }
@@ -188,8 +188,9 @@ impl World {
                 received
             }
         };
-        self.post(to, received.outgoing);
-        Ok(received.events)
+        let (events, outgoing) = received.into_parts();
+        self.post(to, outgoing);
+        Ok(events)
     }
 
     /// Delivers a channel's first message, carrying group control.
@@ -204,17 +205,18 @@ impl World {
         let prekeys = member.prekeys.to_bytes();
         let joined = Channel::join(&member.identity, &mut member.prekeys, message)?;
         assert_eq!(
-            joined.peer.signing_key(),
+            joined.peer().signing_key(),
             from_key,
             "joined with the sender"
         );
-        let Some(control) = joined.group_control else {
+        let (channel, plaintext, _, control) = joined.into_parts();
+        let Some(control) = control else {
             member.prekeys = PrekeyStore::from_bytes(&prekeys).expect("prekeys reload");
             return Err(Error::NotGroupControl);
         };
-        assert!(joined.plaintext.is_empty(), "control has no plaintext");
+        assert!(plaintext.is_empty(), "control has no plaintext");
         assert_eq!(control.from(), from_key);
-        member.channels.insert(from_key, joined.channel);
+        member.channels.insert(from_key, channel);
         let result = match &mut member.group {
             Some(group) => group.receive_control(&mut self.rng, &mut member.channels, &control),
             None => Group::join_control(
@@ -230,8 +232,9 @@ impl World {
         };
         match result {
             Ok(received) => {
-                self.post(to, received.outgoing);
-                Ok(received.events)
+                let (events, outgoing) = received.into_parts();
+                self.post(to, outgoing);
+                Ok(events)
             }
             Err(error) => {
                 member.channels.remove(&from_key);
@@ -316,7 +319,7 @@ impl World {
             &mut member.channels,
         )
         .expect("create group");
-        (group, received.outgoing)
+        (group, received.into_parts().1)
     }
 
     /// `owner` creates the group with `members`, and all control is delivered.
@@ -337,7 +340,8 @@ impl World {
             .expect("owner has the group")
             .add_member(&mut self.rng, &member.identity, &card, &mut member.channels)
             .expect("add member")
-            .outgoing;
+            .into_parts()
+            .1;
         self.post(owner, outgoing);
     }
 
@@ -351,7 +355,8 @@ impl World {
             .expect("owner has the group")
             .remove_member(&mut self.rng, &member.identity, &key, &mut member.channels)
             .expect("remove member")
-            .outgoing;
+            .into_parts()
+            .1;
         self.post(owner, outgoing);
     }
 
@@ -364,7 +369,8 @@ impl World {
             .expect("member has the group")
             .rekey(&mut self.rng, &mut member.channels)
             .expect("rekey")
-            .outgoing;
+            .into_parts()
+            .1;
         self.post(who, outgoing);
     }
 
@@ -378,7 +384,8 @@ impl World {
             .expect("member has the group")
             .resync(&mut self.rng, &mut member.channels)
             .expect("resync")
-            .outgoing;
+            .into_parts()
+            .1;
         self.post(who, outgoing);
     }
 
@@ -391,8 +398,9 @@ impl World {
             .as_mut()
             .expect("member has the group")
             .deliver_pending(&mut self.rng, &mut member.channels);
-        self.post(who, received.outgoing);
-        received.events
+        let (events, outgoing) = received.into_parts();
+        self.post(who, outgoing);
+        events
     }
 
     /// A channel message from `from` to `to` that carries `plaintext` as group control:
@@ -416,7 +424,8 @@ impl World {
             .expect("member has the group")
             .leave(&mut self.rng, &mut member.channels)
             .expect("leave")
-            .outgoing;
+            .into_parts()
+            .1;
         self.post(who, outgoing);
     }
 
@@ -446,8 +455,8 @@ impl World {
             let decrypted = self
                 .decrypt(reader, message)
                 .unwrap_or_else(|error| panic!("m{reader} cannot read m{from}: {error:?}"));
-            assert_eq!(decrypted.plaintext, plaintext);
-            assert_eq!(decrypted.sender, sender);
+            assert_eq!(decrypted.plaintext(), plaintext);
+            assert_eq!(decrypted.sender(), sender);
         }
     }
 }

@@ -11,7 +11,9 @@ use hmac::{Hmac, Mac};
 use prost::Message;
 use rand::rngs::ChaCha20Rng;
 use ratchetkit::wire::v1;
-use ratchetkit::{Channel, Padding, MESSAGE_INFO, PREKEY_INFO_CONTEXT, ROOT_INFO};
+use ratchetkit::{
+    channel::MESSAGE_INFO, channel::PREKEY_INFO_CONTEXT, channel::ROOT_INFO, Channel, Padding,
+};
 use sha2::{Digest, Sha256};
 
 /// The parts of a saved `ChannelState` (proto/state.proto) her client needs.

@@ -77,8 +77,8 @@ impl Pair {
         let mut alice = Channel::create(&mut rng, &alice_identity, &bundle).expect("create");
         let first_message = alice.encrypt(&mut rng, FIRST_PLAINTEXT).expect("encrypt");
         let joined = Channel::join(&bob_identity, &mut bob_prekeys, &first_message).expect("join");
-        assert_eq!(joined.plaintext, FIRST_PLAINTEXT);
-        assert_eq!(joined.peer, *alice_identity.card());
+        assert_eq!(joined.plaintext(), FIRST_PLAINTEXT);
+        assert_eq!(joined.peer(), alice_identity.card());
         assert_eq!(bob_prekeys.one_time_prekey_ids(), vec![ids[1]]);
         Self {
             rng,
@@ -86,7 +86,7 @@ impl Pair {
             bob_identity,
             bob_prekeys,
             alice,
-            bob: joined.channel,
+            bob: joined.into_channel(),
             first_message,
         }
     }

@@ -4,7 +4,8 @@ use std::rc::Rc;
 
 use rand::RngExt;
 use ratchetkit::{
-    Padding, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS,
+    channel::MAX_MESSAGE_GAP, channel::MAX_SKIPPED_KEYS, group::MAX_GROUP_MESSAGE_GAP,
+    group::MAX_GROUP_SKIPPED_KEYS, Padding,
 };
 
 use super::channel_model::Side;

@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 
 use ratchetkit::{
-    Error, Padding, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP, MAX_SKIPPED_KEYS, MESSAGE_SALT_LEN,
+    channel::MAX_ENDED_CHAINS, channel::MAX_MESSAGE_GAP, channel::MAX_SKIPPED_KEYS,
+    channel::MESSAGE_SALT_LEN, Error, Padding,
 };
 
 use super::skipped::Skipped;

@@ -210,17 +210,18 @@ impl Sim {
         let result = if joining {
             Channel::join(&party.identity, &mut party.prekeys, &packet.bytes).map(|joined| {
                 assert_eq!(
-                    joined.peer.signing_key(),
+                    joined.peer().signing_key(),
                     peer,
                     "{context}: joined as another peer"
                 );
-                assert_eq!(joined.channel.peer_signing_key(), peer);
+                assert_eq!(joined.channel().peer_signing_key(), peer);
                 assert!(
-                    joined.group_control.is_none(),
+                    joined.group_control().is_none(),
                     "{context}: group control in application data"
                 );
-                party.channels.insert(peer, joined.channel);
-                joined.plaintext
+                let (channel, plaintext, _, _) = joined.into_parts();
+                party.channels.insert(peer, channel);
+                plaintext
             })
         } else {
             party
@@ -389,22 +390,22 @@ impl Sim {
         ) {
             (Ok(joined), Some(Ok(()))) => {
                 assert_eq!(
-                    joined.peer.signing_key(),
+                    joined.peer().signing_key(),
                     peer,
                     "{context}: joined as another peer"
                 );
                 assert!(
-                    joined.plaintext.is_empty(),
+                    joined.plaintext().is_empty(),
                     "{context}: plaintext with control"
                 );
-                let jc = joined.group_control.expect("the group control");
+                let jc = joined.group_control().expect("the group control").clone();
                 assert_eq!(jc.from(), peer, "{context}: control from");
                 assert_eq!(
                     jc.group_id().expect("a group id"),
                     self.groups[g].id,
                     "{context}: group id"
                 );
-                party.channels.insert(peer, joined.channel);
+                party.channels.insert(peer, joined.into_channel());
                 party.model.sides.insert(from, Side::joined(&meta));
                 self.stats.joins += 1;
                 self.stats.control_joins += 1;
@@ -587,7 +588,7 @@ impl Sim {
                     // Beyond `MAX_RESYNC_REPLIES`: the requester's key is installed, unanswered.
                     self.stats.resyncs_unanswered += 1;
                 }
-                let sent = !received.outgoing.is_empty();
+                let sent = !received.outgoing().is_empty();
                 let received_meta = match source {
                     Source::Channel { meta, .. } => Some((from, meta)),
                     Source::Joined(_) => None,
@@ -597,8 +598,8 @@ impl Sim {
                     g,
                     plan,
                     received_meta,
-                    &received.events,
-                    received.outgoing,
+                    received.events(),
+                    received.outgoing().to_vec(),
                     &context,
                 );
                 if !sent && !joined {
@@ -700,14 +701,15 @@ impl Sim {
         match (group.decrypt(&packet.bytes), expected) {
             (Ok(decrypted), Some(Ok(()))) => {
                 assert!(
-                    decrypted.plaintext == **plaintext,
+                    decrypted.plaintext() == &**plaintext,
                     "{context}: decrypted to other bytes"
                 );
                 assert_eq!(
-                    decrypted.sender, self.keys[meta.sender],
+                    decrypted.sender(),
+                    self.keys[meta.sender],
                     "{context}: sender"
                 );
-                assert_eq!(decrypted.epoch, meta.key.epoch, "{context}: epoch");
+                assert_eq!(decrypted.epoch(), meta.key.epoch, "{context}: epoch");
                 view.decrypted(meta);
                 let sender = self.keys[meta.sender];
                 assert_eq!(
@@ -762,7 +764,7 @@ impl Sim {
         match (ghost.group.decrypt(&packet.bytes), expected) {
             (Ok(decrypted), Some(Ok(()))) => {
                 assert!(
-                    decrypted.plaintext == plaintext,
+                    decrypted.plaintext() == plaintext,
                     "{context}: old state read other bytes"
                 );
                 ghost.view.decrypted(meta);

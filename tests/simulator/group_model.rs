@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use ratchetkit::{
-    Error, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_SKIPPED_KEYS, MAX_OWNER_TRANSFERS,
-    MAX_PENDING_CONTROLS, MAX_RESYNC_REPLIES, MAX_SENDER_EPOCHS,
+    group::MAX_GROUP_MESSAGE_GAP, group::MAX_GROUP_SKIPPED_KEYS, group::MAX_OWNER_TRANSFERS,
+    group::MAX_PENDING_CONTROLS, group::MAX_RESYNC_REPLIES, group::MAX_SENDER_EPOCHS, Error,
 };
 
 use super::skipped::Skipped;
@@ -555,7 +555,7 @@ impl View {
         };
         if roster.owner() != from {
             return Err(Error::RosterNotFromOwner {
-                from: ctx.keys[from],
+                from: ctx.keys[from].into(),
             });
         }
         if !roster.contains(me) || c.leave {
@@ -622,7 +622,7 @@ impl View {
             }
             if !roster.contains(from) {
                 return Err(Error::NotGroupMember {
-                    member: ctx.keys[from],
+                    member: ctx.keys[from].into(),
                 });
             }
         }
@@ -702,7 +702,7 @@ impl View {
         }
         if roster.owner() != from {
             return Err(Error::RosterNotFromOwner {
-                from: ctx.keys[from],
+                from: ctx.keys[from].into(),
             });
         }
         if roster.version <= old.version {
@@ -829,7 +829,9 @@ impl View {
         });
         let held = held
             .filter(|_| roster.contains(from) && from != self.me && !removed)
-            .ok_or(Error::NotGroupMember { member: keys[from] })?;
+            .ok_or(Error::NotGroupMember {
+                member: keys[from].into(),
+            })?;
         held.check(c.version, key)?;
         Ok(*key)
     }
@@ -843,14 +845,14 @@ impl View {
         ctx: &Ctx,
     ) -> Result<(), Error> {
         let not_member = Error::NotGroupMember {
-            member: ctx.keys[from],
+            member: ctx.keys[from].into(),
         };
         if change.is_some() || !self.roster.contains(from) || from == self.me {
             return Err(not_member);
         }
         if self.replies.get(&from).copied().unwrap_or(0) >= MAX_RESYNC_REPLIES {
             return Err(Error::ResyncRateLimited {
-                member: ctx.keys[from],
+                member: ctx.keys[from].into(),
             });
         }
         let owner = self.roster.owner() == self.me;
@@ -978,7 +980,7 @@ impl View {
         let own = self.check_owner()?;
         if self.roster.contains(new) {
             return Err(Error::AlreadyGroupMember {
-                member: ctx.keys[new],
+                member: ctx.keys[new].into(),
             });
         }
         let mut work = Work::default();
@@ -1009,7 +1011,7 @@ impl View {
         }
         if !self.roster.contains(gone) {
             return Err(Error::NotGroupMember {
-                member: ctx.keys[gone],
+                member: ctx.keys[gone].into(),
             });
         }
         let own = ctx.new_key(own.epoch + 1);
@@ -1111,12 +1113,12 @@ impl View {
                 }
                 if new_owner == self.me {
                     return Err(Error::AlreadyGroupMember {
-                        member: ctx.keys[new_owner],
+                        member: ctx.keys[new_owner].into(),
                     });
                 }
                 if !self.roster.contains(new_owner) {
                     return Err(Error::NotGroupMember {
-                        member: ctx.keys[new_owner],
+                        member: ctx.keys[new_owner].into(),
                     });
                 }
                 self.roster.version + 1
@@ -1188,7 +1190,7 @@ impl View {
                 Error::UnknownEpoch { epoch }
             } else {
                 Error::NotGroupMember {
-                    member: keys[m.sender],
+                    member: keys[m.sender].into(),
                 }
             });
         };

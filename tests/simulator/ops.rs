@@ -64,8 +64,8 @@ impl Sim {
                     g,
                     plan,
                     None,
-                    &received.events,
-                    received.outgoing,
+                    received.events(),
+                    received.outgoing().to_vec(),
                     &context,
                 );
                 true
@@ -184,7 +184,7 @@ impl Sim {
         }
         let events: Vec<Event> = events.iter().map(|event| self.event(event)).collect();
         assert_eq!(events, plan.events, "{context}: events");
-        let to: Vec<usize> = outgoing.iter().map(|out| self.index(&out.to)).collect();
+        let to: Vec<usize> = outgoing.iter().map(|out| self.index(&out.to())).collect();
         let planned: Vec<usize> = plan.sends.iter().map(|send| send.to).collect();
         assert_eq!(to, planned, "{context}: control sent to");
         for (to, control) in &plan.dropped {
@@ -240,7 +240,7 @@ impl Sim {
                 .sides
                 .get_mut(&send.to)
                 .expect("a side")
-                .encrypted(&out.message, true)
+                .encrypted(out.message(), true)
                 .unwrap_or_else(|error| panic!("{context}: to p{}: {error}", send.to));
             let mut control = send.control;
             control.group = g;
@@ -250,7 +250,7 @@ impl Sim {
             let packet = Packet {
                 from: p,
                 to: send.to,
-                bytes: out.message.into(),
+                bytes: out.message().into(),
                 tampered: false,
                 retries: 0,
                 kind: Kind::Control {

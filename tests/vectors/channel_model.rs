@@ -5,7 +5,7 @@
 
 use prost::Message;
 use ratchetkit::wire::v1;
-use ratchetkit::{Card, Channel, Padding, PROTOCOL_VERSION};
+use ratchetkit::{channel::PROTOCOL_VERSION, Card, Channel, Padding};
 
 use crate::vectors::json::{array, ChainVector, ChannelVector};
 use crate::vectors::primitives::{

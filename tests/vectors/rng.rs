@@ -20,7 +20,7 @@ use crate::vectors::json::bytes;
 
 /// The lengths of the draws ratchetkit makes: a private key or an ML-KEM encapsulation's
 /// randomness (32 bytes), a group's or a message's salt (16 bytes,
-/// `ratchetkit::GROUP_SALT_LEN`, `MESSAGE_SALT_LEN`) and an ML-KEM seed (64 bytes,
+/// `ratchetkit::group::GROUP_SALT_LEN`, `MESSAGE_SALT_LEN`) and an ML-KEM seed (64 bytes,
 /// `KEM_SEED_LEN`).
 pub const DRAW_LENGTHS: [usize; 3] = [32, 16, 64];
 

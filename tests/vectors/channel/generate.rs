@@ -37,10 +37,11 @@
 
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Identity, Padding, PrekeyBundle, PrekeyStore, CARD_SIGNATURE_CONTEXT,
-    CHANNEL_ID_CONTEXT, MESSAGE_INFO, MESSAGE_SALT_LEN, MIN_PADDED_LEN, ONE_TIME_PREKEY_CONTEXT,
-    PQXDH_INFO, PREKEY_INFO_CONTEXT, PROTOCOL_VERSION, ROOT_INFO, SELF_SIGNER,
-    SIGNED_PREKEY_CONTEXT,
+    channel::CHANNEL_ID_CONTEXT, channel::MESSAGE_INFO, channel::MESSAGE_SALT_LEN,
+    channel::MIN_PADDED_LEN, channel::PQXDH_INFO, channel::PREKEY_INFO_CONTEXT,
+    channel::PROTOCOL_VERSION, channel::ROOT_INFO, identity::CARD_SIGNATURE_CONTEXT,
+    identity::ONE_TIME_PREKEY_CONTEXT, identity::SELF_SIGNER, identity::SIGNED_PREKEY_CONTEXT,
+    Channel, Identity, Padding, PrekeyBundle, PrekeyStore,
 };
 
 use super::format::{

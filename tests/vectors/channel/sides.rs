@@ -85,17 +85,18 @@ impl Sides {
         let bob = &self.identities[Party::Bob.index()];
         let joined = Channel::join(bob, &mut self.bob_prekeys, message)?;
         assert_eq!(
-            joined.peer.to_bytes(),
+            joined.peer().to_bytes(),
             self.identity(creator).card().to_bytes(),
             "the joined channel's peer is its creator"
         );
         assert_eq!(
-            joined.channel.id(),
+            joined.channel().id(),
             self.channels[channel].created.id(),
             "both sides have the same channel id"
         );
-        self.channels[channel].joined = Some(joined.channel);
-        Ok(joined.plaintext)
+        let (joined, plaintext, _, _) = joined.into_parts();
+        self.channels[channel].joined = Some(joined);
+        Ok(plaintext)
     }
 
     /// Every saved state: bob's prekey store, then each side of each channel.

@@ -27,9 +27,9 @@ impl Lookup<'_> {
     /// Checks what a group call sent and reported against the listed controls `sent` and
     /// the listed events of `e`.
     fn check_received(&self, what: &str, received: &Received, e: &TimelineEvent) {
-        let (outgoing, sent) = (&received.outgoing, &e.sent);
+        let (outgoing, sent) = (received.outgoing(), &e.sent);
         let v = self.v;
-        let events = event_vectors(&received.events, |key| {
+        let events = event_vectors(received.events(), |key| {
             let identity = v
                 .identities
                 .iter()
@@ -41,12 +41,12 @@ impl Lookup<'_> {
         for (out, &index) in outgoing.iter().zip(sent) {
             let control = &self.v.controls[index];
             assert_eq!(
-                out.to,
+                out.to(),
                 self.key(&control.receiver),
                 "{what}: control {index} recipient"
             );
             assert_eq!(
-                hex::encode(&out.message),
+                hex::encode(out.message()),
                 self.v.channel_messages[control.channel_message].message,
                 "{what}: control {index}"
             );
@@ -78,9 +78,11 @@ impl Lookup<'_> {
                 let m = &v.channel_messages[e.channel_message.unwrap()];
                 let store = member.prekeys.as_mut().unwrap();
                 let joined = Channel::join(&member.identity, store, &bytes(&m.message)).unwrap();
-                assert_eq!(joined.plaintext, bytes(&m.plaintext), "{what}");
-                assert_eq!(joined.peer.signing_key(), key(&m.sender), "{what}: peer");
-                member.channels.insert(key(&m.sender), joined.channel);
+                assert_eq!(joined.plaintext(), bytes(&m.plaintext), "{what}");
+                assert_eq!(joined.peer().signing_key(), key(&m.sender), "{what}: peer");
+                member
+                    .channels
+                    .insert(key(&m.sender), joined.into_channel());
             }
             Action::ChannelReceive => {
                 let m = &v.channel_messages[e.channel_message.unwrap()];
@@ -184,9 +186,9 @@ impl Lookup<'_> {
                     .group()
                     .decrypt(&bytes(&m.message))
                     .unwrap_or_else(|error| panic!("{what}: {error:?}"));
-                assert_eq!(decrypted.plaintext, bytes(&m.plaintext), "{what}");
-                assert_eq!(decrypted.sender, key(&m.sender), "{what}: sender");
-                assert_eq!(decrypted.epoch, m.epoch, "{what}: epoch");
+                assert_eq!(decrypted.plaintext(), bytes(&m.plaintext), "{what}");
+                assert_eq!(decrypted.sender(), key(&m.sender), "{what}: sender");
+                assert_eq!(decrypted.epoch(), m.epoch, "{what}: epoch");
             }
         }
         rng.assert_used_up(&what);

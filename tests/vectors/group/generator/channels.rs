@@ -182,8 +182,8 @@ impl Generator {
         } else {
             let prekeys = member.prekeys.as_mut().expect("prekeys");
             let joined = Channel::join(&member.identity, prekeys, &bytes).expect("Channel::join");
-            assert_eq!(hex::encode(&joined.plaintext), plaintext);
-            member.channels.insert(from_key, joined.channel);
+            assert_eq!(hex::encode(joined.plaintext()), plaintext);
+            member.channels.insert(from_key, joined.into_channel());
             Action::ChannelJoin
         };
         self.channel_received(to, index);

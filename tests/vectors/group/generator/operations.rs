@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
-    Channel, Group, GroupEvent, Identity, Received, Result, GROUP_SALT_LEN, GROUP_VERSION,
+    group::GROUP_SALT_LEN, group::GROUP_VERSION, Channel, Group, GroupEvent, Identity, Received,
+    Result,
 };
 
 use super::sending::{Expected, NewKey};
@@ -87,14 +88,14 @@ impl Generator {
         let expected = Expected::to_each(members, true, true);
         let sent = self.record_sent(
             owner,
-            &received.outgoing,
+            received.outgoing(),
             &draws[1..],
             Some(NewKey::Epoch(0)),
             &expected,
         );
         let mut e = event(owner, Action::GroupCreate);
         e.members = Some(members.iter().map(|&m| name(m)).collect());
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -121,7 +122,7 @@ impl Generator {
         let expected = Expected::to_each(&self.others(party), false, true);
         let sent = self.record_sent(
             party,
-            &received.outgoing,
+            received.outgoing(),
             &draws,
             Some(NewKey::Epoch(0)),
             &expected,
@@ -137,7 +138,7 @@ impl Generator {
         let mut e = event(party, Action::GroupJoin);
         e.from = Some(name(owner));
         e.control = Some(control);
-        self.push_call(e, &draws, &sent, (&received.events, expected_events));
+        self.push_call(e, &draws, &sent, (received.events(), expected_events));
         sent
     }
 
@@ -244,11 +245,11 @@ impl Generator {
             });
             self.models[party].offer = Some(transfer);
         }
-        let sent = self.record_sent(party, &received.outgoing, &draws, new_key, &expected);
+        let sent = self.record_sent(party, received.outgoing(), &draws, new_key, &expected);
         let mut e = event(party, Action::GroupReceive);
         e.from = Some(name(from));
         e.control = Some(control);
-        self.push_call(e, &draws, &sent, (&received.events, expected_events));
+        self.push_call(e, &draws, &sent, (received.events(), expected_events));
         sent
     }
 
@@ -298,10 +299,10 @@ impl Generator {
         let mut expected = Expected::to_each(&self.others(owner), true, true);
         expected.extend(Expected::to_each(&[removed], true, false));
         let epoch = NewKey::Epoch(self.next_epoch(owner));
-        let sent = self.record_sent(owner, &received.outgoing, &draws, Some(epoch), &expected);
+        let sent = self.record_sent(owner, received.outgoing(), &draws, Some(epoch), &expected);
         let mut e = event(owner, Action::RemoveMember);
         e.member = Some(name(removed));
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -311,9 +312,9 @@ impl Generator {
             self.call(party, |group, rng, _, channels| group.rekey(rng, channels));
         let expected = Expected::to_each(&self.others(party), false, true);
         let epoch = NewKey::Epoch(self.next_epoch(party));
-        let sent = self.record_sent(party, &received.outgoing, &draws, Some(epoch), &expected);
+        let sent = self.record_sent(party, received.outgoing(), &draws, Some(epoch), &expected);
         let e = event(party, Action::Rekey);
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -333,9 +334,9 @@ impl Generator {
             })
             .collect();
         let new_key = Some(NewKey::ResyncJump);
-        let sent = self.record_sent(party, &received.outgoing, &draws, new_key, &expected);
+        let sent = self.record_sent(party, received.outgoing(), &draws, new_key, &expected);
         let e = event(party, Action::Resync);
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -354,10 +355,10 @@ impl Generator {
             offer: Some(transfer),
             ..Expected::default()
         }];
-        let sent = self.record_sent(owner, &received.outgoing, &draws, None, &expected);
+        let sent = self.record_sent(owner, received.outgoing(), &draws, None, &expected);
         let mut e = event(owner, Action::OfferOwnership);
         e.member = Some(name(new_owner));
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -377,13 +378,13 @@ impl Generator {
         transfers.push(transfer);
         self.models[party].roster = Some(self.sign_roster(party, version, &members, transfers));
         let expected = Expected::to_each(&self.others(party), true, false);
-        let sent = self.record_sent(party, &received.outgoing, &draws, None, &expected);
+        let sent = self.record_sent(party, received.outgoing(), &draws, None, &expected);
         let events = vec![EventVector::OwnerChanged {
             version,
             owner: name(party),
         }];
         let e = event(party, Action::AcceptOwnership);
-        self.push_call(e, &draws, &sent, (&received.events, events));
+        self.push_call(e, &draws, &sent, (received.events(), events));
         sent
     }
 
@@ -397,10 +398,10 @@ impl Generator {
             leave: true,
             ..Expected::default()
         }];
-        let sent = self.record_sent(party, &received.outgoing, &draws, None, &expected);
+        let sent = self.record_sent(party, received.outgoing(), &draws, None, &expected);
         self.models[party].own = None;
         let e = event(party, Action::Leave);
-        self.push_call(e, &draws, &sent, (&received.events, Vec::new()));
+        self.push_call(e, &draws, &sent, (received.events(), Vec::new()));
         sent
     }
 
@@ -490,9 +491,9 @@ impl Generator {
             .unwrap_or_else(|error| {
                 panic!("{} decrypts group message {index}: {error:?}", name(party))
             });
-        assert_eq!(decrypted.plaintext, plaintext.as_bytes());
-        assert_eq!(self.party(&decrypted.sender), sender);
-        assert_eq!(decrypted.epoch, epoch);
+        assert_eq!(decrypted.plaintext(), plaintext.as_bytes());
+        assert_eq!(self.party(&decrypted.sender()), sender);
+        assert_eq!(decrypted.epoch(), epoch);
         let mut e = event(party, Action::Decrypt);
         e.group_message = Some(index);
         self.push_event(e);

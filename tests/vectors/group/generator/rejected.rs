@@ -4,8 +4,8 @@
 
 use prost::Message as _;
 use rand::Rng;
+use ratchetkit::group::GROUP_VERSION;
 use ratchetkit::wire::v1;
-use ratchetkit::GROUP_VERSION;
 
 use super::channels::channel_message_vector;
 use super::{name, named, Generator};

@@ -4,8 +4,8 @@
 
 use prost::Message as _;
 use ratchetkit::group::Outgoing;
+use ratchetkit::group::GROUP_VERSION;
 use ratchetkit::wire::v1;
-use ratchetkit::GROUP_VERSION;
 
 use super::{name, named, Generator, OwnKey};
 use crate::vectors::group::format::{
@@ -363,7 +363,7 @@ impl Generator {
         let mut sent = Vec::new();
         for (out, expected) in outgoing.iter().zip(expected) {
             let to = expected.to;
-            assert_eq!(out.to, self.key(to), "control recipient");
+            assert_eq!(out.to(), self.key(to), "control recipient");
             let control = self.expected_control(party, expected);
             let secret = self
                 .needs_new_chain(party, to)
@@ -375,7 +375,7 @@ impl Generator {
                 (party, to),
                 (CONTENT_GROUP_CONTROL, &bytes),
                 (secret, salt),
-                (&out.message, Some(control_index)),
+                (out.message(), Some(control_index)),
             );
             let sender_key = control.sender_key.as_ref().map(|d| DistributionVector {
                 sender: name(self.party(d.sender.as_slice().try_into().expect("32 bytes"))),
