@@ -27,6 +27,8 @@ impl Failure {
             io::ErrorKind::NotFound => format!("cannot {doing} {path}: no such file"),
             io::ErrorKind::PermissionDenied => format!("cannot {doing} {path}: permission denied"),
             io::ErrorKind::AlreadyExists => format!("{path} already exists"),
+            io::ErrorKind::IsADirectory => format!("cannot {doing} {path}: it is a directory"),
+            io::ErrorKind::StorageFull => format!("cannot {doing} {path}: the disk is full"),
             _ => format!("cannot {doing} {path}: {error}"),
         })
     }

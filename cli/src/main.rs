@@ -31,7 +31,12 @@ use clap::{Parser, Subcommand};
     name = "ratchetkit",
     version,
     after_help = "The password of a key file comes from the RATCHETKIT_PASSWORD environment \
-                  variable when it is set, and is asked on the terminal otherwise.\n\n\
+                  variable when it is set, and is asked on the terminal otherwise (passwd \
+                  takes the new one from RATCHETKIT_NEW_PASSWORD).\n\n\
+                  An input given as - is read from stdin, an output given as - goes to \
+                  stdout. Other outputs are written only to regular files, under a \
+                  temporary name renamed into place once complete.\n\n\
+                  Manual: docs/CLI.md.\n\n\
                   Exit status: 0 on success, 1 when a command fails (the reason is printed as \
                   one 'error: ...' line on stderr), 2 for a command line that cannot be parsed."
 )]
@@ -42,11 +47,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create an identity and write it to a key file locked by a new password.
+    /// Create an identity: a key file locked by a new password, and its public card.
     ///
     /// The password is asked twice (or taken from RATCHETKIT_PASSWORD). The key file holds
     /// every private key, encrypted with AES-256-GCM under an Argon2id key (64 MiB, 3
-    /// passes, 4 lanes).
+    /// passes, 4 lanes). The card goes beside it, OUT with .card for .key (alice.key gives
+    /// alice.card), and needs no password to read or share.
     Keygen {
         /// The identity's name, shown on its card (for example an email address).
         #[arg(long)]
@@ -54,15 +60,42 @@ enum Command {
         /// The key file to write.
         #[arg(long)]
         out: PathBuf,
-        /// Replace OUT if it exists.
+        /// Replace OUT and its card file if they exist.
         #[arg(long)]
         force: bool,
     },
-    /// Print the public card of a key file, as base64 (save it to a .card file and share it).
+    /// Print the public card of a key file, as base64, without its password.
+    ///
+    /// The card is read from the card file keygen wrote beside the key (KEY with .card for
+    /// .key). Only for a key without one is the key unlocked, and the card file written.
     Card {
         /// The key file.
         #[arg(long)]
         key: PathBuf,
+    },
+    /// Change the password of a key file.
+    ///
+    /// The old password comes from RATCHETKIT_PASSWORD or the terminal, the new one from
+    /// RATCHETKIT_NEW_PASSWORD or the terminal (twice). The key file is replaced in one
+    /// rename once the new one is on disk: any failure leaves the old file and password.
+    Passwd {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Show for whom a sealed file was sealed and its sizes, without any key or password.
+    ///
+    /// Recipients are listed by card fingerprint, named when one of the --card files (or
+    /// the card of --key) matches. The sender is not shown: its signature is encrypted.
+    Inspect {
+        /// A card to name a recipient by; repeat for each.
+        #[arg(long = "card", value_name = "CARD")]
+        cards: Vec<PathBuf>,
+        /// A key file whose card file (no password needed) marks its own entry.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The sealed file (- for stdin).
+        input: PathBuf,
     },
     /// Seal a file for the given recipients, signed by the key file's identity.
     ///
@@ -82,9 +115,10 @@ enum Command {
         /// Replace OUTPUT if it exists.
         #[arg(long)]
         force: bool,
-        /// The file to seal.
+        /// The file to seal (- for stdin).
         input: PathBuf,
-        /// Where to write the sealed file; written only when sealing succeeded.
+        /// Where to write the sealed file, written only when sealing succeeded; - for
+        /// stdout (which then holds a partial file if sealing fails).
         output: PathBuf,
     },
     /// Open a sealed file, checking that one of the given cards signed it.
@@ -101,9 +135,10 @@ enum Command {
         /// Replace OUTPUT if it exists.
         #[arg(long)]
         force: bool,
-        /// The sealed file.
+        /// The sealed file (- for stdin).
         input: PathBuf,
-        /// Where to write the opened file.
+        /// Where to write the opened file; - for stdout, which gets the data only once the
+        /// whole file verified (it waits in an unnamed temporary file until then).
         output: PathBuf,
     },
 }
@@ -112,6 +147,8 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Keygen { name, out, force } => commands::keygen(&name, &out, force),
         Command::Card { key } => commands::card(&key),
+        Command::Passwd { key } => commands::passwd(&key),
+        Command::Inspect { cards, key, input } => sealing::inspect(&input, &cards, key.as_deref()),
         Command::Seal {
             key,
             to,

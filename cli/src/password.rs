@@ -11,13 +11,17 @@ use crate::shown;
 /// The environment variable that supplies the password (for scripts and tests).
 pub const PASSWORD_VARIABLE: &str = "RATCHETKIT_PASSWORD";
 
-fn from_environment() -> Result<Option<Zeroizing<String>>> {
-    match std::env::var(PASSWORD_VARIABLE) {
+/// The environment variable that supplies the new password of `passwd` (the old one comes
+/// from [`PASSWORD_VARIABLE`]).
+pub const NEW_PASSWORD_VARIABLE: &str = "RATCHETKIT_NEW_PASSWORD";
+
+fn from_environment(variable: &str) -> Result<Option<Zeroizing<String>>> {
+    match std::env::var(variable) {
         Ok(password) => Ok(Some(Zeroizing::new(password))),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::new(format!(
-            "{PASSWORD_VARIABLE} is not valid UTF-8"
-        ))),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Failure::new(format!("{variable} is not valid UTF-8")))
+        }
     }
 }
 
@@ -33,15 +37,26 @@ fn ask(prompt: &str) -> Result<Zeroizing<String>> {
 
 /// The password of an existing key file.
 pub fn existing(key_file: &Path) -> Result<Zeroizing<String>> {
-    match from_environment()? {
+    match from_environment(PASSWORD_VARIABLE)? {
         Some(password) => Ok(password),
         None => ask(&format!("Password for {}: ", shown::path(key_file))),
     }
 }
 
-/// A new password for `key_file`, typed twice when it is asked for. Never empty.
+/// A new password for `key_file` made by `keygen`, typed twice when it is asked for.
+/// Never empty.
 pub fn new(key_file: &Path) -> Result<Zeroizing<String>> {
-    let password = match from_environment()? {
+    new_from(PASSWORD_VARIABLE, key_file)
+}
+
+/// The new password of `passwd` for `key_file`, typed twice when it is asked for. Never
+/// empty.
+pub fn replacement(key_file: &Path) -> Result<Zeroizing<String>> {
+    new_from(NEW_PASSWORD_VARIABLE, key_file)
+}
+
+fn new_from(variable: &str, key_file: &Path) -> Result<Zeroizing<String>> {
+    let password = match from_environment(variable)? {
         Some(password) => password,
         None => {
             let first = ask(&format!("New password for {}: ", shown::path(key_file)))?;

@@ -39,6 +39,42 @@ impl Scratch {
             .unwrap()
     }
 
+    /// Runs `ratchetkit args...` here with no password in the environment and nothing on
+    /// stdin: a command that asks for a password fails.
+    fn run_without_password(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ratchetkit"))
+            .current_dir(&self.0)
+            .args(args)
+            .env_remove("RATCHETKIT_PASSWORD")
+            .env_remove("RATCHETKIT_NEW_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `ratchetkit args...` here with `password`, `stdin` piped in.
+    fn run_piped(&self, password: &str, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ratchetkit"))
+            .current_dir(&self.0)
+            .args(args)
+            .env("RATCHETKIT_PASSWORD", password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_vec();
+        // A writer thread: the child may fill its stdout pipe before it has read stdin.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = input.write_all(&stdin);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        output
+    }
+
     /// Runs with each person's password, `<name>-password`, chosen from the `--key` file.
     fn run(&self, args: &[&str]) -> Output {
         let password = args
@@ -256,7 +292,11 @@ fn failures_leave_no_output_and_say_why() {
         "in.sealed",
         "out.txt",
     ]);
-    fails_with(&output, "none of the --from cards");
+    fails_with(
+        &output,
+        "signed by none of the cards tried (carol (fingerprint",
+    );
+    fails_with(&output, "pass it with --from CARD");
 
     // A byte changed in the middle.
     let mut sealed = fs::read(scratch.path("in.sealed")).unwrap();
@@ -288,9 +328,9 @@ fn failures_leave_no_output_and_say_why() {
     ]);
     fails_with(&output, "nothing was written");
 
-    // A wrong password, for every command that reads a key file.
+    // A wrong password, for every command that unlocks a key file.
     for args in [
-        &["card", "--key", "bob.key"][..],
+        &["passwd", "--key", "bob.key"][..],
         &[
             "open",
             "--key",
@@ -581,4 +621,365 @@ fn hostile_file_names_are_printed_escaped() {
     ]);
     fails_with(&output, "is not a card");
     no_raw_controls(&output);
+}
+
+#[test]
+fn card_prints_the_card_file_without_a_password() {
+    let scratch = Scratch::new("card-file");
+    succeeds(scratch.run(&["keygen", "--name", "alice", "--out", "alice.key"]));
+    // keygen wrote the card beside the key: the card is public, no password to read it.
+    let written =
+        Card::from_base64(&fs::read_to_string(scratch.path("alice.card")).unwrap()).unwrap();
+    let output = succeeds(scratch.run_without_password(&["card", "--key", "alice.key"]));
+    let printed = Card::from_base64(String::from_utf8(output.stdout).unwrap().trim()).unwrap();
+    assert_eq!(printed, written);
+    let locked = fs::read(scratch.path("alice.key")).unwrap();
+    let (alice, _) = ratchetkit::Identity::unlock(&locked, b"alice-password").unwrap();
+    assert_eq!(&printed, alice.card());
+
+    // A key without its card file (made before keygen wrote one): unlocked, and the card
+    // file written again.
+    fs::remove_file(scratch.path("alice.card")).unwrap();
+    fails_with(
+        &scratch.run_without_password(&["card", "--key", "alice.key"]),
+        "cannot ask for the password",
+    );
+    succeeds(scratch.run(&["card", "--key", "alice.key"]));
+    assert_eq!(
+        Card::from_base64(&fs::read_to_string(scratch.path("alice.card")).unwrap()).unwrap(),
+        written
+    );
+
+    // A key file named otherwise gets `.card` appended, never replacing the key.
+    succeeds(scratch.run_with("pw", &["keygen", "--name", "bob", "--out", "bob.secret"]));
+    assert!(scratch.path("bob.secret.card").exists());
+}
+
+#[test]
+fn keygen_refuses_names_and_outputs_before_asking_for_a_password() {
+    let scratch = Scratch::new("keygen-order");
+    // No password in the environment and no terminal: reaching the prompt would fail with
+    // "cannot ask for the password"; these fail first, with their own reason.
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "", "--out", "a.key"]),
+        "cannot use the name",
+    );
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "a\u{1b}[2J", "--out", "a.key"]),
+        "cannot use the name",
+    );
+    fs::write(scratch.path("taken.card"), b"someone's card").unwrap();
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "alice", "--out", "taken.key"]),
+        "taken.card already exists; pass --force",
+    );
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "alice", "--out", "/dev/null"]),
+        "not a regular file",
+    );
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "alice", "--out", "-"]),
+        "a key file cannot go to stdout",
+    );
+    fails_with(
+        &scratch.run_without_password(&["keygen", "--name", "alice", "--out", "b.key"]),
+        "cannot ask for the password",
+    );
+    assert_eq!(scratch.listing(), ["taken.card"]);
+}
+
+#[test]
+fn outputs_are_never_symlinks_devices_or_directories() {
+    let scratch = Scratch::new("regular-outputs");
+    scratch.people(&["alice", "bob"]);
+    fs::write(scratch.path("in.txt"), b"hello").unwrap();
+    fs::write(scratch.path("elsewhere"), b"keep me").unwrap();
+    succeeds(scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        "in.txt",
+        "in.sealed",
+    ]));
+    std::os::unix::fs::symlink(scratch.path("elsewhere"), scratch.path("to-file")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", scratch.path("to-device")).unwrap();
+    std::os::unix::fs::symlink("missing", scratch.path("dangling")).unwrap();
+    fs::create_dir(scratch.path("directory")).unwrap();
+
+    for (target, expected) in [
+        ("to-file", "is a symbolic link"),
+        ("to-device", "is a symbolic link"),
+        ("dangling", "is a symbolic link"),
+        ("/dev/null", "not a regular file"),
+        ("directory", "is a directory"),
+    ] {
+        for force in [false, true] {
+            let mut seal = vec![
+                "seal",
+                "--key",
+                "alice.key",
+                "--to",
+                "bob.card",
+                "in.txt",
+                target,
+            ];
+            let mut open = vec![
+                "open",
+                "--key",
+                "bob.key",
+                "--from",
+                "alice.card",
+                "in.sealed",
+                target,
+            ];
+            if force {
+                seal.push("--force");
+                open.push("--force");
+            }
+            for args in [seal, open] {
+                let output = scratch.run(&args);
+                fails_with(&output, expected);
+                fails_with(&output, "use - for stdout");
+            }
+        }
+    }
+    assert_eq!(fs::read(scratch.path("elsewhere")).unwrap(), b"keep me");
+    for link in ["to-file", "to-device", "dangling"] {
+        let kind = fs::symlink_metadata(scratch.path(link))
+            .unwrap()
+            .file_type();
+        assert!(kind.is_symlink(), "{link} was replaced");
+    }
+    assert!(fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device_or_null());
+    no_partial_files(&scratch);
+}
+
+/// `/dev/null` is still a character device (never replaced by a regular file).
+trait CharDevice {
+    fn is_char_device_or_null(&self) -> bool;
+}
+
+impl CharDevice for fs::FileType {
+    fn is_char_device_or_null(&self) -> bool {
+        std::os::unix::fs::FileTypeExt::is_char_device(self)
+    }
+}
+
+#[test]
+fn dash_is_stdin_and_stdout() {
+    let scratch = Scratch::new("dash");
+    scratch.people(&["alice", "bob"]);
+    let plaintext = contents(200_000);
+
+    let sealed = succeeds(scratch.run_piped(
+        "alice-password",
+        &["seal", "--key", "alice.key", "--to", "bob.card", "-", "-"],
+        &plaintext,
+    ))
+    .stdout;
+    let opened = succeeds(scratch.run_piped(
+        "bob-password",
+        &["open", "--key", "bob.key", "--from", "alice.card", "-", "-"],
+        &sealed,
+    ));
+    assert!(opened.stdout == plaintext);
+    assert!(stderr(&opened).contains("from alice (fingerprint"));
+
+    // Files and dashes mix; inspect reads stdin too.
+    fs::write(scratch.path("sealed"), &sealed).unwrap();
+    let opened = succeeds(scratch.run(&[
+        "open",
+        "--key",
+        "bob.key",
+        "--from",
+        "alice.card",
+        "sealed",
+        "-",
+    ]));
+    assert!(opened.stdout == plaintext);
+    let inspected = succeeds(scratch.run_piped("", &["inspect", "-"], &sealed));
+    assert!(String::from_utf8(inspected.stdout)
+        .unwrap()
+        .contains("plaintext: 200000 bytes"));
+
+    // A stream that fails at its end gives stdout nothing, not its verified-looking start:
+    // neither with the wrong sender, nor with a changed last byte.
+    let output = scratch.run_piped(
+        "bob-password",
+        &["open", "--key", "bob.key", "--from", "bob.card", "-", "-"],
+        &sealed,
+    );
+    fails_with(&output, "signed by none of the cards tried");
+    assert!(output.stdout.is_empty());
+    let mut tampered = sealed.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let output = scratch.run_piped(
+        "bob-password",
+        &["open", "--key", "bob.key", "--from", "alice.card", "-", "-"],
+        &tampered,
+    );
+    fails_with(&output, "tampered");
+    assert!(output.stdout.is_empty());
+    no_partial_files(&scratch);
+}
+
+#[test]
+fn inspect_shows_recipients_and_sizes_without_a_key() {
+    let scratch = Scratch::new("inspect");
+    scratch.people(&["alice", "bob", "carol"]);
+    fs::write(scratch.path("in.txt"), contents(150_000)).unwrap();
+    succeeds(scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        "--to",
+        "carol.card",
+        "in.txt",
+        "in.sealed",
+    ]));
+    let card = |name: &str| {
+        Card::from_base64(&fs::read_to_string(scratch.path(&format!("{name}.card"))).unwrap())
+            .unwrap()
+    };
+    let output = succeeds(scratch.run_without_password(&[
+        "inspect",
+        "--key",
+        "bob.key",
+        "--card",
+        "alice.card",
+        "in.sealed",
+    ]));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let sealed_len = fs::metadata(scratch.path("in.sealed")).unwrap().len();
+    assert!(
+        text.contains(&format!("encrypted stream, {sealed_len} bytes")),
+        "{text}"
+    );
+    assert!(text.contains("plaintext: 150000 bytes"), "{text}");
+    assert!(text.contains("3 recipient(s)"), "{text}");
+    assert!(text.contains(&format!("{} bob (this key)", card("bob").fingerprint())));
+    assert!(text.contains(&format!("{} (no card given)", card("carol").fingerprint())));
+    assert!(text.contains(&format!("{} alice\n", card("alice").fingerprint())));
+    assert!(text.contains("sender: not shown"), "{text}");
+
+    // A file cut 70 bytes into its last chunk: more than a full middle chunk's 65,552
+    // bytes before it would leave, fewer than the 81 of a last chunk after full ones, so no
+    // whole stream has this length. The header still reads. (The last chunk holds
+    // 150,000 - 2 x 65,536 = 18,928 bytes, + 80.)
+    let sealed = fs::read(scratch.path("in.sealed")).unwrap();
+    let cut = sealed.len() - (18_928 + 80) + 70;
+    fs::write(scratch.path("cut.sealed"), &sealed[..cut]).unwrap();
+    let text = String::from_utf8(
+        succeeds(scratch.run_without_password(&["inspect", "cut.sealed"])).stdout,
+    )
+    .unwrap();
+    assert!(text.contains("plaintext: unknown"), "{text}");
+
+    fails_with(
+        &scratch.run_without_password(&["inspect", "in.txt"]),
+        "in.txt is not a file sealed by ratchetkit",
+    );
+    fails_with(
+        &scratch.run_without_password(&["inspect", "absent.sealed"]),
+        "absent.sealed: no such file",
+    );
+}
+
+#[test]
+fn passwd_changes_the_password_and_keeps_the_key() {
+    let scratch = Scratch::new("passwd");
+    scratch.people(&["alice", "bob"]);
+    fs::write(scratch.path("in.txt"), b"for bob").unwrap();
+    succeeds(scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        "in.txt",
+        "in.sealed",
+    ]));
+    let before = fs::read(scratch.path("bob.key")).unwrap();
+
+    // A failure (an empty new password, a wrong old one) leaves the key file as it was.
+    let mut empty = Command::new(env!("CARGO_BIN_EXE_ratchetkit"));
+    empty
+        .current_dir(&scratch.0)
+        .args(["passwd", "--key", "bob.key"])
+        .env("RATCHETKIT_PASSWORD", "bob-password")
+        .env("RATCHETKIT_NEW_PASSWORD", "")
+        .stdin(Stdio::null());
+    fails_with(&empty.output().unwrap(), "the password is empty");
+    fails_with(
+        &scratch.run_with("wrong", &["passwd", "--key", "bob.key"]),
+        "wrong password for bob.key",
+    );
+    assert_eq!(fs::read(scratch.path("bob.key")).unwrap(), before);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ratchetkit"))
+        .current_dir(&scratch.0)
+        .args(["passwd", "--key", "bob.key"])
+        .env("RATCHETKIT_PASSWORD", "bob-password")
+        .env("RATCHETKIT_NEW_PASSWORD", "bob's new password")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(stderr(&succeeds(output)).contains("changed the password of bob.key"));
+    let open = [
+        "open",
+        "--key",
+        "bob.key",
+        "--from",
+        "alice.card",
+        "in.sealed",
+        "-",
+    ];
+    fails_with(
+        &scratch.run_with("bob-password", &open),
+        "wrong password for bob.key",
+    );
+    let opened = succeeds(scratch.run_with("bob's new password", &open));
+    assert_eq!(opened.stdout, b"for bob");
+    // Still owner-only, still the same identity.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(scratch.path("bob.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    no_partial_files(&scratch);
+}
+
+#[test]
+fn open_without_from_names_the_cards_tried_and_how_to_pass_one() {
+    let scratch = Scratch::new("no-from");
+    scratch.people(&["alice", "bob"]);
+    fs::write(scratch.path("in.txt"), b"hello").unwrap();
+    succeeds(scratch.run(&[
+        "seal",
+        "--key",
+        "alice.key",
+        "--to",
+        "bob.card",
+        "in.txt",
+        "in.sealed",
+    ]));
+    let bob = Card::from_base64(&fs::read_to_string(scratch.path("bob.card")).unwrap()).unwrap();
+    let output = scratch.run(&["open", "--key", "bob.key", "in.sealed", "out.txt"]);
+    fails_with(
+        &output,
+        &format!(
+            "signed by none of the cards tried (bob (fingerprint {}); the last is bob.key's own)",
+            bob.fingerprint()
+        ),
+    );
+    fails_with(&output, "pass it with --from CARD; nothing was written");
+    assert!(!scratch.path("out.txt").exists());
 }
