@@ -87,6 +87,20 @@ impl Scratch {
     }
 
     /// `keygen` and `card` for each name: `<name>.key` and `<name>.card`.
+    /// Alice seals `plaintext` (as in.txt) for Bob into in.sealed.
+    fn alice_seals_for_bob(&self, plaintext: &[u8]) {
+        fs::write(self.path("in.txt"), plaintext).unwrap();
+        succeeds(self.run(&[
+            "seal",
+            "--key",
+            "alice.key",
+            "--to",
+            "bob.card",
+            "in.txt",
+            "in.sealed",
+        ]));
+    }
+
     fn people(&self, names: &[&str]) {
         for name in names {
             let key = format!("{name}.key");
@@ -896,16 +910,7 @@ fn inspect_shows_recipients_and_sizes_without_a_key() {
 fn passwd_changes_the_password_and_keeps_the_key() {
     let scratch = Scratch::new("passwd");
     scratch.people(&["alice", "bob"]);
-    fs::write(scratch.path("in.txt"), b"for bob").unwrap();
-    succeeds(scratch.run(&[
-        "seal",
-        "--key",
-        "alice.key",
-        "--to",
-        "bob.card",
-        "in.txt",
-        "in.sealed",
-    ]));
+    scratch.alice_seals_for_bob(b"for bob");
     let before = fs::read(scratch.path("bob.key")).unwrap();
 
     // A failure (an empty new password, a wrong old one) leaves the key file as it was.
@@ -961,16 +966,7 @@ fn passwd_changes_the_password_and_keeps_the_key() {
 fn open_without_from_names_the_cards_tried_and_how_to_pass_one() {
     let scratch = Scratch::new("no-from");
     scratch.people(&["alice", "bob"]);
-    fs::write(scratch.path("in.txt"), b"hello").unwrap();
-    succeeds(scratch.run(&[
-        "seal",
-        "--key",
-        "alice.key",
-        "--to",
-        "bob.card",
-        "in.txt",
-        "in.sealed",
-    ]));
+    scratch.alice_seals_for_bob(b"hello");
     let bob = Card::from_base64(&fs::read_to_string(scratch.path("bob.card")).unwrap()).unwrap();
     let output = scratch.run(&["open", "--key", "bob.key", "in.sealed", "out.txt"]);
     fails_with(
