@@ -202,8 +202,23 @@ impl LockParams {
         self.check_maximums()
     }
 
-    /// Argon2id(password, salt) with these parameters: the AES-256-GCM key.
-    fn derive_key(&self, password: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+    /// Parameters read back from storage (such as the password parameters a
+    /// `client::SqliteStore` keeps): as in unlock, only the maximums are checked, so that
+    /// raising the minimums later locks no one out.
+    #[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
+    pub(crate) fn stored(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self> {
+        let params = Self {
+            memory_kib,
+            iterations,
+            parallelism,
+        };
+        params.check_maximums()?;
+        Ok(params)
+    }
+
+    /// Argon2id(password, salt) with these parameters: the AES-256-GCM key (also a
+    /// password-derived [`StorageKey`](crate::StorageKey)). Its working memory is wiped.
+    pub(crate) fn derive_key(&self, password: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         // Unlock checks only the maximums (minimums may rise in later versions without
         // locking anyone out), so Argon2's own rules (m >= 8p >= 8, t >= 1) are checked
         // here: a file that breaks them was not made by `lock`.

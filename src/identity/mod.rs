@@ -2,11 +2,13 @@
 //! identities.
 
 mod app_key;
+mod bundle;
 mod card;
 mod directory;
 mod locked;
 mod prekeys;
 mod rotation;
+mod safety_number;
 
 /// Longest saved `IdentityState`, in bytes: 64 KiB. An identity is its card (at most
 /// [`MAX_CARD_LEN`] bytes), its private keys and the previous card's; checked before a
@@ -15,6 +17,7 @@ pub const MAX_IDENTITY_STATE_LEN: usize = 64 * 1024;
 
 pub use crate::crypto::kem::{KEM_PUBLIC_KEY_LEN, KEM_SEED_LEN};
 pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
+pub use bundle::{PrekeyBundle, MAX_BUNDLE_LEN};
 pub use card::{
     Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_CARD_LEN, MAX_CARD_SIGNATURES,
     MAX_IDENTITY_NAME_LEN, SELF_SIGNER,
@@ -27,11 +30,16 @@ pub use locked::{
     MIN_LOCK_PARALLELISM,
 };
 pub use prekeys::{
-    PrekeyBundle, PrekeyStore, MAX_BUNDLE_LEN, MAX_JOINS_PER_SIGNED_PREKEY, MAX_ONE_TIME_PREKEYS,
-    MAX_PREKEY_STORE_STATE_LEN, ONE_TIME_PREKEY_CONTEXT, SIGNED_PREKEY_CONTEXT,
+    PrekeyStore, MAX_JOINS_PER_SIGNED_PREKEY, MAX_ONE_TIME_PREKEYS, MAX_PREKEY_STORE_STATE_LEN,
+    ONE_TIME_PREKEY_BATCH, ONE_TIME_PREKEY_CONTEXT, ONE_TIME_PREKEY_LOW_WATER,
+    ONE_TIME_PREKEY_MAX_AGE_SECS, SIGNED_PREKEY_CONTEXT, SIGNED_PREKEY_ROTATION_SECS,
 };
 pub use rotation::{
     CardChainBreak, MAX_CARD_CHAIN_LEN, PREVIOUS_SIGNER, ROTATION_SIGNATURE_CONTEXT,
+};
+pub use safety_number::{
+    SafetyNumber, SAFETY_NUMBER_CONTEXT, SAFETY_NUMBER_DIGITS, SAFETY_NUMBER_ITERATIONS,
+    SAFETY_NUMBER_QR_LEN, SAFETY_NUMBER_VERSION,
 };
 
 use ed25519_dalek::SigningKey;

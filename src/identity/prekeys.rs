@@ -1,19 +1,27 @@
-//! Signed and one-time prekeys, each an X25519 key and an ML-KEM-768 key under one id:
-//! the owner's private store and the public bundle.
+//! Signed and one-time prekeys, each an X25519 key and an ML-KEM-768 key under one id: the
+//! owner's private store. Its upkeep schedule is in `prekeys/upkeep.rs`, the public bundle
+//! in `bundle.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use prost::Message;
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::{Card, Identity};
-use crate::crypto::agreement::{public_key, AgreementKeyPair};
-use crate::crypto::kem::{KemKeyPair, KemPublicKey, KEM_SEED_LEN};
-use crate::crypto::signature::{self, SIGNATURE_LEN};
+use super::bundle::{OneTimePublic, PrekeyBundle};
+use super::Identity;
+use crate::crypto::agreement::AgreementKeyPair;
+use crate::crypto::kem::{KemKeyPair, KEM_SEED_LEN};
+use crate::crypto::signature;
 use crate::error::{Error, Result};
 use crate::storage::PrekeyStoreId;
-use crate::wire::{self, fixed, state, state_fixed, v1, SavedState};
+use crate::wire::{self, state, state_fixed, SavedState};
+
+mod upkeep;
+
+pub use upkeep::{
+    ONE_TIME_PREKEY_BATCH, ONE_TIME_PREKEY_LOW_WATER, ONE_TIME_PREKEY_MAX_AGE_SECS,
+    SIGNED_PREKEY_ROTATION_SECS,
+};
 
 /// Signature context of a signed prekey: Ed25519 over
 /// `"ratchetkit/v2/signed-prekey" || be32(id) || X25519 key || ML-KEM-768 key`.
@@ -43,37 +51,34 @@ pub const MAX_JOINS_PER_SIGNED_PREKEY: usize = 10_000;
 const JOINED_ID_LEN: usize = 16;
 
 /// Most one-time prekeys a store holds: 10,000. A directory hands out one per new channel,
-/// so a few hundred usually suffice; the bound keeps a saved store (about 110 bytes a
-/// prekey: an X25519 secret and an ML-KEM seed) near a megabyte and stops a caller from
-/// growing it without end.
+/// so a few hundred usually suffice; the bound keeps a saved store (about 115 bytes a
+/// prekey: an X25519 secret, an ML-KEM seed and a creation time) near a megabyte and stops
+/// a caller from growing it without end.
 pub const MAX_ONE_TIME_PREKEYS: usize = 10_000;
 
-/// Longest encoded `PrekeyBundle`, in bytes: 16,384: a card of at most
-/// [`MAX_CARD_LEN`](crate::limits::MAX_CARD_LEN) bytes, two X25519 and two ML-KEM-768 keys
-/// (2,432 bytes) and two signatures. Bundles come from a directory that may be hostile; the
-/// length is checked before decoding.
-pub const MAX_BUNDLE_LEN: usize = 16_384;
-
 /// Longest saved `PrekeyStoreState`, in bytes: 4 MiB. A full store holds
-/// [`MAX_ONE_TIME_PREKEYS`] one-time prekeys of about 110 bytes each (1.1 MB) and two
+/// [`MAX_ONE_TIME_PREKEYS`] one-time prekeys of about 115 bytes each (1.2 MB) and two
 /// signed prekeys with [`MAX_JOINS_PER_SIGNED_PREKEY`] joined channels each (320 KB);
 /// checked before a saved store is decoded.
 pub const MAX_PREKEY_STORE_STATE_LEN: usize = 4 * 1024 * 1024;
 
 /// One prekey: an X25519 key pair and an ML-KEM-768 key pair (kept as its 64-byte seed)
-/// under one id.
+/// under one id, and when it was made.
 struct Prekey {
     id: u32,
     pair: AgreementKeyPair,
     kem: KemKeyPair,
+    /// Seconds since the Unix epoch, as the caller gave it; 0 if unknown.
+    created_at: u64,
 }
 
 impl Prekey {
-    fn generate<R: CryptoRng + ?Sized>(rng: &mut R, id: u32) -> Self {
+    fn generate<R: CryptoRng + ?Sized>(rng: &mut R, id: u32, created_at: u64) -> Self {
         Self {
             id,
             pair: AgreementKeyPair::generate(rng),
             kem: KemKeyPair::generate(rng),
+            created_at,
         }
     }
 
@@ -83,6 +88,7 @@ impl Prekey {
             secret: self.pair.secret_bytes().to_vec(),
             kem_seed: self.kem.seed().to_vec(),
             joined_channels: joined.to_vec(),
+            created_at: self.created_at,
         }
     }
 
@@ -97,6 +103,8 @@ impl Prekey {
                 &saved.kem_seed,
                 "ML-KEM seed must be 64 bytes",
             )?),
+            // Any time is a valid one: it is the caller's clock, which may go back.
+            created_at: saved.created_at,
         })
     }
 }
@@ -156,7 +164,9 @@ fn joined_id(channel: &crate::ChannelId) -> [u8; JOINED_ID_LEN] {
 
 /// The private side of an identity's prekeys: the current signed prekey, the one before it
 /// (kept until it has been replaced twice, so channels started from a slightly old bundle
-/// still join), and a pool of one-time prekeys, each usable for one channel.
+/// still join), and a pool of one-time prekeys, each usable for one channel. Each prekey
+/// carries the time it was made, as the caller gave it (the crate reads no clock), for the
+/// upkeep below.
 ///
 /// ```
 /// use ratchetkit::{Identity, PrekeyStore};
@@ -169,6 +179,45 @@ fn joined_id(channel: &crate::ChannelId) -> [u8; JOINED_ID_LEN] {
 /// assert_eq!(bundle.one_time_prekey_id(), Some(ids[0]));
 /// let fallback = prekeys.bundle(&bob, None)?;
 /// assert_eq!(fallback.card(), bob.card());
+/// # Ok::<(), ratchetkit::Error>(())
+/// ```
+///
+/// **Upkeep.** Once a day or so (and after reading the first messages waiting for the
+/// device, so that none finds its prekeys expired), an app drops one-time prekeys nobody used
+/// within [`ONE_TIME_PREKEY_MAX_AGE_SECS`], makes more when the directory runs low, rotates
+/// the signed prekey every [`SIGNED_PREKEY_ROTATION_SECS`], and replaces what the
+/// directory holds with bundles of what the store now holds:
+///
+/// ```
+/// use ratchetkit::identity::{ONE_TIME_PREKEY_MAX_AGE_SECS, SIGNED_PREKEY_ROTATION_SECS};
+/// use ratchetkit::{CardDirectory, Identity, InMemoryDirectory, PrekeyStore};
+/// # let mut rng = rand::rng();
+/// let start = 1_700_000_000; // the host's clock, in seconds since the Unix epoch
+/// let bob = Identity::generate_at(&mut rng, "bob", start)?;
+/// let mut prekeys = PrekeyStore::new_at(&mut rng, start);
+/// let mut directory = InMemoryDirectory::default();
+/// directory.publish(bob.card().clone())?;
+///
+/// let upkeep = |prekeys: &mut PrekeyStore, directory: &mut InMemoryDirectory, now| {
+///     let expired = prekeys.expire_one_time_prekeys(now, ONE_TIME_PREKEY_MAX_AGE_SECS);
+///     directory.remove_one_time_bundles(&bob, &expired)?;
+///     let published = directory.one_time_prekey_count(&bob.card().fingerprint())?;
+///     prekeys.replenish_one_time_prekeys_at(&mut rand::rng(), published, now);
+///     if prekeys.signed_prekey_rotation_due(now) {
+///         prekeys.rotate_signed_prekey_at(&mut rand::rng(), now);
+///     }
+///     directory.replace_bundles(&bob, prekeys)
+/// };
+/// upkeep(&mut prekeys, &mut directory, start)?;
+/// assert_eq!(directory.one_time_prekey_count(&bob.card().fingerprint())?, 100);
+/// let first = prekeys.signed_prekey_id();
+///
+/// // A week later the signed prekey is rotated, and the directory hands out only bundles
+/// // of the new one.
+/// upkeep(&mut prekeys, &mut directory, start + SIGNED_PREKEY_ROTATION_SECS)?;
+/// assert_ne!(prekeys.signed_prekey_id(), first);
+/// let bundle = directory.find_bundles("bob")?.remove(0);
+/// assert_eq!(bundle.signed_prekey_id(), prekeys.signed_prekey_id());
 /// # Ok::<(), ratchetkit::Error>(())
 /// ```
 pub struct PrekeyStore {
@@ -192,11 +241,28 @@ pub(crate) struct FoundPrekeys<'a> {
 }
 
 impl PrekeyStore {
-    /// A store with a fresh signed prekey and no one-time prekeys.
+    /// A store with a fresh signed prekey and no one-time prekeys, made at an unknown time
+    /// (recorded as 0): [`PrekeyStore::signed_prekey_rotation_due`] then holds at once.
+    /// Prefer [`PrekeyStore::new_at`] with the host's clock.
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        Self::new_at(rng, 0)
+    }
+
+    /// A store with a fresh signed prekey made at `now` (seconds since the Unix epoch, from
+    /// the host's clock) and no one-time prekeys. It takes the same bytes from `rng` as
+    /// [`PrekeyStore::new`].
+    ///
+    /// ```
+    /// use ratchetkit::PrekeyStore;
+    /// # let mut rng = rand::rng();
+    /// let prekeys = PrekeyStore::new_at(&mut rng, 1_700_000_000);
+    /// assert_eq!(prekeys.signed_prekey_created_at(), 1_700_000_000);
+    /// assert_eq!(prekeys.previous_signed_prekey_id(), None);
+    /// ```
+    pub fn new_at<R: CryptoRng + ?Sized>(rng: &mut R, now: u64) -> Self {
         // The id comes from the first signed prekey rather than from fresh randomness, so
         // a store takes the same bytes from `rng` as before it had an id.
-        let prekey = Prekey::generate(rng, 0);
+        let prekey = Prekey::generate(rng, 0, now);
         let mut store = Self {
             id: PrekeyStoreId::derive(&prekey.pair.public()),
             current: SignedPrekey::new(prekey),
@@ -223,17 +289,38 @@ impl PrekeyStore {
         }
     }
 
-    /// Replaces the signed prekey (its X25519 and ML-KEM keys) with a fresh one; the
-    /// current one becomes the previous, and the previous one is dropped with its record of
-    /// joined channels. Rotate regularly (say weekly) and republish bundles.
+    /// [`PrekeyStore::rotate_signed_prekey_at`] at an unknown time (recorded as 0), so
+    /// [`PrekeyStore::signed_prekey_rotation_due`] holds at once.
     pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
+        self.rotate_signed_prekey_at(rng, 0);
+    }
+
+    /// Replaces the signed prekey (its X25519 and ML-KEM keys) with a fresh one made at
+    /// `now` (seconds since the Unix epoch); the current one becomes the previous, and the
+    /// previous one is dropped with its record of joined channels. Rotate every
+    /// [`SIGNED_PREKEY_ROTATION_SECS`] (see [`PrekeyStore::signed_prekey_rotation_due`]) and
+    /// replace the published bundles
+    /// ([`CardDirectory::replace_bundles`](crate::CardDirectory::replace_bundles)).
+    ///
+    /// ```
+    /// use ratchetkit::PrekeyStore;
+    /// # let mut rng = rand::rng();
+    /// let mut prekeys = PrekeyStore::new_at(&mut rng, 1_700_000_000);
+    /// let first = prekeys.signed_prekey_id();
+    /// prekeys.rotate_signed_prekey_at(&mut rng, 1_700_604_800);
+    /// assert_eq!(prekeys.signed_prekey_created_at(), 1_700_604_800);
+    /// assert_eq!(prekeys.previous_signed_prekey_id(), Some(first));
+    /// assert_eq!(prekeys.previous_signed_prekey_created_at(), Some(1_700_000_000));
+    /// ```
+    pub fn rotate_signed_prekey_at<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
         let id = self.take_id();
-        let fresh = SignedPrekey::new(Prekey::generate(rng, id));
+        let fresh = SignedPrekey::new(Prekey::generate(rng, id, now));
         self.previous = Some(core::mem::replace(&mut self.current, fresh));
     }
 
-    /// Adds `count` fresh one-time prekeys (each an X25519 and an ML-KEM-768 key pair)
-    /// and returns their ids.
+    /// [`PrekeyStore::generate_one_time_prekeys_at`] at an unknown time (recorded as 0):
+    /// [`PrekeyStore::expire_one_time_prekeys`] counts their age from the first time it
+    /// sees them.
     ///
     /// # Errors
     /// [`Error::PrekeyPoolFull`] if the pool would exceed [`MAX_ONE_TIME_PREKEYS`]; nothing
@@ -242,6 +329,32 @@ impl PrekeyStore {
         &mut self,
         rng: &mut R,
         count: usize,
+    ) -> Result<Vec<u32>> {
+        self.generate_one_time_prekeys_at(rng, count, 0)
+    }
+
+    /// Adds `count` fresh one-time prekeys (each an X25519 and an ML-KEM-768 key pair) made
+    /// at `now` (seconds since the Unix epoch) and returns their ids, ascending (until ids
+    /// wrap around after 2^32).
+    ///
+    /// ```
+    /// use ratchetkit::PrekeyStore;
+    /// # let mut rng = rand::rng();
+    /// let mut prekeys = PrekeyStore::new_at(&mut rng, 1_700_000_000);
+    /// let ids = prekeys.generate_one_time_prekeys_at(&mut rng, 2, 1_700_000_100)?;
+    /// assert_eq!(prekeys.one_time_prekey_count(), 2);
+    /// assert_eq!(prekeys.one_time_prekey_created_at(ids[1]), Some(1_700_000_100));
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::PrekeyPoolFull`] if the pool would exceed [`MAX_ONE_TIME_PREKEYS`]; nothing
+    /// is added then.
+    pub fn generate_one_time_prekeys_at<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        count: usize,
+        now: u64,
     ) -> Result<Vec<u32>> {
         if self.one_time.len().saturating_add(count) > MAX_ONE_TIME_PREKEYS {
             return Err(Error::PrekeyPoolFull {
@@ -252,7 +365,7 @@ impl PrekeyStore {
         for _ in 0..count {
             let id = self.take_id();
             self.one_time
-                .insert(id, Box::new(Prekey::generate(rng, id)));
+                .insert(id, Box::new(Prekey::generate(rng, id, now)));
             ids.push(id);
         }
         Ok(ids)
@@ -268,9 +381,43 @@ impl PrekeyStore {
         self.current.prekey.id
     }
 
+    /// When the current signed prekey was made (seconds since the Unix epoch), 0 if
+    /// unknown: made by [`PrekeyStore::new`] or [`PrekeyStore::rotate_signed_prekey`], or
+    /// loaded from a state saved before prekeys had times.
+    pub fn signed_prekey_created_at(&self) -> u64 {
+        self.current.prekey.created_at
+    }
+
+    /// The id of the previous signed prekey, which the store keeps until the next rotation
+    /// so that channels started from bundles fetched before the last one still join; `None`
+    /// before the first rotation.
+    pub fn previous_signed_prekey_id(&self) -> Option<u32> {
+        self.previous.as_ref().map(|previous| previous.prekey.id)
+    }
+
+    /// When the previous signed prekey was made (0 if unknown); `None` before the first
+    /// rotation.
+    pub fn previous_signed_prekey_created_at(&self) -> Option<u64> {
+        self.previous
+            .as_ref()
+            .map(|previous| previous.prekey.created_at)
+    }
+
     /// The ids of the unused one-time prekeys, ascending.
     pub fn one_time_prekey_ids(&self) -> Vec<u32> {
         self.one_time.keys().copied().collect()
+    }
+
+    /// How many unused one-time prekeys the store holds (at most [`MAX_ONE_TIME_PREKEYS`]):
+    /// those not used by a channel yet, published or not, handed out or not.
+    pub fn one_time_prekey_count(&self) -> usize {
+        self.one_time.len()
+    }
+
+    /// When the one-time prekey `id` was made (0 if unknown), or `None` if the store does
+    /// not hold it (used, removed, expired, or never made).
+    pub fn one_time_prekey_created_at(&self, id: u32) -> Option<u64> {
+        self.one_time.get(&id).map(|prekey| prekey.created_at)
     }
 
     /// How many channels the current signed prekey has started (at most
@@ -285,28 +432,9 @@ impl PrekeyStore {
     /// # Errors
     /// [`Error::UnknownOneTimePrekey`] if `one_time` is not in the pool.
     pub fn bundle(&self, identity: &Identity, one_time: Option<u32>) -> Result<PrekeyBundle> {
-        let one_time = match one_time {
-            Some(id) => {
-                let prekey = self
-                    .one_time
-                    .get(&id)
-                    .ok_or(Error::UnknownOneTimePrekey { id })?;
-                let key = prekey.pair.public();
-                let kem_key = prekey.kem.public();
-                let signature = signature::sign(
-                    identity.signing_key(),
-                    ONE_TIME_PREKEY_CONTEXT,
-                    &[&id.to_be_bytes(), &key, kem_key.as_bytes()],
-                );
-                Some(OneTimePublic {
-                    id,
-                    key,
-                    kem_key,
-                    signature,
-                })
-            }
-            None => None,
-        };
+        let one_time = one_time
+            .map(|id| self.one_time_public(identity, id))
+            .transpose()?;
         let current = &self.current.prekey;
         let signed_prekey = current.pair.public();
         let kem_prekey = current.kem.public();
@@ -327,6 +455,49 @@ impl PrekeyStore {
             signature,
             one_time,
         })
+    }
+
+    /// The public half of the one-time prekey `id`, signed by `identity`.
+    fn one_time_public(&self, identity: &Identity, id: u32) -> Result<OneTimePublic> {
+        let prekey = self
+            .one_time
+            .get(&id)
+            .ok_or(Error::UnknownOneTimePrekey { id })?;
+        let key = prekey.pair.public();
+        let kem_key = prekey.kem.public();
+        let signature = signature::sign(
+            identity.signing_key(),
+            ONE_TIME_PREKEY_CONTEXT,
+            &[&id.to_be_bytes(), &key, kem_key.as_bytes()],
+        );
+        Ok(OneTimePublic {
+            id,
+            key,
+            kem_key,
+            signature,
+        })
+    }
+
+    /// `fallback` (a bundle of this store's current signed prekey, without a one-time
+    /// prekey) with the one-time prekey `id`: [`PrekeyStore::bundle`] without signing the
+    /// signed prekey again, for a directory that makes thousands at once.
+    pub(crate) fn one_time_bundle(
+        &self,
+        identity: &Identity,
+        fallback: &PrekeyBundle,
+        id: u32,
+    ) -> Result<PrekeyBundle> {
+        Ok(PrekeyBundle {
+            one_time: Some(self.one_time_public(identity, id)?),
+            ..fallback.clone()
+        })
+    }
+
+    /// The id and X25519 public key of each unused one-time prekey, by ascending id.
+    pub(crate) fn one_time_public_keys(&self) -> impl Iterator<Item = (u32, [u8; 32])> + '_ {
+        self.one_time
+            .iter()
+            .map(|(id, prekey)| (*id, prekey.pair.public()))
     }
 
     fn signed(&self, id: u32) -> Result<&SignedPrekey> {
@@ -440,6 +611,19 @@ impl PrekeyStore {
             .as_ref()
             .map(SignedPrekey::from_state)
             .transpose()?;
+        // Ids are shared by signed and one-time prekeys, and a store never gives one twice.
+        let signed_ids = [
+            Some(current.prekey.id),
+            previous.as_ref().map(|p| p.prekey.id),
+        ];
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.prekey.id == current.prekey.id)
+        {
+            return Err(Error::InvalidState {
+                reason: "the previous signed prekey has the current one's id",
+            });
+        }
         if saved.one_time_prekeys.len() > MAX_ONE_TIME_PREKEYS {
             return Err(Error::InvalidState {
                 reason: "more one-time prekeys than MAX_ONE_TIME_PREKEYS",
@@ -452,12 +636,22 @@ impl PrekeyStore {
                     reason: "a one-time prekey has no joined channels",
                 });
             }
-            let prekey = Prekey::from_state(saved_prekey)?;
-            if one_time.insert(prekey.id, Box::new(prekey)).is_some() {
+            // Strictly ascending, as written: no id twice, and one order for one store.
+            if one_time
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= saved_prekey.id)
+            {
                 return Err(Error::InvalidState {
-                    reason: "one-time prekey ids repeat",
+                    reason: "one-time prekey ids must ascend",
                 });
             }
+            if signed_ids.contains(&Some(saved_prekey.id)) {
+                return Err(Error::InvalidState {
+                    reason: "a one-time prekey has a signed prekey's id",
+                });
+            }
+            let prekey = Prekey::from_state(saved_prekey)?;
+            one_time.insert(prekey.id, Box::new(prekey));
         }
         Ok(Self {
             id: PrekeyStoreId::from_bytes(state_fixed(
@@ -494,239 +688,6 @@ impl core::fmt::Debug for PrekeyStore {
             .field("signed_prekey_id", &self.current.prekey.id)
             .field("one_time_prekeys", &self.one_time.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// A verified prekey bundle: what a directory hands to someone who wants to open a channel
-/// to the bundle's owner. It exists only with a valid card and signed-prekey signature.
-///
-/// ```
-/// use ratchetkit::{Identity, PrekeyBundle, PrekeyStore};
-/// # let mut rng = rand::rng();
-/// let bob = Identity::generate(&mut rng, "bob")?;
-/// let prekeys = PrekeyStore::new(&mut rng);
-/// let published = prekeys.bundle(&bob, None)?.to_bytes();
-/// // ... the directory stores and later serves the bytes ...
-/// let bundle = PrekeyBundle::from_bytes(&published)?;
-/// assert_eq!(bundle.card().identity(), "bob");
-/// # Ok::<(), ratchetkit::Error>(())
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct PrekeyBundle {
-    card: Card,
-    signed_prekey_id: u32,
-    signed_prekey: [u8; 32],
-    kem_prekey: KemPublicKey,
-    signature: [u8; SIGNATURE_LEN],
-    one_time: Option<OneTimePublic>,
-}
-
-/// A bundle's one-time prekey: its id, its X25519 and ML-KEM-768 public keys, and the
-/// owner's signature over them.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct OneTimePublic {
-    pub(crate) id: u32,
-    pub(crate) key: [u8; 32],
-    pub(crate) kem_key: KemPublicKey,
-    signature: [u8; SIGNATURE_LEN],
-}
-
-impl PrekeyBundle {
-    /// Parses and verifies a bundle: its card's self-signature, and the signatures of its
-    /// signed prekey and one-time prekey by the card's key, each strictly.
-    ///
-    /// # Errors
-    /// [`Error::Decode`], [`Error::InvalidLength`], [`Error::InvalidPublicKey`] for an
-    /// ML-KEM key that is not one, [`Error::MissingKemPrekey`] for a bundle without the
-    /// ML-KEM prekey (made by a version 1 implementation, or stripped on the way: never
-    /// used without it), [`Error::IncompleteOneTimePrekey`], every card error of
-    /// [`Card::from_bytes`], and [`Error::BadSignature`] for prekeys the card's owner did
-    /// not sign.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bundle: v1::PrekeyBundle = wire::decode(bytes, "PrekeyBundle")?;
-        if bundle.kem_prekey.is_empty() {
-            return Err(Error::MissingKemPrekey);
-        }
-        let card = Card::from_bytes(&bundle.card)?;
-        let signed_prekey = public_key(&bundle.signed_prekey, "signed prekey")?;
-        let kem_prekey = KemPublicKey::from_bytes(&bundle.kem_prekey, "ML-KEM prekey")?;
-        let signature =
-            fixed::<SIGNATURE_LEN>(&bundle.signed_prekey_signature, "signed prekey signature")?;
-        let one_time = match bundle.one_time_prekey_id {
-            Some(id) => {
-                if bundle.one_time_prekey.is_empty()
-                    || bundle.one_time_kem_prekey.is_empty()
-                    || bundle.one_time_prekey_signature.is_empty()
-                {
-                    return Err(Error::IncompleteOneTimePrekey);
-                }
-                Some(OneTimePublic {
-                    id,
-                    key: public_key(&bundle.one_time_prekey, "one-time prekey")?,
-                    kem_key: KemPublicKey::from_bytes(
-                        &bundle.one_time_kem_prekey,
-                        "one-time ML-KEM prekey",
-                    )?,
-                    signature: fixed::<SIGNATURE_LEN>(
-                        &bundle.one_time_prekey_signature,
-                        "one-time prekey signature",
-                    )?,
-                })
-            }
-            None => {
-                if !bundle.one_time_prekey.is_empty()
-                    || !bundle.one_time_kem_prekey.is_empty()
-                    || !bundle.one_time_prekey_signature.is_empty()
-                {
-                    return Err(Error::IncompleteOneTimePrekey);
-                }
-                None
-            }
-        };
-
-        // Each signature strictly, like every other: a batch would also take signatures
-        // off by a small-order point (which only the card's holder can make), and then
-        // this crate and a strict implementation would disagree about such a bundle.
-        signature::verify(
-            card.verifying_key(),
-            SIGNED_PREKEY_CONTEXT,
-            &[
-                &bundle.signed_prekey_id.to_be_bytes(),
-                &signed_prekey,
-                kem_prekey.as_bytes(),
-            ],
-            &signature,
-            "signed prekey",
-        )?;
-        if let Some(one_time) = &one_time {
-            signature::verify(
-                card.verifying_key(),
-                ONE_TIME_PREKEY_CONTEXT,
-                &[
-                    &one_time.id.to_be_bytes(),
-                    &one_time.key,
-                    one_time.kem_key.as_bytes(),
-                ],
-                &one_time.signature,
-                "one-time prekey",
-            )?;
-        }
-
-        Ok(Self {
-            card,
-            signed_prekey_id: bundle.signed_prekey_id,
-            signed_prekey,
-            kem_prekey,
-            signature,
-            one_time,
-        })
-    }
-
-    /// The `PrekeyBundle` protobuf bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let one_time = self.one_time.as_ref();
-        v1::PrekeyBundle {
-            card: self.card.to_bytes(),
-            signed_prekey_id: self.signed_prekey_id,
-            signed_prekey: self.signed_prekey.to_vec(),
-            signed_prekey_signature: self.signature.to_vec(),
-            one_time_prekey_id: one_time.map(|one_time| one_time.id),
-            one_time_prekey: one_time
-                .map(|one_time| one_time.key.to_vec())
-                .unwrap_or_default(),
-            kem_prekey: self.kem_prekey.as_bytes().to_vec(),
-            one_time_kem_prekey: one_time
-                .map(|one_time| one_time.kem_key.as_bytes().to_vec())
-                .unwrap_or_default(),
-            one_time_prekey_signature: one_time
-                .map(|one_time| one_time.signature.to_vec())
-                .unwrap_or_default(),
-        }
-        .encode_to_vec()
-    }
-
-    /// The same bundle carrying `card`, another copy of its card (same content, so the
-    /// same fingerprint and key) with other signatures: a directory serves bundles with
-    /// the card as published, app signature included.
-    ///
-    /// ```
-    /// use ratchetkit::{AppKey, Identity, PrekeyStore};
-    /// # let mut rng = rand::rng();
-    /// let bob = Identity::generate(&mut rng, "bob")?;
-    /// let approved = bob.card().approve(&AppKey::generate(&mut rng))?;
-    /// let bundle = PrekeyStore::new(&mut rng).bundle(&bob, None)?.with_card(&approved)?;
-    /// assert_eq!(bundle.card(), &approved);
-    /// # Ok::<(), ratchetkit::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::CardMismatch`] if `card` has another fingerprint.
-    pub fn with_card(&self, card: &Card) -> Result<Self> {
-        if card.fingerprint() != self.card.fingerprint() {
-            return Err(Error::CardMismatch);
-        }
-        Ok(Self {
-            card: card.clone(),
-            ..self.clone()
-        })
-    }
-
-    /// The bundle owner's verified card.
-    pub fn card(&self) -> &Card {
-        &self.card
-    }
-
-    /// The signed prekey's id.
-    pub fn signed_prekey_id(&self) -> u32 {
-        self.signed_prekey_id
-    }
-
-    /// The one-time prekey's id, if the bundle has one.
-    pub fn one_time_prekey_id(&self) -> Option<u32> {
-        self.one_time.as_ref().map(|one_time| one_time.id)
-    }
-
-    /// The bundle without its one-time prekey, as a directory serves it once the
-    /// one-time prekeys it was given have run out: the signed prekeys stay.
-    ///
-    /// ```
-    /// use ratchetkit::{Identity, PrekeyStore};
-    /// # let mut rng = rand::rng();
-    /// let bob = Identity::generate(&mut rng, "bob")?;
-    /// let mut prekeys = PrekeyStore::new(&mut rng);
-    /// let ids = prekeys.generate_one_time_prekeys(&mut rng, 1)?;
-    /// let bundle = prekeys.bundle(&bob, Some(ids[0]))?;
-    /// assert_eq!(bundle.without_one_time_prekey(), prekeys.bundle(&bob, None)?);
-    /// # Ok::<(), ratchetkit::Error>(())
-    /// ```
-    pub fn without_one_time_prekey(&self) -> Self {
-        Self {
-            one_time: None,
-            ..self.clone()
-        }
-    }
-
-    pub(crate) fn signed_prekey(&self) -> &[u8; 32] {
-        &self.signed_prekey
-    }
-
-    /// The signed prekey's ML-KEM-768 key: the last-resort KEM prekey.
-    pub(crate) fn kem_prekey(&self) -> &KemPublicKey {
-        &self.kem_prekey
-    }
-
-    pub(crate) fn one_time_prekey(&self) -> Option<&OneTimePublic> {
-        self.one_time.as_ref()
-    }
-}
-
-impl core::fmt::Debug for PrekeyBundle {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PrekeyBundle")
-            .field("card", &self.card)
-            .field("signed_prekey_id", &self.signed_prekey_id)
-            .field("one_time_prekey_id", &self.one_time_prekey_id())
-            .finish()
     }
 }
 
@@ -796,10 +757,137 @@ mod tests {
         assert_eq!(store.signed_prekey_joins(), 1);
     }
 
+    const DAY: u64 = 24 * 60 * 60;
+    const START: u64 = 1_700_000_000;
+
+    /// The decoded state of `store`, to edit.
+    fn saved(store: &PrekeyStore) -> state::PrekeyStoreState {
+        wire::decode_state(&store.to_bytes()).unwrap()
+    }
+
+    fn load(saved: state::PrekeyStoreState) -> Result<PrekeyStore> {
+        PrekeyStore::from_bytes(&wire::encode_state(saved))
+    }
+
+    #[test]
+    fn times_are_kept_through_rotations_and_saving() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(9);
+        let mut store = PrekeyStore::new_at(&mut rng, START);
+        let first = store.signed_prekey_id();
+        let ids = store
+            .generate_one_time_prekeys_at(&mut rng, 2, START + 5)
+            .unwrap();
+        store.rotate_signed_prekey_at(&mut rng, START + 7 * DAY);
+        let store = PrekeyStore::from_bytes(&store.to_bytes()).unwrap();
+        assert_eq!(store.signed_prekey_created_at(), START + 7 * DAY);
+        assert_eq!(store.previous_signed_prekey_id(), Some(first));
+        assert_eq!(store.previous_signed_prekey_created_at(), Some(START));
+        assert_eq!(store.one_time_prekey_count(), 2);
+        for id in &ids {
+            assert_eq!(store.one_time_prekey_created_at(*id), Some(START + 5));
+        }
+        assert_eq!(store.one_time_prekey_created_at(first), None);
+        // The times are the only change: the same draws without them give the same keys.
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(9);
+        let untimed = PrekeyStore::new(&mut rng);
+        assert_eq!(untimed.id(), store.id());
+        assert_eq!(untimed.signed_prekey_created_at(), 0);
+    }
+
+    /// A state saved before prekeys had times is, byte for byte, one whose times are all
+    /// 0: it loads, saves to the same bytes, and reads as "unknown".
+    #[test]
+    fn a_state_without_times_loads_with_every_time_unknown() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(10);
+        let mut store = PrekeyStore::new_at(&mut rng, START);
+        store
+            .generate_one_time_prekeys_at(&mut rng, 3, START)
+            .unwrap();
+        store.rotate_signed_prekey_at(&mut rng, START + DAY);
+        let mut old = saved(&store);
+        for prekey in old
+            .current_signed_prekey
+            .iter_mut()
+            .chain(old.previous_signed_prekey.iter_mut())
+            .chain(old.one_time_prekeys.iter_mut())
+        {
+            prekey.created_at = 0;
+        }
+        let old_bytes = wire::encode_state(old);
+        // No field 5 anywhere: what a store saved before the field existed looks like.
+        let mut loaded = PrekeyStore::from_bytes(&old_bytes).unwrap();
+        assert_eq!(*loaded.to_bytes(), *old_bytes);
+        assert_eq!(loaded.signed_prekey_created_at(), 0);
+        assert_eq!(loaded.previous_signed_prekey_created_at(), Some(0));
+        let ids = loaded.one_time_prekey_ids();
+        assert!(ids
+            .iter()
+            .all(|id| loaded.one_time_prekey_created_at(*id) == Some(0)));
+
+        // Unknown signed prekey age: due at once. Unknown one-time prekey age: dated by the
+        // first expiry, which drops none, and expired one maximum age later.
+        let now = START + 100 * DAY;
+        assert!(loaded.signed_prekey_rotation_due(now));
+        assert!(loaded
+            .expire_one_time_prekeys(now, ONE_TIME_PREKEY_MAX_AGE_SECS)
+            .is_empty());
+        assert_eq!(loaded.one_time_prekey_created_at(ids[0]), Some(now));
+        let loaded = PrekeyStore::from_bytes(&loaded.to_bytes()).unwrap();
+        let mut loaded = loaded;
+        assert!(loaded
+            .expire_one_time_prekeys(
+                now + ONE_TIME_PREKEY_MAX_AGE_SECS - 1,
+                ONE_TIME_PREKEY_MAX_AGE_SECS
+            )
+            .is_empty());
+        assert_eq!(
+            loaded.expire_one_time_prekeys(
+                now + ONE_TIME_PREKEY_MAX_AGE_SECS,
+                ONE_TIME_PREKEY_MAX_AGE_SECS
+            ),
+            ids
+        );
+        assert_eq!(loaded.one_time_prekey_count(), 0);
+    }
+
+    #[test]
+    fn saved_prekey_ids_must_ascend_and_not_repeat_signed_ones() {
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(15);
+        let mut store = PrekeyStore::new_at(&mut rng, START);
+        store
+            .generate_one_time_prekeys_at(&mut rng, 3, START)
+            .unwrap();
+        store.rotate_signed_prekey_at(&mut rng, START + DAY);
+        assert!(load(saved(&store)).is_ok());
+        let invalid = |edit: &dyn Fn(&mut state::PrekeyStoreState)| {
+            let mut state = saved(&store);
+            edit(&mut state);
+            assert!(matches!(load(state), Err(Error::InvalidState { .. })));
+        };
+        invalid(&|state| state.one_time_prekeys.swap(0, 1));
+        invalid(&|state| {
+            let first = state.one_time_prekeys[0].clone();
+            state.one_time_prekeys.insert(0, first);
+        });
+        invalid(&|state| {
+            let current = state.current_signed_prekey.as_ref().unwrap().id;
+            state.one_time_prekeys[2].id = current;
+        });
+        invalid(&|state| {
+            let previous = state.previous_signed_prekey.as_ref().unwrap().id;
+            state.one_time_prekeys[0].id = previous;
+            state.one_time_prekeys.sort_by_key(|prekey| prekey.id);
+        });
+        invalid(&|state| {
+            let current = state.current_signed_prekey.as_ref().unwrap().id;
+            state.previous_signed_prekey.as_mut().unwrap().id = current;
+        });
+    }
+
     #[test]
     fn saved_joined_channels_must_be_whole_ascending_ids() {
         let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(8);
-        let prekey = Prekey::generate(&mut rng, 1);
+        let prekey = Prekey::generate(&mut rng, 1, 0);
         for joined in [
             vec![0u8; 15],
             [[2u8; 16], [1u8; 16]].concat(),
