@@ -208,8 +208,12 @@ pub enum Error {
         what: &'static str,
     },
 
-    /// The one-time prekey pool is full. Wait until directories have handed some out.
-    #[error("the one-time prekey pool holds at most {max} keys")]
+    /// The one-time prekey pool is full. Wait until directories have handed some out, or
+    /// drop old ones
+    /// ([`PrekeyStore::expire_one_time_prekeys`](crate::PrekeyStore::expire_one_time_prekeys)).
+    #[error(
+        "the one-time prekey pool holds at most {max} keys: wait for some to be used, or expire old ones"
+    )]
     PrekeyPoolFull {
         /// The limit, [`MAX_ONE_TIME_PREKEYS`](crate::identity::MAX_ONE_TIME_PREKEYS).
         max: usize,
@@ -655,7 +659,8 @@ pub enum Error {
 
     /// The card was already replaced by another published card: it can be replaced only
     /// once (a second successor would fork the chain), and bundles for it are no longer
-    /// taken. Publish for the newest card instead.
+    /// taken or handed out. Publish for the newest card instead, or look it up
+    /// ([`CardDirectory::find_newest`](crate::CardDirectory::find_newest)).
     #[error("card {fingerprint} was already replaced by a newer card")]
     CardReplaced {
         /// The replaced card's fingerprint.
@@ -666,6 +671,35 @@ pub enum Error {
     /// fingerprint). Give a copy of the bundle's own card.
     #[error("the card is not the bundle's card")]
     CardMismatch,
+
+    // Safety numbers (src/identity/safety_number.rs).
+    /// A scanned safety-number code names another pair of cards than the two this side
+    /// holds ([`SafetyNumber::verify_qr_payload`](crate::SafetyNumber::verify_qr_payload)):
+    /// someone in the middle may have given one of you a card of their own, or one of you
+    /// holds an old card of the other (after a key rotation or a reinstall), or it is the
+    /// code of another conversation. Do not mark the contact verified: fetch their current
+    /// card, and compare again over a channel an attacker cannot change (in person).
+    #[error(
+        "the safety numbers differ: do not mark this contact verified; fetch their current card and compare again in person"
+    )]
+    SafetyNumberMismatch,
+
+    /// A directory was given a bundle whose signed prekey is older than the one its
+    /// bundles for that card already carry (or has that one's id with another key): a
+    /// stale bundle, which would hand out a signed prekey the owner's store no longer
+    /// holds. Publish bundles of the store's current signed prekey; after starting a new
+    /// store, replace the card's bundles
+    /// ([`CardDirectory::replace_bundles`](crate::CardDirectory::replace_bundles)).
+    #[error(
+        "the bundle's signed prekey {signed_prekey_id} is older than the directory's \
+         {newest}: publish bundles of the current prekey store, or replace them"
+    )]
+    StaleBundle {
+        /// The bundle's signed prekey id.
+        signed_prekey_id: u32,
+        /// The id of the signed prekey the directory's bundles for the card carry.
+        newest: u32,
+    },
 
     // --- Sealed messages and encrypted streams (`ratchetkit::sealed`) ---
     /// [`seal`](crate::seal) or [`seal_stream`](crate::seal_stream) was given no recipient
@@ -697,6 +731,26 @@ pub enum Error {
     /// for others (or for another card of yours). Nothing can be read from it.
     #[error("not a recipient of this sealed message or stream")]
     NotARecipient,
+
+    /// A device list breaks a rule of
+    /// [`DeviceList::sign`](crate::client::DeviceList::sign) (`reason` says which): it was
+    /// not made by this crate's rules. Drop it; ask the account's owner to sign a new one.
+    #[error("invalid device list: {reason}")]
+    InvalidDeviceList {
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+
+    /// A device list older than (or as old as, with other devices) the one already held
+    /// for the account: a replay, or a rollback of the account's devices. Keep the newer
+    /// list; drop this one.
+    #[error("device list version {found} is not newer than the version {current} held")]
+    StaleDeviceList {
+        /// The version of the list given.
+        found: u64,
+        /// The version already held.
+        current: u64,
+    },
 
     /// A sealed message or stream lists this identity but does not decrypt: its key entry,
     /// header, content or chunk order was altered, or data was cut or appended. Drop it
@@ -873,13 +927,17 @@ impl Error {
             | Self::CardChainTooLong { .. }
             | Self::CardReplaced { .. }
             | Self::CardMismatch
+            | Self::SafetyNumberMismatch
+            | Self::StaleBundle { .. }
             | Self::NoRecipients
             | Self::TooManyRecipients { .. }
             | Self::DuplicateRecipient { .. }
             | Self::NotARecipient
             | Self::Tampered
             | Self::SealedTooLarge { .. }
-            | Self::Truncated => Outlook::Never,
+            | Self::Truncated
+            | Self::InvalidDeviceList { .. }
+            | Self::StaleDeviceList { .. } => Outlook::Never,
         }
     }
 }

@@ -51,6 +51,7 @@ macro_rules! hex_name {
 }
 
 pub mod channel;
+pub mod client;
 mod crypto;
 pub mod error;
 pub mod group;
@@ -72,6 +73,10 @@ pub mod limits {
     pub use crate::channel::{
         MAX_CHANNEL_MESSAGE_LEN, MAX_CHANNEL_STATE_LEN, MAX_ENDED_CHAINS, MAX_MESSAGE_GAP,
         MAX_PLAINTEXT_LEN, MAX_SKIPPED_KEYS,
+    };
+    pub use crate::client::{
+        MAX_ARCHIVED_CHANNELS, MAX_DEVICES, MAX_DEVICE_LIST_LEN, MAX_ENVELOPE_LEN,
+        MAX_RECORD_ID_LEN, MAX_RECORD_LEN,
     };
     pub use crate::group::{
         MAX_GROUP_CONTROL_LEN, MAX_GROUP_MEMBERS, MAX_GROUP_MESSAGE_GAP, MAX_GROUP_MESSAGE_LEN,
@@ -96,6 +101,7 @@ pub use channel::{Channel, ChannelId, Joined, JoinedControl};
 pub use crypto::padding::Padding;
 pub use error::{Error, Party, Result};
 pub use group::{Decrypted, Group, GroupEvent, Received};
+pub use identity::SafetyNumber;
 pub use identity::{
     AppKey, AppPublicKey, Card, CardChainBreak, CardDirectory, CardPolicy, Fingerprint, Identity,
     InMemoryDirectory, LockParams, PrekeyBundle, PrekeyStore,

@@ -10,7 +10,7 @@ use crate::channel::{Channel, ChannelId};
 use crate::crypto::aead::AeadKey;
 use crate::error::{Error, Result};
 use crate::group::Group;
-use crate::identity::{Fingerprint, Identity, PrekeyStore};
+use crate::identity::{Fingerprint, Identity, LockParams, PrekeyStore, LOCK_SALT_LEN};
 use crate::wire::{self, state};
 
 /// Context of the associated data of sealed state, a complete string: the kind of state and
@@ -342,6 +342,43 @@ impl StorageKey {
         Self(bytes)
     }
 
+    /// The key Argon2id derives from `password`, `salt` and `params`, with the
+    /// derivation of [`Identity::lock`] (its working memory is wiped afterwards). The
+    /// same three give the same key, so keep the salt (random, made once per store) and
+    /// the parameters beside the sealed state; the password is not kept. With
+    /// [`LockParams::default`] it costs 64 MiB and a fraction of a second.
+    /// The client layer's `SqliteStore::storage_key_from_password` keeps them for you.
+    ///
+    /// ```
+    /// use ratchetkit::{LockParams, StorageKey};
+    /// # let mut rng = rand::rng();
+    /// let mut salt = [0u8; 16]; // ratchetkit::identity::LOCK_SALT_LEN
+    /// rand::Rng::fill_bytes(&mut rng, &mut salt);
+    /// let params = LockParams::default();
+    /// let key = StorageKey::from_password(b"correct horse", &salt, &params)?;
+    /// let alice = ratchetkit::Identity::generate(&mut rng, "alice")?;
+    /// let sealed = key.seal(&mut rng, &alice)?;
+    ///
+    /// let again = StorageKey::from_password(b"correct horse", &salt, &params)?;
+    /// assert!(again.open::<ratchetkit::Identity>(&sealed, &alice.card().fingerprint()).is_ok());
+    /// let wrong = StorageKey::from_password(b"wrong", &salt, &params)?;
+    /// assert!(wrong.open::<ratchetkit::Identity>(&sealed, &alice.card().fingerprint()).is_err());
+    /// # Ok::<(), ratchetkit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyDerivationFailed`] if Argon2id's memory cannot be allocated;
+    /// [`Error::InvalidState`] for parameters Argon2 does not allow (only possible for
+    /// parameters read back from storage).
+    pub fn from_password(
+        password: &[u8],
+        salt: &[u8; LOCK_SALT_LEN],
+        params: &LockParams,
+    ) -> Result<Self> {
+        let key = params.derive_key(password, salt)?;
+        Ok(Self(*key))
+    }
+
     fn aead(&self, nonce: [u8; 12]) -> AeadKey {
         AeadKey::new(Zeroizing::new(self.0), nonce)
     }
@@ -357,16 +394,12 @@ impl StorageKey {
         state: &S,
     ) -> Result<Vec<u8>> {
         use private::StateId;
-        let ad = associated_data(S::KIND, &state.state_id().id_bytes())?;
-        let mut nonce = [0u8; 12];
-        rng.fill_bytes(&mut nonce);
-        let ciphertext = self.aead(nonce).encrypt(&ad, &state.state_bytes())?;
-        Ok(state::SealedState {
-            version: SEALED_STATE_VERSION,
-            nonce: nonce.to_vec(),
-            ciphertext,
-        }
-        .encode_to_vec())
+        self.seal_record(
+            rng,
+            S::KIND,
+            &state.state_id().id_bytes(),
+            &state.state_bytes(),
+        )
     }
 
     /// Opens state sealed by [`StorageKey::seal`], which must be the state of the object
@@ -380,6 +413,47 @@ impl StorageKey {
     /// `from_bytes` for a sealed state that opens but does not load.
     pub fn open<S: SealableState>(&self, sealed: &[u8], id: &S::Id) -> Result<S> {
         use private::StateId;
+        let plaintext = self.open_record(sealed, S::KIND, &id.id_bytes())?;
+        let opened = S::from_state_bytes(&plaintext)?;
+        // The tag proves only which id the sealer named; anyone holding the key could have
+        // named another than the state's own, and the check costs nothing.
+        if opened.state_id() != *id {
+            return Err(Error::SealedStateRejected);
+        }
+        Ok(opened)
+    }
+}
+
+impl StorageKey {
+    /// Seals one record of the client layer's store: `bytes` bound to the record's `kind`
+    /// and `id` exactly as [`StorageKey::seal`] binds a state to its kind and id, so that a
+    /// record never opens in another's place.
+    pub(crate) fn seal_record<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        kind: &str,
+        id: &[u8],
+        bytes: &[u8],
+    ) -> Result<Vec<u8>> {
+        let ad = associated_data(kind, id)?;
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+        let ciphertext = self.aead(nonce).encrypt(&ad, bytes)?;
+        Ok(state::SealedState {
+            version: SEALED_STATE_VERSION,
+            nonce: nonce.to_vec(),
+            ciphertext,
+        }
+        .encode_to_vec())
+    }
+
+    /// Opens a record sealed by [`StorageKey::seal_record`] under this `kind` and `id`.
+    pub(crate) fn open_record(
+        &self,
+        sealed: &[u8],
+        kind: &str,
+        id: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         if sealed.len() > MAX_SEALED_STATE_LEN {
             return Err(Error::TooLarge {
                 what: "SealedState",
@@ -389,21 +463,11 @@ impl StorageKey {
         let envelope: state::SealedState = wire::decode(sealed, "SealedState")?;
         wire::check_version_is(envelope.version, SEALED_STATE_VERSION, "SealedState")?;
         let nonce = wire::fixed::<12>(&envelope.nonce, "sealed state nonce")?;
-        // No state is ever sealed under an id too long for the associated data.
-        let ad =
-            associated_data(S::KIND, &id.id_bytes()).map_err(|_| Error::SealedStateRejected)?;
-        let plaintext = Zeroizing::new(
-            self.aead(nonce)
-                .decrypt(&ad, &envelope.ciphertext)
-                .map_err(|_| Error::SealedStateRejected)?,
-        );
-        let opened = S::from_state_bytes(&plaintext)?;
-        // The tag proves only which id the sealer named; anyone holding the key could have
-        // named another than the state's own, and the check costs nothing.
-        if opened.state_id() != *id {
-            return Err(Error::SealedStateRejected);
-        }
-        Ok(opened)
+        let ad = associated_data(kind, id).map_err(|_| Error::SealedStateRejected)?;
+        self.aead(nonce)
+            .decrypt(&ad, &envelope.ciphertext)
+            .map(Zeroizing::new)
+            .map_err(|_| Error::SealedStateRejected)
     }
 }
 

@@ -13,7 +13,7 @@ use ratchetkit as rk;
 
 /// Every domain-separation string of the crate, by its constant's name. A new one must be
 /// added here: `every_protocol_string_in_the_source_is_listed` fails until it is.
-const CONTEXTS: [(&str, &[u8]); 23] = [
+const CONTEXTS: [(&str, &[u8]); 25] = [
     (
         "CARD_SIGNATURE_CONTEXT",
         rk::identity::CARD_SIGNATURE_CONTEXT,
@@ -32,6 +32,8 @@ const CONTEXTS: [(&str, &[u8]); 23] = [
         "LOCKED_IDENTITY_CONTEXT",
         rk::identity::LOCKED_IDENTITY_CONTEXT,
     ),
+    ("SAFETY_NUMBER_CONTEXT", rk::identity::SAFETY_NUMBER_CONTEXT),
+    ("DEVICE_LIST_CONTEXT", rk::client::DEVICE_LIST_CONTEXT),
     ("PQXDH_INFO", rk::channel::PQXDH_INFO),
     ("PREKEY_INFO_CONTEXT", rk::channel::PREKEY_INFO_CONTEXT),
     ("CHANNEL_ID_CONTEXT", rk::channel::CHANNEL_ID_CONTEXT),

@@ -236,6 +236,44 @@ fn the_constants_table_matches_the_code() {
             "MAX_LOCK_PARALLELISM",
             rk::identity::MAX_LOCK_PARALLELISM.to_string(),
         ),
+        // Safety numbers.
+        ("DEVICE_LIST_CONTEXT", text(rk::client::DEVICE_LIST_CONTEXT)),
+        ("ENVELOPE_VERSION", rk::client::ENVELOPE_VERSION.to_string()),
+        ("MAX_DEVICES", rk::client::MAX_DEVICES.to_string()),
+        (
+            "MAX_DEVICE_LIST_LEN",
+            rk::client::MAX_DEVICE_LIST_LEN.to_string(),
+        ),
+        ("MAX_ENVELOPE_LEN", rk::client::MAX_ENVELOPE_LEN.to_string()),
+        (
+            "MAX_ARCHIVED_CHANNELS",
+            rk::client::MAX_ARCHIVED_CHANNELS.to_string(),
+        ),
+        ("MAX_RECORD_LEN", rk::client::MAX_RECORD_LEN.to_string()),
+        (
+            "MAX_RECORD_ID_LEN",
+            rk::client::MAX_RECORD_ID_LEN.to_string(),
+        ),
+        (
+            "SAFETY_NUMBER_VERSION",
+            rk::identity::SAFETY_NUMBER_VERSION.to_string(),
+        ),
+        (
+            "SAFETY_NUMBER_CONTEXT",
+            text(rk::identity::SAFETY_NUMBER_CONTEXT),
+        ),
+        (
+            "SAFETY_NUMBER_ITERATIONS",
+            rk::identity::SAFETY_NUMBER_ITERATIONS.to_string(),
+        ),
+        (
+            "SAFETY_NUMBER_DIGITS",
+            rk::identity::SAFETY_NUMBER_DIGITS.to_string(),
+        ),
+        (
+            "SAFETY_NUMBER_QR_LEN",
+            rk::identity::SAFETY_NUMBER_QR_LEN.to_string(),
+        ),
         // Size and count limits, checked before decoding.
         (
             "ENTRY_BUDGET_BASE",
@@ -346,6 +384,7 @@ fn the_protocol_strings_appear_where_the_document_uses_them() {
         rk::sealed::STREAM_SIGNATURE_CONTEXT,
         rk::sealed::SEALED_STREAM_CONTEXT,
         rk::identity::LOCKED_IDENTITY_CONTEXT,
+        rk::identity::SAFETY_NUMBER_CONTEXT,
     ] {
         let quoted = format!("\"{}\"", text(string));
         assert!(body.contains(&quoted), "the spec never uses {quoted}");

@@ -1,4 +1,6 @@
-//! Alice and Bob chat over a ratchet channel, then Alice runs a group.
+//! First the client layer (`clients.rs`): three apps with their own SQLite files. Then the
+//! protocol objects underneath: Alice and Bob chat over a ratchet channel, then Alice runs
+//! a group.
 //!
 //! Both publish their cards and prekey bundles to an in-memory directory; Alice finds
 //! Bob's bundle there, creates a channel and Bob joins it from her first message. They then exchange 20 messages each
@@ -7,6 +9,7 @@
 //! with a storage key, each under its id, and restore them. At the end Bob rotates his keys, and Alice follows the chain from the
 //! card she trusts to his new one. The group part is in `group.rs`. Run with `cargo run --example chat`.
 
+mod clients;
 mod group;
 
 use std::collections::BTreeMap;
@@ -213,6 +216,10 @@ fn rotate(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rng();
+    println!("== The client layer: sessions, devices and a SQLite store ==");
+    clients::run(&mut rng)?;
+    println!();
+    println!("== The protocol objects underneath: a channel, then a group ==");
     let mut directory = InMemoryDirectory::default();
     let mut alice = Party::new("alice", &mut rng)?;
     let mut bob = Party::new("bob", &mut rng)?;

@@ -549,10 +549,46 @@ impl Channel {
         key
     }
 
+    /// Whether this side created the channel ([`Channel::create`]) rather than joined it.
+    pub fn is_creator(&self) -> bool {
+        matches!(self.role, Role::Initiator { .. })
+    }
+
+    /// Whether this side created the channel and has not yet decrypted a reply: its
+    /// messages still carry the prekey information the peer needs to join.
+    pub fn awaiting_reply(&self) -> bool {
+        matches!(self.role, Role::Initiator { pending: Some(_) })
+    }
+
     /// How many skipped message keys the channel holds (at most [`MAX_SKIPPED_KEYS`]).
     pub fn skipped_keys(&self) -> usize {
         self.ratchet.skipped.len()
     }
+}
+
+/// What a `ChannelMessage` says of itself before it is decrypted: unauthenticated, for
+/// routing only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChannelPeek {
+    /// The Ed25519 key of the creator's card, when the message carries prekey information
+    /// (it can start a channel).
+    pub(crate) creator_key: Option<[u8; 32]>,
+    /// Whether the header marks the content as group control.
+    pub(crate) group_control: bool,
+}
+
+/// Parses a `ChannelMessage` as [`Channel::decrypt`] does, and reads its routing
+/// information without decrypting it.
+pub(crate) fn peek(message: &[u8]) -> Result<ChannelPeek> {
+    let incoming = Incoming::parse(message)?;
+    let creator_key = match &incoming.prekey {
+        Some(prekey) => Some(Card::from_bytes(&prekey.initiator_card)?.signing_key()),
+        None => None,
+    };
+    Ok(ChannelPeek {
+        creator_key,
+        group_control: incoming.content == Content::GroupControl,
+    })
 }
 
 impl core::fmt::Debug for Channel {

@@ -26,6 +26,8 @@
 //!   drops, duplicates and reorders, and when a side saves and reloads its state. They are
 //!   plain data: [`play`] drives any implementation through an [`Endpoint`], and
 //!   [`run_schedule`] reports what this crate did with each delivery.
+//! - **Store conformance**, [`store_conformance`]: the checks every
+//!   [`client::Store`](crate::client::Store) implementation must pass.
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -48,6 +50,7 @@
 mod arbitrary;
 mod mutation;
 mod schedule;
+mod store_conformance;
 mod valid;
 
 use proptest::prelude::*;
@@ -58,6 +61,7 @@ pub use schedule::{
     play, run_schedule, schedule, ChannelEndpoint, ConversationStep, Delivery, Endpoint, Outcome,
     Schedule, ScheduleError, SentMessage, Transcript,
 };
+pub use store_conformance::{store_conformance, StoreConformanceError};
 pub use valid::{
     channel_message, channel_pair, first_message, group_control, group_message, group_pair,
     ChannelPair, FirstMessage, GroupPair, ValidChannelMessage, ValidGroupControl,

@@ -2,6 +2,82 @@
 // Regenerate with `cargo run -p ratchetkit-protogen`; `cargo test` fails while this file
 // differs from what proto/ gives.
 // The shape of every message, for the pre-scan in src/wire.rs.
+pub(crate) const RATCHETKIT_V1_ENVELOPE: Shape = Shape {
+    name: "Envelope",
+    max_len: Some(crate::client::MAX_ENVELOPE_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "Envelope.version", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "Envelope.kind", wire: 0, count: None, message: None },
+        FieldShape { number: 3, name: "Envelope.sender", wire: 2, count: None, message: None },
+        FieldShape { number: 4, name: "Envelope.recipient", wire: 2, count: None, message: None },
+        FieldShape { number: 5, name: "Envelope.payload", wire: 2, count: None, message: None },
+        FieldShape { number: 6, name: "Envelope.sender_devices", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for v1::Envelope {
+    const SHAPE: &'static Shape = &RATCHETKIT_V1_ENVELOPE;
+}
+pub(crate) const RATCHETKIT_V1_DEVICE_LIST: Shape = Shape {
+    name: "DeviceList",
+    max_len: Some(crate::client::MAX_DEVICE_LIST_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "DeviceList.account_card", wire: 2, count: None, message: None },
+        FieldShape { number: 2, name: "DeviceList.version", wire: 0, count: None, message: None },
+        FieldShape { number: 3, name: "DeviceList.devices", wire: 2, count: Some(crate::client::MAX_DEVICES), message: None },
+        FieldShape { number: 4, name: "DeviceList.issued_at", wire: 0, count: None, message: None },
+    ],
+};
+impl Shaped for v1::DeviceList {
+    const SHAPE: &'static Shape = &RATCHETKIT_V1_DEVICE_LIST;
+}
+pub(crate) const RATCHETKIT_V1_SIGNED_DEVICE_LIST: Shape = Shape {
+    name: "SignedDeviceList",
+    max_len: Some(crate::client::MAX_DEVICE_LIST_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "SignedDeviceList.list", wire: 2, count: None, message: None },
+        FieldShape { number: 2, name: "SignedDeviceList.signature", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for v1::SignedDeviceList {
+    const SHAPE: &'static Shape = &RATCHETKIT_V1_SIGNED_DEVICE_LIST;
+}
+pub(crate) const RATCHETKIT_STATE_V1_CLIENT_DEVICE_STATE: Shape = Shape {
+    name: "ClientDeviceState",
+    max_len: Some(crate::client::MAX_RECORD_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "ClientDeviceState.version", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "ClientDeviceState.device", wire: 2, count: None, message: None },
+        FieldShape { number: 3, name: "ClientDeviceState.account", wire: 2, count: None, message: None },
+        FieldShape { number: 4, name: "ClientDeviceState.device_list", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for state::ClientDeviceState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_CLIENT_DEVICE_STATE;
+}
+pub(crate) const RATCHETKIT_STATE_V1_CLIENT_SESSION_STATE: Shape = Shape {
+    name: "ClientSessionState",
+    max_len: Some(crate::client::MAX_RECORD_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "ClientSessionState.version", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "ClientSessionState.current", wire: 2, count: None, message: None },
+        FieldShape { number: 3, name: "ClientSessionState.archived", wire: 2, count: Some(crate::client::MAX_ARCHIVED_CHANNELS), message: None },
+    ],
+};
+impl Shaped for state::ClientSessionState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_CLIENT_SESSION_STATE;
+}
+pub(crate) const RATCHETKIT_STATE_V1_CLIENT_PEER_STATE: Shape = Shape {
+    name: "ClientPeerState",
+    max_len: Some(crate::client::MAX_RECORD_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "ClientPeerState.version", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "ClientPeerState.device_list", wire: 2, count: None, message: None },
+        FieldShape { number: 3, name: "ClientPeerState.verified", wire: 0, count: None, message: None },
+    ],
+};
+impl Shaped for state::ClientPeerState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_CLIENT_PEER_STATE;
+}
 pub(crate) const RATCHETKIT_STATE_V1_LOCKED_IDENTITY: Shape = Shape {
     name: "LockedIdentity",
     max_len: Some(crate::identity::MAX_LOCKED_IDENTITY_LEN),
@@ -321,6 +397,7 @@ pub(crate) const RATCHETKIT_STATE_V1_PREKEY_STATE: Shape = Shape {
         FieldShape { number: 2, name: "PrekeyState.secret", wire: 2, count: None, message: None },
         FieldShape { number: 3, name: "PrekeyState.kem_seed", wire: 2, count: None, message: None },
         FieldShape { number: 4, name: "PrekeyState.joined_channels", wire: 2, count: None, message: None },
+        FieldShape { number: 5, name: "PrekeyState.created_at", wire: 0, count: None, message: None },
     ],
 };
 impl Shaped for state::PrekeyState {

@@ -44,7 +44,15 @@ const SKIP_DEBUG: [&str; 3] = [
 
 /// The count limit of every repeated field, as the path of a crate constant. The build
 /// fails if a repeated field has none, so no list can be added to the protocol unbounded.
-const COUNT_LIMITS: [(&str, &str); 13] = [
+const COUNT_LIMITS: [(&str, &str); 15] = [
+    (
+        "ratchetkit.v1.DeviceList.devices",
+        "crate::client::MAX_DEVICES",
+    ),
+    (
+        "ratchetkit.state.v1.ClientSessionState.archived",
+        "crate::client::MAX_ARCHIVED_CHANNELS",
+    ),
     (
         "ratchetkit.v1.SignedCard.signatures",
         "crate::identity::MAX_CARD_SIGNATURES",
@@ -101,7 +109,28 @@ const COUNT_LIMITS: [(&str, &str); 13] = [
 
 /// The size limit of every message that is decoded from bytes of its own (not only inside
 /// another message), as the path of a crate constant.
-const SIZE_LIMITS: [(&str, &str); 17] = [
+const SIZE_LIMITS: [(&str, &str); 23] = [
+    ("ratchetkit.v1.Envelope", "crate::client::MAX_ENVELOPE_LEN"),
+    (
+        "ratchetkit.v1.DeviceList",
+        "crate::client::MAX_DEVICE_LIST_LEN",
+    ),
+    (
+        "ratchetkit.v1.SignedDeviceList",
+        "crate::client::MAX_DEVICE_LIST_LEN",
+    ),
+    (
+        "ratchetkit.state.v1.ClientDeviceState",
+        "crate::client::MAX_RECORD_LEN",
+    ),
+    (
+        "ratchetkit.state.v1.ClientSessionState",
+        "crate::client::MAX_RECORD_LEN",
+    ),
+    (
+        "ratchetkit.state.v1.ClientPeerState",
+        "crate::client::MAX_RECORD_LEN",
+    ),
     ("ratchetkit.v1.CardContent", "crate::identity::MAX_CARD_LEN"),
     ("ratchetkit.v1.SignedCard", "crate::identity::MAX_CARD_LEN"),
     (

@@ -1,0 +1,153 @@
+//! What client calls return: envelopes to send, and events to show.
+
+use super::devices::{AccountId, DeviceId};
+
+/// One envelope to send, to one device.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outgoing {
+    recipient: DeviceId,
+    bytes: Vec<u8>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(recipient: DeviceId, bytes: Vec<u8>) -> Self {
+        Self { recipient, bytes }
+    }
+
+    /// The device to deliver it to.
+    pub fn recipient(&self) -> DeviceId {
+        self.recipient
+    }
+
+    /// The envelope's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The envelope's bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl core::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("recipient", &self.recipient)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Something that happened when an envelope was received.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message, from device `device` of account `account` (this device's own account
+    /// for a copy of what another of its devices sent).
+    Message {
+        /// The sender's account.
+        account: AccountId,
+        /// The device that sent it.
+        device: DeviceId,
+        /// Whether the app marked the account verified ([`Client::mark_verified`]); always
+        /// `true` for the client's own account.
+        ///
+        /// [`Client::mark_verified`]: super::Client::mark_verified
+        verified: bool,
+        /// The message.
+        plaintext: Vec<u8>,
+    },
+    /// A first message came from an account that was no contact: it is one now, not
+    /// verified. Show its safety number to the user before trusting it.
+    NewContact {
+        /// The new contact.
+        account: AccountId,
+    },
+    /// A contact's (or this account's) device list changed: messages now go to its new
+    /// devices, and no longer to removed ones.
+    DevicesChanged {
+        /// The account.
+        account: AccountId,
+        /// Devices on the new list only.
+        added: Vec<DeviceId>,
+        /// Devices on the old list only; their sessions are deleted.
+        removed: Vec<DeviceId>,
+    },
+    /// The peer device started a new channel, which replaced the one this device sent on
+    /// (the peer lost its state, or both started at once and its channel won). The old
+    /// one is archived, so messages in flight on it still decrypt.
+    ChannelReplaced {
+        /// The peer device.
+        device: DeviceId,
+    },
+}
+
+impl core::fmt::Debug for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Event::Message {
+                account,
+                device,
+                verified,
+                plaintext,
+            } => f
+                .debug_struct("Message")
+                .field("account", account)
+                .field("device", device)
+                .field("verified", verified)
+                .field("plaintext_len", &plaintext.len())
+                .finish(),
+            Event::NewContact { account } => f
+                .debug_struct("NewContact")
+                .field("account", account)
+                .finish(),
+            Event::DevicesChanged {
+                account,
+                added,
+                removed,
+            } => f
+                .debug_struct("DevicesChanged")
+                .field("account", account)
+                .field("added", added)
+                .field("removed", removed)
+                .finish(),
+            Event::ChannelReplaced { device } => f
+                .debug_struct("ChannelReplaced")
+                .field("device", device)
+                .finish(),
+        }
+    }
+}
+
+/// What [`Client::receive`](super::Client::receive) returns: the events, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    events: Vec<Event>,
+}
+
+impl Received {
+    pub(crate) fn new(events: Vec<Event>) -> Self {
+        Self { events }
+    }
+
+    /// The events, in the order they happened.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The events, owned.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
+    /// The plaintext of the message received, if the envelope held one.
+    pub fn message(&self) -> Option<&[u8]> {
+        self.events.iter().find_map(|event| match event {
+            Event::Message { plaintext, .. } => Some(plaintext.as_slice()),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,597 @@
+//! The client layer: one device of one account, with its prekeys, its sessions with every
+//! peer device and its contacts, kept in a [`Store`] that every operation writes before it
+//! returns anything to send.
+//!
+//! It is sans-IO like the rest of the crate: [`Client::encrypt_to`] returns envelopes for
+//! the app to move, [`Client::receive`] takes the bytes that arrived and returns what
+//! happened as [`Event`]s. What the app still does itself: move the bytes (and publish the
+//! device list and bundles to its directory), show safety numbers to its users, and decide
+//! whom to trust ([`Client::mark_verified`]).
+//!
+//! ```
+//! use ratchetkit::client::{Client, Event, MemoryStore};
+//! use ratchetkit::StorageKey;
+//! # let mut rng = rand::rng();
+//! let key = StorageKey::generate(&mut rng);
+//! let mut alice = Client::create(&mut rng, MemoryStore::new(), key, "alice", 0)?;
+//! let key = StorageKey::generate(&mut rng);
+//! let mut bob = Client::create(&mut rng, MemoryStore::new(), key, "bob", 0)?;
+//!
+//! // Alice finds Bob's device list and a bundle per device in her directory.
+//! let bob_account = alice.add_contact(&mut rng, &bob.device_list().expect("first device").to_bytes())?;
+//! let bundles = bob.bundles(&mut rng, 1, 0)?;
+//! alice.start_sessions(&mut rng, &bundles)?;
+//!
+//! for envelope in alice.encrypt_to(&mut rng, bob_account, b"hello bob")? {
+//!     let received = bob.receive(&mut rng, envelope.bytes())?;
+//!     match &received.events()[..] {
+//!         [Event::NewContact { .. }, Event::Message { plaintext, .. }] => {
+//!             assert_eq!(plaintext, b"hello bob")
+//!         }
+//!         other => panic!("unexpected {other:?}"),
+//!     }
+//! }
+//! # Ok::<(), ratchetkit::client::ClientError<std::convert::Infallible>>(())
+//! ```
+
+mod devices;
+mod envelope;
+mod error;
+mod events;
+mod receive;
+mod records;
+mod send;
+mod sessions;
+#[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
+mod sqlite;
+mod store;
+mod upkeep;
+
+use std::collections::HashMap;
+
+use rand::CryptoRng;
+
+pub use devices::{
+    AccountId, DeviceId, DeviceList, DEVICE_LIST_CONTEXT, MAX_DEVICES, MAX_DEVICE_LIST_LEN,
+};
+pub use envelope::{peek, EnvelopeKind, Peeked, ENVELOPE_VERSION, MAX_ENVELOPE_LEN};
+pub use error::ClientError;
+pub use events::{Event, Outgoing, Received};
+pub use sessions::MAX_ARCHIVED_CHANNELS;
+#[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{
+    Durability, SqliteError, SqliteStore, SQLITE_BUSY_TIMEOUT, SQLITE_SCHEMA_VERSION,
+    SQLITE_WAL_CHECKPOINT_PAGES,
+};
+pub use store::{Changes, MemoryStore, RecordKey, RecordKind, Records, Store, MAX_RECORD_ID_LEN};
+pub use upkeep::Upkeep;
+
+use crate::channel::ChannelId;
+use crate::error::Error;
+use crate::identity::{Card, Identity, PrekeyBundle, PrekeyStore, SafetyNumber};
+use crate::storage::StorageKey;
+use records::{DeviceRecord, PeerRecord};
+use sessions::Session;
+
+/// Longest sealed record a client reads from its store, in bytes: the largest record is a
+/// session of one current and [`MAX_ARCHIVED_CHANNELS`] archived channels of at most
+/// [`MAX_CHANNEL_STATE_LEN`](crate::channel::MAX_CHANNEL_STATE_LEN) each, or the prekey
+/// store ([`MAX_PREKEY_STORE_STATE_LEN`](crate::identity::MAX_PREKEY_STORE_STATE_LEN),
+/// smaller); 1 KiB more holds the framing. Checked before a record is decrypted.
+pub const MAX_RECORD_LEN: usize =
+    (1 + MAX_ARCHIVED_CHANNELS) * crate::channel::MAX_CHANNEL_STATE_LEN + 1024;
+
+/// The result of a client call.
+pub type ClientResult<T, S> = Result<T, ClientError<<S as Store>::Error>>;
+
+/// One device of one account: its identity, prekeys, sessions and contacts, over a
+/// [`Store`].
+///
+/// Every call that changes state saves all it changed in one [`Store::save_changes`]
+/// before it returns: the bytes it returns may be sent as soon as it returns, and a crash
+/// at any point loses nothing and uses no message key twice. A call that fails changes
+/// nothing, in memory or in the store.
+pub struct Client<S: Store> {
+    store: S,
+    key: StorageKey,
+    device: Identity,
+    /// The account key, on the device that holds it.
+    account: Option<Identity>,
+    /// The account's devices; `None` on a linked device not linked yet.
+    device_list: Option<DeviceList>,
+    prekeys: PrekeyStore,
+    peers: HashMap<AccountId, PeerRecord>,
+    /// Which account each known peer device belongs to.
+    peer_devices: HashMap<DeviceId, AccountId>,
+    /// Sessions read from the store so far.
+    sessions: HashMap<DeviceId, Session>,
+}
+
+impl<S: Store> Client<S> {
+    /// Creates a new account named `name` and its first device (which holds the account
+    /// key), with a device list of that one device, and saves it all in `store`, sealed
+    /// with `key`. `now` is the time in seconds since the Unix epoch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidIdentityName`] for a bad name; a store failure.
+    pub fn create<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        store: S,
+        key: StorageKey,
+        name: &str,
+        now: u64,
+    ) -> ClientResult<Self, S> {
+        let account = Identity::generate_at(rng, name, now)?;
+        let device = Identity::generate_at(rng, name, now)?;
+        let list = DeviceList::sign(&account, 1, &[device.card().clone()], now)?;
+        Self::start(rng, store, key, (device, Some(account), Some(list)), now)
+    }
+
+    /// Creates a device to link to an existing account named `name`: it has its own
+    /// identity, but no account key and no device list until the account's first device
+    /// links it ([`Client::link_device`] there with [`Client::device_card`] from here,
+    /// then [`Client::accept_device_list`] here).
+    ///
+    /// # Errors
+    /// As [`Client::create`].
+    pub fn create_linked<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        store: S,
+        key: StorageKey,
+        name: &str,
+        now: u64,
+    ) -> ClientResult<Self, S> {
+        let device = Identity::generate_at(rng, name, now)?;
+        Self::start(rng, store, key, (device, None, None), now)
+    }
+
+    fn start<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        store: S,
+        key: StorageKey,
+        (device, account, device_list): (Identity, Option<Identity>, Option<DeviceList>),
+        now: u64,
+    ) -> ClientResult<Self, S> {
+        let mut client = Self {
+            store,
+            key,
+            device,
+            account,
+            device_list,
+            prekeys: PrekeyStore::new_at(rng, now),
+            peers: HashMap::new(),
+            peer_devices: HashMap::new(),
+            sessions: HashMap::new(),
+        };
+        let mut changes = Changes::new();
+        client.put_device(rng, &mut changes)?;
+        client.put_prekeys(rng, &mut changes)?;
+        client.save(&changes)?;
+        Ok(client)
+    }
+
+    /// Opens the client kept in `store`, sealed with `key`.
+    ///
+    /// # Errors
+    /// [`ClientError::NoClient`] for a store without a client;
+    /// [`Error::SealedStateRejected`] for a wrong key or a record in another's place;
+    /// state errors for corrupt records; a store failure.
+    pub fn open(store: S, key: StorageKey) -> ClientResult<Self, S> {
+        let device_bytes = store
+            .load(&RecordKey::new(RecordKind::Device, &[]))
+            .map_err(ClientError::Store)?
+            .ok_or(ClientError::NoClient { what: "device" })?;
+        let device = DeviceRecord::from_bytes(&records::open(
+            &key,
+            RecordKind::Device,
+            &[],
+            &device_bytes,
+        )?)?;
+        let prekey_bytes = store
+            .load(&RecordKey::new(RecordKind::Prekeys, &[]))
+            .map_err(ClientError::Store)?
+            .ok_or(ClientError::NoClient { what: "prekeys" })?;
+        let prekeys = PrekeyStore::from_bytes(&records::open(
+            &key,
+            RecordKind::Prekeys,
+            &[],
+            &prekey_bytes,
+        )?)?;
+        let mut client = Self {
+            store,
+            key,
+            device: device.device,
+            account: device.account,
+            device_list: device.device_list,
+            prekeys,
+            peers: HashMap::new(),
+            peer_devices: HashMap::new(),
+            sessions: HashMap::new(),
+        };
+        let peers = client
+            .store
+            .load_kind(RecordKind::Peer)
+            .map_err(ClientError::Store)?;
+        for (id, sealed) in peers {
+            let peer = PeerRecord::from_bytes(&records::open(
+                &client.key,
+                RecordKind::Peer,
+                &id,
+                &sealed,
+            )?)?;
+            if peer.devices.account_id().as_bytes()[..] != id[..] {
+                return Err(Error::SealedStateRejected.into());
+            }
+            client.index_peer(&peer);
+            client.peers.insert(peer.devices.account_id(), peer);
+        }
+        Ok(client)
+    }
+
+    /// This device's id (its identity key).
+    pub fn device_id(&self) -> DeviceId {
+        DeviceId::of(self.device.card())
+    }
+
+    /// This device's card: give it to the account's first device to link this one.
+    pub fn device_card(&self) -> &Card {
+        self.device.card()
+    }
+
+    /// The account's id, once known (always on the first device; on a linked device once
+    /// it accepted a device list).
+    pub fn account_id(&self) -> Option<AccountId> {
+        self.device_list.as_ref().map(DeviceList::account_id)
+    }
+
+    /// The account's current device list: publish it where contacts find it.
+    pub fn device_list(&self) -> Option<&DeviceList> {
+        self.device_list.as_ref()
+    }
+
+    /// The id of the channel messages to `device` are sent on, if there is one: the same
+    /// on both sides once they settled on it.
+    ///
+    /// # Errors
+    /// A store failure, or a corrupt session record.
+    pub fn current_channel(&mut self, device: DeviceId) -> ClientResult<Option<ChannelId>, S> {
+        Ok(self.session(device)?.map(|session| session.current().id()))
+    }
+
+    /// How many one-time prekeys this device holds (published or not yet used).
+    pub fn one_time_prekeys(&self) -> usize {
+        self.prekeys.one_time_prekey_count()
+    }
+
+    /// The store, to read what it holds (sizes, counts).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, to hand back (the client is gone).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// The prekey bundles to publish for this device: `count` fresh one-time prekeys and
+    /// the fallback bundle (last), saved before they are returned. `now` is the time in
+    /// seconds since the Unix epoch.
+    ///
+    /// # Errors
+    /// [`Error::PrekeyPoolFull`] over the pool's limit; a store failure.
+    pub fn bundles<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        count: usize,
+        now: u64,
+    ) -> ClientResult<Vec<PrekeyBundle>, S> {
+        let backup = self.prekeys.to_bytes();
+        let ids = self.prekeys.generate_one_time_prekeys_at(rng, count, now)?;
+        let result = self.save_prekeys(rng);
+        if let Err(error) = result {
+            self.prekeys = PrekeyStore::from_bytes(&backup)?;
+            return Err(error);
+        }
+        let mut bundles = ids
+            .into_iter()
+            .map(|id| self.prekeys.bundle(&self.device, Some(id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        bundles.push(self.prekeys.bundle(&self.device, None)?);
+        Ok(bundles)
+    }
+
+    fn save_prekeys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> ClientResult<(), S> {
+        let mut changes = Changes::new();
+        self.put_prekeys(rng, &mut changes)?;
+        self.save(&changes)
+    }
+
+    /// Adds (or updates) a contact from its account's signed device list, as found in a
+    /// directory, and returns the account's id. The account is not marked verified: see
+    /// [`Client::mark_verified`]. Sessions with devices the new list drops are deleted.
+    ///
+    /// # Errors
+    /// Those of [`DeviceList::from_bytes`]; [`Error::StaleDeviceList`] for a list older
+    /// than the one held; a store failure.
+    pub fn add_contact<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        device_list: &[u8],
+    ) -> ClientResult<AccountId, S> {
+        let list = DeviceList::from_bytes(device_list)?;
+        let account = list.account_id();
+        let mut changes = Changes::new();
+        let mut events = Vec::new();
+        let update = self.contact_update(list, &mut events)?;
+        if let Some(peer) = &update {
+            self.put_peer(rng, peer, &mut changes)?;
+            self.delete_sessions_of_removed(&events, &mut changes);
+        }
+        self.save(&changes)?;
+        if let Some(peer) = update {
+            self.commit_peer(peer, &events);
+        }
+        Ok(account)
+    }
+
+    /// Marks the account verified (the app compared safety numbers, or trusts it by other
+    /// means): its messages then arrive with `verified: true`.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownAccount`] for an account that is no contact; a store failure.
+    pub fn mark_verified<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        account: AccountId,
+        verified: bool,
+    ) -> ClientResult<(), S> {
+        let mut peer = self
+            .peers
+            .get(&account)
+            .cloned()
+            .ok_or(ClientError::UnknownAccount { account })?;
+        peer.verified = verified;
+        let mut changes = Changes::new();
+        self.put_peer(rng, &peer, &mut changes)?;
+        self.save(&changes)?;
+        self.peers.insert(account, peer);
+        Ok(())
+    }
+
+    /// Whether the app marked the account verified.
+    pub fn is_verified(&self, account: AccountId) -> bool {
+        self.peers.get(&account).is_some_and(|peer| peer.verified)
+    }
+
+    /// The contact's newest device list this client holds.
+    pub fn contact(&self, account: AccountId) -> Option<&DeviceList> {
+        self.peers.get(&account).map(|peer| &peer.devices)
+    }
+
+    /// The safety number of this account and `account`, for the two users to compare
+    /// (read aloud, or one scans the other's [`SafetyNumber::qr_payload`]): the same on
+    /// both sides. If it matches, mark the account verified ([`Client::mark_verified`]).
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownAccount`] for an account that is no contact;
+    /// [`ClientError::NotLinked`] on a device that has no device list yet.
+    pub fn safety_number(&self, account: AccountId) -> ClientResult<SafetyNumber, S> {
+        let mine = self.device_list.as_ref().ok_or(ClientError::NotLinked)?;
+        let theirs = self
+            .peers
+            .get(&account)
+            .ok_or(ClientError::UnknownAccount { account })?;
+        Ok(SafetyNumber::new(mine.account(), theirs.devices.account()))
+    }
+
+    /// Links `device` (a card from [`Client::device_card`] on the new device) to the
+    /// account, and returns the new device list: give it to the new device's
+    /// [`Client::accept_device_list`], and publish it for contacts.
+    ///
+    /// # Errors
+    /// [`ClientError::NotAccountHolder`] on a device without the account key; those of
+    /// [`DeviceList::sign`]; a store failure.
+    pub fn link_device<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        device: &Card,
+        now: u64,
+    ) -> ClientResult<DeviceList, S> {
+        let mut devices = self.own_devices().to_vec();
+        if !devices.contains(device) {
+            devices.push(device.clone());
+        }
+        self.sign_device_list(rng, &devices, now)
+    }
+
+    /// Removes `device` from the account and returns the new device list to publish:
+    /// contacts that take it stop sending to the device.
+    ///
+    /// # Errors
+    /// As [`Client::link_device`].
+    pub fn remove_device<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        device: DeviceId,
+        now: u64,
+    ) -> ClientResult<DeviceList, S> {
+        let devices: Vec<Card> = self
+            .own_devices()
+            .iter()
+            .filter(|card| DeviceId::of(card) != device)
+            .cloned()
+            .collect();
+        self.sign_device_list(rng, &devices, now)
+    }
+
+    fn sign_device_list<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        devices: &[Card],
+        now: u64,
+    ) -> ClientResult<DeviceList, S> {
+        let account = self.account.as_ref().ok_or(ClientError::NotAccountHolder)?;
+        let version = self.device_list.as_ref().map_or(0, DeviceList::version) + 1;
+        let list = DeviceList::sign(account, version, devices, now)?;
+        self.replace_device_list(rng, list.clone())?;
+        Ok(list)
+    }
+
+    /// Takes a newer device list of this device's own account (on a linked device, the
+    /// first one that names it).
+    ///
+    /// # Errors
+    /// Those of [`DeviceList::from_bytes`]; [`ClientError::NotLinked`] for a list that does
+    /// not name this device; [`Error::StaleDeviceList`] for a list not newer than the one
+    /// held, or of another account; a store failure.
+    pub fn accept_device_list<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        device_list: &[u8],
+    ) -> ClientResult<(), S> {
+        let list = DeviceList::from_bytes(device_list)?;
+        if !list.contains(self.device.card()) {
+            return Err(ClientError::NotLinked);
+        }
+        if let Some(current) = &self.device_list {
+            if list.account_id() != current.account_id() || list.version() <= current.version() {
+                return Err(Error::StaleDeviceList {
+                    found: list.version(),
+                    current: current.version(),
+                }
+                .into());
+            }
+        }
+        self.replace_device_list(rng, list)
+    }
+
+    fn replace_device_list<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        list: DeviceList,
+    ) -> ClientResult<(), S> {
+        let events: Vec<Event> = self
+            .device_list
+            .as_ref()
+            .map(|held| receive::changed(held, &list))
+            .into_iter()
+            .collect();
+        let previous = self.device_list.replace(list);
+        let mut changes = Changes::new();
+        let written = self.put_device(rng, &mut changes).and_then(|()| {
+            self.delete_sessions_of_removed(&events, &mut changes);
+            self.save(&changes)
+        });
+        match written {
+            Ok(()) => self.forget_removed(&events),
+            Err(_) => self.device_list = previous,
+        }
+        written
+    }
+
+    /// The account's devices, this one included.
+    fn own_devices(&self) -> &[Card] {
+        self.device_list.as_ref().map_or(&[], DeviceList::devices)
+    }
+
+    fn index_peer(&mut self, peer: &PeerRecord) {
+        for card in peer.devices.devices() {
+            self.peer_devices
+                .insert(DeviceId::of(card), peer.devices.account_id());
+        }
+    }
+
+    fn put_device<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        changes: &mut Changes,
+    ) -> ClientResult<(), S> {
+        let record = DeviceRecord::to_bytes(
+            &self.device,
+            self.account.as_ref(),
+            self.device_list.as_ref(),
+        );
+        records::put(&self.key, rng, changes, RecordKind::Device, &[], &record)
+    }
+
+    fn put_prekeys<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        changes: &mut Changes,
+    ) -> ClientResult<(), S> {
+        records::put(
+            &self.key,
+            rng,
+            changes,
+            RecordKind::Prekeys,
+            &[],
+            &self.prekeys.to_bytes(),
+        )
+    }
+
+    fn put_peer<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        peer: &PeerRecord,
+        changes: &mut Changes,
+    ) -> ClientResult<(), S> {
+        let id = peer.devices.account_id();
+        records::put(
+            &self.key,
+            rng,
+            changes,
+            RecordKind::Peer,
+            id.as_bytes(),
+            &peer.to_bytes(),
+        )
+    }
+
+    fn put_session<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        device: DeviceId,
+        session: &Session,
+        changes: &mut Changes,
+    ) -> ClientResult<(), S> {
+        records::put(
+            &self.key,
+            rng,
+            changes,
+            RecordKind::Session,
+            device.as_bytes(),
+            &session.to_bytes(),
+        )
+    }
+
+    /// The session with `device`, read from the store the first time.
+    fn session(&mut self, device: DeviceId) -> ClientResult<Option<&Session>, S> {
+        if !self.sessions.contains_key(&device) {
+            let key = RecordKey::new(RecordKind::Session, device.as_bytes());
+            if let Some(sealed) = self.store.load(&key).map_err(ClientError::Store)? {
+                let bytes =
+                    records::open(&self.key, RecordKind::Session, device.as_bytes(), &sealed)?;
+                self.sessions.insert(device, Session::from_bytes(&bytes)?);
+            }
+        }
+        Ok(self.sessions.get(&device))
+    }
+
+    fn save(&mut self, changes: &Changes) -> ClientResult<(), S> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.store.save_changes(changes).map_err(ClientError::Store)
+    }
+}
+
+impl<S: Store> core::fmt::Debug for Client<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("device", &self.device_id())
+            .field("account", &self.account_id())
+            .field("holds_account_key", &self.account.is_some())
+            .field("contacts", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
