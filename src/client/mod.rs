@@ -178,25 +178,17 @@ impl<S: Store> Client<S> {
     /// [`Error::SealedStateRejected`] for a wrong key or a record in another's place;
     /// state errors for corrupt records; a store failure.
     pub fn open(store: S, key: StorageKey) -> ClientResult<Self, S> {
-        let device_bytes = store
-            .load(&RecordKey::new(RecordKind::Device, &[]))
-            .map_err(ClientError::Store)?
-            .ok_or(ClientError::NoClient { what: "device" })?;
-        let device = DeviceRecord::from_bytes(&records::open(
+        let device = DeviceRecord::from_bytes(&open_singleton::<S>(
+            &store,
             &key,
             RecordKind::Device,
-            &[],
-            &device_bytes,
+            "device",
         )?)?;
-        let prekey_bytes = store
-            .load(&RecordKey::new(RecordKind::Prekeys, &[]))
-            .map_err(ClientError::Store)?
-            .ok_or(ClientError::NoClient { what: "prekeys" })?;
-        let prekeys = PrekeyStore::from_bytes(&records::open(
+        let prekeys = PrekeyStore::from_bytes(&open_singleton::<S>(
+            &store,
             &key,
             RecordKind::Prekeys,
-            &[],
-            &prekey_bytes,
+            "prekeys",
         )?)?;
         let mut client = Self {
             store,
@@ -583,6 +575,20 @@ impl<S: Store> Client<S> {
         }
         self.store.save_changes(changes).map_err(ClientError::Store)
     }
+}
+
+/// Reads and opens the one record of `kind` (its id is empty).
+fn open_singleton<S: Store>(
+    store: &S,
+    key: &StorageKey,
+    kind: RecordKind,
+    what: &'static str,
+) -> ClientResult<zeroize::Zeroizing<Vec<u8>>, S> {
+    let sealed = store
+        .load(&RecordKey::new(kind, &[]))
+        .map_err(ClientError::Store)?
+        .ok_or(ClientError::NoClient { what })?;
+    Ok(records::open(key, kind, &[], &sealed)?)
 }
 
 impl<S: Store> core::fmt::Debug for Client<S> {
