@@ -311,7 +311,8 @@ fn a_message_reaches_every_current_device_and_no_removed_one() -> Result<()> {
     assert!(bob_laptop.account_id().is_none());
 
     // Bob links his laptop from his phone.
-    let list = bob_phone.link_device(&mut rng, &bob_laptop.device_card().clone(), 2_000)?;
+    let bob_account = bob_phone.account_id().expect("the first device");
+    let list = bob_phone.link_device(&mut rng, &bob_laptop.link_request(bob_account), 2_000)?;
     bob_laptop.accept_device_list(&mut rng, &list.to_bytes())?;
     assert_eq!(bob_laptop.account_id(), bob_phone.account_id());
     assert_eq!(list.version(), 2);
@@ -402,5 +403,52 @@ fn a_card_under_someone_elses_name_shadows_nobody() -> Result<()> {
     assert_ne!(real, fake);
     assert_eq!(alice.devices_of(real)?, vec![bob.device_id()]);
     assert_eq!(alice.devices_of(fake)?, vec![mallory_as_bob.device_id()]);
+    Ok(())
+}
+
+/// A hostile account lists Bob's device to have Bob's messages shown as its own: the list
+/// cannot be made without the device's consent, and a device that consented to two
+/// accounts is refused rather than shown as either's.
+#[test]
+fn an_account_cannot_claim_someone_elses_device() -> Result<()> {
+    let mut rng = rng(6);
+    let (mut alice, _) = create(&mut rng, "alice")?;
+    let (mut bob, _) = create(&mut rng, "bob")?;
+    let mallory_account = ratchetkit::Identity::generate_at(&mut rng, "bob", 1_000)?;
+    let mallory = AccountId::of(mallory_account.card());
+    let bob_list = bob.device_list().expect("linked").clone();
+
+    // Bob's genuine consent is to Bob's account: under Mallory's it does not verify.
+    let stolen = bob_list.links()[0].clone();
+    assert!(matches!(
+        ratchetkit::client::DeviceList::sign(&mallory_account, 1, &[stolen.clone()], 1_000),
+        Err(Error::BadSignature { .. })
+    ));
+    assert!(matches!(
+        stolen.verify(mallory),
+        Err(Error::BadSignature { .. })
+    ));
+    let carried = ratchetkit::client::DeviceLink::from_bytes(&stolen.to_bytes())?;
+    assert_eq!(carried, stolen);
+    carried.verify(account(&bob))?;
+
+    // A device that consents to both (say, it is itself hostile) is neither's for Alice.
+    alice.add_contact(&mut rng, &bob_list.to_bytes())?;
+    let both = bob.link_request(mallory);
+    let claimed = ratchetkit::client::DeviceList::sign(&mallory_account, 1, &[both], 1_000)?;
+    assert!(matches!(
+        alice.add_contact(&mut rng, &claimed.to_bytes()),
+        Err(ClientError::Protocol(Error::InvalidDeviceList { .. }))
+    ));
+    assert_eq!(alice.contact(mallory), None);
+    // Bob's device still belongs to Bob, and Bob's messages arrive as his.
+    introduce(&mut rng, &mut alice, &mut [&mut bob])?;
+    let sent = alice.encrypt_to(&mut rng, account(&bob), b"still yours")?;
+    deliver(&mut rng, &mut bob, &sent[0])?;
+    let reply = bob.encrypt_to(&mut rng, account(&alice), b"yes")?;
+    match &deliver(&mut rng, &mut alice, &reply[0])?[..] {
+        [Event::Message { account: from, .. }] => assert_eq!(*from, account(&bob)),
+        other => panic!("unexpected {other:?}"),
+    }
     Ok(())
 }

@@ -13,7 +13,7 @@ use ratchetkit as rk;
 
 /// Every domain-separation string of the crate, by its constant's name. A new one must be
 /// added here: `every_protocol_string_in_the_source_is_listed` fails until it is.
-const CONTEXTS: [(&str, &[u8]); 25] = [
+const CONTEXTS: [(&str, &[u8]); 26] = [
     (
         "CARD_SIGNATURE_CONTEXT",
         rk::identity::CARD_SIGNATURE_CONTEXT,
@@ -34,6 +34,7 @@ const CONTEXTS: [(&str, &[u8]); 25] = [
     ),
     ("SAFETY_NUMBER_CONTEXT", rk::identity::SAFETY_NUMBER_CONTEXT),
     ("DEVICE_LIST_CONTEXT", rk::client::DEVICE_LIST_CONTEXT),
+    ("DEVICE_LINK_CONTEXT", rk::client::DEVICE_LINK_CONTEXT),
     ("PQXDH_INFO", rk::channel::PQXDH_INFO),
     ("PREKEY_INFO_CONTEXT", rk::channel::PREKEY_INFO_CONTEXT),
     ("CHANNEL_ID_CONTEXT", rk::channel::CHANNEL_ID_CONTEXT),

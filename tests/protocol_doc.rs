@@ -238,6 +238,11 @@ fn the_constants_table_matches_the_code() {
         ),
         // Safety numbers.
         ("DEVICE_LIST_CONTEXT", text(rk::client::DEVICE_LIST_CONTEXT)),
+        ("DEVICE_LINK_CONTEXT", text(rk::client::DEVICE_LINK_CONTEXT)),
+        (
+            "MAX_DEVICE_LINK_LEN",
+            rk::client::MAX_DEVICE_LINK_LEN.to_string(),
+        ),
         ("ENVELOPE_VERSION", rk::client::ENVELOPE_VERSION.to_string()),
         ("MAX_DEVICES", rk::client::MAX_DEVICES.to_string()),
         (

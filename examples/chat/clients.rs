@@ -233,7 +233,9 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
 
     println!("Bob adds a laptop:");
     let mut laptop = open_client(rng, &file("bob-laptop"), "bob", true)?;
-    let list = bob.link_device(rng, laptop.device_card(), 2_000)?;
+    // The laptop consents to Bob's account, whose id Bob's phone shows it.
+    let bob_account = bob.account_id().ok_or("Bob's phone holds the account")?;
+    let list = bob.link_device(rng, &laptop.link_request(bob_account), 2_000)?;
     laptop.accept_device_list(rng, &list.to_bytes())?;
     server.publish(&mut laptop, rng)?;
     alice.add_contact(rng, &list.to_bytes())?;

@@ -52,7 +52,8 @@ use std::collections::HashMap;
 use rand::CryptoRng;
 
 pub use devices::{
-    AccountId, DeviceId, DeviceList, DEVICE_LIST_CONTEXT, MAX_DEVICES, MAX_DEVICE_LIST_LEN,
+    AccountId, DeviceId, DeviceLink, DeviceList, DEVICE_LINK_CONTEXT, DEVICE_LIST_CONTEXT,
+    MAX_DEVICES, MAX_DEVICE_LINK_LEN, MAX_DEVICE_LIST_LEN,
 };
 pub use envelope::{peek, EnvelopeKind, Peeked, ENVELOPE_VERSION, MAX_ENVELOPE_LEN};
 pub use error::ClientError;
@@ -124,14 +125,15 @@ impl<S: Store> Client<S> {
     ) -> ClientResult<Self, S> {
         let account = Identity::generate_at(rng, name, now)?;
         let device = Identity::generate_at(rng, name, now)?;
-        let list = DeviceList::sign(&account, 1, &[device.card().clone()], now)?;
+        let link = DeviceLink::sign(&device, AccountId::of(account.card()));
+        let list = DeviceList::sign(&account, 1, &[link], now)?;
         Self::start(rng, store, key, (device, Some(account), Some(list)), now)
     }
 
     /// Creates a device to link to an existing account named `name`: it has its own
     /// identity, but no account key and no device list until the account's first device
-    /// links it ([`Client::link_device`] there with [`Client::device_card`] from here,
-    /// then [`Client::accept_device_list`] here).
+    /// links it: [`Client::link_request`] here for the account id the first device shows,
+    /// [`Client::link_device`] there, then [`Client::accept_device_list`] here.
     ///
     /// # Errors
     /// As [`Client::create`].
@@ -226,9 +228,17 @@ impl<S: Store> Client<S> {
         DeviceId::of(self.device.card())
     }
 
-    /// This device's card: give it to the account's first device to link this one.
+    /// This device's card.
     pub fn device_card(&self) -> &Card {
         self.device.card()
+    }
+
+    /// This device's consent to be linked to `account`: give it to that account's first
+    /// device ([`Client::link_device`]). Check `account` first (the first device shows it,
+    /// as text or a QR code): the device list this device accepts later must be that
+    /// account's.
+    pub fn link_request(&self, account: AccountId) -> DeviceLink {
+        DeviceLink::sign(&self.device, account)
     }
 
     /// The account's id, once known (always on the first device; on a linked device once
@@ -377,22 +387,23 @@ impl<S: Store> Client<S> {
         Ok(SafetyNumber::new(mine.account(), theirs.devices.account()))
     }
 
-    /// Links `device` (a card from [`Client::device_card`] on the new device) to the
-    /// account, and returns the new device list: give it to the new device's
-    /// [`Client::accept_device_list`], and publish it for contacts.
+    /// Links the device whose consent `link` is ([`Client::link_request`] on the new
+    /// device) to the account, and returns the new device list: give it to the new
+    /// device's [`Client::accept_device_list`], and publish it for contacts.
     ///
     /// # Errors
-    /// [`ClientError::NotAccountHolder`] on a device without the account key; those of
+    /// [`ClientError::NotAccountHolder`] on a device without the account key;
+    /// [`Error::BadSignature`] for consent to another account; those of
     /// [`DeviceList::sign`]; a store failure.
     pub fn link_device<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
-        device: &Card,
+        link: &DeviceLink,
         now: u64,
     ) -> ClientResult<DeviceList, S> {
-        let mut devices = self.own_devices().to_vec();
-        if !devices.contains(device) {
-            devices.push(device.clone());
+        let mut devices = self.own_links().to_vec();
+        if !devices.iter().any(|held| held.card() == link.card()) {
+            devices.push(link.clone());
         }
         self.sign_device_list(rng, &devices, now)
     }
@@ -408,10 +419,10 @@ impl<S: Store> Client<S> {
         device: DeviceId,
         now: u64,
     ) -> ClientResult<DeviceList, S> {
-        let devices: Vec<Card> = self
-            .own_devices()
+        let devices: Vec<DeviceLink> = self
+            .own_links()
             .iter()
-            .filter(|card| DeviceId::of(card) != device)
+            .filter(|link| DeviceId::of(link.card()) != device)
             .cloned()
             .collect();
         self.sign_device_list(rng, &devices, now)
@@ -420,7 +431,7 @@ impl<S: Store> Client<S> {
     fn sign_device_list<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
-        devices: &[Card],
+        devices: &[DeviceLink],
         now: u64,
     ) -> ClientResult<DeviceList, S> {
         let account = self.account.as_ref().ok_or(ClientError::NotAccountHolder)?;
@@ -485,6 +496,11 @@ impl<S: Store> Client<S> {
     /// The account's devices, this one included.
     fn own_devices(&self) -> &[Card] {
         self.device_list.as_ref().map_or(&[], DeviceList::devices)
+    }
+
+    /// The consents of the account's devices, this one included.
+    fn own_links(&self) -> &[DeviceLink] {
+        self.device_list.as_ref().map_or(&[], DeviceList::links)
     }
 
     fn index_peer(&mut self, peer: &PeerRecord) {

@@ -218,6 +218,24 @@ impl<S: Store> Client<S> {
             }
             .into());
         }
+        // A device consents to one account: one that consented to two is refused rather
+        // than shown as either.
+        let claimed = list.devices().iter().any(|card| {
+            let device = DeviceId::of(card);
+            self.peer_devices
+                .get(&device)
+                .is_some_and(|holder| *holder != account)
+                || self
+                    .own_devices()
+                    .iter()
+                    .any(|own| DeviceId::of(own) == device)
+        });
+        if claimed {
+            return Err(Error::InvalidDeviceList {
+                reason: "a device on it is on another account's list",
+            }
+            .into());
+        }
         let Some(held) = self.peers.get(&account) else {
             events.push(Event::NewContact { account });
             return Ok(Some(PeerRecord {

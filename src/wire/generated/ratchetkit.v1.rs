@@ -26,7 +26,7 @@ pub struct Envelope {
     pub sender_devices: ::prost::alloc::vec::Vec<u8>,
 }
 /// The devices of one account, in a SignedDeviceList.
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DeviceList {
     /// The account's SignedCard: its Ed25519 key signs the list.
     #[prost(bytes = "vec", tag = "1")]
@@ -34,13 +34,25 @@ pub struct DeviceList {
     /// Starts at 1 and grows by 1 with each change; a list is never replaced by an older one.
     #[prost(uint64, tag = "2")]
     pub version: u64,
-    /// The SignedCard of each device, 1..=16 of them, with distinct signing keys and the
-    /// account card's name.
-    #[prost(bytes = "vec", repeated, tag = "3")]
-    pub devices: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    /// Each device's card and its consent to be on this account's list, 1..=16 of them,
+    /// with distinct signing keys and the account card's name.
+    #[prost(message, repeated, tag = "3")]
+    pub devices: ::prost::alloc::vec::Vec<DeviceLink>,
     /// When the account signed the list, in seconds since the Unix epoch.
     #[prost(uint64, tag = "4")]
     pub issued_at: u64,
+}
+/// A device's consent to be listed by one account: without it, an account could list
+/// someone else's device and have that device's messages shown as its own.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeviceLink {
+    /// The device's SignedCard.
+    #[prost(bytes = "vec", tag = "1")]
+    pub card: ::prost::alloc::vec::Vec<u8>,
+    /// Ed25519 signature by the device card's key of
+    /// "ratchetkit/v2/device-link" || the account card's Ed25519 key (32 bytes).
+    #[prost(bytes = "vec", tag = "2")]
+    pub signature: ::prost::alloc::vec::Vec<u8>,
 }
 /// A DeviceList and the account's signature of it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -23,12 +23,23 @@ pub(crate) const RATCHETKIT_V1_DEVICE_LIST: Shape = Shape {
     fields: &[
         FieldShape { number: 1, name: "DeviceList.account_card", wire: 2, count: None, message: None },
         FieldShape { number: 2, name: "DeviceList.version", wire: 0, count: None, message: None },
-        FieldShape { number: 3, name: "DeviceList.devices", wire: 2, count: Some(crate::client::MAX_DEVICES), message: None },
+        FieldShape { number: 3, name: "DeviceList.devices", wire: 2, count: Some(crate::client::MAX_DEVICES), message: Some(&RATCHETKIT_V1_DEVICE_LINK) },
         FieldShape { number: 4, name: "DeviceList.issued_at", wire: 0, count: None, message: None },
     ],
 };
 impl Shaped for v1::DeviceList {
     const SHAPE: &'static Shape = &RATCHETKIT_V1_DEVICE_LIST;
+}
+pub(crate) const RATCHETKIT_V1_DEVICE_LINK: Shape = Shape {
+    name: "DeviceLink",
+    max_len: Some(crate::client::MAX_DEVICE_LINK_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "DeviceLink.card", wire: 2, count: None, message: None },
+        FieldShape { number: 2, name: "DeviceLink.signature", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for v1::DeviceLink {
+    const SHAPE: &'static Shape = &RATCHETKIT_V1_DEVICE_LINK;
 }
 pub(crate) const RATCHETKIT_V1_SIGNED_DEVICE_LIST: Shape = Shape {
     name: "SignedDeviceList",

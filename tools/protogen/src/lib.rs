@@ -109,8 +109,12 @@ const COUNT_LIMITS: [(&str, &str); 15] = [
 
 /// The size limit of every message that is decoded from bytes of its own (not only inside
 /// another message), as the path of a crate constant.
-const SIZE_LIMITS: [(&str, &str); 23] = [
+const SIZE_LIMITS: [(&str, &str); 24] = [
     ("ratchetkit.v1.Envelope", "crate::client::MAX_ENVELOPE_LEN"),
+    (
+        "ratchetkit.v1.DeviceLink",
+        "crate::client::MAX_DEVICE_LINK_LEN",
+    ),
     (
         "ratchetkit.v1.DeviceList",
         "crate::client::MAX_DEVICE_LIST_LEN",
