@@ -421,7 +421,12 @@ fn an_account_cannot_claim_someone_elses_device() -> Result<()> {
     // Bob's genuine consent is to Bob's account: under Mallory's it does not verify.
     let stolen = bob_list.links()[0].clone();
     assert!(matches!(
-        ratchetkit::client::DeviceList::sign(&mallory_account, 1, &[stolen.clone()], 1_000),
+        ratchetkit::client::DeviceList::sign(
+            &mallory_account,
+            1,
+            std::slice::from_ref(&stolen),
+            1_000
+        ),
         Err(Error::BadSignature { .. })
     ));
     assert!(matches!(

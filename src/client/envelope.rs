@@ -4,21 +4,28 @@
 use prost::Message;
 
 use super::devices::{DeviceId, MAX_DEVICE_LIST_LEN};
+use super::groups::GroupId;
 use crate::channel::{self, MAX_CHANNEL_MESSAGE_LEN};
 use crate::error::{Error, Result};
+use crate::group::MAX_GROUP_MESSAGE_LEN;
 use crate::wire::{self, v1};
 
 /// The envelope format this crate writes and reads: 2 (the protocol's version; there was
 /// no envelope in version 1).
 pub const ENVELOPE_VERSION: u32 = 2;
 
-/// Longest encoded `Envelope`, in bytes: a channel message of at most
-/// [`MAX_CHANNEL_MESSAGE_LEN`], a device list of at most [`MAX_DEVICE_LIST_LEN`], and 1 KiB
-/// for the two device keys and the framing. Checked before decoding.
-pub const MAX_ENVELOPE_LEN: usize = MAX_CHANNEL_MESSAGE_LEN + MAX_DEVICE_LIST_LEN + 1024;
+/// Longest encoded `Envelope`, in bytes: a payload of at most [`MAX_CHANNEL_MESSAGE_LEN`]
+/// or [`MAX_GROUP_MESSAGE_LEN`] (the larger), a device list of at most
+/// [`MAX_DEVICE_LIST_LEN`], and 1 KiB for the two device keys and the framing. Checked
+/// before decoding.
+pub const MAX_ENVELOPE_LEN: usize =
+    super::larger(MAX_CHANNEL_MESSAGE_LEN, MAX_GROUP_MESSAGE_LEN) + MAX_DEVICE_LIST_LEN + 1024;
 
 /// The `kind` of an envelope whose payload is a `ChannelMessage`.
 const KIND_CHANNEL: u32 = 1;
+
+/// The `kind` of an envelope whose payload is a `GroupMessage`.
+const KIND_GROUP: u32 = 2;
 
 /// What an envelope carries, as far as can be told without decrypting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +38,8 @@ pub enum EnvelopeKind {
     ChannelMessage,
     /// Group control (sender keys, rosters) on a channel, for a group.
     GroupControl,
+    /// A group message, for the group [`Peeked::group`] names.
+    GroupMessage,
 }
 
 /// The routing information of an envelope, read by [`peek`] without decrypting.
@@ -46,6 +55,9 @@ pub struct Peeked {
     pub sender: DeviceId,
     /// The device it is for.
     pub recipient: DeviceId,
+    /// The group a group message is for; `None` for the other kinds (group control names
+    /// its group only inside the encrypted channel message).
+    pub group: Option<GroupId>,
 }
 
 /// An envelope, parsed and checked, not yet decrypted.
@@ -55,7 +67,17 @@ pub(crate) struct Envelope {
     pub(crate) payload: Vec<u8>,
     /// The sender's `SignedDeviceList`, on first messages only.
     pub(crate) sender_devices: Option<Vec<u8>>,
-    pub(crate) peek: channel::ChannelPeek,
+    pub(crate) carried: Carried,
+}
+
+/// What an envelope's payload is, with its routing information.
+pub(crate) enum Carried {
+    Channel(channel::ChannelPeek),
+    Group {
+        group: GroupId,
+        /// The group message's sender, as its header says.
+        sender: DeviceId,
+    },
 }
 
 impl Envelope {
@@ -77,9 +99,22 @@ impl Envelope {
         .encode_to_vec()
     }
 
+    /// Wraps a `GroupMessage` for `recipient`.
+    pub(crate) fn seal_group(sender: DeviceId, recipient: DeviceId, payload: Vec<u8>) -> Vec<u8> {
+        v1::Envelope {
+            version: ENVELOPE_VERSION,
+            kind: KIND_GROUP,
+            sender: sender.as_bytes().to_vec(),
+            recipient: recipient.as_bytes().to_vec(),
+            payload,
+            sender_devices: Vec::new(),
+        }
+        .encode_to_vec()
+    }
+
     /// Parses an envelope strictly: its size before anything else, canonical encoding,
-    /// version, kind, the two device keys, and its payload as a channel message; a device
-    /// list exactly on messages that carry prekey information.
+    /// version, kind, the two device keys, and its payload as a channel or group message;
+    /// a device list exactly on channel messages that carry prekey information.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_ENVELOPE_LEN {
             return Err(Error::TooLarge {
@@ -89,16 +124,30 @@ impl Envelope {
         }
         let envelope: v1::Envelope = wire::decode(bytes, "Envelope")?;
         wire::check_version_is(envelope.version, ENVELOPE_VERSION, "Envelope")?;
-        if envelope.kind != KIND_CHANNEL {
-            return Err(Error::Decode {
-                what: "Envelope.kind",
-            });
-        }
         let sender = DeviceId::from_bytes(wire::fixed(&envelope.sender, "envelope sender")?);
         let recipient =
             DeviceId::from_bytes(wire::fixed(&envelope.recipient, "envelope recipient")?);
-        let peek = channel::peek(&envelope.payload)?;
-        let sender_devices = match (peek.creator_key.is_some(), envelope.sender_devices) {
+        let (carried, carries_list) = match envelope.kind {
+            KIND_CHANNEL => {
+                let peek = channel::peek(&envelope.payload)?;
+                let first = peek.creator_key.is_some();
+                (Carried::Channel(peek), first)
+            }
+            KIND_GROUP => {
+                let (group, from) = crate::group::peek_message(&envelope.payload)?;
+                let carried = Carried::Group {
+                    group: GroupId::from_bytes(group),
+                    sender: DeviceId::from_bytes(from),
+                };
+                (carried, false)
+            }
+            _ => {
+                return Err(Error::Decode {
+                    what: "Envelope.kind",
+                })
+            }
+        };
+        let sender_devices = match (carries_list, envelope.sender_devices) {
             (true, list) if !list.is_empty() => Some(list),
             (false, list) if list.is_empty() => None,
             _ => {
@@ -112,17 +161,16 @@ impl Envelope {
             recipient,
             payload: envelope.payload,
             sender_devices,
-            peek,
+            carried,
         })
     }
 
     pub(crate) fn kind(&self) -> EnvelopeKind {
-        if self.peek.group_control {
-            EnvelopeKind::GroupControl
-        } else if self.peek.creator_key.is_some() {
-            EnvelopeKind::FirstMessage
-        } else {
-            EnvelopeKind::ChannelMessage
+        match &self.carried {
+            Carried::Group { .. } => EnvelopeKind::GroupMessage,
+            Carried::Channel(peek) if peek.group_control => EnvelopeKind::GroupControl,
+            Carried::Channel(peek) if peek.creator_key.is_some() => EnvelopeKind::FirstMessage,
+            Carried::Channel(_) => EnvelopeKind::ChannelMessage,
         }
     }
 }
@@ -165,5 +213,9 @@ pub fn peek(envelope: &[u8]) -> Result<Peeked> {
         kind: parsed.kind(),
         sender: parsed.sender,
         recipient: parsed.recipient,
+        group: match parsed.carried {
+            Carried::Group { group, .. } => Some(group),
+            Carried::Channel(_) => None,
+        },
     })
 }

@@ -2,6 +2,7 @@
 //! store's, kept apart, and the client's own.
 
 use super::devices::{AccountId, DeviceId};
+use super::groups::GroupId;
 use crate::error::Error;
 
 /// Why a [`Client`](super::Client) call failed.
@@ -68,6 +69,15 @@ pub enum ClientError<E: std::error::Error + 'static> {
     UnknownDevice {
         /// The device the envelope names as its sender.
         device: DeviceId,
+    },
+
+    /// This device has no such group: for a group message, the welcome may still be on its
+    /// way (keep the message and retry after the next group control); for a call, check
+    /// the id. Nothing changed.
+    #[error("no group {group} on this device: retry once its welcome arrived")]
+    UnknownGroup {
+        /// The group.
+        group: GroupId,
     },
 
     /// The envelope is addressed to another device: route it there. Nothing changed.

@@ -1,6 +1,8 @@
 //! What client calls return: envelopes to send, and events to show.
 
 use super::devices::{AccountId, DeviceId};
+use super::groups::GroupId;
+use crate::group::GroupEvent;
 
 /// One envelope to send, to one device.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,6 +77,33 @@ pub enum Event {
         /// Devices on the old list only; their sessions are deleted.
         removed: Vec<DeviceId>,
     },
+    /// A group message, from member device `device`.
+    GroupMessage {
+        /// The group.
+        group: GroupId,
+        /// The sender's account, if this client holds a device list with the device (see
+        /// [`Client::account_of`](super::Client::account_of)).
+        account: Option<AccountId>,
+        /// The device that sent it.
+        device: DeviceId,
+        /// Whether the sender's account is marked verified (or is this account).
+        verified: bool,
+        /// The message.
+        plaintext: Vec<u8>,
+    },
+    /// Something happened to a group, as the group protocol reports it
+    /// ([`GroupEvent`]). Member keys are the devices' ids. For
+    /// [`GroupEvent::ChannelNeeded`], start a session with that device
+    /// ([`Client::start_sessions`](super::Client::start_sessions), after
+    /// [`Client::add_contact`](super::Client::add_contact) with its account's device list
+    /// if it is no contact's device) and call
+    /// [`Client::deliver_group_pending`](super::Client::deliver_group_pending).
+    Group {
+        /// The group.
+        group: GroupId,
+        /// What happened.
+        event: GroupEvent,
+    },
     /// The peer device started a new channel, which replaced the one this device sent on
     /// (the peer lost its state, or both started at once and its channel won). The old
     /// one is archived, so messages in flight on it still decrypt.
@@ -113,6 +142,25 @@ impl core::fmt::Debug for Event {
                 .field("added", added)
                 .field("removed", removed)
                 .finish(),
+            Event::GroupMessage {
+                group,
+                account,
+                device,
+                verified,
+                plaintext,
+            } => f
+                .debug_struct("GroupMessage")
+                .field("group", group)
+                .field("account", account)
+                .field("device", device)
+                .field("verified", verified)
+                .field("plaintext_len", &plaintext.len())
+                .finish(),
+            Event::Group { group, event } => f
+                .debug_struct("Group")
+                .field("group", group)
+                .field("event", event)
+                .finish(),
             Event::ChannelReplaced { device } => f
                 .debug_struct("ChannelReplaced")
                 .field("device", device)
@@ -126,11 +174,19 @@ impl core::fmt::Debug for Event {
 #[non_exhaustive]
 pub struct Received {
     events: Vec<Event>,
+    outgoing: Vec<Outgoing>,
 }
 
 impl Received {
     pub(crate) fn new(events: Vec<Event>) -> Self {
-        Self { events }
+        Self {
+            events,
+            outgoing: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_outgoing(events: Vec<Event>, outgoing: Vec<Outgoing>) -> Self {
+        Self { events, outgoing }
     }
 
     /// The events, in the order they happened.
@@ -143,11 +199,20 @@ impl Received {
         self.events
     }
 
-    /// The plaintext of the message received, if the envelope held one.
+    /// The plaintext of the message (or group message) received, if the envelope held
+    /// one.
     pub fn message(&self) -> Option<&[u8]> {
         self.events.iter().find_map(|event| match event {
-            Event::Message { plaintext, .. } => Some(plaintext.as_slice()),
+            Event::Message { plaintext, .. } | Event::GroupMessage { plaintext, .. } => {
+                Some(plaintext.as_slice())
+            }
             _ => None,
         })
+    }
+
+    /// The envelopes a received group control made this device send (its sender key to
+    /// the other members, answers to a resync): send them as any others.
+    pub fn outgoing(&self) -> &[Outgoing] {
+        &self.outgoing
     }
 }

@@ -38,6 +38,8 @@ mod devices;
 mod envelope;
 mod error;
 mod events;
+mod group_receive;
+mod groups;
 mod receive;
 mod records;
 mod send;
@@ -58,6 +60,7 @@ pub use devices::{
 pub use envelope::{peek, EnvelopeKind, Peeked, ENVELOPE_VERSION, MAX_ENVELOPE_LEN};
 pub use error::ClientError;
 pub use events::{Event, Outgoing, Received};
+pub use groups::GroupId;
 pub use sessions::MAX_ARCHIVED_CHANNELS;
 #[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
@@ -75,13 +78,25 @@ use crate::storage::StorageKey;
 use records::{DeviceRecord, PeerRecord};
 use sessions::Session;
 
-/// Longest sealed record a client reads from its store, in bytes: the largest record is a
-/// session of one current and [`MAX_ARCHIVED_CHANNELS`] archived channels of at most
-/// [`MAX_CHANNEL_STATE_LEN`](crate::channel::MAX_CHANNEL_STATE_LEN) each, or the prekey
-/// store ([`MAX_PREKEY_STORE_STATE_LEN`](crate::identity::MAX_PREKEY_STORE_STATE_LEN),
-/// smaller); 1 KiB more holds the framing. Checked before a record is decrypted.
-pub const MAX_RECORD_LEN: usize =
-    (1 + MAX_ARCHIVED_CHANNELS) * crate::channel::MAX_CHANNEL_STATE_LEN + 1024;
+/// Longest sealed record a client reads from its store, in bytes: the larger of a session
+/// of one current and [`MAX_ARCHIVED_CHANNELS`] archived channels of at most
+/// [`MAX_CHANNEL_STATE_LEN`](crate::channel::MAX_CHANNEL_STATE_LEN) each, and a group of at
+/// most [`MAX_GROUP_STATE_LEN`](crate::group::MAX_GROUP_STATE_LEN) (the prekey store,
+/// [`MAX_PREKEY_STORE_STATE_LEN`](crate::identity::MAX_PREKEY_STORE_STATE_LEN), is
+/// smaller); 1 KiB more holds the framing. A state this crate writes must always load
+/// again, so the bound covers the largest; it is checked before a record is decrypted.
+pub const MAX_RECORD_LEN: usize = larger(
+    (1 + MAX_ARCHIVED_CHANNELS) * crate::channel::MAX_CHANNEL_STATE_LEN,
+    crate::group::MAX_GROUP_STATE_LEN,
+) + 1024;
+
+const fn larger(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 /// The result of a client call.
 pub type ClientResult<T, S> = Result<T, ClientError<<S as Store>::Error>>;
@@ -107,6 +122,8 @@ pub struct Client<S: Store> {
     peer_devices: HashMap<DeviceId, AccountId>,
     /// Sessions read from the store so far.
     sessions: HashMap<DeviceId, Session>,
+    /// Groups read from the store so far.
+    groups: HashMap<GroupId, crate::group::Group>,
 }
 
 impl<S: Store> Client<S> {
@@ -165,6 +182,7 @@ impl<S: Store> Client<S> {
             peers: HashMap::new(),
             peer_devices: HashMap::new(),
             sessions: HashMap::new(),
+            groups: HashMap::new(),
         };
         let mut changes = Changes::new();
         client.put_device(rng, &mut changes)?;
@@ -202,6 +220,7 @@ impl<S: Store> Client<S> {
             peers: HashMap::new(),
             peer_devices: HashMap::new(),
             sessions: HashMap::new(),
+            groups: HashMap::new(),
         };
         let peers = client
             .store

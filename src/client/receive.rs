@@ -4,19 +4,19 @@
 use rand::CryptoRng;
 
 use super::devices::{AccountId, DeviceId, DeviceList};
-use super::envelope::Envelope;
+use super::envelope::{Carried, Envelope};
 use super::error::ClientError;
 use super::events::{Event, Received};
 use super::records::PeerRecord;
 use super::sessions::{Adopted, Session};
 use super::store::{Changes, RecordKey, RecordKind};
 use super::{Client, ClientResult, Store};
-use crate::channel::Channel;
+use crate::channel::{Channel, JoinedControl};
 use crate::error::Error;
 use crate::identity::{Card, PrekeyStore};
 
 /// Who sent an envelope, as the device lists say.
-struct Sender {
+pub(super) struct Sender {
     account: AccountId,
     card: Card,
     verified: bool,
@@ -49,8 +49,16 @@ impl<S: Store> Client<S> {
                 recipient: envelope.recipient,
             });
         }
-        if envelope
-            .peek
+        let peek = match &envelope.carried {
+            Carried::Channel(peek) => peek.clone(),
+            Carried::Group { group, sender } => {
+                if *sender != envelope.sender {
+                    return Err(ClientError::SenderMismatch);
+                }
+                return self.receive_group_message(rng, *group, &envelope);
+            }
+        };
+        if peek
             .creator_key
             .is_some_and(|creator| creator != *envelope.sender.as_bytes())
         {
@@ -62,6 +70,9 @@ impl<S: Store> Client<S> {
             None => None,
         };
         let sender = self.sender(envelope.sender, update.as_ref())?;
+        if peek.group_control {
+            return self.receive_control(rng, &envelope, &sender.card, update, events);
+        }
         let held = self.session(envelope.sender)?.cloned();
         let decrypted = match held
             .as_ref()
@@ -69,7 +80,7 @@ impl<S: Store> Client<S> {
         {
             Some(Ok(decrypted)) => Some(decrypted),
             // A first message no channel recognizes may start a new one.
-            Some(Err(error)) if envelope.peek.creator_key.is_none() || !unrecognized(&error) => {
+            Some(Err(error)) if peek.creator_key.is_none() || !unrecognized(&error) => {
                 return Err(error.into())
             }
             _ => None,
@@ -77,7 +88,13 @@ impl<S: Store> Client<S> {
         let (session, plaintext, before_join) = match decrypted {
             Some((session, plaintext)) => (session, plaintext, None),
             None => {
-                let (channel, plaintext, before) = self.join(&envelope.payload, &sender.card)?;
+                let (channel, plaintext, before, control) =
+                    self.join(&envelope.payload, &sender.card)?;
+                if control.is_some() {
+                    // The header said application data; a channel never mixes them up.
+                    self.prekeys = before;
+                    return Err(Error::NotGroupControl.into());
+                }
                 let session = match held {
                     Some(mut session) => {
                         if session.adopt(channel) == Adopted::Current {
@@ -120,27 +137,22 @@ impl<S: Store> Client<S> {
         Ok(Received::new(events))
     }
 
-    /// Joins the channel a first message starts, and returns the prekeys as they were
-    /// before, to put back if the store fails; on error the prekeys are unchanged.
-    fn join(
+    /// Joins the channel a first message starts, with the group control it carried if it
+    /// was control, and returns the prekeys as they were before, to put back if the store
+    /// fails; on error the prekeys are unchanged.
+    pub(super) fn join(
         &mut self,
         payload: &[u8],
         card: &Card,
-    ) -> ClientResult<(Channel, Vec<u8>, PrekeyStore), S> {
+    ) -> ClientResult<(Channel, Vec<u8>, PrekeyStore, Option<JoinedControl>), S> {
         let mut trial = PrekeyStore::from_bytes(&self.prekeys.to_bytes())?;
         let joined = Channel::join(&self.device, &mut trial, payload)?;
         if joined.peer() != card {
             return Err(ClientError::SenderMismatch);
         }
         let (channel, plaintext, _, control) = joined.into_parts();
-        if let Some(control) = control {
-            return Err(Error::GroupControlMessage {
-                group_id: control.group_id()?,
-            }
-            .into());
-        }
         let before = core::mem::replace(&mut self.prekeys, trial);
-        Ok((channel, plaintext, before))
+        Ok((channel, plaintext, before, control))
     }
 
     fn save_received<R: CryptoRng + ?Sized>(
@@ -157,18 +169,28 @@ impl<S: Store> Client<S> {
         if joined {
             self.put_prekeys(rng, &mut changes)?;
         }
-        match update {
-            Some(Update::Peer(peer)) => self.put_peer(rng, peer, &mut changes)?,
-            Some(Update::Own(list)) => {
-                let previous = self.device_list.replace(list.clone());
-                let put = self.put_device(rng, &mut changes);
-                self.device_list = previous;
-                put?;
-            }
-            None => {}
-        }
+        self.put_update(rng, update, &mut changes)?;
         delete_removed(events, &mut changes);
         self.save(&changes)
+    }
+
+    /// Adds a device-list update to a batch.
+    pub(super) fn put_update<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        update: Option<&Update>,
+        changes: &mut Changes,
+    ) -> ClientResult<(), S> {
+        match update {
+            Some(Update::Peer(peer)) => self.put_peer(rng, peer, changes),
+            Some(Update::Own(list)) => {
+                let previous = self.device_list.replace(list.clone());
+                let put = self.put_device(rng, changes);
+                self.device_list = previous;
+                put
+            }
+            None => Ok(()),
+        }
     }
 
     /// What a device list carried by a first message changes: a new contact, a newer list
@@ -261,7 +283,11 @@ impl<S: Store> Client<S> {
     }
 
     /// Which account `device` belongs to, with the card its list holds.
-    fn sender(&self, device: DeviceId, update: Option<&Update>) -> ClientResult<Sender, S> {
+    pub(super) fn sender(
+        &self,
+        device: DeviceId,
+        update: Option<&Update>,
+    ) -> ClientResult<Sender, S> {
         let own = self.account_id();
         let listed = match update {
             Some(Update::Peer(peer)) => peer
@@ -289,7 +315,7 @@ impl<S: Store> Client<S> {
     }
 
     /// Keeps a saved device-list update in memory.
-    fn commit_update(&mut self, update: Update, events: &[Event]) {
+    pub(super) fn commit_update(&mut self, update: Update, events: &[Event]) {
         match update {
             Update::Peer(peer) => self.commit_peer(peer, events),
             Update::Own(list) => {
@@ -323,14 +349,14 @@ impl<S: Store> Client<S> {
 }
 
 /// A device list to keep once the envelope that carried it is saved.
-enum Update {
+pub(super) enum Update {
     Peer(PeerRecord),
     Own(DeviceList),
 }
 
 /// Whether a channel's error says only that the message is not one of its own (rather than,
 /// say, one it already decrypted).
-fn unrecognized(error: &Error) -> bool {
+pub(super) fn unrecognized(error: &Error) -> bool {
     matches!(
         error,
         Error::AuthenticationFailed | Error::PrekeyInfoMismatch
@@ -376,7 +402,7 @@ fn removed(events: &[Event]) -> impl Iterator<Item = &DeviceId> {
     })
 }
 
-fn delete_removed(events: &[Event], changes: &mut Changes) {
+pub(super) fn delete_removed(events: &[Event], changes: &mut Changes) {
     for device in removed(events) {
         changes.delete(RecordKey::new(RecordKind::Session, device.as_bytes()));
     }

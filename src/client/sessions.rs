@@ -73,6 +73,22 @@ impl Session {
     }
 
     /// Puts back a channel that decrypted, in its slot.
+    /// The channel in `slot`.
+    pub(crate) fn channel(&self, slot: Slot) -> Option<&Channel> {
+        match slot {
+            Slot::Current => Some(&self.current),
+            Slot::Archived(index) => self.archived.get(index),
+        }
+    }
+
+    /// The channel in `slot`, to change in place.
+    pub(crate) fn channel_mut(&mut self, slot: Slot) -> Option<&mut Channel> {
+        match slot {
+            Slot::Current => Some(&mut self.current),
+            Slot::Archived(index) => self.archived.get_mut(index),
+        }
+    }
+
     pub(crate) fn replace(&mut self, slot: Slot, channel: Channel) {
         match slot {
             Slot::Current => self.current = channel,

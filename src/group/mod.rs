@@ -138,6 +138,16 @@ pub const MAX_GROUP_CONTROL_LEN: usize = 2 * 1024 * 1024;
 /// always load again, so the bound covers it.
 pub const MAX_GROUP_STATE_LEN: usize = 128 * 1024 * 1024;
 
+/// The group id and the sender of a `GroupMessage`, parsed strictly as
+/// [`Group::decrypt`] does but not authenticated: where to route it, never whom to believe.
+pub(crate) fn peek_message(message: &[u8]) -> Result<([u8; GROUP_ID_LEN], [u8; 32])> {
+    let incoming = IncomingGroupMessage::parse(message)?;
+    Ok((
+        wire::fixed(&incoming.group_id, "group id")?,
+        incoming.sender,
+    ))
+}
+
 /// One member's view of a group: the roster, its own sender key, and the sender keys of
 /// the other members.
 ///
@@ -394,6 +404,10 @@ impl Received {
     pub fn append(&mut self, later: Received) {
         self.events.extend(later.events);
         self.outgoing.extend(later.outgoing);
+    }
+
+    pub(crate) fn from_parts(events: Vec<GroupEvent>, outgoing: Vec<Outgoing>) -> Self {
+        Self { events, outgoing }
     }
 }
 
