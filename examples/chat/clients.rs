@@ -3,17 +3,18 @@
 //! envelopes while a device is offline.
 //!
 //! First contact while Bob is offline, safety numbers, a restart mid-conversation, a
-//! simultaneous start between Alice and Carol, and a second device for Bob, then its
-//! removal.
+//! simultaneous start between Alice and Carol, a second device for Bob, a group of three
+//! in which Carol meets Bob's devices and is then removed, and the laptop's removal.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use rand::CryptoRng;
 use ratchetkit::client::{
-    AccountId, Client, DeviceId, Event, Outgoing, RecordKey, RecordKind, SqliteStore, Store,
+    AccountId, Client, DeviceId, DeviceList, Event, GroupId, Outgoing, RecordKey, RecordKind,
+    SqliteStore, Store,
 };
-use ratchetkit::{LockParams, PrekeyBundle, StorageKey};
+use ratchetkit::{GroupEvent, LockParams, PrekeyBundle, StorageKey};
 
 type AppClient = Client<SqliteStore>;
 type Failure = Box<dyn std::error::Error>;
@@ -60,6 +61,16 @@ impl Server {
                 .or_default()
                 .push_back(envelope.into_bytes());
         }
+    }
+
+    /// The device list that names `device`.
+    fn list_of(&self, device: DeviceId) -> Option<Vec<u8>> {
+        self.device_lists
+            .values()
+            .find(|bytes| {
+                DeviceList::from_bytes(bytes).is_ok_and(|list| list.device(&device).is_some())
+            })
+            .cloned()
     }
 
     fn fetch(&mut self, device: DeviceId) -> Vec<Vec<u8>> {
@@ -124,8 +135,50 @@ fn sync(
     client: &mut AppClient,
 ) -> Result<(), Failure> {
     for envelope in server.fetch(client.device_id()) {
-        for event in client.receive(rng, &envelope)?.into_events() {
+        let received = client.receive(rng, &envelope)?;
+        // What receiving made the device send (its sender key for a group, say) leaves now:
+        // it is saved already.
+        server.post(received.outgoing().to_vec());
+        for event in received.into_events() {
             match event {
+                Event::GroupMessage {
+                    plaintext, account, ..
+                } => println!(
+                    "  {who} reads in the group {:?}{}",
+                    String::from_utf8_lossy(&plaintext),
+                    if account.is_some() {
+                        ""
+                    } else {
+                        " (unknown sender)"
+                    }
+                ),
+                Event::Group {
+                    group,
+                    event: GroupEvent::ChannelNeeded { member, .. },
+                } => meet_for_group(
+                    rng,
+                    server,
+                    who,
+                    client,
+                    group,
+                    DeviceId::from_bytes(member),
+                )?,
+                Event::Group {
+                    event: GroupEvent::Joined { .. },
+                    ..
+                } => println!("  {who} joins the group"),
+                Event::Group {
+                    event: GroupEvent::Removed { .. },
+                    ..
+                } => println!("  {who} was removed from the group"),
+                Event::Group {
+                    event: GroupEvent::RosterChanged { added, removed, .. },
+                    ..
+                } => println!(
+                    "  {who} sees the group change: {} device(s) added, {} removed",
+                    added.len(),
+                    removed.len()
+                ),
                 Event::Message {
                     plaintext,
                     verified,
@@ -151,6 +204,41 @@ fn sync(
                 Event::ChannelReplaced { .. } => println!("  {who} switches to the peer's channel"),
                 _ => {}
             }
+        }
+    }
+    Ok(())
+}
+
+/// A group waits for a session with `device`, whose account the app may not know yet:
+/// fetch its device list and a bundle, start the session, and let the group deliver.
+fn meet_for_group(
+    rng: &mut impl CryptoRng,
+    server: &mut Server,
+    who: &str,
+    client: &mut AppClient,
+    group: GroupId,
+    device: DeviceId,
+) -> Result<(), Failure> {
+    if client.account_of(device).is_none() {
+        let list = server.list_of(device).ok_or("a device on no list")?;
+        client.add_contact(rng, &list)?;
+    }
+    let bundles = server.bundles_for(&[device]);
+    client.start_sessions(rng, &bundles)?;
+    server.post(client.deliver_group_pending(rng, group)?);
+    println!("  {who} meets a member's device it had no session with");
+    Ok(())
+}
+
+/// Syncs every device until no mailbox holds anything.
+fn sync_all(
+    rng: &mut impl CryptoRng,
+    server: &mut Server,
+    devices: &mut [(&str, &mut AppClient)],
+) -> Result<(), Failure> {
+    while server.mailboxes.values().any(|queue| !queue.is_empty()) {
+        for (who, client) in devices.iter_mut() {
+            sync(rng, server, who, client)?;
         }
     }
     Ok(())
@@ -251,6 +339,62 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
     send(rng, &mut server, &mut bob, alice_id, "sent from my phone")?;
     sync(rng, &mut server, "Alice", &mut alice)?;
     sync(rng, &mut server, "Bob's laptop (a copy)", &mut laptop)?;
+
+    println!("A group of three: Alice, Bob (phone and laptop) and Carol:");
+    let (group, welcome) = alice.create_group(rng, &[bob_id, carol_id])?;
+    server.post(welcome);
+    fn everyone<'a>(
+        alice: &'a mut AppClient,
+        bob: &'a mut AppClient,
+        laptop: &'a mut AppClient,
+        carol: &'a mut AppClient,
+    ) -> [(&'static str, &'a mut AppClient); 4] {
+        [
+            ("Alice", alice),
+            ("Bob's phone", bob),
+            ("Bob's laptop", laptop),
+            ("Carol", carol),
+        ]
+    }
+    sync_all(
+        rng,
+        &mut server,
+        &mut everyone(&mut alice, &mut bob, &mut laptop, &mut carol),
+    )?;
+    server.post(alice.encrypt_group(rng, group, b"hello group")?);
+    server.post(laptop.encrypt_group(rng, group, b"Bob here, on my laptop")?);
+    sync_all(
+        rng,
+        &mut server,
+        &mut everyone(&mut alice, &mut bob, &mut laptop, &mut carol),
+    )?;
+    println!("Alice removes Carol from the group:");
+    server.post(alice.remove_from_group(rng, group, carol_id)?);
+    sync_all(
+        rng,
+        &mut server,
+        &mut everyone(&mut alice, &mut bob, &mut laptop, &mut carol),
+    )?;
+    let sent = carol.encrypt_group(rng, group, b"still here?");
+    println!(
+        "  Carol can no longer send to it: {}",
+        sent.err()
+            .map(|error| error.to_string())
+            .unwrap_or_default()
+    );
+    let to_bob = alice.encrypt_group(rng, group, b"just us now")?;
+    if to_bob
+        .iter()
+        .any(|envelope| envelope.recipient() == carol.device_id())
+    {
+        return Err("a removed member still gets group messages".into());
+    }
+    server.post(to_bob);
+    sync_all(
+        rng,
+        &mut server,
+        &mut everyone(&mut alice, &mut bob, &mut laptop, &mut carol),
+    )?;
 
     println!("Bob removes the laptop:");
     let list = bob.remove_device(rng, laptop.device_id(), 3_000)?;
