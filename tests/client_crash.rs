@@ -5,7 +5,10 @@
 //! step, so this kills the client after every single store write, and also after every
 //! call that wrote nothing (where a client that did not save before returning would lose
 //! state). Every run must deliver every message exactly once, never
-//! use a message key twice, and end with both sides on the same channel.
+//! use a message key twice, and end with both sides on the same channel. The script ends
+//! with a group of the two: the group control a killed call made (the welcome, Bob's
+//! sender key) is kept by the client until marked sent, and handed over again after the
+//! restart.
 
 #![cfg(feature = "sqlite")]
 
@@ -17,9 +20,10 @@ use std::rc::Rc;
 use prost::Message;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
+use ratchetkit::client::GroupId;
 use ratchetkit::client::{
-    AccountId, Changes, Client, ClientError, Event, RecordKey, RecordKind, Records, SqliteError,
-    SqliteStore, Store,
+    AccountId, Changes, Client, ClientError, Event, Outgoing, RecordKey, RecordKind, Records,
+    SqliteError, SqliteStore, Store,
 };
 use ratchetkit::wire::v1;
 use ratchetkit::StorageKey;
@@ -62,6 +66,10 @@ struct Party {
     kill_at: u64,
     outbox: VecDeque<Vec<u8>>,
     received: Vec<Vec<u8>>,
+    group_received: Vec<Vec<u8>>,
+    /// Kept group control the restarted client handed back ([`Client::unsent`]), for the
+    /// network.
+    unsent_after_restart: Vec<Outgoing>,
     restarts: u32,
 }
 
@@ -91,6 +99,8 @@ impl Party {
             kill_at,
             outbox: VecDeque::new(),
             received: Vec::new(),
+            group_received: Vec::new(),
+            unsent_after_restart: Vec::new(),
             restarts: 0,
         })
     }
@@ -117,9 +127,83 @@ impl Party {
             inner: SqliteStore::open(&self.path).map_err(ClientError::Store)?,
             writes: self.writes.clone(),
         };
-        self.client = Some(Client::open(store, self.key.clone())?);
+        let client = Client::open(store, self.key.clone())?;
+        self.unsent_after_restart.extend(client.unsent()?);
+        self.client = Some(client);
         self.restarts += 1;
         Ok(true)
+    }
+
+    /// Hands kept group control to the network and marks it sent, as an app does. A kill
+    /// before the hand-over loses the envelopes with the app's memory, and a kill after it
+    /// but before the mark leaves them kept: either way the restart hands them over (again).
+    fn hand_over(
+        &mut self,
+        kept: Vec<Outgoing>,
+        killed: bool,
+        network: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
+        assert!(kept.iter().all(Outgoing::is_kept));
+        if !killed && !kept.is_empty() {
+            network.extend(kept.iter().map(|e| e.bytes().to_vec()));
+            self.client().mark_sent(&kept)?;
+            self.crash_if_killed()?;
+        }
+        let restored = std::mem::take(&mut self.unsent_after_restart);
+        if !restored.is_empty() {
+            network.extend(restored.iter().map(|e| e.bytes().to_vec()));
+            self.client().mark_sent(&restored)?;
+            self.crash_if_killed()?;
+        }
+        Ok(())
+    }
+
+    /// Receives what the network holds for this party, as an app does: a copy of control
+    /// it already has (handed over twice across a restart) is refused and dropped.
+    fn receive_all(
+        &mut self,
+        rng: &mut ChaCha20Rng,
+        network: &mut Vec<Vec<u8>>,
+        replies: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
+        for envelope in std::mem::take(network) {
+            let received = match self.client().receive(rng, &envelope) {
+                Err(ClientError::Protocol(ratchetkit::Error::Duplicate)) => {
+                    self.crash_if_killed()?;
+                    continue;
+                }
+                other => other?,
+            };
+            let outgoing = received.outgoing().to_vec();
+            for event in received.into_events() {
+                if let Event::GroupMessage { plaintext, .. } = event {
+                    self.group_received.push(plaintext);
+                }
+            }
+            let killed = self.crash_if_killed()?;
+            self.hand_over(outgoing, killed, replies)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the oldest group message of the outbox, again after a kill.
+    fn send_group(
+        &mut self,
+        rng: &mut ChaCha20Rng,
+        group: GroupId,
+        network: &mut Vec<Vec<u8>>,
+        made: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
+        while let Some(text) = self.outbox.front().cloned() {
+            let sent = self.client().encrypt_group(rng, group, &text)?;
+            made.extend(sent.iter().map(|e| e.bytes().to_vec()));
+            if self.crash_if_killed()? {
+                continue;
+            }
+            network.extend(sent.into_iter().map(|e| e.into_bytes()));
+            self.outbox.pop_front();
+        }
+        Ok(())
     }
 
     /// Sends the oldest message of the outbox, as an app would: the envelopes go to the
@@ -159,10 +243,21 @@ impl Party {
     }
 }
 
-/// The key a message used: its sender, its chain's ratchet key and its number in the
-/// chain. Two envelopes with the same triple would use one message key twice.
+/// The key a message used: its sender, its chain's ratchet key (for a group message, its
+/// epoch) and its number in the chain. Two envelopes with the same triple would use one
+/// message key twice (a group message's salt would still keep its AES key and nonce apart,
+/// but the chain would have gone back: a restart lost state).
 fn message_key_of(envelope: &[u8]) -> (Vec<u8>, Vec<u8>, u32) {
     let envelope = v1::Envelope::decode(envelope).expect("an envelope");
+    if envelope.kind == 2 {
+        let message = v1::GroupMessage::decode(envelope.payload.as_slice()).expect("a message");
+        let header = v1::GroupHeader::decode(message.header.as_slice()).expect("a header");
+        return (
+            header.sender,
+            header.epoch.to_be_bytes().to_vec(),
+            header.iteration,
+        );
+    }
     let message = v1::ChannelMessage::decode(envelope.payload.as_slice()).expect("a message");
     let header = v1::RatchetHeader::decode(message.header.as_slice()).expect("a header");
     (envelope.sender, header.ratchet_key, header.message_number)
@@ -243,6 +338,37 @@ fn run(kill_at: u64) -> Result<(u64, u64)> {
     bob.send(&mut rng, alice_account, &mut to_alice, &mut made)?;
     let envelope = to_alice[2].clone();
     alice.receive(&mut rng, &envelope)?;
+
+    // A group of the two: Alice's welcome, Bob's sender key back, a message each way.
+    let (mut control_to_bob, mut control_to_alice) = (Vec::new(), Vec::new());
+    let (group, welcome) = alice.client().create_group(&mut rng, &[bob_account])?;
+    let killed = alice.crash_if_killed()?;
+    alice.hand_over(welcome, killed, &mut control_to_bob)?;
+    bob.receive_all(&mut rng, &mut control_to_bob, &mut control_to_alice)?;
+    alice.receive_all(&mut rng, &mut control_to_alice, &mut control_to_bob)?;
+    assert!(control_to_bob.is_empty(), "kill at {kill_at}");
+    let (mut group_to_bob, mut group_to_alice) = (Vec::new(), Vec::new());
+    alice.outbox.push_back("g1".into());
+    alice.send_group(&mut rng, group, &mut group_to_bob, &mut made)?;
+    bob.receive_all(&mut rng, &mut group_to_bob, &mut control_to_alice)?;
+    bob.outbox.push_back("g2".into());
+    bob.send_group(&mut rng, group, &mut group_to_alice, &mut made)?;
+    alice.receive_all(&mut rng, &mut group_to_alice, &mut control_to_bob)?;
+    assert_eq!(
+        alice.group_received,
+        vec![b"g2".to_vec()],
+        "kill at {kill_at}"
+    );
+    assert_eq!(
+        bob.group_received,
+        vec![b"g1".to_vec()],
+        "kill at {kill_at}"
+    );
+    assert!(control_to_alice.is_empty() && control_to_bob.is_empty());
+    for party in [&alice, &bob] {
+        let client = party.client.as_ref().expect("open");
+        assert!(client.unsent()?.is_empty(), "kill at {kill_at}");
+    }
 
     // Nothing lost, nothing twice.
     let set = |texts: &[&str]| {

@@ -422,3 +422,42 @@ fn a_hostile_group_envelope_changes_nothing() -> Result<()> {
     assert_eq!(carol_client.store().batches_saved(), saved);
     Ok(())
 }
+
+#[test]
+fn group_control_is_kept_until_marked_sent_across_restarts() -> Result<()> {
+    let mut world = World::new(6);
+    let [alice, bob_phone, _, carol] = three_accounts(&mut world)?;
+    let bob = world.meet(alice, bob_phone)?;
+    let carol_account = world.meet(alice, carol)?;
+    let (client, rng) = world.at(alice);
+    let (group, welcome) = client.create_group(rng, &[bob])?;
+    assert!(welcome.iter().all(Outgoing::is_kept));
+    assert_eq!(client.unsent()?, welcome);
+
+    // The app dies before sending: the reopened client hands the welcome back.
+    world.reopen(alice)?;
+    let (client, rng) = world.at(alice);
+    assert_eq!(client.unsent()?, welcome);
+    // New control is numbered after what is kept, and kept beside it.
+    let added = client.add_to_group(rng, group, carol_account)?;
+    let kept = client.unsent()?;
+    assert_eq!(kept.len(), welcome.len() + added.len());
+    assert_eq!(&kept[..welcome.len()], &welcome[..]);
+    client.mark_sent(&welcome)?;
+    assert_eq!(client.unsent()?, added);
+    client.mark_sent(&added)?;
+    assert!(client.unsent()?.is_empty());
+    // Messages are not kept: the app encrypts them again.
+    let message = client.encrypt_group(rng, group, b"not kept")?;
+    assert!(message.iter().all(|envelope| !envelope.is_kept()));
+    assert!(client.unsent()?.is_empty());
+
+    world.send(welcome);
+    world.send(added);
+    world.run()?;
+    say(&mut world, carol, group, "all in")?;
+    assert!(world
+        .group_messages(bob_phone)
+        .contains(&(carol, b"all in".to_vec())));
+    Ok(())
+}

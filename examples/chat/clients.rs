@@ -53,6 +53,19 @@ impl Server {
             .collect()
     }
 
+    /// Posts group control the client keeps until it is sent, then tells the client it
+    /// was: a crash before that would leave it with the client, which hands it back
+    /// (`Client::unsent`) when opened again.
+    fn post_kept(
+        &mut self,
+        client: &mut AppClient,
+        envelopes: Vec<Outgoing>,
+    ) -> Result<(), Failure> {
+        self.post(envelopes.clone());
+        client.mark_sent(&envelopes)?;
+        Ok(())
+    }
+
     fn post(&mut self, envelopes: Vec<Outgoing>) {
         for envelope in envelopes {
             let recipient = envelope.recipient();
@@ -138,7 +151,7 @@ fn sync(
         let received = client.receive(rng, &envelope)?;
         // What receiving made the device send (its sender key for a group, say) leaves now:
         // it is saved already.
-        server.post(received.outgoing().to_vec());
+        server.post_kept(client, received.outgoing().to_vec())?;
         for event in received.into_events() {
             match event {
                 Event::GroupMessage {
@@ -225,7 +238,8 @@ fn meet_for_group(
     }
     let bundles = server.bundles_for(&[device]);
     client.start_sessions(rng, &bundles)?;
-    server.post(client.deliver_group_pending(rng, group)?);
+    let delivered = client.deliver_group_pending(rng, group)?;
+    server.post_kept(client, delivered)?;
     println!("  {who} meets a member's device it had no session with");
     Ok(())
 }
@@ -342,7 +356,7 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
 
     println!("A group of three: Alice, Bob (phone and laptop) and Carol:");
     let (group, welcome) = alice.create_group(rng, &[bob_id, carol_id])?;
-    server.post(welcome);
+    server.post_kept(&mut alice, welcome)?;
     fn everyone<'a>(
         alice: &'a mut AppClient,
         bob: &'a mut AppClient,
@@ -369,7 +383,8 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
         &mut everyone(&mut alice, &mut bob, &mut laptop, &mut carol),
     )?;
     println!("Alice removes Carol from the group:");
-    server.post(alice.remove_from_group(rng, group, carol_id)?);
+    let removal = alice.remove_from_group(rng, group, carol_id)?;
+    server.post_kept(&mut alice, removal)?;
     sync_all(
         rng,
         &mut server,

@@ -10,11 +10,36 @@ use crate::group::GroupEvent;
 pub struct Outgoing {
     recipient: DeviceId,
     bytes: Vec<u8>,
+    /// Its number among the unsent envelopes of group control, if it is one.
+    unsent: Option<u64>,
 }
 
 impl Outgoing {
     pub(crate) fn new(recipient: DeviceId, bytes: Vec<u8>) -> Self {
-        Self { recipient, bytes }
+        Self {
+            recipient,
+            bytes,
+            unsent: None,
+        }
+    }
+
+    pub(crate) fn unsent(recipient: DeviceId, bytes: Vec<u8>, number: u64) -> Self {
+        Self {
+            recipient,
+            bytes,
+            unsent: Some(number),
+        }
+    }
+
+    /// Whether the client keeps this envelope until it is marked sent
+    /// ([`Client::mark_sent`](super::Client::mark_sent)): group control is kept, as nothing
+    /// could make it again; messages are not (encrypt them again).
+    pub fn is_kept(&self) -> bool {
+        self.unsent.is_some()
+    }
+
+    pub(crate) fn unsent_number(&self) -> Option<u64> {
+        self.unsent
     }
 
     /// The device to deliver it to.
@@ -38,6 +63,7 @@ impl core::fmt::Debug for Outgoing {
         f.debug_struct("Outgoing")
             .field("recipient", &self.recipient)
             .field("len", &self.bytes.len())
+            .field("kept", &self.unsent.is_some())
             .finish()
     }
 }

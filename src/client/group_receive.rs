@@ -189,6 +189,7 @@ impl<S: Store> Client<S> {
         let (outgoing, group_events, sessions, group, id) = self.seal_group_work(work)?;
         events.extend(group_events);
         let mut changes = Changes::new();
+        let outgoing = self.keep_unsent(rng, outgoing, &mut changes)?;
         self.put_group(rng, id, &group, &mut changes)?;
         for (device, session) in &sessions {
             self.put_session(rng, *device, session, &mut changes)?;
@@ -199,6 +200,7 @@ impl<S: Store> Client<S> {
         self.put_update(rng, update, &mut changes)?;
         delete_removed(&events, &mut changes);
         self.save(&changes)?;
+        self.take_unsent_numbers(&outgoing);
         self.sessions.extend(sessions);
         self.groups.insert(id, group);
         Ok(Received::with_outgoing(events, outgoing))

@@ -484,11 +484,13 @@ impl<S: Store> Client<S> {
     ) -> ClientResult<(Vec<Outgoing>, Vec<Event>), S> {
         let mut changes = Changes::new();
         let (envelopes, events, sessions, group, id) = self.seal_group_work(work)?;
+        let envelopes = self.keep_unsent(rng, envelopes, &mut changes)?;
         self.put_group(rng, id, &group, &mut changes)?;
         for (device, session) in &sessions {
             self.put_session(rng, *device, session, &mut changes)?;
         }
         self.save(&changes)?;
+        self.take_unsent_numbers(&envelopes);
         self.sessions.extend(sessions);
         self.groups.insert(id, group);
         Ok((envelopes, events))

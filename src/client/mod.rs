@@ -47,6 +47,7 @@ mod sessions;
 #[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
 mod sqlite;
 mod store;
+mod unsent;
 mod upkeep;
 
 use std::collections::HashMap;
@@ -124,6 +125,8 @@ pub struct Client<S: Store> {
     sessions: HashMap<DeviceId, Session>,
     /// Groups read from the store so far.
     groups: HashMap<GroupId, crate::group::Group>,
+    /// The number the next kept envelope of group control gets.
+    next_unsent: u64,
 }
 
 impl<S: Store> Client<S> {
@@ -183,6 +186,7 @@ impl<S: Store> Client<S> {
             peer_devices: HashMap::new(),
             sessions: HashMap::new(),
             groups: HashMap::new(),
+            next_unsent: 0,
         };
         let mut changes = Changes::new();
         client.put_device(rng, &mut changes)?;
@@ -221,7 +225,9 @@ impl<S: Store> Client<S> {
             peer_devices: HashMap::new(),
             sessions: HashMap::new(),
             groups: HashMap::new(),
+            next_unsent: 0,
         };
+        client.next_unsent = client.first_free_unsent()?;
         let peers = client
             .store
             .load_kind(RecordKind::Peer)

@@ -33,16 +33,20 @@ pub enum RecordKind {
     Peer,
     /// One group this device is a member of, under the group id.
     Group,
+    /// One envelope of group control made but not yet marked sent
+    /// ([`Client::unsent`](super::Client::unsent)), under its 8-byte big-endian number.
+    Unsent,
 }
 
 impl RecordKind {
     /// Every kind, in the order of their codes.
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Device,
         RecordKind::Prekeys,
         RecordKind::Session,
         RecordKind::Peer,
         RecordKind::Group,
+        RecordKind::Unsent,
     ];
 
     /// The kind's name, such as `"client-session"`: bound into each sealed record, and
@@ -54,10 +58,11 @@ impl RecordKind {
             RecordKind::Session => "client-session",
             RecordKind::Peer => "client-peer",
             RecordKind::Group => "client-group",
+            RecordKind::Unsent => "client-unsent",
         }
     }
 
-    /// A small number for the kind (1 to 5), stable across releases, for stores that key
+    /// A small number for the kind (1 to 6), stable across releases, for stores that key
     /// records by number.
     pub fn code(self) -> u8 {
         match self {
@@ -66,6 +71,7 @@ impl RecordKind {
             RecordKind::Session => 3,
             RecordKind::Peer => 4,
             RecordKind::Group => 5,
+            RecordKind::Unsent => 6,
         }
     }
 
