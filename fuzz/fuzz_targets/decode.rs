@@ -1,10 +1,12 @@
 //! Arbitrary bytes to every import of public data (cards as bytes and base64, prekey
-//! bundles) and to the decoder of every wire message (inputs up to 8 KiB): no panic, and
-//! whatever decodes encodes and decodes back to the same value.
+//! bundles, device lists and links, envelopes through `peek`) and to the decoder of every
+//! wire message (inputs up to 8 KiB): no panic, and whatever decodes encodes and decodes
+//! back to the same value.
 #![no_main]
 
 use libfuzzer_sys::{fuzz_target, Corpus};
 use prost::Message;
+use ratchetkit::client::{peek, DeviceLink, DeviceList};
 use ratchetkit::wire::v1;
 use ratchetkit::{Card, PrekeyBundle};
 
@@ -41,6 +43,19 @@ fn run(data: &[u8]) {
     if let Ok(bundle) = PrekeyBundle::from_bytes(data) {
         PrekeyBundle::from_bytes(&bundle.to_bytes()).expect("a bundle's bytes import");
     }
+    if let Ok(list) = DeviceList::from_bytes(data) {
+        let again = DeviceList::from_bytes(&list.to_bytes()).expect("a list's bytes import");
+        assert_eq!(again, list);
+    }
+    if let Ok(link) = DeviceLink::from_bytes(data) {
+        let again = DeviceLink::from_bytes(&link.to_bytes()).expect("a link's bytes import");
+        assert_eq!(again, link);
+    }
+    let _ = peek(data);
+    round_trip::<v1::Envelope>(data);
+    round_trip::<v1::SignedDeviceList>(data);
+    round_trip::<v1::DeviceList>(data);
+    round_trip::<v1::DeviceLink>(data);
     round_trip::<v1::SignedCard>(data);
     round_trip::<v1::PrekeyBundle>(data);
     round_trip::<v1::ChannelMessage>(data);
