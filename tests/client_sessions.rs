@@ -457,3 +457,48 @@ fn an_account_cannot_claim_someone_elses_device() -> Result<()> {
     }
     Ok(())
 }
+
+/// A device that starts over (`start_sessions`) with a peer that created their channel:
+/// the peer keeps its own channel when its id is the smaller, as for a simultaneous start,
+/// and the device then goes back to it when the peer's next message arrives on it. Both
+/// end on one channel, in every case, and stop sending first messages.
+#[test]
+fn starting_over_with_the_channels_creator_settles_on_one_channel() -> Result<()> {
+    for seed in 0..40 {
+        let mut rng = rng(1_000 + seed);
+        let (mut a, _) = create(&mut rng, "a")?;
+        let (mut b, _) = create(&mut rng, "b")?;
+        // B creates the channel; a round trip settles it.
+        introduce(&mut rng, &mut b, &mut [&mut a])?;
+        for envelope in b.encrypt_to(&mut rng, account(&a), b"b0")? {
+            deliver(&mut rng, &mut a, &envelope)?;
+        }
+        for envelope in a.encrypt_to(&mut rng, account(&b), b"a0")? {
+            deliver(&mut rng, &mut b, &envelope)?;
+        }
+        // A's app starts over with B.
+        let bundle = b.bundles(&mut rng, 1, 1_000)?.remove(0);
+        a.start_sessions(&mut rng, &[bundle])?;
+        let mut last_kinds = Vec::new();
+        for round in 0..3 {
+            for envelope in a.encrypt_to(&mut rng, account(&b), format!("a{round}").as_bytes())? {
+                last_kinds.push(peek(envelope.bytes())?.kind);
+                let events = deliver(&mut rng, &mut b, &envelope)?;
+                assert_eq!(message_of(&events), format!("a{round}").as_bytes());
+            }
+            for envelope in b.encrypt_to(&mut rng, account(&a), format!("b{round}").as_bytes())? {
+                let events = deliver(&mut rng, &mut a, &envelope)?;
+                assert_eq!(message_of(&events), format!("b{round}").as_bytes());
+            }
+        }
+        let on_a = a.current_channel(b.device_id())?;
+        assert!(on_a.is_some());
+        assert_eq!(on_a, b.current_channel(a.device_id())?, "seed {seed}");
+        assert_eq!(
+            last_kinds.last(),
+            Some(&EnvelopeKind::ChannelMessage),
+            "seed {seed}"
+        );
+    }
+    Ok(())
+}

@@ -97,7 +97,18 @@ impl<S: Store> Client<S> {
             for (slot, channel) in session.channels() {
                 match channel.clone().decrypt(&envelope.payload) {
                     Err(Error::GroupControlMessage { group_id }) => {
-                        return Ok((session.clone(), slot, Control::OnChannel(group_id), None))
+                        let mut session = session.clone();
+                        // The channel is where it was until the control decrypts for good.
+                        let slot = match session.received_on(slot) {
+                            true => {
+                                events.push(Event::ChannelReplaced {
+                                    device: envelope.sender,
+                                });
+                                Slot::Current
+                            }
+                            false => slot,
+                        };
+                        return Ok((session, slot, Control::OnChannel(group_id), None));
                     }
                     Err(error) if unrecognized(&error) => {
                         first_error.get_or_insert(error);

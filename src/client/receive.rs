@@ -86,7 +86,14 @@ impl<S: Store> Client<S> {
             _ => None,
         };
         let (session, plaintext, before_join) = match decrypted {
-            Some((session, plaintext)) => (session, plaintext, None),
+            Some((session, promoted, plaintext)) => {
+                if promoted {
+                    events.push(Event::ChannelReplaced {
+                        device: envelope.sender,
+                    });
+                }
+                (session, plaintext, None)
+            }
             None => {
                 let (channel, plaintext, before, control) =
                     self.join(&envelope.payload, &sender.card)?;
@@ -364,9 +371,11 @@ pub(super) fn unrecognized(error: &Error) -> bool {
 }
 
 /// Tries each channel of the session, the current first, each on a copy: the session with
-/// the channel that decrypted, and the plaintext; or the error of the first channel that
-/// recognized the message (a duplicate on an archived channel), else the current one's.
-fn decrypt_on(session: &Session, payload: &[u8]) -> Result<(Session, Vec<u8>), Error> {
+/// the channel that decrypted (made current again if the peer kept it:
+/// [`Session::received_on`]), whether the current channel changed, and the plaintext; or
+/// the error of the first channel that recognized the message (a duplicate on an archived
+/// channel), else the current one's.
+fn decrypt_on(session: &Session, payload: &[u8]) -> Result<(Session, bool, Vec<u8>), Error> {
     let mut first_error = None;
     for (slot, channel) in session.channels() {
         let mut trial = channel.clone();
@@ -374,7 +383,8 @@ fn decrypt_on(session: &Session, payload: &[u8]) -> Result<(Session, Vec<u8>), E
             Ok(plaintext) => {
                 let mut updated = session.clone();
                 updated.replace(slot, trial);
-                return Ok((updated, plaintext));
+                let promoted = updated.received_on(slot);
+                return Ok((updated, promoted, plaintext));
             }
             Err(error) if !unrecognized(&error) => return Err(error),
             Err(error) => {

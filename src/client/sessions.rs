@@ -124,6 +124,34 @@ impl Session {
 
     /// Replaces the current channel with one this side just created (for a peer whose
     /// device list changed, or when the app starts over).
+    /// A message from the peer decrypted on the channel in `slot`. If that is an archived
+    /// channel the peer created, while the current one is a channel this side created that
+    /// the peer never answered, and the archived channel's id is the smaller, then the peer
+    /// applied the simultaneous-start rule ([`Session::adopt`]) to the two and kept its
+    /// own: it becomes current again, so both sides send on one channel. Returns whether
+    /// the current channel changed.
+    pub(crate) fn received_on(&mut self, slot: Slot) -> bool {
+        let Slot::Archived(index) = slot else {
+            return false;
+        };
+        let Some(archived) = self.archived.get(index) else {
+            return false;
+        };
+        let peer_kept_it = !archived.is_creator()
+            && self.current.is_creator()
+            && self.current.awaiting_reply()
+            && archived.id().as_bytes() < self.current.id().as_bytes();
+        if !peer_kept_it {
+            return false;
+        }
+        let Some(kept) = self.archived.remove(index) else {
+            return false;
+        };
+        let previous = core::mem::replace(&mut self.current, kept);
+        self.archive(previous);
+        true
+    }
+
     pub(crate) fn restart(&mut self, created: Channel) {
         let previous = core::mem::replace(&mut self.current, created);
         self.archive(previous);
