@@ -1,4 +1,5 @@
-//! The wire messages of `proto/ratchetkit.proto`, declared by hand for the recompute tests,
+//! The wire messages of `proto/ratchetkit.proto` (and the device lists of
+//! `proto/client.proto`), declared by hand for the recompute tests,
 //! so that they encode and decode without ratchetkit (whose messages are generated from
 //! the same file): the channel messages, and the group messages of group protocol
 //! version 2. This module must not use ratchetkit.
@@ -217,4 +218,34 @@ pub struct GroupControl {
     pub resync: Option<ResyncRequest>,
     #[prost(message, optional, tag = "7")]
     pub offer: Option<OwnershipOffer>,
+}
+
+// The client layer's messages (`proto/client.proto`), for the device-list vectors.
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeviceLink {
+    #[prost(bytes = "vec", tag = "1")]
+    pub card: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub signature: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeviceList {
+    #[prost(bytes = "vec", tag = "1")]
+    pub account_card: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    pub version: u64,
+    #[prost(message, repeated, tag = "3")]
+    pub devices: Vec<DeviceLink>,
+    #[prost(uint64, tag = "4")]
+    pub issued_at: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignedDeviceList {
+    #[prost(bytes = "vec", tag = "1")]
+    pub list: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub signature: Vec<u8>,
 }
