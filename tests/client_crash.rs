@@ -8,7 +8,8 @@
 //! use a message key twice, and end with both sides on the same channel. The script ends
 //! with a group of the two: the group control a killed call made (the welcome, Bob's
 //! sender key) is kept by the client until marked sent, and handed over again after the
-//! restart.
+//! restart. Likewise a message the app had not stored when it was killed: the client keeps
+//! it until acknowledged, and hands it back after the restart.
 
 #![cfg(feature = "sqlite")]
 
@@ -20,11 +21,11 @@ use std::rc::Rc;
 use prost::Message;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
-use ratchetkit::client::GroupId;
 use ratchetkit::client::{
     AccountId, Changes, Client, ClientError, Event, Outgoing, RecordKey, RecordKind, Records,
     SqliteError, SqliteStore, Store,
 };
+use ratchetkit::client::{GroupId, Receipt};
 use ratchetkit::wire::v1;
 use ratchetkit::StorageKey;
 
@@ -67,6 +68,8 @@ struct Party {
     outbox: VecDeque<Vec<u8>>,
     received: Vec<Vec<u8>>,
     group_received: Vec<Vec<u8>>,
+    /// The receipts of the messages the app stored.
+    stored: BTreeSet<Receipt>,
     /// Kept group control the restarted client handed back ([`Client::unsent`]), for the
     /// network.
     unsent_after_restart: Vec<Outgoing>,
@@ -100,6 +103,7 @@ impl Party {
             outbox: VecDeque::new(),
             received: Vec::new(),
             group_received: Vec::new(),
+            stored: BTreeSet::new(),
             unsent_after_restart: Vec::new(),
             restarts: 0,
         })
@@ -127,8 +131,15 @@ impl Party {
             inner: SqliteStore::open(&self.path).map_err(ClientError::Store)?,
             writes: self.writes.clone(),
         };
-        let client = Client::open(store, self.key.clone())?;
+        let mut client = Client::open(store, self.key.clone())?;
         self.unsent_after_restart.extend(client.unsent()?);
+        // What the app had not stored yet comes back: store it, then acknowledge it all.
+        let kept = client.unacknowledged()?;
+        let receipts: Vec<Receipt> = kept.iter().map(|(receipt, _)| *receipt).collect();
+        for (receipt, event) in kept {
+            self.store(Some(receipt), vec![event]);
+        }
+        client.acknowledge(&receipts)?;
         self.client = Some(client);
         self.restarts += 1;
         Ok(true)
@@ -175,12 +186,12 @@ impl Party {
                 other => other?,
             };
             let outgoing = received.outgoing().to_vec();
-            for event in received.into_events() {
-                if let Event::GroupMessage { plaintext, .. } = event {
-                    self.group_received.push(plaintext);
-                }
-            }
             let killed = self.crash_if_killed()?;
+            if !killed {
+                let receipt = received.receipt();
+                self.store(receipt, received.into_events());
+                self.acknowledge(receipt)?;
+            }
             self.hand_over(outgoing, killed, replies)?;
         }
         Ok(())
@@ -233,12 +244,37 @@ impl Party {
 
     fn receive(&mut self, rng: &mut ChaCha20Rng, envelope: &[u8]) -> Result<()> {
         let received = self.client().receive(rng, envelope)?;
-        for event in received.into_events() {
-            if let Event::Message { plaintext, .. } = event {
-                self.received.push(plaintext);
+        // A kill here loses the events with the app's memory: the restart hands the message
+        // back (`Client::unacknowledged`).
+        if self.crash_if_killed()? {
+            return Ok(());
+        }
+        let receipt = received.receipt();
+        self.store(receipt, received.into_events());
+        self.acknowledge(receipt)
+    }
+
+    /// Stores the messages among `events` as the app does, with their receipt, unless it
+    /// stored that receipt's message already (handed back after a restart).
+    fn store(&mut self, receipt: Option<Receipt>, events: Vec<Event>) {
+        if receipt.is_some_and(|receipt| !self.stored.insert(receipt)) {
+            return;
+        }
+        for event in events {
+            match event {
+                Event::Message { plaintext, .. } => self.received.push(plaintext),
+                Event::GroupMessage { plaintext, .. } => self.group_received.push(plaintext),
+                _ => {}
             }
         }
-        self.crash_if_killed()?;
+    }
+
+    /// Tells the client the app stored the message.
+    fn acknowledge(&mut self, receipt: Option<Receipt>) -> Result<()> {
+        if let Some(receipt) = receipt {
+            self.client().acknowledge(&[receipt])?;
+            self.crash_if_killed()?;
+        }
         Ok(())
     }
 }
@@ -368,6 +404,7 @@ fn run(kill_at: u64) -> Result<(u64, u64)> {
     for party in [&alice, &bob] {
         let client = party.client.as_ref().expect("open");
         assert!(client.unsent()?.is_empty(), "kill at {kill_at}");
+        assert!(client.unacknowledged()?.is_empty(), "kill at {kill_at}");
     }
 
     // Nothing lost, nothing twice.

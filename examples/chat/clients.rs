@@ -152,6 +152,8 @@ fn sync(
         // What receiving made the device send (its sender key for a group, say) leaves now:
         // it is saved already.
         server.post_kept(client, received.outgoing().to_vec())?;
+        // The client keeps the message until the app says it stored it (here: printed it).
+        let receipt = received.receipt();
         for event in received.into_events() {
             match event {
                 Event::GroupMessage {
@@ -217,6 +219,9 @@ fn sync(
                 Event::ChannelReplaced { .. } => println!("  {who} switches to the peer's channel"),
                 _ => {}
             }
+        }
+        if let Some(receipt) = receipt {
+            client.acknowledge(&[receipt])?;
         }
     }
     Ok(())

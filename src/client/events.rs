@@ -2,6 +2,7 @@
 
 use super::devices::{AccountId, DeviceId};
 use super::groups::GroupId;
+use super::inbox::Receipt;
 use crate::group::GroupEvent;
 
 /// One envelope to send, to one device.
@@ -201,18 +202,32 @@ impl core::fmt::Debug for Event {
 pub struct Received {
     events: Vec<Event>,
     outgoing: Vec<Outgoing>,
+    receipt: Option<Receipt>,
 }
 
 impl Received {
-    pub(crate) fn new(events: Vec<Event>) -> Self {
+    pub(crate) fn new(events: Vec<Event>, receipt: Option<Receipt>) -> Self {
         Self {
             events,
             outgoing: Vec::new(),
+            receipt,
         }
     }
 
     pub(crate) fn with_outgoing(events: Vec<Event>, outgoing: Vec<Outgoing>) -> Self {
-        Self { events, outgoing }
+        Self {
+            events,
+            outgoing,
+            receipt: None,
+        }
+    }
+
+    /// The receipt of the message received, which the client keeps until the app
+    /// acknowledges it ([`Client::acknowledge`](super::Client::acknowledge)) once it stored
+    /// the message: a crash before that loses nothing, as
+    /// [`Client::unacknowledged`](super::Client::unacknowledged) hands it back.
+    pub fn receipt(&self) -> Option<Receipt> {
+        self.receipt
     }
 
     /// The events, in the order they happened.

@@ -37,17 +37,20 @@ impl<S: Store> Client<S> {
         let account = self.account_of(device);
         let verified = account
             .is_some_and(|account| Some(account) == self.account_id() || self.is_verified(account));
-        let mut changes = Changes::new();
-        self.put_group(rng, group, &updated, &mut changes)?;
-        self.save(&changes)?;
-        self.groups.insert(group, updated);
-        Ok(Received::new(vec![Event::GroupMessage {
+        let events = vec![Event::GroupMessage {
             group,
             account,
             device,
             verified,
             plaintext: decrypted.into_plaintext(),
-        }]))
+        }];
+        let mut changes = Changes::new();
+        let receipt = self.keep_received(rng, &events, &mut changes)?;
+        self.put_group(rng, group, &updated, &mut changes)?;
+        self.save(&changes)?;
+        self.take_receipt(receipt);
+        self.groups.insert(group, updated);
+        Ok(Received::new(events, receipt))
     }
 
     /// Receives group control from a known sender: on the channel held with it that

@@ -40,6 +40,7 @@ mod error;
 mod events;
 mod group_receive;
 mod groups;
+mod inbox;
 mod receive;
 mod records;
 mod send;
@@ -62,6 +63,7 @@ pub use envelope::{peek, EnvelopeKind, Peeked, ENVELOPE_VERSION, MAX_ENVELOPE_LE
 pub use error::ClientError;
 pub use events::{Event, Outgoing, Received};
 pub use groups::GroupId;
+pub use inbox::Receipt;
 pub use sessions::MAX_ARCHIVED_CHANNELS;
 #[cfg(all(feature = "sqlite", not(target_family = "wasm")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
@@ -127,6 +129,8 @@ pub struct Client<S: Store> {
     groups: HashMap<GroupId, crate::group::Group>,
     /// The number the next kept envelope of group control gets.
     next_unsent: u64,
+    /// The counter the next kept message's receipt starts with.
+    next_receipt: u64,
 }
 
 impl<S: Store> Client<S> {
@@ -187,6 +191,7 @@ impl<S: Store> Client<S> {
             sessions: HashMap::new(),
             groups: HashMap::new(),
             next_unsent: 0,
+            next_receipt: 0,
         };
         let mut changes = Changes::new();
         client.put_device(rng, &mut changes)?;
@@ -226,8 +231,10 @@ impl<S: Store> Client<S> {
             sessions: HashMap::new(),
             groups: HashMap::new(),
             next_unsent: 0,
+            next_receipt: 0,
         };
         client.next_unsent = client.first_free_unsent()?;
+        client.next_receipt = client.first_free_receipt()?;
         let peers = client
             .store
             .load_kind(RecordKind::Peer)

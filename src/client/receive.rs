@@ -7,6 +7,7 @@ use super::devices::{AccountId, DeviceId, DeviceList};
 use super::envelope::{Carried, Envelope};
 use super::error::ClientError;
 use super::events::{Event, Received};
+use super::inbox::Receipt;
 use super::records::PeerRecord;
 use super::sessions::{Adopted, Session};
 use super::store::{Changes, RecordKey, RecordKind};
@@ -131,17 +132,21 @@ impl<S: Store> Client<S> {
             update.as_ref(),
             &events,
         );
-        if let Err(error) = saved {
-            if let Some(before) = before_join {
-                self.prekeys = before;
+        let receipt = match saved {
+            Ok(receipt) => receipt,
+            Err(error) => {
+                if let Some(before) = before_join {
+                    self.prekeys = before;
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
+        self.take_receipt(receipt);
         self.sessions.insert(envelope.sender, session);
         if let Some(update) = update {
             self.commit_update(update, &events);
         }
-        Ok(Received::new(events))
+        Ok(Received::new(events, receipt))
     }
 
     /// Joins the channel a first message starts, with the group control it carried if it
@@ -170,15 +175,17 @@ impl<S: Store> Client<S> {
         joined: bool,
         update: Option<&Update>,
         events: &[Event],
-    ) -> ClientResult<(), S> {
+    ) -> ClientResult<Option<Receipt>, S> {
         let mut changes = Changes::new();
+        let receipt = self.keep_received(rng, events, &mut changes)?;
         self.put_session(rng, device, session, &mut changes)?;
         if joined {
             self.put_prekeys(rng, &mut changes)?;
         }
         self.put_update(rng, update, &mut changes)?;
         delete_removed(events, &mut changes);
-        self.save(&changes)
+        self.save(&changes)?;
+        Ok(receipt)
     }
 
     /// Adds a device-list update to a batch.

@@ -36,17 +36,22 @@ pub enum RecordKind {
     /// One envelope of group control made but not yet marked sent
     /// ([`Client::unsent`](super::Client::unsent)), under its 8-byte big-endian number.
     Unsent,
+    /// One message received but not yet acknowledged by the app
+    /// ([`Client::unacknowledged`](super::Client::unacknowledged)), under its
+    /// [`Receipt`](super::Receipt).
+    Received,
 }
 
 impl RecordKind {
     /// Every kind, in the order of their codes.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Device,
         RecordKind::Prekeys,
         RecordKind::Session,
         RecordKind::Peer,
         RecordKind::Group,
         RecordKind::Unsent,
+        RecordKind::Received,
     ];
 
     /// The kind's name, such as `"client-session"`: bound into each sealed record, and
@@ -59,10 +64,11 @@ impl RecordKind {
             RecordKind::Peer => "client-peer",
             RecordKind::Group => "client-group",
             RecordKind::Unsent => "client-unsent",
+            RecordKind::Received => "client-received",
         }
     }
 
-    /// A small number for the kind (1 to 6), stable across releases, for stores that key
+    /// A small number for the kind (1 to 7), stable across releases, for stores that key
     /// records by number.
     pub fn code(self) -> u8 {
         match self {
@@ -72,6 +78,7 @@ impl RecordKind {
             RecordKind::Peer => 4,
             RecordKind::Group => 5,
             RecordKind::Unsent => 6,
+            RecordKind::Received => 7,
         }
     }
 

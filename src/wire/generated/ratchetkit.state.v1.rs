@@ -54,6 +54,33 @@ pub struct ClientPeerState {
     #[prost(bool, tag = "3")]
     pub verified: bool,
 }
+/// A message the client received and the app has not acknowledged yet (record
+/// client-received): kept by the batch that advanced the channel or group, so that a crash
+/// before the app stored the message loses nothing.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[prost(skip_debug)]
+pub struct ClientReceivedState {
+    /// The format: 1.
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// The sending device's Ed25519 identity key (32 bytes).
+    #[prost(bytes = "vec", tag = "2")]
+    pub device: ::prost::alloc::vec::Vec<u8>,
+    /// The sender's account key (32 bytes); empty for a group message from a device on no
+    /// device list the client holds.
+    #[prost(bytes = "vec", tag = "3")]
+    pub account: ::prost::alloc::vec::Vec<u8>,
+    /// Whether the sender's account was marked verified (or is the client's own).
+    #[prost(bool, tag = "4")]
+    pub verified: bool,
+    /// The group id (32 bytes) for a group message; empty for a channel message.
+    #[prost(bytes = "vec", tag = "5")]
+    pub group: ::prost::alloc::vec::Vec<u8>,
+    /// The message.
+    #[prost(bytes = "vec", tag = "6")]
+    pub plaintext: ::prost::alloc::vec::Vec<u8>,
+}
 /// What `Identity::lock` returns. Nothing in it is secret but the ciphertext's contents.
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

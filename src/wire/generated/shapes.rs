@@ -89,6 +89,21 @@ pub(crate) const RATCHETKIT_STATE_V1_CLIENT_PEER_STATE: Shape = Shape {
 impl Shaped for state::ClientPeerState {
     const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_CLIENT_PEER_STATE;
 }
+pub(crate) const RATCHETKIT_STATE_V1_CLIENT_RECEIVED_STATE: Shape = Shape {
+    name: "ClientReceivedState",
+    max_len: Some(crate::client::MAX_RECORD_LEN),
+    fields: &[
+        FieldShape { number: 1, name: "ClientReceivedState.version", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "ClientReceivedState.device", wire: 2, count: None, message: None },
+        FieldShape { number: 3, name: "ClientReceivedState.account", wire: 2, count: None, message: None },
+        FieldShape { number: 4, name: "ClientReceivedState.verified", wire: 0, count: None, message: None },
+        FieldShape { number: 5, name: "ClientReceivedState.group", wire: 2, count: None, message: None },
+        FieldShape { number: 6, name: "ClientReceivedState.plaintext", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for state::ClientReceivedState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_CLIENT_RECEIVED_STATE;
+}
 pub(crate) const RATCHETKIT_STATE_V1_LOCKED_IDENTITY: Shape = Shape {
     name: "LockedIdentity",
     max_len: Some(crate::identity::MAX_LOCKED_IDENTITY_LEN),

@@ -109,7 +109,11 @@ const COUNT_LIMITS: [(&str, &str); 15] = [
 
 /// The size limit of every message that is decoded from bytes of its own (not only inside
 /// another message), as the path of a crate constant.
-const SIZE_LIMITS: [(&str, &str); 24] = [
+const SIZE_LIMITS: [(&str, &str); 25] = [
+    (
+        "ratchetkit.state.v1.ClientReceivedState",
+        "crate::client::MAX_RECORD_LEN",
+    ),
     ("ratchetkit.v1.Envelope", "crate::client::MAX_ENVELOPE_LEN"),
     (
         "ratchetkit.v1.DeviceLink",
