@@ -461,3 +461,82 @@ fn group_control_is_kept_until_marked_sent_across_restarts() -> Result<()> {
         .contains(&(carol, b"all in".to_vec())));
     Ok(())
 }
+
+/// A member's device that leaves its account's list (a lost phone) is removed at the next
+/// sync, although the owner no longer has a session with it, and gets no more copies.
+#[test]
+fn a_device_dropped_from_its_list_is_removed_at_the_next_sync() -> Result<()> {
+    let mut world = World::new(7);
+    let devices @ [alice, bob_phone, bob_laptop, carol] = three_accounts(&mut world)?;
+    let group = make_group(&mut world, devices)?;
+    let (bob, rng) = world.at(bob_phone);
+    let list = bob.remove_device(rng, bob_laptop, 3_000)?.to_bytes();
+    world.lists.insert(bob_phone, list.clone());
+    let (owner, rng) = world.at(alice);
+    owner.add_contact(rng, &list)?;
+    let synced = owner.sync_group_devices(rng, group)?;
+    assert!(!owner.group_members(group)?.contains(&bob_laptop));
+    let sent = owner.encrypt_group(rng, group, b"after the laptop left")?;
+    assert!(sent
+        .iter()
+        .all(|envelope| envelope.recipient() != bob_laptop));
+    world.devices.remove(&bob_laptop);
+    world.send(synced);
+    world.run()?;
+    world.send(sent);
+    world.run()?;
+    for device in [bob_phone, carol] {
+        assert_eq!(
+            world.group_messages(device).last(),
+            Some(&(alice, b"after the laptop left".to_vec()))
+        );
+    }
+    Ok(())
+}
+
+/// Removing (or adding) an account touches that account's devices only, never the
+/// owner's own other devices.
+#[test]
+fn removing_an_account_leaves_the_owners_other_devices_in() -> Result<()> {
+    let mut world = World::new(8);
+    let devices @ [alice, _, _, carol] = three_accounts(&mut world)?;
+    let alice_laptop = world.link(alice, "alice")?;
+    world.start(alice, &[alice_laptop])?;
+    let group = make_group(&mut world, devices)?;
+    assert!(world
+        .client(alice)
+        .group_members(group)?
+        .contains(&alice_laptop));
+    let carol_account = world.client(carol).account_id().expect("linked");
+    let (owner, rng) = world.at(alice);
+    let removal = owner.remove_from_group(rng, group, carol_account)?;
+    let members = owner.group_members(group)?;
+    assert!(members.contains(&alice_laptop));
+    assert!(!members.contains(&carol));
+    world.send(removal);
+    world.run()?;
+    say(&mut world, alice_laptop, group, "still in")?;
+    assert!(world
+        .group_messages(alice)
+        .contains(&(alice_laptop, b"still in".to_vec())));
+    Ok(())
+}
+
+/// Kept ids never come back: marking a stale envelope sent again, after the counter
+/// started over, deletes nothing kept since.
+#[test]
+fn marking_a_stale_envelope_sent_deletes_nothing_new() -> Result<()> {
+    let mut world = World::new(9);
+    let [alice, bob_phone, _, carol] = three_accounts(&mut world)?;
+    let bob = world.meet(alice, bob_phone)?;
+    let carol_account = world.meet(alice, carol)?;
+    let (client, rng) = world.at(alice);
+    let (group, welcome) = client.create_group(rng, &[bob])?;
+    client.mark_sent(&welcome)?;
+    world.reopen(alice)?;
+    let (client, rng) = world.at(alice);
+    let added = client.add_to_group(rng, group, carol_account)?;
+    client.mark_sent(&welcome)?;
+    assert_eq!(client.unsent()?, added);
+    Ok(())
+}

@@ -11,8 +11,8 @@ use crate::group::GroupEvent;
 pub struct Outgoing {
     recipient: DeviceId,
     bytes: Vec<u8>,
-    /// Its number among the unsent envelopes of group control, if it is one.
-    unsent: Option<u64>,
+    /// Its id among the kept envelopes of group control, if it is one.
+    unsent: Option<[u8; 16]>,
 }
 
 impl Outgoing {
@@ -24,11 +24,11 @@ impl Outgoing {
         }
     }
 
-    pub(crate) fn unsent(recipient: DeviceId, bytes: Vec<u8>, number: u64) -> Self {
+    pub(crate) fn unsent(recipient: DeviceId, bytes: Vec<u8>, id: [u8; 16]) -> Self {
         Self {
             recipient,
             bytes,
-            unsent: Some(number),
+            unsent: Some(id),
         }
     }
 
@@ -39,7 +39,7 @@ impl Outgoing {
         self.unsent.is_some()
     }
 
-    pub(crate) fn unsent_number(&self) -> Option<u64> {
+    pub(crate) fn unsent_id(&self) -> Option<[u8; 16]> {
         self.unsent
     }
 

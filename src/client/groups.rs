@@ -138,20 +138,20 @@ impl<S: Store> Client<S> {
 
     /// (Owner only.) Adds every device of `account` (a contact, or this account) that the
     /// group lacks. The other members send their keys to the new devices when the roster
-    /// reaches them.
+    /// reaches them; control for a member without a session waits in the group.
     ///
     /// # Errors
     /// [`ClientError::UnknownGroup`]; [`ClientError::UnknownAccount`];
-    /// [`ClientError::MissingSessions`] for devices without a session; those of
-    /// [`Group::add_member`]; a store failure.
+    /// [`ClientError::MissingSessions`] for added devices without a session (start them
+    /// first; nothing changed); those of [`Group::add_member`]; a store failure.
     pub fn add_to_group<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         group: GroupId,
         account: AccountId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, true)?;
-        let mut devices = self.devices_of(account)?;
+        let mut work = self.group_work(group)?;
+        let mut devices = self.devices_of_account(account)?;
         devices.retain(|device| work.group.member(device.as_bytes()).is_none());
         self.add_devices(rng, &mut work, &devices)?;
         Ok(self.save_group_work(rng, work)?.0)
@@ -169,8 +169,8 @@ impl<S: Store> Client<S> {
         group: GroupId,
         account: AccountId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, true)?;
-        let mut devices = self.devices_of(account)?;
+        let mut work = self.group_work(group)?;
+        let mut devices = self.devices_of_account(account)?;
         devices.retain(|device| work.group.member(device.as_bytes()).is_some());
         for device in devices {
             let received = work.group.remove_member(
@@ -185,18 +185,23 @@ impl<S: Store> Client<S> {
     }
 
     /// (Owner only.) Brings the roster in step with the device lists this client holds:
-    /// adds the devices an account in the group has linked since, and removes the devices
-    /// that are on no device list any more. Call it when [`Event::DevicesChanged`] comes
-    /// for an account in a group this device owns.
+    /// removes the devices that are on no device list any more, and adds the devices an
+    /// account in the group has linked since, of those there is a session with (start
+    /// sessions with the others, [`Client::missing_sessions`], and sync again). Call it
+    /// when [`Event::DevicesChanged`] comes for an account in a group this device owns.
+    ///
+    /// An account all of whose devices in the group left its list at once has no device
+    /// left to be known by: add it again with [`Client::add_to_group`].
     ///
     /// # Errors
-    /// As [`Client::add_to_group`] and [`Client::remove_from_group`].
+    /// [`ClientError::UnknownGroup`]; those of [`Group::add_member`] and
+    /// [`Group::remove_member`]; a store failure.
     pub fn sync_group_devices<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         group: GroupId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, true)?;
+        let mut work = self.group_work(group)?;
         let me = self.device_id();
         let roster: Vec<DeviceId> = work.group.members().iter().map(DeviceId::of).collect();
         let mut accounts = BTreeSet::new();
@@ -221,8 +226,10 @@ impl<S: Store> Client<S> {
         }
         let mut added = Vec::new();
         for account in accounts {
-            for device in self.devices_of(account)? {
-                if work.group.member(device.as_bytes()).is_none() && !added.contains(&device) {
+            for device in self.devices_of_account(account)? {
+                let new =
+                    work.group.member(device.as_bytes()).is_none() && !added.contains(&device);
+                if new && self.session(device)?.is_some() {
                     added.push(device);
                 }
             }
@@ -240,7 +247,7 @@ impl<S: Store> Client<S> {
         rng: &mut R,
         group: GroupId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, false)?;
+        let mut work = self.group_work(group)?;
         work.received = work.group.rekey(rng, &mut work.channels)?;
         Ok(self.save_group_work(rng, work)?.0)
     }
@@ -255,7 +262,7 @@ impl<S: Store> Client<S> {
         rng: &mut R,
         group: GroupId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, false)?;
+        let mut work = self.group_work(group)?;
         work.received = work.group.resync(rng, &mut work.channels)?;
         Ok(self.save_group_work(rng, work)?.0)
     }
@@ -269,7 +276,7 @@ impl<S: Store> Client<S> {
         rng: &mut R,
         group: GroupId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, false)?;
+        let mut work = self.group_work(group)?;
         work.received = work.group.leave(rng, &mut work.channels)?;
         Ok(self.save_group_work(rng, work)?.0)
     }
@@ -285,7 +292,7 @@ impl<S: Store> Client<S> {
         rng: &mut R,
         group: GroupId,
     ) -> ClientResult<Vec<Outgoing>, S> {
-        let mut work = self.group_work(group, false)?;
+        let mut work = self.group_work(group)?;
         work.received = work.group.deliver_pending(rng, &mut work.channels);
         Ok(self.save_group_work(rng, work)?.0)
     }
@@ -346,6 +353,28 @@ impl<S: Store> Client<S> {
             }
         }
         Ok(accounts)
+    }
+
+    /// The devices on `account`'s list (this one left out, for this account): the devices
+    /// a group change for that account is about.
+    fn devices_of_account(&self, account: AccountId) -> ClientResult<Vec<DeviceId>, S> {
+        let list = match self.device_list.as_ref() {
+            Some(own) if own.account_id() == account => own,
+            _ => {
+                &self
+                    .peers
+                    .get(&account)
+                    .ok_or(ClientError::UnknownAccount { account })?
+                    .devices
+            }
+        };
+        let me = self.device_id();
+        Ok(list
+            .devices()
+            .iter()
+            .map(DeviceId::of)
+            .filter(|device| *device != me)
+            .collect())
     }
 
     /// The account `device` is on the list of, as far as this client knows.
@@ -419,14 +448,16 @@ impl<S: Store> Client<S> {
         Ok(channels)
     }
 
-    /// A copy of the group with the sessions of its members, to change.
-    fn group_work(&mut self, group: GroupId, all_needed: bool) -> ClientResult<GroupWork, S> {
+    /// A copy of the group with the sessions of its members, to change. A member without
+    /// a session (one whose device left its list, say) is no obstacle: control for it
+    /// waits in the group.
+    fn group_work(&mut self, group: GroupId) -> ClientResult<GroupWork, S> {
         let copy = self.load_group(group)?;
         let members: Vec<DeviceId> = copy.members().iter().map(DeviceId::of).collect();
         let me = self.device_id();
         let channels = self.channels_for(
             members.into_iter().filter(move |device| *device != me),
-            all_needed,
+            false,
         )?;
         Ok(GroupWork {
             group: copy,

@@ -72,7 +72,6 @@ impl Session {
         )
     }
 
-    /// Puts back a channel that decrypted, in its slot.
     /// The channel in `slot`.
     pub(crate) fn channel(&self, slot: Slot) -> Option<&Channel> {
         match slot {
@@ -89,6 +88,7 @@ impl Session {
         }
     }
 
+    /// Puts back a channel that decrypted, in its slot.
     pub(crate) fn replace(&mut self, slot: Slot, channel: Channel) {
         match slot {
             Slot::Current => self.current = channel,
@@ -122,8 +122,6 @@ impl Session {
         }
     }
 
-    /// Replaces the current channel with one this side just created (for a peer whose
-    /// device list changed, or when the app starts over).
     /// A message from the peer decrypted on the channel in `slot`. If that is an archived
     /// channel the peer created, while the current one is a channel this side created that
     /// the peer never answered, and the archived channel's id is the smaller, then the peer
@@ -152,6 +150,8 @@ impl Session {
         true
     }
 
+    /// Replaces the current channel with one this side just created (for a peer whose
+    /// device list changed, or when the app starts over).
     pub(crate) fn restart(&mut self, created: Channel) {
         let previous = core::mem::replace(&mut self.current, created);
         self.archive(previous);

@@ -34,7 +34,8 @@ pub enum RecordKind {
     /// One group this device is a member of, under the group id.
     Group,
     /// One envelope of group control made but not yet marked sent
-    /// ([`Client::unsent`](super::Client::unsent)), under its 8-byte big-endian number.
+    /// ([`Client::unsent`](super::Client::unsent)), under a 16-byte id (a counter, then 8
+    /// random bytes).
     Unsent,
     /// One message received but not yet acknowledged by the app
     /// ([`Client::unacknowledged`](super::Client::unacknowledged)), under its

@@ -27,22 +27,30 @@ impl<S: Store> Client<S> {
             let mut value = Vec::with_capacity(32 + bytes.len());
             value.extend_from_slice(recipient.as_bytes());
             value.extend_from_slice(&bytes);
-            records::put(
-                &self.key,
-                rng,
-                changes,
-                RecordKind::Unsent,
-                &number.to_be_bytes(),
-                &value,
-            )?;
-            kept.push(Outgoing::unsent(recipient, bytes, number));
+            // The random half keeps an id from coming back once the counter starts again
+            // (every kept envelope sent, the client opened again): marking a stale envelope
+            // sent then deletes nothing new.
+            let mut id = [0u8; 16];
+            let (counter, random) = id.split_at_mut(8);
+            counter.copy_from_slice(&number.to_be_bytes());
+            rng.fill_bytes(random);
+            records::put(&self.key, rng, changes, RecordKind::Unsent, &id, &value)?;
+            kept.push(Outgoing::unsent(recipient, bytes, id));
         }
         Ok(kept)
     }
 
     /// Moves the next free number past `kept`, once the batch that holds them is saved.
     pub(super) fn take_unsent_numbers(&mut self, kept: &[Outgoing]) {
-        if let Some(last) = kept.iter().filter_map(Outgoing::unsent_number).max() {
+        if let Some(last) = kept
+            .iter()
+            .filter_map(Outgoing::unsent_id)
+            .filter_map(|id| {
+                id.first_chunk::<8>()
+                    .map(|counter| u64::from_be_bytes(*counter))
+            })
+            .max()
+        {
             self.next_unsent = last.saturating_add(1);
         }
     }
@@ -61,11 +69,10 @@ impl<S: Store> Client<S> {
             .load_kind(RecordKind::Unsent)
             .map_err(ClientError::Store)?
         {
-            let number = u64::from_be_bytes(
-                id.as_slice()
-                    .try_into()
-                    .map_err(|_| Error::SealedStateRejected)?,
-            );
+            let number: [u8; 16] = id
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::SealedStateRejected)?;
             let value = records::open(&self.key, RecordKind::Unsent, &id, &sealed)?;
             let (recipient, bytes) = value
                 .split_first_chunk::<32>()
@@ -76,7 +83,7 @@ impl<S: Store> Client<S> {
                 number,
             ));
         }
-        unsent.sort_by_key(|envelope| envelope.unsent_number());
+        unsent.sort_by_key(|envelope| envelope.unsent_id());
         Ok(unsent)
     }
 
@@ -88,8 +95,8 @@ impl<S: Store> Client<S> {
     /// A store failure (the envelopes stay kept: marking them again is harmless).
     pub fn mark_sent(&mut self, sent: &[Outgoing]) -> ClientResult<(), S> {
         let mut changes = Changes::new();
-        for number in sent.iter().filter_map(Outgoing::unsent_number) {
-            changes.delete(RecordKey::new(RecordKind::Unsent, &number.to_be_bytes()));
+        for id in sent.iter().filter_map(Outgoing::unsent_id) {
+            changes.delete(RecordKey::new(RecordKind::Unsent, &id));
         }
         self.save(&changes)
     }
@@ -103,8 +110,10 @@ impl<S: Store> Client<S> {
             .map_err(ClientError::Store)?;
         Ok(records
             .iter()
-            .filter_map(|(id, _)| <[u8; 8]>::try_from(id.as_slice()).ok())
-            .map(u64::from_be_bytes)
+            .filter_map(|(id, _)| {
+                id.first_chunk::<8>()
+                    .map(|counter| u64::from_be_bytes(*counter))
+            })
             .max()
             .map_or(0, |last| last.saturating_add(1)))
     }
