@@ -3,7 +3,8 @@
 //! `client/receive-sqlite` times `Client::receive` of a message on an established channel,
 //! with the SQLite store (a file, WAL, one transaction per message, synchronous=NORMAL):
 //! parse the envelope, load nothing (the session is cached), decrypt on a copy, seal the
-//! session record, commit. `client/receive-memory` is the same over `MemoryStore`, and
+//! session record and the kept message, commit; and the app's acknowledgement of the
+//! messages, one transaction per 50. `client/receive-memory` is the same over `MemoryStore`, and
 //! `channel/decrypt` a bare `Channel::decrypt` of the same kind of message, the floor.
 //! Alongside, it prints the bytes a session takes in the store.
 
@@ -18,6 +19,9 @@ use ratchetkit::StorageKey;
 
 mod common;
 use common::established;
+
+/// How many received messages the app acknowledges at once (one transaction).
+const ACKNOWLEDGE_EVERY: usize = 50;
 
 /// Two clients with an established channel (a round trip done), Bob's over `store`.
 fn pair<S: Store>(rng: &mut ChaCha20Rng, store: S) -> (Client<MemoryStore>, Client<S>, AccountId)
@@ -62,9 +66,18 @@ where
         })
         .collect();
     let start = Instant::now();
+    let mut receipts = Vec::with_capacity(ACKNOWLEDGE_EVERY);
     for envelope in &envelopes {
-        black_box(bob.receive(rng, envelope).unwrap());
+        let received = bob.receive(rng, envelope).unwrap();
+        receipts.extend(received.receipt());
+        black_box(received);
+        // As an app does: it stores what arrived and acknowledges it in batches.
+        if receipts.len() == ACKNOWLEDGE_EVERY {
+            bob.acknowledge(&receipts).unwrap();
+            receipts.clear();
+        }
     }
+    bob.acknowledge(&receipts).unwrap();
     start.elapsed()
 }
 
