@@ -540,3 +540,48 @@ fn marking_a_stale_envelope_sent_deletes_nothing_new() -> Result<()> {
     assert_eq!(client.unsent()?, added);
     Ok(())
 }
+
+/// A member device that asks to leave is removed on its own; a device the group waits on
+/// is listed, also after a restart.
+#[test]
+fn a_device_that_leaves_is_removed_alone_and_waiting_devices_are_listed() -> Result<()> {
+    let mut world = World::new(10);
+    let [alice, bob_phone, bob_laptop, carol] = three_accounts(&mut world)?;
+    let bob = world.meet(alice, bob_phone)?;
+    let carol_account = world.meet(alice, carol)?;
+    let (owner, rng) = world.at(alice);
+    let (group, welcome) = owner.create_group(rng, &[bob, carol_account])?;
+    world.send(welcome);
+    // Carol's device joins and waits for sessions with Bob's devices (she knows neither).
+    while let Some(envelope) = world.queue.pop_front() {
+        let to = envelope.recipient();
+        let (client, rng) = world.at(to);
+        let received = client.receive(rng, envelope.bytes())?;
+        if to != carol {
+            world.queue.extend(received.outgoing().iter().cloned());
+        }
+    }
+    world.reopen(carol)?;
+    let mut waiting = world.client(carol).group_waiting(group)?;
+    waiting.sort();
+    let mut bobs = vec![bob_phone, bob_laptop];
+    bobs.sort();
+    assert_eq!(waiting, bobs);
+
+    // Bob's laptop leaves; the owner removes that device, and only it.
+    let (laptop, rng) = world.at(bob_laptop);
+    let request = laptop.leave_group(rng, group)?;
+    world.send(request);
+    world.run()?;
+    assert!(world.seen[&alice].iter().any(|event| matches!(
+        event,
+        Event::Group { event: GroupEvent::LeaveRequested { member }, .. } if *member == *bob_laptop.as_bytes()
+    )));
+    let (owner, rng) = world.at(alice);
+    let removal = owner.remove_group_device(rng, group, bob_laptop)?;
+    let members = owner.group_members(group)?;
+    assert!(!members.contains(&bob_laptop) && members.contains(&bob_phone));
+    world.send(removal);
+    world.run()?;
+    Ok(())
+}

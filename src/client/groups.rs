@@ -184,6 +184,41 @@ impl<S: Store> Client<S> {
         Ok(self.save_group_work(rng, work)?.0)
     }
 
+    /// (Owner only.) Removes one member device: the one that asked to leave
+    /// ([`GroupEvent::LeaveRequested`] names a device, not an account), or one the owner
+    /// no longer trusts.
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownGroup`]; those of [`Group::remove_member`] (for a device that
+    /// is no member, [`Error::NotGroupMember`](crate::Error::NotGroupMember)); a store
+    /// failure.
+    pub fn remove_group_device<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        group: GroupId,
+        device: DeviceId,
+    ) -> ClientResult<Vec<Outgoing>, S> {
+        let mut work = self.group_work(group)?;
+        work.received =
+            work.group
+                .remove_member(rng, &self.device, device.as_bytes(), &mut work.channels)?;
+        Ok(self.save_group_work(rng, work)?.0)
+    }
+
+    /// The member devices the group holds control for until there is a session with them
+    /// (what [`GroupEvent::ChannelNeeded`] reported, also after a restart): start sessions
+    /// with them and call [`Client::deliver_group_pending`].
+    ///
+    /// # Errors
+    /// [`ClientError::UnknownGroup`]; a store failure.
+    pub fn group_waiting(&mut self, group: GroupId) -> ClientResult<Vec<DeviceId>, S> {
+        Ok(self
+            .load_group(group)?
+            .pending_members()
+            .map(|member| DeviceId::from_bytes(*member))
+            .collect())
+    }
+
     /// (Owner only.) Brings the roster in step with the device lists this client holds:
     /// removes the devices that are on no device list any more, and adds the devices an
     /// account in the group has linked since, of those there is a session with (start
