@@ -239,7 +239,8 @@ impl<S: Store> Client<S> {
         let mut work = self.group_work(group)?;
         let me = self.device_id();
         let roster: Vec<DeviceId> = work.group.members().iter().map(DeviceId::of).collect();
-        let mut accounts = BTreeSet::new();
+        // The owner's own account is in the group through this device, whatever the rest.
+        let mut accounts: BTreeSet<AccountId> = self.account_id().into_iter().collect();
         for device in &roster {
             if *device == me || self.listed_card(*device).is_none() {
                 continue;

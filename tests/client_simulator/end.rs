@@ -3,28 +3,50 @@
 
 use std::collections::BTreeSet;
 
-use super::world::{must, World, ACCOUNTS};
+use super::world::{must, Kind, World, ACCOUNTS};
 
 impl World {
     /// After a drain: every envelope the network took arrived, once, at the device it was
     /// for (unless that device knew its sender was removed); a lost one never did.
     pub fn check_all_delivered(&mut self) {
         assert!(self.net.is_empty());
+        self.drop_pending();
         for (index, envelope) in self.envelopes.iter().enumerate() {
-            let received = self.devices[envelope.to]
-                .received
-                .contains(&envelope.message);
-            let arrived = envelope.genuine > 0 && !envelope.unlisted;
-            assert_eq!(
-                (envelope.delivered, received),
-                (arrived, arrived),
-                "envelope {index} (message {} from {} to {}), {} genuine copies sent: \
-                 delivered, received",
-                envelope.message,
-                self.devices[envelope.from].name,
-                self.devices[envelope.to].name,
-                envelope.genuine,
+            let (from, to) = (&self.devices[envelope.from], &self.devices[envelope.to]);
+            let received = to.received.contains(&envelope.message);
+            let what = format!(
+                "{:?} envelope {index} (message {} from {} to {}), {} genuine copies sent",
+                envelope.kind, envelope.message, from.name, to.name, envelope.genuine,
             );
+            match envelope.kind {
+                Kind::Message => {
+                    let arrived = envelope.genuine > 0 && !envelope.unlisted;
+                    assert_eq!(
+                        (envelope.delivered, received),
+                        (arrived, arrived),
+                        "{what}: delivered, received"
+                    );
+                }
+                // Control is never lost: it arrives unless its sender was removed from its
+                // account, or it no longer matters (moot) and was refused for good.
+                Kind::Control => {
+                    assert!(envelope.genuine > 0, "{what}: lost");
+                    if !envelope.unlisted && !self.moot(envelope) && !self.dropped.contains(&index)
+                    {
+                        assert!(envelope.delivered, "{what}: not taken");
+                    }
+                }
+                // A group message not lost arrives, once, unless moot; a lost one never.
+                Kind::GroupMessage => {
+                    assert_eq!(envelope.delivered, received, "{what}: delivered, received");
+                    if envelope.genuine == 0 {
+                        assert!(!envelope.delivered, "{what}: lost, yet delivered");
+                    } else if !self.moot(envelope) {
+                        assert!(envelope.delivered, "{what}: not received");
+                    }
+                }
+                Kind::Forged => assert!(!envelope.delivered, "{what}: decrypted"),
+            }
         }
         self.stats.lost = self
             .envelopes
@@ -46,6 +68,7 @@ impl World {
                 }
             }
         }
+        self.settle_group(round);
         for &device in &active {
             let own = self.devices[device].account;
             for account in (0..ACCOUNTS.len()).filter(|account| *account != own) {
@@ -94,5 +117,6 @@ impl World {
         for device in active {
             self.restart(device, true);
         }
+        self.check_group_final();
     }
 }

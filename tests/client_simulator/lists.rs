@@ -111,5 +111,6 @@ impl World {
         for peer in gone {
             self.devices[device].peers.remove(&peer);
         }
+        self.group_learned(device, account, version);
     }
 }

@@ -4,6 +4,7 @@
 mod deliver;
 mod device;
 mod end;
+mod groups;
 mod lists;
 mod network;
 mod send;
@@ -80,6 +81,36 @@ pub struct Stats {
     /// Contacts' device lists fetched again from the directory.
     pub refreshes: u64,
     pub verified_toggles: u64,
+    /// Group messages sent with `encrypt_group`, and their envelopes.
+    pub group_messages: u64,
+    pub group_envelopes: u64,
+    /// Group envelopes received and decrypted (each exactly once).
+    pub group_accepted: u64,
+    pub group_duplicates_refused: u64,
+    /// Envelopes of group control made, and taken.
+    pub controls: u64,
+    pub controls_taken: u64,
+    /// Control a crash kept from the network, sent again from `unsent()` after the
+    /// restart.
+    pub controls_kept_in_crashes: u64,
+    pub controls_resent: u64,
+    /// Copies tried again after they were kept for later, and copies given up on.
+    pub retries: u64,
+    pub given_up: u64,
+    /// Group messages re-addressed to a removed account's device (never decrypted).
+    pub forged: u64,
+    pub rekeys: u64,
+    pub group_adds: u64,
+    pub group_removals: u64,
+    pub group_syncs: u64,
+    /// Sessions started because a group waited for one, and members it could not reach.
+    pub channels_needed: u64,
+    pub channels_unreachable: u64,
+    pub group_joins: u64,
+    pub sender_keys: u64,
+    pub group_removed_events: u64,
+    /// Why genuine copies were kept for later (or dropped), by error.
+    pub kept_for_later: BTreeMap<String, u64>,
     /// Why copies were refused, by error.
     pub refusals: BTreeMap<String, u64>,
 }
@@ -149,7 +180,11 @@ pub fn run(config: Config) -> Stats {
          ({} in crashes); \
          {} restarts; {} sessions started ({} simultaneous, {} without a one-time prekey), \
          {} joins, {} channels replaced; {} new contacts, {} device-list changes; \
-         refusals {:?}",
+         refusals {:?}; group: {} messages, {} envelopes, {} accepted, {} duplicates refused, \
+         {} control envelopes ({} taken, {} kept in crashes and {} resent), {} retries, \
+         {} given up, {} forged copies, {} rekeys, {} adds, {} removals, {} syncs, \
+         {} sessions for the group ({} unreachable), {} joins, {} sender keys, \
+         {} told removed; kept for later {:?}",
         stats.messages,
         stats.envelopes,
         stats.steps,
@@ -169,6 +204,27 @@ pub fn run(config: Config) -> Stats {
         stats.new_contacts,
         stats.devices_changed,
         stats.refusals,
+        stats.group_messages,
+        stats.group_envelopes,
+        stats.group_accepted,
+        stats.group_duplicates_refused,
+        stats.controls,
+        stats.controls_taken,
+        stats.controls_kept_in_crashes,
+        stats.controls_resent,
+        stats.retries,
+        stats.given_up,
+        stats.forged,
+        stats.rekeys,
+        stats.group_adds,
+        stats.group_removals,
+        stats.group_syncs,
+        stats.channels_needed,
+        stats.channels_unreachable,
+        stats.group_joins,
+        stats.sender_keys,
+        stats.group_removed_events,
+        stats.kept_for_later,
     );
     stats
 }

@@ -57,13 +57,16 @@ fn delay(rng: &mut ChaCha20Rng) -> u64 {
 }
 
 impl Network {
-    /// Sends envelope `envelope` at step `now`.
+    /// Sends envelope `envelope` at step `now`. A `lossless` one (group control, which
+    /// the group protocol recovers only by a resync) may be delayed, duplicated and
+    /// tampered with, but is never lost.
     pub fn post(
         &mut self,
         rng: &mut ChaCha20Rng,
         now: u64,
         envelope: usize,
         bytes: Rc<[u8]>,
+        lossless: bool,
     ) -> Posted {
         let mut posted = Posted::default();
         let packet = Packet {
@@ -89,7 +92,7 @@ impl Network {
             let due = now + delay(rng);
             self.post_at(rng, due, copy);
         }
-        if !self.reliable && rng.random_bool(DROP) {
+        if !self.reliable && rng.random_bool(DROP) && !lossless {
             return posted;
         }
         posted.genuine += 1;

@@ -12,7 +12,7 @@ use ratchetkit::wire::v1;
 use ratchetkit::{Error, PrekeyBundle};
 
 use super::device::PeerModel;
-use super::world::{must, Envelope, Message, World, ACCOUNTS, CRASH_AFTER_SEND};
+use super::world::{must, Envelope, Kind, Message, World, ACCOUNTS, CRASH_AFTER_SEND};
 
 /// One-time bundles a device publishes at a time.
 const BUNDLE_BATCH: usize = 3;
@@ -117,7 +117,7 @@ impl World {
     }
 
     /// Starts sessions with the devices `from` has none with, in one call.
-    fn start_sessions(&mut self, from: usize, missing: &BTreeSet<usize>) {
+    pub fn start_sessions(&mut self, from: usize, missing: &BTreeSet<usize>) {
         let bundles: Vec<PrekeyBundle> = missing
             .iter()
             .map(|device| self.fetch_bundle(*device))
@@ -236,10 +236,11 @@ impl World {
             self.check_fresh_key(outgoing.bytes());
             let envelope = self.envelopes.len();
             let mut record = Envelope {
+                kind: Kind::Message,
                 message: index,
                 from,
                 to,
-                channel,
+                channel: Some(channel),
                 carries_list: first.then_some(self.devices[from].own_version),
                 genuine: 0,
                 delivered: false,
@@ -250,9 +251,13 @@ impl World {
                 self.stats.lost_in_crashes += 1;
             } else {
                 let now = self.stats.steps;
-                let posted =
-                    self.net
-                        .post(&mut self.rng, now, envelope, outgoing.into_bytes().into());
+                let posted = self.net.post(
+                    &mut self.rng,
+                    now,
+                    envelope,
+                    outgoing.into_bytes().into(),
+                    false,
+                );
                 record.genuine = posted.genuine;
             }
             self.envelopes.push(record);
@@ -265,7 +270,7 @@ impl World {
 
     /// Checks that no envelope made so far used the same message key (sender, chain
     /// ratchet key, number) or the same salt.
-    fn check_fresh_key(&mut self, bytes: &[u8]) {
+    pub fn check_fresh_key(&mut self, bytes: &[u8]) {
         let envelope = must(v1::Envelope::decode(bytes), || "an envelope".into());
         let message = must(
             v1::ChannelMessage::decode(envelope.payload.as_slice()),

@@ -10,7 +10,8 @@ use ratchetkit::client::{AccountId, Client, DeviceId, MemoryStore};
 use ratchetkit::{ChannelId, PrekeyBundle, StorageKey};
 
 use super::device::Device;
-use super::network::Network;
+use super::groups::GroupModel;
+use super::network::{Network, Packet};
 use super::{Phase, Stats, SETTLE_ROUNDS};
 
 /// The accounts, each with a phone, its first device.
@@ -36,6 +37,8 @@ const SEND: u32 = 70;
 const RESTART: u32 = 4;
 const VERIFY: u32 = 3;
 const REFRESH: u32 = 3;
+/// A group step: the device sends a group message, or now and then rekeys.
+const GROUP: u32 = 10;
 /// Chance, at a send, that the device is killed right after `encrypt_to`, before its app
 /// handed the envelopes to the network (which then never sees them).
 pub const CRASH_AFTER_SEND: f64 = 0.02;
@@ -53,14 +56,36 @@ pub struct Message {
     pub plaintext: Vec<u8>,
 }
 
+/// What an envelope carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A message of `encrypt_to`.
+    Message,
+    /// Group control on a channel (a first message or not), from a group operation or
+    /// `Received::outgoing`: never lost by the network.
+    Control,
+    /// A group message of `encrypt_group`.
+    GroupMessage,
+    /// A copy of a group message re-addressed by the network to a device of an account
+    /// removed from the group, which its sender had processed: it must never decrypt.
+    Forged,
+}
+
+/// The `message` of an envelope that carries none (group control).
+pub const NO_MESSAGE: usize = usize::MAX;
+
 /// One envelope of a message, to one device.
 #[derive(Clone, Debug)]
 pub struct Envelope {
+    pub kind: Kind,
+    /// The message it carries (an index in the world's messages), or [`NO_MESSAGE`].
     pub message: usize,
     pub from: usize,
     pub to: usize,
-    /// The channel it was sent on: the sender's current channel with `to` when it sent.
-    pub channel: ChannelId,
+    /// The channel it was sent on (none for group messages): the sender's current channel
+    /// with `to` when it sent, or for control answering control, the channel that
+    /// control came on.
+    pub channel: Option<ChannelId>,
     /// The version of its sender's own device list it carries, on first messages.
     pub carries_list: Option<u64>,
     /// Genuine copies the network took (0: lost).
@@ -94,6 +119,17 @@ pub struct World {
     pub linked: usize,
     /// Whether [`REMOVAL`] happened.
     pub removed: bool,
+    /// The group, once created, and what the model knows of it.
+    pub group: Option<GroupModel>,
+    /// Copies that failed with an error that says "later" (the app keeps them and tries
+    /// again after the device took group control), with the times each was tried.
+    pub pending: Vec<(Packet, u32)>,
+    /// Per device, group control a crash kept from the network: its envelope index and
+    /// bytes, which `unsent()` must hand back after the restart.
+    pub kept: Vec<Vec<(usize, Vec<u8>)>>,
+    /// Envelopes of group control refused for good as a stale roster (overtaken by a
+    /// newer one from the owner).
+    pub dropped: HashSet<usize>,
     pub stats: Stats,
 }
 
@@ -153,8 +189,13 @@ impl World {
             salts: HashSet::new(),
             linked: 0,
             removed: false,
+            group: None,
+            pending: Vec::new(),
+            kept: Vec::new(),
+            dropped: HashSet::new(),
             stats: Stats::default(),
         };
+        world.kept = vec![Vec::new(); world.devices.len()];
         // Both phones of a pair start a session before either hears from the other.
         let mut pairs = BTreeSet::new();
         while pairs.len() < SIMULTANEOUS_PAIRS {
@@ -168,6 +209,7 @@ impl World {
             world.send(a, b);
             world.send(b, a);
         }
+        world.create_group();
         world
     }
 
@@ -203,7 +245,11 @@ impl World {
         match self.phase {
             Phase::Run => self.run_step(),
             Phase::Drain { round } => match self.net.pop_next() {
-                Some((_, packet)) => self.deliver(packet),
+                Some((_, packet)) => {
+                    self.deliver(packet);
+                    self.group_upkeep();
+                }
+                None if self.retry_all() => {}
                 None => {
                     self.check_all_delivered();
                     self.phase = match round < SETTLE_ROUNDS {
@@ -229,6 +275,7 @@ impl World {
         while let Some(packet) = self.net.pop_due(now) {
             self.deliver(packet);
         }
+        self.group_upkeep();
         if self.stats.messages >= self.target {
             self.phase = Phase::Drain { round: 0 };
             return;
@@ -242,6 +289,9 @@ impl World {
         }
         if !self.removed && self.linked > REMOVAL.0 && reached(REMOVAL.1) {
             self.remove_linked_device(ACCOUNTS.len() + REMOVAL.0);
+            return;
+        }
+        if self.group_change_due() {
             return;
         }
         let active = self.active();
@@ -269,6 +319,8 @@ impl World {
                 other
             };
             self.refresh(device, which);
+        } else if roll < SEND + RESTART + VERIFY + REFRESH + GROUP {
+            self.group_step();
         }
     }
 
@@ -296,6 +348,7 @@ impl World {
         assert_eq!(before.shown, after.shown, "{name} changed in a restart");
         assert!(before.records == after.records, "{name}'s store changed");
         self.stats.restarts += 1;
+        self.resend_unsent(device);
         if full {
             self.check_model(device);
         }
