@@ -3,8 +3,9 @@
 //! envelopes while a device is offline.
 //!
 //! First contact while Bob is offline, safety numbers, a restart mid-conversation, a
-//! simultaneous start between Alice and Carol, a second device for Bob, a group of three
-//! in which Carol meets Bob's devices and is then removed, and the laptop's removal.
+//! simultaneous start between Alice and Carol, a second device for Bob, a group of Alice
+//! and Bob to which Alice adds Carol, who meets Bob's devices through it and is then
+//! removed, and the laptop's removal.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -359,9 +360,11 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
     sync(rng, &mut server, "Alice", &mut alice)?;
     sync(rng, &mut server, "Bob's laptop (a copy)", &mut laptop)?;
 
-    println!("A group of three: Alice, Bob (phone and laptop) and Carol:");
-    let (group, welcome) = alice.create_group(rng, &[bob_id, carol_id])?;
+    println!("A group: Alice and Bob (phone and laptop), then Alice adds Carol:");
+    let (group, welcome) = alice.create_group(rng, &[bob_id])?;
     server.post_kept(&mut alice, welcome)?;
+    let added = alice.add_to_group(rng, group, carol_id)?;
+    server.post_kept(&mut alice, added)?;
     fn everyone<'a>(
         alice: &'a mut AppClient,
         bob: &'a mut AppClient,
