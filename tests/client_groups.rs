@@ -24,6 +24,8 @@ struct World {
     queue: VecDeque<Outgoing>,
     /// What each device received, in order.
     seen: HashMap<DeviceId, Vec<Event>>,
+    /// Whether every client drops its cached sessions and groups after each delivery.
+    release_memory: bool,
 }
 
 impl World {
@@ -34,6 +36,7 @@ impl World {
             lists: HashMap::new(),
             queue: VecDeque::new(),
             seen: HashMap::new(),
+            release_memory: false,
         }
     }
 
@@ -159,6 +162,11 @@ impl World {
                 .entry(to)
                 .or_default()
                 .extend(received.into_events());
+            if self.release_memory {
+                for (client, _) in self.devices.values_mut() {
+                    client.release_memory();
+                }
+            }
         }
         Ok(())
     }
@@ -223,7 +231,19 @@ fn say(world: &mut World, from: DeviceId, group: GroupId, text: &str) -> Result<
 
 #[test]
 fn every_device_of_every_member_reads_the_group() -> Result<()> {
+    every_device_reads_the_group(World::new(1))
+}
+
+/// Memory held for sessions and groups is a cache of the store: dropping it after every
+/// delivery changes nothing (a state kept only in memory would be lost here).
+#[test]
+fn the_group_works_the_same_when_clients_drop_their_cached_state() -> Result<()> {
     let mut world = World::new(1);
+    world.release_memory = true;
+    every_device_reads_the_group(world)
+}
+
+fn every_device_reads_the_group(mut world: World) -> Result<()> {
     let devices @ [alice, bob_phone, bob_laptop, carol] = three_accounts(&mut world)?;
     let group = make_group(&mut world, devices)?;
     assert_eq!(world.client(alice).group_members(group)?.len(), 4);

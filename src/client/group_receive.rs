@@ -50,6 +50,7 @@ impl<S: Store> Client<S> {
         self.save(&changes)?;
         self.take_receipt(receipt);
         self.groups.insert(group, updated);
+        self.trim_caches();
         Ok(Received::new(events, receipt))
     }
 
@@ -217,6 +218,7 @@ impl<S: Store> Client<S> {
         self.take_unsent_numbers(&outgoing);
         self.sessions.extend(sessions);
         self.groups.insert(id, group);
+        self.trim_caches();
         Ok(Received::with_outgoing(events, outgoing))
     }
 }

@@ -358,6 +358,7 @@ impl<S: Store> Client<S> {
             .map(|device| Outgoing::new(device, Envelope::seal_group(me, device, message.clone())))
             .collect();
         self.groups.insert(group, updated);
+        self.trim_caches();
         Ok(outgoing)
     }
 
@@ -560,6 +561,7 @@ impl<S: Store> Client<S> {
         self.take_unsent_numbers(&envelopes);
         self.sessions.extend(sessions);
         self.groups.insert(id, group);
+        self.trim_caches();
         Ok((envelopes, events))
     }
 

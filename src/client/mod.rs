@@ -93,6 +93,31 @@ pub const MAX_RECORD_LEN: usize = larger(
     crate::group::MAX_GROUP_STATE_LEN,
 ) + 1024;
 
+/// Most sessions a client keeps in memory after a call that changed state: 1,024. Every
+/// session is in the store, so the ones beyond it are dropped from memory and read back
+/// when next needed. Without a bound, a client that hears from many devices over its life
+/// (a large group's members, a public account's contacts) would hold every session it
+/// ever read: about 400 bytes each, and up to nine channels' worth.
+pub const MAX_CACHED_SESSIONS: usize = 1_024;
+
+/// Most groups a client keeps in memory after a call that changed state: 64. A group's
+/// state can reach [`MAX_GROUP_STATE_LEN`](crate::limits::MAX_GROUP_STATE_LEN); 64
+/// active groups cover a busy user, and the others are read back from the store.
+pub const MAX_CACHED_GROUPS: usize = 64;
+
+/// Drops entries of `cache` until it holds at most `max`. Which ones go does not matter
+/// for correctness (the store holds them all), only for how often they are read back.
+fn trim_cache<K: Copy + Eq + std::hash::Hash, V>(cache: &mut HashMap<K, V>, max: usize) {
+    let excess = cache.len().saturating_sub(max);
+    if excess == 0 {
+        return;
+    }
+    let dropped: Vec<K> = cache.keys().take(excess).copied().collect();
+    for key in dropped {
+        cache.remove(&key);
+    }
+}
+
 const fn larger(a: usize, b: usize) -> usize {
     if a > b {
         a
@@ -123,9 +148,11 @@ pub struct Client<S: Store> {
     peers: HashMap<AccountId, PeerRecord>,
     /// Which account each known peer device belongs to.
     peer_devices: HashMap<DeviceId, AccountId>,
-    /// Sessions read from the store so far.
+    /// Sessions read from the store, as the store holds them; at most
+    /// [`MAX_CACHED_SESSIONS`] once a call that saved has returned.
     sessions: HashMap<DeviceId, Session>,
-    /// Groups read from the store so far.
+    /// Groups read from the store, as the store holds them; at most [`MAX_CACHED_GROUPS`]
+    /// once a call that saved has returned.
     groups: HashMap<GroupId, crate::group::Group>,
     /// The number the next kept envelope of group control gets.
     next_unsent: u64,
@@ -291,6 +318,35 @@ impl<S: Store> Client<S> {
     /// A store failure, or a corrupt session record.
     pub fn current_channel(&mut self, device: DeviceId) -> ClientResult<Option<ChannelId>, S> {
         Ok(self.session(device)?.map(|session| session.current().id()))
+    }
+
+    /// Drops every session and group held in memory (at most [`MAX_CACHED_SESSIONS`] and
+    /// [`MAX_CACHED_GROUPS`]); they are read back from the store when next needed. For an
+    /// app told that memory is short: nothing is lost, since every call saves all it
+    /// changed before it returns.
+    ///
+    /// ```
+    /// use ratchetkit::client::{Client, MemoryStore};
+    /// use ratchetkit::StorageKey;
+    /// # let mut rng = rand::rng();
+    /// let key = StorageKey::generate(&mut rng);
+    /// let mut alice = Client::create(&mut rng, MemoryStore::new(), key, "alice", 0)?;
+    /// let key = StorageKey::generate(&mut rng);
+    /// let mut bob = Client::create(&mut rng, MemoryStore::new(), key, "bob", 0)?;
+    /// let list = bob.device_list().expect("first device").to_bytes();
+    /// let bob_account = alice.add_contact(&mut rng, &list)?;
+    /// let bundles = bob.bundles(&mut rng, 1, 0)?;
+    /// alice.start_sessions(&mut rng, &bundles)?;
+    ///
+    /// alice.release_memory();
+    /// let envelopes = alice.encrypt_to(&mut rng, bob_account, b"still here")?;
+    /// let received = bob.receive(&mut rng, envelopes[0].bytes())?;
+    /// assert_eq!(received.message(), Some(&b"still here"[..]));
+    /// # Ok::<(), ratchetkit::client::ClientError<std::convert::Infallible>>(())
+    /// ```
+    pub fn release_memory(&mut self) {
+        self.sessions = HashMap::new();
+        self.groups = HashMap::new();
     }
 
     /// How many one-time prekeys this device holds (published or not yet used).
@@ -617,6 +673,13 @@ impl<S: Store> Client<S> {
         Ok(self.sessions.get(&device))
     }
 
+    /// Bounds the caches; called once a call has saved and updated them, never while a
+    /// call is working (it may rely on what it read being cached until it saves).
+    fn trim_caches(&mut self) {
+        trim_cache(&mut self.sessions, MAX_CACHED_SESSIONS);
+        trim_cache(&mut self.groups, MAX_CACHED_GROUPS);
+    }
+
     fn save(&mut self, changes: &Changes) -> ClientResult<(), S> {
         if changes.is_empty() {
             return Ok(());
@@ -647,5 +710,23 @@ impl<S: Store> core::fmt::Debug for Client<S> {
             .field("holds_account_key", &self.account.is_some())
             .field("contacts", &self.peers.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_a_cache_keeps_at_most_its_bound() {
+        let mut cache: HashMap<u32, ()> = (0..10).map(|key| (key, ())).collect();
+        trim_cache(&mut cache, 20);
+        assert_eq!(cache.len(), 10);
+        trim_cache(&mut cache, 10);
+        assert_eq!(cache.len(), 10);
+        trim_cache(&mut cache, 3);
+        assert_eq!(cache.len(), 3);
+        trim_cache(&mut cache, 0);
+        assert!(cache.is_empty());
     }
 }

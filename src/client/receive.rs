@@ -146,6 +146,7 @@ impl<S: Store> Client<S> {
         if let Some(update) = update {
             self.commit_update(update, &events);
         }
+        self.trim_caches();
         Ok(Received::new(events, receipt))
     }
 

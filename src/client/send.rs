@@ -153,6 +153,7 @@ impl<S: Store> Client<S> {
         }
         self.save(&changes)?;
         self.sessions.extend(sessions);
+        self.trim_caches();
         Ok(())
     }
 
