@@ -68,6 +68,13 @@ impl AppKey {
     pub fn public(&self) -> AppPublicKey {
         AppPublicKey(self.signing.verifying_key())
     }
+
+    /// The Ed25519 key, for the access tokens of `crate::token`, which sign without a
+    /// context (RFC 8037 fixes what is signed).
+    #[cfg(feature = "token")]
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
 }
 
 impl core::fmt::Debug for AppKey {
@@ -103,6 +110,12 @@ impl AppPublicKey {
     /// The 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    /// The Ed25519 key, for `crate::token`.
+    #[cfg(feature = "token")]
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
     }
 }
 

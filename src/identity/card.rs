@@ -390,7 +390,7 @@ fn repeated_signer(signatures: &[v1::CardSignature]) -> Option<&str> {
 /// U+2029). Names are printed beside fingerprints; a
 /// terminal obeys controls (an escape sequence can hide or rewrite what follows) and
 /// bidirectional formatting reorders it, either of which lets a card pass for another.
-pub(super) fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     // U+2028 and U+2029 are not Cc but break lines in many viewers, like a newline.
     let refused = |c: char| {
         c.is_control() || BIDI_FORMATTING.contains(&c) || matches!(c, '\u{2028}' | '\u{2029}')

@@ -18,6 +18,8 @@ pub const MAX_IDENTITY_STATE_LEN: usize = 64 * 1024;
 pub use crate::crypto::kem::{KEM_PUBLIC_KEY_LEN, KEM_SEED_LEN};
 pub use app_key::{AppKey, AppPublicKey, CardPolicy, APP_SIGNATURE_CONTEXT, APP_SIGNER};
 pub use bundle::{PrekeyBundle, MAX_BUNDLE_LEN};
+#[cfg(feature = "token")]
+pub(crate) use card::check_name;
 pub use card::{
     Card, Fingerprint, CARD_SIGNATURE_CONTEXT, MAX_CARD_LEN, MAX_CARD_SIGNATURES,
     MAX_IDENTITY_NAME_LEN, SELF_SIGNER,
