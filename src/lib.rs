@@ -55,12 +55,18 @@ pub mod client;
 mod crypto;
 pub mod error;
 pub mod group;
+#[cfg(all(feature = "http", not(target_family = "wasm")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod identity;
 pub mod sealed;
 pub mod storage;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod testing;
+#[cfg(feature = "token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "token")))]
+pub mod token;
 pub mod wire;
 
 /// The index of every size and count limit of the protocol and of saved state.
