@@ -1,0 +1,164 @@
+//! Access tokens and per-subject rate limits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use ratchetkit::token::{TokenError, TokenVerifier};
+
+use crate::api::AppState;
+use crate::error::ApiError;
+
+/// Requests per second a token subject may make, sustained: 20, more than any client's
+/// work (a chat app's polling, upkeep and sends) and little enough that one user cannot
+/// take a large share of a small server.
+pub const RATE_LIMIT_PER_SEC: u32 = 20;
+
+/// Requests a token subject may make at once before the sustained rate applies: 200, so
+/// that an app starting up (publishing cards and a thousand bundles, fetching mailboxes,
+/// claiming bundles for every peer) is not slowed.
+pub const RATE_LIMIT_BURST: u32 = 200;
+
+/// Subjects whose buckets are remembered before the full ones (idle subjects, which have
+/// nothing to remember) are forgotten: 100,000, a few MB.
+pub const MAX_RATE_LIMITED_SUBJECTS: usize = 100_000;
+
+/// A token-bucket rate: `per_second` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub per_second: u32,
+    /// The bucket's size.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: RATE_LIMIT_PER_SEC,
+            burst: RATE_LIMIT_BURST,
+        }
+    }
+}
+
+/// One subject's bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// Token buckets by subject.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token from `subject`'s bucket, or says in how many seconds one is there.
+    pub(crate) fn take(&self, subject: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let burst = f64::from(self.limit.burst.max(1));
+        let rate = f64::from(self.limit.per_second.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_RATE_LIMITED_SUBJECTS && !buckets.contains_key(subject) {
+            // A full bucket is the state of a subject never seen: forgetting it loses
+            // nothing.
+            buckets.retain(|_, bucket| {
+                let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+                bucket.tokens + elapsed * rate < burst
+            });
+        }
+        let bucket = buckets.entry(subject.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            updated: now,
+        });
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - bucket.tokens) / rate).ceil();
+            // At least one second: Retry-After counts whole seconds.
+            Err(if wait >= 1.0 { wait as u64 } else { 1 })
+        }
+    }
+}
+
+/// The subject of a verified token (the identity name its holder may act for), after the
+/// rate limit: what every `/v1` handler takes first.
+#[derive(Debug, Clone)]
+pub struct Subject(pub String);
+
+/// The 401 a token error is answered with (docs/SERVER.md).
+pub(crate) fn token_error(error: TokenError) -> ApiError {
+    let code = match error {
+        TokenError::Expired => "expired_token",
+        TokenError::WrongIssuer => "wrong_issuer",
+        TokenError::UnknownKey => "unknown_key",
+        _ => "invalid_token",
+    };
+    ApiError::unauthorized(code, error.to_string())
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl FromRequestParts<Arc<AppState>> for Subject {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "no Authorization: Bearer token",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("invalid_token", "the Authorization header is not Bearer")
+            })?;
+        let claims = state
+            .verifier
+            .verify(token, now_secs())
+            .map_err(token_error)?;
+        state
+            .limiter
+            .take(&claims.subject)
+            .map_err(ApiError::rate_limited)?;
+        Ok(Subject(claims.subject))
+    }
+}
+
+/// The verifier for `issuer` trusting `keys`.
+pub(crate) fn verifier(issuer: &str, keys: &[(String, ratchetkit::AppPublicKey)]) -> TokenVerifier {
+    let mut verifier = TokenVerifier::new(issuer);
+    for (kid, key) in keys {
+        verifier.trust(kid.clone(), *key);
+    }
+    verifier
+}
