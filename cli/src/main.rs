@@ -18,12 +18,15 @@ mod files;
 mod password;
 mod progress;
 mod sealing;
+mod server;
 mod shown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use server::{OptionalServerArgs, ServerArgs};
 
 /// Encrypt files for people, with keys that stay locked by a password.
 #[derive(Parser)]
@@ -107,8 +110,14 @@ enum Command {
         key: PathBuf,
         /// A recipient's card file (base64 as printed by `card`, or raw bytes); repeat for
         /// each recipient.
-        #[arg(long = "to", value_name = "CARD", required = true)]
+        #[arg(long = "to", value_name = "CARD", required_unless_present = "to_user")]
         to: Vec<PathBuf>,
+        /// A recipient by name: every current card of NAME on the server (--server) is
+        /// added, each listed on stderr with its fingerprint; repeat for each name.
+        #[arg(long = "to-user", value_name = "NAME", requires = "server")]
+        to_user: Vec<String>,
+        #[command(flatten)]
+        server: OptionalServerArgs,
         /// Do not add the sender's own card to the recipients.
         #[arg(long)]
         no_self: bool,
@@ -120,6 +129,29 @@ enum Command {
         /// Where to write the sealed file, written only when sealing succeeded; - for
         /// stdout (which then holds a partial file if sealing fails).
         output: PathBuf,
+    },
+    /// Publish the key file's card to a ratchetkit-server, under its name.
+    ///
+    /// The card is read from the card file beside KEY (no password needed). The tool issues
+    /// itself an access token for the card's name with the app key file, as the app's
+    /// backend would (the server's development key: ratchetkit-server.dev-app-key).
+    Register {
+        /// The key file whose card to publish.
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print the cards a ratchetkit-server holds under NAME, with their fingerprints.
+    ///
+    /// One line per card on stdout, oldest first: its fingerprint, its base64, and
+    /// "replaced" for a card its owner rotated away. Anyone allowed to publish under NAME
+    /// can add a card: check a fingerprint with its owner before trusting it.
+    Find {
+        /// The identity name to look up.
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Open a sealed file, checking that one of the given cards signed it.
     ///
@@ -152,11 +184,26 @@ fn main() -> ExitCode {
         Command::Seal {
             key,
             to,
+            to_user,
+            server,
             no_self,
             force,
             input,
             output,
-        } => sealing::seal(&key, &to, !no_self, &input, &output, force),
+        } => sealing::seal(
+            &key,
+            &sealing::Recipients {
+                cards: &to,
+                users: &to_user,
+                server: server.given().as_ref(),
+            },
+            !no_self,
+            &input,
+            &output,
+            force,
+        ),
+        Command::Register { key, server } => server::register(&key, &server),
+        Command::Find { name, server } => server::find(&name, &server),
         Command::Open {
             key,
             from,

@@ -11,6 +11,7 @@ use ratchetkit::{Card, Error, Fingerprint};
 use crate::failure::{Failure, Result};
 use crate::files::{self, PendingOutput};
 use crate::progress;
+use crate::server::{self, ServerArgs};
 use crate::shown;
 
 /// Reads the card files in `paths`.
@@ -43,10 +44,18 @@ enum SealedOutput {
     Stdout(BufWriter<io::StdoutLock<'static>>),
 }
 
-/// `seal`: `input` sealed for the `to` cards (and the sender, if `to_self`) into `output`.
+/// Whom `seal` seals for, besides the sender: card files, and names whose current cards
+/// are fetched from a server.
+pub struct Recipients<'a> {
+    pub cards: &'a [PathBuf],
+    pub users: &'a [String],
+    pub server: Option<&'a ServerArgs>,
+}
+
+/// `seal`: `input` sealed for the recipients (and the sender, if `to_self`) into `output`.
 pub fn seal(
     key: &Path,
-    to: &[PathBuf],
+    to: &Recipients<'_>,
     to_self: bool,
     input: &Path,
     output: &Path,
@@ -66,9 +75,15 @@ pub fn seal(
     } else {
         SealedOutput::File(PendingOutput::create(output, force, false)?)
     };
-    let to = read_cards(to)?;
+    let mut cards = read_cards(to.cards)?;
+    if !to.users.is_empty() {
+        let server = to
+            .server
+            .ok_or_else(|| Failure::new("--to-user needs --server URL and --app-key-file FILE"))?;
+        cards.extend(server::current_cards(to.users, server)?);
+    }
     let (sender, _) = files::read_key(key)?;
-    let recipients = with_own(to, to_self.then(|| sender.card()));
+    let recipients = with_own(cards, to_self.then(|| sender.card()));
 
     let mut reader = progress::reader(
         BufReader::new(source.reader),

@@ -8,9 +8,14 @@
 //! once corrupts one; halfway through, both save their identity, prekeys and channel sealed
 //! with a storage key, each under its id, and restore them. At the end Bob rotates his keys, and Alice follows the chain from the
 //! card she trusts to his new one. The group part is in `group.rs`. Run with `cargo run --example chat`.
+//!
+//! With `--server URL --app-key-file FILE` (and the `http` feature), the client layer runs
+//! against a real `ratchetkit-server` instead: see `server_mode.rs`.
 
 mod clients;
 mod group;
+#[cfg(feature = "http")]
+mod server_mode;
 
 use std::collections::BTreeMap;
 
@@ -214,7 +219,26 @@ fn rotate(
     Ok(())
 }
 
+/// With arguments, the server mode (`server_mode.rs`), which needs the `http` feature.
+#[cfg(feature = "http")]
+fn with_arguments(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let options = server_mode::Options::parse(args)?;
+    server_mode::run(&mut rand::rng(), &options)
+}
+
+#[cfg(not(feature = "http"))]
+fn with_arguments(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    if args.iter().any(|arg| arg == "--server") {
+        return Err("--server needs the `http` feature: cargo run --example chat --features http -- --server http://127.0.0.1:8080 --app-key-file ratchetkit-server.dev-app-key".into());
+    }
+    Err(format!("unknown arguments {args:?}: run without any for the in-process demo").into())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        return with_arguments(&args);
+    }
     let mut rng = rand::rng();
     println!("== The client layer: sessions, devices and a SQLite store ==");
     clients::run(&mut rng)?;
