@@ -351,7 +351,7 @@ fn refusals(first: &[u8], channel: &[u8], group: &[u8]) -> Vec<Refused> {
             match number {
                 1 => out.extend([0x08, wire.version as u8]),
                 2 => out.extend([0x10, wire.kind as u8]),
-                3 | 4 | 5 => {
+                3..=5 => {
                     let value = match number {
                         3 => &wire.sender,
                         4 => &wire.recipient,
