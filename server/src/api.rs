@@ -215,13 +215,24 @@ struct NameQuery {
     name: String,
 }
 
+/// A name to look up, refused if it holds a NUL: no card can carry one (identity names
+/// have no control characters), and PostgreSQL's text cannot, so that the two databases
+/// would answer differently (an empty list and a 500).
+fn looked_up_name(name: String) -> Result<String, ApiError> {
+    if name.contains('\0') {
+        return Err(ApiError::malformed("a name cannot contain a NUL character"));
+    }
+    Ok(name)
+}
+
 async fn cards_by_name(
     _: Subject,
     State(state): State<Arc<AppState>>,
     query: Result<Query<NameQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
-    let Outcome::Cards(cards) = state.db.run(Op::CardsByName(query.name)).await? else {
+    let name = looked_up_name(query.name)?;
+    let Outcome::Cards(cards) = state.db.run(Op::CardsByName(name)).await? else {
         return Err(unexpected());
     };
     let cards: Vec<String> = cards.iter().map(|card| base64(card)).collect();
@@ -363,7 +374,7 @@ async fn claim_user(
     name: Result<Path<String>, PathRejection>,
     JsonBody(_): JsonBody<Empty>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = path(name)?;
+    let name = looked_up_name(path(name)?)?;
     let Outcome::Bundles(bundles) = state.db.run(Op::ClaimUser(name)).await? else {
         return Err(unexpected());
     };
@@ -426,7 +437,7 @@ struct EnvelopesBody {
 }
 
 async fn deposit(
-    _: Subject,
+    Subject(sender): Subject,
     State(state): State<Arc<AppState>>,
     device: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<EnvelopesBody>,
@@ -453,6 +464,7 @@ async fn deposit(
     }
     let deposit = mailbox::Deposit {
         device,
+        sender,
         envelopes,
         now: now_secs(),
     };

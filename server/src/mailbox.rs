@@ -20,6 +20,17 @@ pub const MAX_MAILBOX_ENVELOPES: usize = 10_000;
 /// size (`MAX_ENVELOPE_LEN`, a 4 MiB attachment) or many thousands of text messages.
 pub const MAX_MAILBOX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most envelopes of one sender (token subject) waiting in one device's mailbox: 1,000, a
+/// tenth of [`MAX_MAILBOX_ENVELOPES`]. Without a share per sender, anyone with a token
+/// could fill a stranger's mailbox in one burst of requests and every other sender would
+/// be refused until its owner came back (up to [`MAILBOX_RETENTION_SECS`]); now it takes
+/// ten accounts, which only the app's backend can make.
+pub const MAX_SENDER_ENVELOPES: usize = 1_000;
+
+/// Most bytes of one sender waiting in one device's mailbox: 32 MiB, an eighth of
+/// [`MAX_MAILBOX_BYTES`], for the same reason as [`MAX_SENDER_ENVELOPES`].
+pub const MAX_SENDER_BYTES: u64 = 32 * 1024 * 1024;
+
 /// How long an envelope waits unacknowledged before the sweeper deletes it: 30 days, the
 /// crate's `ONE_TIME_PREKEY_MAX_AGE_SECS`; a device away for longer must be re-added.
 pub const MAILBOX_RETENTION_SECS: u64 = 30 * 24 * 60 * 60;
@@ -44,6 +55,8 @@ pub const MAX_ACK_IDS: usize = 1_000;
 #[derive(Debug)]
 pub(crate) struct Deposit {
     pub(crate) device: [u8; 32],
+    /// The token subject depositing them.
+    pub(crate) sender: String,
     pub(crate) envelopes: Vec<Vec<u8>>,
     pub(crate) now: u64,
 }
@@ -92,13 +105,37 @@ pub(crate) async fn deposit<T: Tx>(tx: &mut T, deposit: Deposit) -> Result<Vec<u
              {MAX_MAILBOX_BYTES} bytes"
         )));
     }
+    let sender = Value::from(deposit.sender.as_str());
+    let row = query_one(
+        tx,
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM mailbox
+         WHERE device = $1 AND sender = $2",
+        &[device.clone(), sender.clone()],
+    )
+    .await?;
+    let count = from_i64::<usize>(row.int(0)?)?;
+    let bytes = from_i64::<u64>(row.int(1)?)?;
+    if count.saturating_add(deposit.envelopes.len()) > MAX_SENDER_ENVELOPES
+        || bytes.saturating_add(adding) > MAX_SENDER_BYTES
+    {
+        return Err(ApiError::too_many(format!(
+            "one sender may have at most {MAX_SENDER_ENVELOPES} envelopes and \
+             {MAX_SENDER_BYTES} bytes waiting in a mailbox"
+        )));
+    }
     let now = to_i64(deposit.now)?;
     let mut ids = Vec::with_capacity(deposit.envelopes.len());
     for envelope in deposit.envelopes {
         let row = query_one(
             tx,
-            "INSERT INTO mailbox (device, envelope, created_at) VALUES ($1, $2, $3) RETURNING id",
-            &[device.clone(), Value::Bytes(envelope), Value::Int(now)],
+            "INSERT INTO mailbox (device, envelope, created_at, sender) VALUES ($1, $2, $3, $4)
+             RETURNING id",
+            &[
+                device.clone(),
+                Value::Bytes(envelope),
+                Value::Int(now),
+                sender.clone(),
+            ],
         )
         .await?;
         ids.push(from_i64::<u64>(row.int(0)?)?);

@@ -17,6 +17,7 @@ use common::{b64, now, unb64, Backend, TestServer, ISSUER, KID};
 use ratchetkit::client::{AccountId, DeviceLink, DeviceList};
 use ratchetkit::token::{issue, TokenClaims};
 use ratchetkit::{AppKey, Identity, PrekeyBundle, PrekeyStore};
+use ratchetkit_server::mailbox::MAX_SENDER_ENVELOPES;
 use serde_json::{json, Value};
 
 fn identity(name: &str) -> Identity {
@@ -911,6 +912,65 @@ fn concurrent_claims(server: &TestServer) {
     assert_eq!(count(server, &hana), 0);
 }
 
+/// One sender cannot fill someone's mailbox for everyone: past its share it is refused
+/// (and nothing is stored), while another sender still gets through.
+fn mailbox_share_per_sender(server: &TestServer) {
+    let frank = identity("frank");
+    publish_card(server, &frank);
+    let path = format!("/v1/mailbox/{}", hex::encode(frank.card().signing_key()));
+    let mallory = server.token("mallory");
+    let batch: Vec<String> = (0..50).map(|_| b64(b"x")).collect();
+    for _ in 0..MAX_SENDER_ENVELOPES / 50 {
+        server.ok(
+            "POST",
+            &path,
+            &mallory,
+            Some(json!({"envelopes": batch})),
+            202,
+        );
+    }
+    let one = json!({"envelopes": [b64(b"one more")]}).to_string();
+    server.refused(
+        "POST",
+        &path,
+        Some(&mallory),
+        Some(one.as_bytes()),
+        409,
+        "too_many",
+    );
+    let gina = server.token("gina");
+    let reply = server.ok(
+        "POST",
+        &path,
+        &gina,
+        Some(json!({"envelopes": [b64(b"hi")]})),
+        202,
+    );
+    assert_eq!(reply["ids"].as_array().map(Vec::len), Some(1));
+}
+
+/// A NUL in a looked-up name is refused alike on both databases (PostgreSQL's text
+/// cannot hold one), and changes nothing.
+fn a_name_with_nul_is_refused(server: &TestServer) {
+    let token = server.token("ivan");
+    server.refused(
+        "GET",
+        "/v1/cards?name=a%00b",
+        Some(&token),
+        None,
+        400,
+        "malformed_request",
+    );
+    server.refused(
+        "POST",
+        "/v1/users/a%00b/bundles/claim",
+        Some(&token),
+        Some(b"{}"),
+        400,
+        "malformed_request",
+    );
+}
+
 on_both!(
     health,
     cards,
@@ -918,6 +978,8 @@ on_both!(
     bundles,
     device_lists,
     mailbox,
+    mailbox_share_per_sender,
+    a_name_with_nul_is_refused,
     concurrent_claims
 );
 

@@ -69,6 +69,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX mailbox_device ON mailbox (device, id);
     CREATE INDEX mailbox_created ON mailbox (created_at);",
+    // 2: who deposited each envelope, for each sender's share of a mailbox
+    // (`mailbox::MAX_SENDER_ENVELOPES`).
+    "ALTER TABLE mailbox ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+    CREATE INDEX mailbox_sender ON mailbox (device, sender);",
 ];
 
 /// The advisory lock key that serializes migrations of one schema between processes.
