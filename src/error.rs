@@ -444,29 +444,42 @@ pub enum Error {
     #[error("only the group's owner can change its roster")]
     NotGroupOwner,
 
-    /// `member` is not in this member's roster.
+    /// `member` is not in this member's roster, and this member did not see it removed
+    /// (that is [`Error::RemovedGroupMember`]).
     ///
     /// What to do depends on where it came from:
     /// - from [`Group::receive`](crate::Group::receive) or
     ///   [`Group::receive_control`](crate::Group::receive_control): the control's sender was
     ///   not a member at the roster version it sent under or at any later one held here (a
-    ///   sender that is ahead gets [`Error::RosterBehind`] instead): it was removed, left,
-    ///   or never belonged. Drop it; this is final.
+    ///   sender that is ahead gets [`Error::RosterBehind`] instead): it never belonged, or
+    ///   left before this member joined. Drop it; this is final.
     /// - from [`Group::decrypt`](crate::Group::decrypt): group messages carry no roster
-    ///   version, so this member cannot tell a removed sender from one whose addition has
-    ///   not reached it. If a [`GroupEvent::RosterChanged`](crate::GroupEvent::RosterChanged)
-    ///   listed the sender as removed, drop the message; otherwise keep it and retry once
-    ///   after a [`GroupEvent::SenderKey`](crate::GroupEvent::SenderKey) from that sender
-    ///   (a new member's key always follows its addition); drop it if none comes.
+    ///   version, and this member has not seen the sender in any roster: its addition may
+    ///   not have reached this member yet. Keep the message and retry once after a
+    ///   [`GroupEvent::SenderKey`](crate::GroupEvent::SenderKey) from that sender (a new
+    ///   member's key always follows its addition); drop it if none comes. (A sender
+    ///   removed before this member joined, or more than
+    ///   [`MAX_REMOVED_MEMBERS`](crate::group::MAX_REMOVED_MEMBERS) removals ago, also
+    ///   lands here, and no key comes.)
     /// - from [`Group::remove_member`](crate::Group::remove_member) or
     ///   [`Group::offer_ownership`](crate::Group::offer_ownership): the app named someone
     ///   outside the roster; check the key it passed.
     ///
     /// Neither [`is_retryable`](Error::is_retryable) nor
     /// [`is_permanent`](Error::is_permanent) holds, for that reason.
-    #[error("{member} is not a member of the group (removed, never added, or added by a roster update not processed yet)")]
+    #[error("{member} is not a member of the group (never added, or added by a roster update not processed yet)")]
     NotGroupMember {
         /// The party in question; its card is named when this member holds it.
+        member: Party,
+    },
+
+    /// The message or control comes from `member`, whom a roster this member processed
+    /// removed (and no later one added back): its messages never decrypt here again,
+    /// whether sent after the removal or sent before it and late (their keys went with
+    /// it). Drop it; this is final. The state is unchanged.
+    #[error("{member} was removed from the group; drop what it sends")]
+    RemovedGroupMember {
+        /// The removed member, named by its key (the roster no longer holds its card).
         member: Party,
     },
 
@@ -851,7 +864,8 @@ impl Error {
     /// permanent: malformed, oversized, forged, replayed or stale input, a message whose
     /// key is gone ([`Duplicate`](Error::Duplicate)), one that does not authenticate
     /// ([`AuthenticationFailed`](Error::AuthenticationFailed)), a removed member's
-    /// operations ([`NoLongerMember`](Error::NoLongerMember)), corrupt state.
+    /// operations ([`NoLongerMember`](Error::NoLongerMember)) and what others still get
+    /// from it ([`RemovedGroupMember`](Error::RemovedGroupMember)), corrupt state.
     pub fn is_permanent(&self) -> bool {
         self.outlook() == Outlook::Never
     }
@@ -908,6 +922,7 @@ impl Error {
             | Self::ResyncRateLimited { .. }
             | Self::InvalidRoster { .. }
             | Self::NotGroupOwner
+            | Self::RemovedGroupMember { .. }
             | Self::AlreadyGroupMember { .. }
             | Self::StaleRoster { .. }
             | Self::StaleSenderKey { .. }

@@ -342,6 +342,7 @@ impl World {
                         | Error::StaleSenderKey { .. }
                         | Error::StaleRoster { .. }
                         | Error::NotGroupMember { .. }
+                        | Error::RemovedGroupMember { .. }
                         | Error::RosterBehind { .. }
                         | Error::NotAGroupWelcome
                         | Error::ResyncRateLimited { .. }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::fields_at;
-use common::groups::{abc, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE};
+use common::groups::{
+    abc, assert_group_rejects, own_sender_secrets, World, ALICE, BOB, CAROL, DAVE,
+};
 use prost::Message as _;
 use ratchetkit::wire::v1;
 use ratchetkit::{
@@ -112,7 +114,7 @@ fn a_removed_member_reads_nothing_after_the_removal_even_with_its_old_state() {
     for reader in [ALICE, CAROL] {
         assert_eq!(
             world.decrypt(reader, &from_bob),
-            Err(Error::NotGroupMember { member: bob.into() })
+            Err(Error::RemovedGroupMember { member: bob.into() })
         );
     }
 }
@@ -420,4 +422,61 @@ fn a_removed_member_added_again_keeps_its_state_and_takes_part_again() {
         let message = world.send(from, b"welcome back");
         world.assert_all_read(&[BOB], from, &message, b"welcome back");
     }
+}
+
+#[test]
+fn a_removed_senders_messages_are_refused_as_removed_but_not_once_it_is_added_back() {
+    let mut world = abc(11);
+    let late = world.send(CAROL, b"sent before the removal");
+    world.remove(ALICE, CAROL);
+    world.flush();
+    let carol = world.key(CAROL);
+    let removed = Error::RemovedGroupMember {
+        member: carol.into(),
+    };
+    assert!(removed.is_permanent() && !removed.is_retryable());
+    // The owner who removed her and a member who processed it: final, nothing changed.
+    for reader in [ALICE, BOB] {
+        assert_group_rejects(world.group(reader), &late, removed.clone());
+    }
+    // The removed list is saved with the group.
+    let saved = world.group(BOB).to_bytes();
+    let mut loaded = Group::from_bytes(&saved).expect("bob's group loads");
+    assert_eq!(*loaded.to_bytes(), *saved);
+    assert_group_rejects(&mut loaded, &late, removed.clone());
+    // In carol's name but not signed with a key bob held of her: not shown as hers.
+    let mut forged = late.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_group_rejects(
+        world.group(BOB),
+        &forged,
+        Error::NotGroupMember {
+            member: carol.into(),
+        },
+    );
+
+    // Carol added back. Her first message under her new key overtakes, at bob's, the
+    // roster that adds her back: not final, since that roster is on its way.
+    world.add(ALICE, CAROL);
+    let to_bob = world.flush_except(BOB);
+    assert!(world.group(CAROL).is_member());
+    let again = world.send(CAROL, b"back again");
+    assert_group_rejects(
+        world.group(BOB),
+        &again,
+        Error::NotGroupMember {
+            member: carol.into(),
+        },
+    );
+    world.mailbox.extend(to_bob);
+    world.flush();
+    world.assert_all_read(&[ALICE, BOB], CAROL, &again, b"back again");
+    // Added back, she is off the list: her old message is checked against her new epoch 0,
+    // whose key did not sign it.
+    let result = world.decrypt(BOB, &late);
+    assert!(
+        matches!(result, Err(Error::BadSignature { .. })),
+        "{result:?}"
+    );
 }

@@ -157,6 +157,10 @@ fn the_constants_table_matches_the_code() {
             rk::group::MAX_RESYNC_REPLIES.to_string(),
         ),
         (
+            "MAX_REMOVED_MEMBERS",
+            rk::group::MAX_REMOVED_MEMBERS.to_string(),
+        ),
+        (
             "MAX_PENDING_CONTROLS",
             rk::group::MAX_PENDING_CONTROLS.to_string(),
         ),

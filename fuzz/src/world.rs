@@ -318,7 +318,8 @@ impl World {
 
     /// Delivers control until none is left, retrying what arrived before what it depends
     /// on, as an app would. Control to a party that is not (or no longer) in the group,
-    /// keys refused as stale, and answers already held (a resync's) are dropped; once
+    /// keys refused as stale, control from a member removed since, and answers already
+    /// held (a resync's) are dropped; once
     /// control was lost or waited for a channel, so are the errors that views left apart
     /// cause.
     ///
@@ -345,10 +346,12 @@ impl World {
                     self.mailbox.push_back((from, to, wire));
                 }
                 Err(_) if !self.is_member(to) => {}
+                // The last: control its sender made before it learned of its removal.
                 Err((
                     Error::StaleSenderKey { .. }
                     | Error::Duplicate
-                    | Error::ResyncRateLimited { .. },
+                    | Error::ResyncRateLimited { .. }
+                    | Error::RemovedGroupMember { .. },
                     _,
                 )) => {}
                 Err((error, _)) if self.apart && apart(&error) => {}

@@ -95,6 +95,7 @@ impl Group {
         .encode(self.group_id());
         let queued = self.queued_key(version);
         work.send(rng, &key, &welcome, || queued.with_roster())?;
+        self.remember_removals(&[], &roster);
         self.roster = roster;
         self.resync_replies.clear();
         self.senders.insert(key, SenderChains::new(version));
@@ -156,6 +157,7 @@ impl Group {
         }
         .encode(self.group_id());
         work.send_if_possible(rng, member, &courtesy)?;
+        self.remember_removals(&[*member], &roster);
         self.roster = roster;
         self.own = Some(own);
         self.resync_replies.clear();

@@ -98,6 +98,13 @@ pub const MAX_PENDING_CONTROLS: usize = 8;
 /// per member, so the roster size bounds both.
 pub const MAX_GROUP_MEMBERS: usize = 1_000;
 
+/// How many removed members a member remembers: 1,000, the most a group may have, each
+/// with the signing keys of its kept epochs (about 150 bytes). A message such a member
+/// signed, or its control, is refused with [`Error::RemovedGroupMember`], which an app
+/// drops for good; once more members than this were removed since, the oldest are
+/// forgotten and their messages get the less definite [`Error::NotGroupMember`].
+pub const MAX_REMOVED_MEMBERS: usize = 1_000;
+
 /// How many epochs of each sender a member keeps: 3, the current one and the two before.
 /// Messages sent just before a sender's rekey may arrive after its new key; they still
 /// decrypt while their epoch is kept. An epoch costs about 80 bytes of state.
@@ -206,6 +213,20 @@ pub struct Group {
     resyncing: bool,
     /// How this member pads what it sends.
     padding: Padding,
+    /// Members this member saw removed by a roster it processed, and not added back since,
+    /// oldest first, at most [`MAX_REMOVED_MEMBERS`]: what tells a removed sender from one
+    /// whose addition has not arrived yet.
+    removed: Vec<RemovedMember>,
+}
+
+/// A member this member saw removed, with the signing keys of the epochs it held of it:
+/// a message that verifies under one of them was sent during the membership that ended,
+/// so no roster still on its way (adding the sender back) can make it decrypt.
+#[derive(Clone)]
+struct RemovedMember {
+    key: [u8; 32],
+    /// Ascending by epoch, at most [`MAX_SENDER_EPOCHS`].
+    epochs: Vec<(u32, VerifyingKey)>,
 }
 
 /// A decrypted group message.
@@ -425,6 +446,7 @@ impl Group {
             offer_received: None,
             resyncing: false,
             padding: Padding::default(),
+            removed: Vec::new(),
         }
     }
 
@@ -512,7 +534,9 @@ impl Group {
     /// # Errors
     /// [`Error::Decode`] / [`Error::UnsupportedVersion`] / [`Error::InvalidLength`] for
     /// malformed input; [`Error::WrongGroup`]; [`Error::OwnGroupMessage`];
-    /// [`Error::NotGroupMember`] for a sender not in the roster; [`Error::UnknownEpoch`]
+    /// [`Error::RemovedGroupMember`] for a message of a sender this member saw removed
+    /// (drop it), [`Error::NotGroupMember`] for another sender not in the roster (keep
+    /// it, and retry after its key comes); [`Error::UnknownEpoch`]
     /// for a sender key not (or no longer) held; [`Error::BadSignature`] for a forgery;
     /// [`Error::Duplicate`]; [`Error::SentBeforeKeyReceived`]; [`Error::TooFarAhead`]
     /// beyond [`MAX_GROUP_MESSAGE_GAP`]; [`Error::AuthenticationFailed`] for a
@@ -601,9 +625,7 @@ impl Group {
                     epoch: incoming.epoch,
                 }
             } else {
-                Error::NotGroupMember {
-                    member: self.party(&incoming.sender),
-                }
+                self.unknown_sender(&incoming)
             });
         };
         let signing_key = chains.held(incoming.epoch)?.signing_key;
@@ -663,6 +685,81 @@ impl Group {
     /// roster.
     pub(crate) fn party(&self, key: &[u8; 32]) -> Party {
         Party::new(*key, self.roster.member(key))
+    }
+
+    /// The refusal of control from `key`, who is not in the roster:
+    /// [`Error::RemovedGroupMember`] when this member saw it removed, otherwise
+    /// [`Error::NotGroupMember`]. Only for control whose roster version was checked
+    /// first: a member added back sends under a roster newer than the one held here
+    /// ([`Error::RosterBehind`]).
+    pub(crate) fn outsider(&self, key: &[u8; 32]) -> Error {
+        if self.removed.iter().any(|removed| removed.key == *key) {
+            Error::RemovedGroupMember {
+                member: Party::from(*key),
+            }
+        } else {
+            Error::NotGroupMember {
+                member: self.party(key),
+            }
+        }
+    }
+
+    /// The refusal of a group message from a sender not in the roster. Group messages
+    /// carry no roster version, so only a signature under an epoch key this member held
+    /// of a removed sender shows the message is from the membership that ended
+    /// ([`Error::RemovedGroupMember`]); anything else may come from a sender whose
+    /// addition has not arrived yet ([`Error::NotGroupMember`]).
+    fn unknown_sender(&self, incoming: &IncomingGroupMessage) -> Error {
+        let signed_as_removed = self
+            .removed
+            .iter()
+            .find(|removed| removed.key == incoming.sender)
+            .and_then(|removed| {
+                removed
+                    .epochs
+                    .iter()
+                    .find(|(epoch, _)| *epoch == incoming.epoch)
+            })
+            .is_some_and(|(_, signing_key)| incoming.verify(signing_key).is_ok());
+        if signed_as_removed {
+            Error::RemovedGroupMember {
+                member: Party::from(incoming.sender),
+            }
+        } else {
+            Error::NotGroupMember {
+                member: self.party(&incoming.sender),
+            }
+        }
+    }
+
+    /// Remembers the members in `removed` that `roster` leaves out, with the epoch keys
+    /// held of them (call it before their sender keys are dropped), forgets those `roster`
+    /// holds (added back), and keeps the newest [`MAX_REMOVED_MEMBERS`].
+    fn remember_removals(&mut self, removed: &[[u8; 32]], roster: &Roster) {
+        let newly: BTreeMap<[u8; 32], Vec<(u32, VerifyingKey)>> = removed
+            .iter()
+            .filter(|key| !roster.contains(key))
+            .map(|key| {
+                let epochs = self.senders.get(key).map_or_else(Vec::new, |chains| {
+                    chains
+                        .epochs
+                        .iter()
+                        .map(|(epoch, held)| (*epoch, held.signing_key))
+                        .collect()
+                });
+                (*key, epochs)
+            })
+            .collect();
+        // A member removed again moves to the end; one added back is forgotten.
+        self.removed
+            .retain(|held| !newly.contains_key(&held.key) && !roster.contains(&held.key));
+        self.removed.extend(
+            newly
+                .into_iter()
+                .map(|(key, epochs)| RemovedMember { key, epochs }),
+        );
+        let excess = self.removed.len().saturating_sub(MAX_REMOVED_MEMBERS);
+        self.removed.drain(..excess);
     }
 
     /// `error` with the parties it names filled in from the roster: the channel work

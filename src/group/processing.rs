@@ -135,7 +135,8 @@ impl Group {
     /// for application data; [`Error::WrongGroup`]; for rosters
     /// [`Error::RosterNotFromOwner`] (relayed by someone else: drop it),
     /// [`Error::BadSignature`], [`Error::InvalidOwnerChain`], [`Error::StaleRoster`]
-    /// (nothing new in it); for sender keys [`Error::NotGroupMember`],
+    /// (nothing new in it); for sender keys [`Error::RemovedGroupMember`] (from a member
+    /// removed since: drop it), [`Error::NotGroupMember`],
     /// [`Error::RosterBehind`] (keep it and retry after the roster update, or
     /// [`Group::resync`]), [`Error::SenderMismatch`], [`Error::StaleSenderKey`],
     /// [`Error::Duplicate`]; [`Error::ResyncRateLimited`]; [`Error::NotGroupOwner`] for a
@@ -223,9 +224,7 @@ impl Group {
                 return Err(Error::NotGroupOwner);
             }
             if !roster.contains(from) {
-                return Err(Error::NotGroupMember {
-                    member: self.party(from),
-                });
+                return Err(self.outsider(from));
             }
         }
         // The request carries the requester's new epoch, which it has moved to: a request
@@ -480,8 +479,16 @@ impl Group {
         };
         let removed = change.is_some_and(|change| change.removed.contains(from))
             && !change.is_some_and(|change| change.added.iter().any(|(key, _)| key == from));
+        if removed {
+            return Err(Error::RemovedGroupMember {
+                member: self.party(from),
+            });
+        }
+        if !roster.contains(from) {
+            return Err(self.outsider(from));
+        }
         let held = held
-            .filter(|_| roster.contains(from) && *from != self.me && !removed)
+            .filter(|_| *from != self.me)
             .ok_or_else(|| Error::NotGroupMember {
                 member: Party::new(
                     *from,
@@ -507,6 +514,8 @@ impl Group {
                 member: self.party(from),
             });
         }
+        // Not `outsider`: a request carries no key whose roster version would show that
+        // its sender was added back since this member saw it removed.
         if !self.roster.contains(from) || *from == self.me {
             return Err(Error::NotGroupMember {
                 member: self.party(from),
@@ -570,6 +579,7 @@ impl Group {
     }
 
     fn commit_roster(&mut self, change: RosterChange) {
+        self.remember_removals(&change.removed, &change.roster);
         for removed in &change.removed {
             self.senders.remove(removed);
             self.pending.remove(removed);

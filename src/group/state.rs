@@ -1,8 +1,8 @@
 //! Saving and loading a group as a `GroupState` protobuf.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use prost::Message;
 use zeroize::Zeroizing;
 
@@ -11,8 +11,8 @@ use super::pending::Pending;
 use super::roster::Roster;
 use super::sender_key::{GroupSkippedKeys, SenderChain, SenderChains, SenderKey};
 use super::{
-    Group, GROUP_VERSION, MAX_GROUP_SKIPPED_KEYS, MAX_PENDING_CONTROLS, MAX_RESYNC_REPLIES,
-    MAX_SENDER_EPOCHS,
+    Group, RemovedMember, GROUP_VERSION, MAX_GROUP_SKIPPED_KEYS, MAX_PENDING_CONTROLS,
+    MAX_REMOVED_MEMBERS, MAX_RESYNC_REPLIES, MAX_SENDER_EPOCHS,
 };
 use crate::crypto::chain::{KeyChain, MessageKey};
 use crate::crypto::padding::Padding;
@@ -97,6 +97,21 @@ impl Group {
             offer_received: transfer(&self.offer_received),
             resyncing: self.resyncing,
             padding: self.padding.to_wire(),
+            removed: self
+                .removed
+                .iter()
+                .map(|removed| state::GroupRemovedState {
+                    member: removed.key.to_vec(),
+                    epochs: removed
+                        .epochs
+                        .iter()
+                        .map(|(epoch, key)| state::GroupRemovedEpochState {
+                            epoch: *epoch,
+                            signing_key: key.to_bytes().to_vec(),
+                        })
+                        .collect(),
+                })
+                .collect(),
             checksum: Vec::new(),
         })
     }
@@ -160,11 +175,45 @@ impl Group {
         group.resyncing = saved.resyncing;
         // Absent (0) in a group saved before padding could be chosen: Padmé, the default.
         group.padding = Padding::from_wire(saved.padding)?;
+        group.removed = load_removed(&group, &saved.removed)?;
         if group.offered.is_some() && group.roster.owner_key() != me {
             return Err(invalid("only the owner has an offer out"));
         }
         Ok(group)
     }
+}
+
+/// The removed members, in their saved order: outside the roster, each once, at most
+/// [`MAX_REMOVED_MEMBERS`], each with at most [`MAX_SENDER_EPOCHS`] epochs in ascending
+/// order (the pre-scan has already bounded both counts).
+fn load_removed(group: &Group, saved: &[state::GroupRemovedState]) -> Result<Vec<RemovedMember>> {
+    if saved.len() > MAX_REMOVED_MEMBERS {
+        return Err(invalid("at most MAX_REMOVED_MEMBERS removed members"));
+    }
+    let mut seen = BTreeSet::new();
+    let mut removed = Vec::with_capacity(saved.len());
+    for entry in saved {
+        let key: [u8; 32] = state_fixed(&entry.member, "removed member must be 32 bytes")?;
+        if group.roster.contains(&key) || !seen.insert(key) {
+            return Err(invalid("removed members are outside the roster, each once"));
+        }
+        if entry.epochs.len() > MAX_SENDER_EPOCHS {
+            return Err(invalid(
+                "at most MAX_SENDER_EPOCHS epochs of a removed member",
+            ));
+        }
+        let mut epochs: Vec<(u32, VerifyingKey)> = Vec::with_capacity(entry.epochs.len());
+        for saved in &entry.epochs {
+            if epochs.last().is_some_and(|(last, _)| *last >= saved.epoch) {
+                return Err(invalid("a removed member's epochs must ascend"));
+            }
+            let signing_key = signature::verifying_key(&saved.signing_key, "removed signing key")
+                .map_err(|_| invalid("invalid removed member signing key"))?;
+            epochs.push((saved.epoch, signing_key));
+        }
+        removed.push(RemovedMember { key, epochs });
+    }
+    Ok(removed)
 }
 
 /// Checks that `keys` ascend strictly (the canonical order) and name other members.
@@ -315,6 +364,136 @@ mod tests {
         let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
         saved.padding = padding;
         wire::encode_state(saved).to_vec()
+    }
+
+    /// A group of one with `removed` as its saved removed list.
+    fn saved_with_removed(removed: Vec<state::GroupRemovedState>) -> (Group, Vec<u8>) {
+        let mut rng = rand::rng();
+        let alice = Identity::generate(&mut rng, "alice").unwrap();
+        let mut channels = BTreeMap::<[u8; 32], Channel>::new();
+        let (group, _) = Group::create(&mut rng, &alice, &[], &mut channels).unwrap();
+        let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
+        saved.removed = removed;
+        (group, wire::encode_state(saved).to_vec())
+    }
+
+    fn removed_entry(member: [u8; 32], epochs: &[(u32, [u8; 32])]) -> state::GroupRemovedState {
+        state::GroupRemovedState {
+            member: member.to_vec(),
+            epochs: epochs
+                .iter()
+                .map(|(epoch, key)| state::GroupRemovedEpochState {
+                    epoch: *epoch,
+                    signing_key: key.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    fn signing_public(seed: u8) -> [u8; 32] {
+        SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes()
+    }
+
+    #[test]
+    fn the_removed_list_loads_back_and_refuses_what_a_group_never_saves() {
+        let (k1, k2) = (signing_public(1), signing_public(2));
+        let good = vec![
+            removed_entry([7; 32], &[(0, k1), (4, k2)]),
+            removed_entry([8; 32], &[]),
+        ];
+        let (_, bytes) = saved_with_removed(good);
+        let loaded = Group::from_bytes(&bytes).unwrap();
+        assert_eq!(loaded.removed.len(), 2);
+        assert_eq!(*loaded.to_bytes(), *bytes, "saves back to the same bytes");
+
+        let (group, _) = saved_with_removed(Vec::new());
+        let me = group.me;
+        let with_removed = |removed| {
+            let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
+            saved.removed = removed;
+            wire::encode_state(saved).to_vec()
+        };
+        let refused = [
+            (
+                vec![removed_entry([7; 32], &[]), removed_entry([7; 32], &[])],
+                "twice",
+            ),
+            (vec![removed_entry(me, &[])], "in the roster"),
+            (
+                vec![removed_entry([7; 32], &[(4, k1), (0, k2)])],
+                "epochs descending",
+            ),
+            (
+                vec![removed_entry([7; 32], &[(4, k1), (4, k2)])],
+                "an epoch twice",
+            ),
+            (
+                vec![removed_entry([7; 32], &[(0, [0; 32])])],
+                "a weak signing key",
+            ),
+            (
+                vec![state::GroupRemovedState {
+                    member: vec![7; 31],
+                    epochs: Vec::new(),
+                }],
+                "a short member key",
+            ),
+            (
+                vec![removed_entry(
+                    [7; 32],
+                    &[(0, k1), (1, k1), (2, k1), (3, k1)],
+                )],
+                "more epochs than MAX_SENDER_EPOCHS",
+            ),
+            (
+                (0..=MAX_REMOVED_MEMBERS)
+                    .map(|i| {
+                        let mut key = [9; 32];
+                        key[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                        removed_entry(key, &[])
+                    })
+                    .collect(),
+                "more than MAX_REMOVED_MEMBERS",
+            ),
+        ];
+        for (removed, what) in refused {
+            let bytes = with_removed(removed);
+            let result = Group::from_bytes(&bytes).map(drop);
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::InvalidState { .. } | Error::TooMany { .. })
+                ),
+                "{what}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_removed_list_keeps_the_newest_and_forgets_members_added_back() {
+        let (mut group, _) = saved_with_removed(Vec::new());
+        let roster = group.roster.clone();
+        let key = |i: usize| {
+            let mut key = [9; 32];
+            key[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            key
+        };
+        for i in 0..MAX_REMOVED_MEMBERS + 5 {
+            group.remember_removals(&[key(i)], &roster);
+        }
+        assert_eq!(group.removed.len(), MAX_REMOVED_MEMBERS);
+        assert_eq!(
+            group.removed[0].key,
+            key(5),
+            "the five oldest are forgotten"
+        );
+        let bytes = group.to_bytes();
+        assert_eq!(*Group::from_bytes(&bytes).unwrap().to_bytes(), *bytes);
+        // A member in the roster is never remembered, and leaves the list when added back.
+        group.remember_removals(&[group.me], &roster);
+        assert!(group.removed.iter().all(|removed| removed.key != group.me));
     }
 
     #[test]

@@ -289,7 +289,16 @@ impl World {
                 // owner sends rosters.
                 let stale = from == OWNER
                     && matches!(error, ClientError::Protocol(Error::StaleRoster { .. }));
-                assert!(later(&error) || stale, "{name} refused {what}: {error:?}");
+                // Control its sender made before it learned of its removal: final.
+                let removed = self.moot(&envelope)
+                    && matches!(
+                        error,
+                        ClientError::Protocol(Error::RemovedGroupMember { .. })
+                    );
+                assert!(
+                    later(&error) || stale || removed,
+                    "{name} refused {what}: {error:?}"
+                );
                 assert_eq!(
                     self.devices[to].batches_saved(),
                     before,

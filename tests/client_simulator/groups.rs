@@ -129,8 +129,8 @@ impl World {
     }
 
     /// Whether the envelope's sender or recipient left the group or its account: what it
-    /// carries may be refused for good (`NotGroupMember` for a removed sender's key or
-    /// message, a removed device that cannot be reached).
+    /// carries may be refused for good (`RemovedGroupMember` or `NotGroupMember` for a
+    /// removed sender's key or message, a removed device that cannot be reached).
     pub fn moot(&self, envelope: &Envelope) -> bool {
         let Some(group) = &self.group else {
             return false;
@@ -776,14 +776,19 @@ impl World {
         if !packet.tampered {
             // A duplicate is a replay; once its sender is removed (from the group or its
             // account), the device may have dropped the sender's keys and refuse it as
-            // from no member.
+            // from a removed member (or, once it forgot it, from no member).
             let group = self.group.as_ref().expect("the group");
             let sender_removed = group.removed.contains(&self.devices[envelope.from].account)
                 || self.devices[envelope.from].removed;
             assert!(
                 matches!(error, ClientError::Protocol(Error::Duplicate))
                     || sender_removed
-                        && matches!(error, ClientError::Protocol(Error::NotGroupMember { .. })),
+                        && matches!(
+                            error,
+                            ClientError::Protocol(
+                                Error::RemovedGroupMember { .. } | Error::NotGroupMember { .. }
+                            )
+                        ),
                 "{name} refused {what} with {error:?}"
             );
             self.stats.group_duplicates_refused += 1;
@@ -866,7 +871,12 @@ impl World {
                 } else {
                     let allowed = envelope.kind == Kind::Forged
                         || self.moot(&envelope)
-                            && matches!(error, ClientError::Protocol(Error::NoLongerMember));
+                            && matches!(
+                                error,
+                                ClientError::Protocol(
+                                    Error::NoLongerMember | Error::RemovedGroupMember { .. }
+                                )
+                            );
                     assert!(allowed, "{name} refused {what}: {error:?}");
                     Attempt::Dropped
                 };

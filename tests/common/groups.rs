@@ -285,6 +285,8 @@ impl World {
                 Err(_) if !self.is_member(to) => {}
                 // A key from before a member was removed and added back: refused as stale.
                 Err(Error::StaleSenderKey { .. }) => {}
+                // Sent by a member before it learned of its removal: final.
+                Err(Error::RemovedGroupMember { .. }) => {}
                 // Nothing new: a roster overtaken by a later one, a key already held.
                 Err(Error::StaleRoster { .. } | Error::Duplicate) => {}
                 Err(error) => panic!("control from {from} to {to} failed: {error:?}"),

@@ -15,7 +15,8 @@ use std::rc::Rc;
 
 use ratchetkit::{
     group::MAX_GROUP_MESSAGE_GAP, group::MAX_GROUP_SKIPPED_KEYS, group::MAX_OWNER_TRANSFERS,
-    group::MAX_PENDING_CONTROLS, group::MAX_RESYNC_REPLIES, group::MAX_SENDER_EPOCHS, Error,
+    group::MAX_PENDING_CONTROLS, group::MAX_REMOVED_MEMBERS, group::MAX_RESYNC_REPLIES,
+    group::MAX_SENDER_EPOCHS, Error,
 };
 
 use super::skipped::Skipped;
@@ -435,6 +436,9 @@ pub struct View {
     resyncing: bool,
     /// The version of a transfer offered to this member.
     offer_received: Option<u64>,
+    /// `Group`'s removed members: those it saw removed and not added back, oldest first,
+    /// with the (epoch, key generation) pairs it held of each.
+    removed: Vec<(usize, Vec<(u32, u64)>)>,
 }
 
 pub fn control(version: u64, roster: Option<&Rc<Roster>>, key: Option<KeyMeta>) -> ControlMeta {
@@ -473,6 +477,45 @@ impl View {
             offered: None,
             resyncing: false,
             offer_received: None,
+            removed: Vec::new(),
+        }
+    }
+
+    /// `Group::remember_removals`: call before the removed members' chains are dropped.
+    fn remember_removals(&mut self, removed: &[usize], roster: &Roster) {
+        // The library orders one change's removals by key; with a handful of parties the
+        // oldest are never dropped here, so the order within a change does not matter.
+        let newly: Vec<(usize, Vec<(u32, u64)>)> = removed
+            .iter()
+            .filter(|&&p| !roster.contains(p))
+            .map(|&p| {
+                let epochs = self.senders.get(&p).map_or_else(Vec::new, |chains| {
+                    chains
+                        .epochs
+                        .iter()
+                        .map(|(epoch, held)| (*epoch, held.generation))
+                        .collect()
+                });
+                (p, epochs)
+            })
+            .collect();
+        self.removed
+            .retain(|(p, _)| !newly.iter().any(|(q, _)| q == p) && !roster.contains(*p));
+        self.removed.extend(newly);
+        let excess = self.removed.len().saturating_sub(MAX_REMOVED_MEMBERS);
+        self.removed.drain(..excess);
+    }
+
+    /// `Group::outsider`: the refusal of control from `from`, outside the roster.
+    fn outsider(&self, from: usize, keys: &[[u8; 32]]) -> Error {
+        if self.removed.iter().any(|(p, _)| *p == from) {
+            Error::RemovedGroupMember {
+                member: keys[from].into(),
+            }
+        } else {
+            Error::NotGroupMember {
+                member: keys[from].into(),
+            }
         }
     }
 
@@ -621,9 +664,7 @@ impl View {
                 return Err(Error::NotGroupOwner);
             }
             if !roster.contains(from) {
-                return Err(Error::NotGroupMember {
-                    member: ctx.keys[from].into(),
-                });
+                return Err(self.outsider(from, ctx.keys));
             }
         }
         // A request refused for the rate limit still installs the requester's new key,
@@ -827,8 +868,16 @@ impl View {
         let removed = change.is_some_and(|change| {
             change.removed.contains(&from) && !change.added.iter().any(|(p, _)| *p == from)
         });
+        if removed {
+            return Err(Error::RemovedGroupMember {
+                member: keys[from].into(),
+            });
+        }
+        if !roster.contains(from) {
+            return Err(self.outsider(from, keys));
+        }
         let held = held
-            .filter(|_| roster.contains(from) && from != self.me && !removed)
+            .filter(|_| from != self.me)
             .ok_or(Error::NotGroupMember {
                 member: keys[from].into(),
             })?;
@@ -875,6 +924,7 @@ impl View {
         }
         if let Some(change) = changes.roster {
             events.extend(change.events.iter().cloned());
+            self.remember_removals(&change.removed, &change.roster);
             for removed in &change.removed {
                 self.senders.remove(removed);
                 self.pending.remove(removed);
@@ -992,6 +1042,7 @@ impl View {
         let queued = Pending::key(next.version, own).with_roster();
         work.send(ctx, new, &welcome, queued);
         let mut view = self.clone();
+        view.remember_removals(&[], next);
         view.roster = next.clone();
         view.replies.clear();
         view.senders.insert(new, Chains::new(next.version));
@@ -1028,6 +1079,7 @@ impl View {
             });
         }
         let mut view = self.clone();
+        view.remember_removals(&[gone], next);
         view.roster = next.clone();
         view.own = Some(own);
         view.replies.clear();
@@ -1186,8 +1238,20 @@ impl View {
             return Err(Error::OwnGroupMessage);
         }
         let Some(chains) = self.senders.get(&m.sender) else {
-            return Err(if self.roster.contains(m.sender) {
-                Error::UnknownEpoch { epoch }
+            if self.roster.contains(m.sender) {
+                return Err(Error::UnknownEpoch { epoch });
+            }
+            // `Group::unknown_sender`: signed under an epoch key held of it when removed.
+            let signed_as_removed = self
+                .removed
+                .iter()
+                .filter(|(p, _)| *p == m.sender)
+                .flat_map(|(_, epochs)| epochs)
+                .any(|&(e, generation)| e == epoch && generation == m.key.generation);
+            return Err(if signed_as_removed {
+                Error::RemovedGroupMember {
+                    member: keys[m.sender].into(),
+                }
             } else {
                 Error::NotGroupMember {
                     member: keys[m.sender].into(),

@@ -411,6 +411,30 @@ pub struct GroupResyncState {
     #[prost(uint32, tag = "2")]
     pub replies: u32,
 }
+/// A member this member saw removed, with the signing keys of the epochs it held of it.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+#[prost(skip_debug)]
+pub struct GroupRemovedState {
+    /// Its identity Ed25519 public key (32 bytes).
+    #[prost(bytes = "vec", tag = "1")]
+    pub member: ::prost::alloc::vec::Vec<u8>,
+    /// Its kept epochs when it was removed, ascending, at most MAX_SENDER_EPOCHS.
+    #[prost(message, repeated, tag = "2")]
+    pub epochs: ::prost::alloc::vec::Vec<GroupRemovedEpochState>,
+}
+/// One epoch of a removed member.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[prost(skip_debug)]
+pub struct GroupRemovedEpochState {
+    /// The epoch.
+    #[prost(uint32, tag = "1")]
+    pub epoch: u32,
+    /// Its Ed25519 signing public key (32 bytes).
+    #[prost(bytes = "vec", tag = "2")]
+    pub signing_key: ::prost::alloc::vec::Vec<u8>,
+}
 /// One member's view of a group.
 #[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -449,6 +473,11 @@ pub struct GroupState {
     /// How this member pads the messages it sends: 0 Padmé (the default), 1 minimal.
     #[prost(uint32, tag = "11")]
     pub padding: u32,
+    /// The members this member saw removed and not added back since, oldest first, at most
+    /// MAX_REMOVED_MEMBERS; none in the roster, none twice. Their control, and their messages
+    /// signed under an epoch kept here, are refused with RemovedGroupMember.
+    #[prost(message, repeated, tag = "12")]
+    pub removed: ::prost::alloc::vec::Vec<GroupRemovedState>,
     /// First 8 bytes of SHA-256 of this message encoded without this field.
     #[prost(bytes = "vec", tag = "15")]
     pub checksum: ::prost::alloc::vec::Vec<u8>,

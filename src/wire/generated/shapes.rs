@@ -589,6 +589,28 @@ pub(crate) const RATCHETKIT_STATE_V1_GROUP_RESYNC_STATE: Shape = Shape {
 impl Shaped for state::GroupResyncState {
     const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_GROUP_RESYNC_STATE;
 }
+pub(crate) const RATCHETKIT_STATE_V1_GROUP_REMOVED_STATE: Shape = Shape {
+    name: "GroupRemovedState",
+    max_len: None,
+    fields: &[
+        FieldShape { number: 1, name: "GroupRemovedState.member", wire: 2, count: None, message: None },
+        FieldShape { number: 2, name: "GroupRemovedState.epochs", wire: 2, count: Some(crate::group::MAX_SENDER_EPOCHS), message: Some(&RATCHETKIT_STATE_V1_GROUP_REMOVED_EPOCH_STATE) },
+    ],
+};
+impl Shaped for state::GroupRemovedState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_GROUP_REMOVED_STATE;
+}
+pub(crate) const RATCHETKIT_STATE_V1_GROUP_REMOVED_EPOCH_STATE: Shape = Shape {
+    name: "GroupRemovedEpochState",
+    max_len: None,
+    fields: &[
+        FieldShape { number: 1, name: "GroupRemovedEpochState.epoch", wire: 0, count: None, message: None },
+        FieldShape { number: 2, name: "GroupRemovedEpochState.signing_key", wire: 2, count: None, message: None },
+    ],
+};
+impl Shaped for state::GroupRemovedEpochState {
+    const SHAPE: &'static Shape = &RATCHETKIT_STATE_V1_GROUP_REMOVED_EPOCH_STATE;
+}
 pub(crate) const RATCHETKIT_STATE_V1_GROUP_STATE: Shape = Shape {
     name: "GroupState",
     max_len: Some(crate::group::MAX_GROUP_STATE_LEN),
@@ -604,6 +626,7 @@ pub(crate) const RATCHETKIT_STATE_V1_GROUP_STATE: Shape = Shape {
         FieldShape { number: 9, name: "GroupState.offer_received", wire: 2, count: None, message: None },
         FieldShape { number: 10, name: "GroupState.resyncing", wire: 0, count: None, message: None },
         FieldShape { number: 11, name: "GroupState.padding", wire: 0, count: None, message: None },
+        FieldShape { number: 12, name: "GroupState.removed", wire: 2, count: Some(crate::group::MAX_REMOVED_MEMBERS), message: Some(&RATCHETKIT_STATE_V1_GROUP_REMOVED_STATE) },
         FieldShape { number: 15, name: "GroupState.checksum", wire: 2, count: None, message: None },
     ],
 };

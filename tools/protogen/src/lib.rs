@@ -44,7 +44,7 @@ const SKIP_DEBUG: [&str; 3] = [
 
 /// The count limit of every repeated field, as the path of a crate constant. The build
 /// fails if a repeated field has none, so no list can be added to the protocol unbounded.
-const COUNT_LIMITS: [(&str, &str); 15] = [
+const COUNT_LIMITS: [(&str, &str); 17] = [
     (
         "ratchetkit.v1.DeviceList.devices",
         "crate::client::MAX_DEVICES",
@@ -104,6 +104,14 @@ const COUNT_LIMITS: [(&str, &str); 15] = [
     (
         "ratchetkit.state.v1.GroupState.resync_replies",
         "crate::group::MAX_GROUP_MEMBERS",
+    ),
+    (
+        "ratchetkit.state.v1.GroupState.removed",
+        "crate::group::MAX_REMOVED_MEMBERS",
+    ),
+    (
+        "ratchetkit.state.v1.GroupRemovedState.epochs",
+        "crate::group::MAX_SENDER_EPOCHS",
     ),
 ];
 

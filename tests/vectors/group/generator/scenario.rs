@@ -469,7 +469,7 @@ fn removal(g: &mut Generator, g4: usize) {
         (CAROL, ALICE),
         &control(1, None, Some(carols)),
         (
-            "NotGroupMember",
+            "RemovedGroupMember",
             "a new sender key from carol, after alice removed her",
         ),
     );
@@ -508,8 +508,9 @@ fn removal(g: &mut Generator, g4: usize) {
         BOB,
         g4,
         (
-            "NotGroupMember",
-            "carol's message, sent before her removal, delivered to bob after it",
+            "RemovedGroupMember",
+            "carol's message, sent before her removal, delivered to bob after it: signed \
+             with the key of an epoch bob kept of her",
         ),
     );
     let current = g.signed_roster(1);
@@ -611,7 +612,7 @@ fn removal(g: &mut Generator, g4: usize) {
         ALICE,
         g4,
         (
-            "NotGroupMember",
+            "RemovedGroupMember",
             "carol's message given to alice after the removal",
         ),
     );

@@ -199,6 +199,15 @@ impl Walk<'_> {
             .unwrap_or_else(|outcome| panic!("roster {roster} verifies: {outcome:?}"))
     }
 
+    /// Control from `from`, outside `party`'s roster: from a member it saw removed, or not.
+    fn outsider(&self, party: usize, from: usize) -> &'static str {
+        if self.removed_seen[party].contains(&from) {
+            "RemovedGroupMember"
+        } else {
+            "NotGroupMember"
+        }
+    }
+
     /// Step 2 of 6.3's processing: a sender key from `from`, under `roster_version`, with
     /// `roster` the roster after step 1 and `removed` the members it removed.
     fn sender_key_refusal(
@@ -214,7 +223,13 @@ impl Walk<'_> {
         if roster_version > roster.version {
             return Some("RosterBehind");
         }
-        if !roster.contains(from) || from == party || removed.contains(&from) {
+        if removed.contains(&from) {
+            return Some("RemovedGroupMember");
+        }
+        if !roster.contains(from) {
+            return Some(self.outsider(party, from));
+        }
+        if from == party {
             return Some("NotGroupMember");
         }
         let since = roster.added_at(from).max(roster.added_at(party))?;
@@ -356,7 +371,7 @@ impl Walk<'_> {
                 return refused("NotGroupOwner");
             }
             if !roster.contains(from) {
-                return refused("NotGroupMember");
+                return refused(self.outsider(party, from));
             }
         }
         // 4. Resync.
@@ -403,7 +418,25 @@ impl Walk<'_> {
         let Some(sender) = (0..self.v.identities.len())
             .find(|&m| self.key(m) == header.sender && held.contains(m))
         else {
-            return refused("NotGroupMember");
+            // 6.1: from a member this one saw removed, signed with the key of an epoch it
+            // kept of that member, the message is of the membership that ended.
+            let removed = (0..self.v.identities.len())
+                .find(|&m| self.key(m) == header.sender && self.removed_seen[party].contains(&m));
+            let signed_as_removed = removed.is_some_and(|sender| {
+                self.kept_epochs(party, sender)
+                    .iter()
+                    .any(|&(epoch, _)| epoch == header.epoch)
+                    && verifies(
+                        &bytes(&self.sender_key(sender, header.epoch).signing_public),
+                        &group_signature_input(&message.header, &message.ciphertext),
+                        &message.signature,
+                    )
+            });
+            return refused(if signed_as_removed {
+                "RemovedGroupMember"
+            } else {
+                "NotGroupMember"
+            });
         };
         let kept = self.kept_epochs(party, sender);
         let Some(&(epoch, first)) = kept.iter().find(|(epoch, _)| *epoch == header.epoch) else {

@@ -194,7 +194,7 @@ impl Walk<'_> {
             "roster 1: the owner, then the members, all added at 1"
         );
         assert!(self.v.rosters[roster].transfers.is_empty());
-        self.roster[party] = Some(roster);
+        self.hold_roster(party, roster);
         self.take_new_key(party, step, NextEpoch::Next, draws);
         let expected: Vec<_> = members
             .iter()
@@ -231,7 +231,7 @@ impl Walk<'_> {
                     "step {step}: a welcome lists the joiner"
                 );
                 assert_eq!(self.roster_owner(roster), from, "a roster from its owner");
-                self.roster[party] = Some(roster);
+                self.hold_roster(party, roster);
                 new_epoch = true;
             }
             (None, None) => panic!("step {step}: a welcome carries the roster"),
@@ -253,7 +253,7 @@ impl Walk<'_> {
                         new.iter().all(|m| old_members.contains(m)),
                         "step {step}: nobody is added in these vectors"
                     );
-                    self.roster[party] = Some(roster);
+                    self.hold_roster(party, roster);
                     self.offer[party] = None;
                     if !new.contains(&party) {
                         self.own[party] = None;
@@ -339,7 +339,7 @@ impl Walk<'_> {
             self.v.rosters[roster].transfers, self.v.rosters[old].transfers,
             "the chain of owners stays"
         );
-        self.roster[party] = Some(roster);
+        self.hold_roster(party, roster);
         self.take_new_key(party, step, NextEpoch::Next, draws);
         let mut expected: Vec<_> = self
             .others(party, roster)
@@ -403,7 +403,7 @@ impl Walk<'_> {
         let mut transfers = self.v.rosters[old].transfers.clone();
         transfers.push(t);
         assert_eq!(self.v.rosters[roster].transfers, transfers);
-        self.roster[party] = Some(roster);
+        self.hold_roster(party, roster);
         let events = vec![EventVector::OwnerChanged {
             version,
             owner: e.party.clone(),

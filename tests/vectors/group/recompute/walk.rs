@@ -71,6 +71,9 @@ pub(super) struct Walk<'a> {
     pub channels: Vec<ChannelView>,
     /// Each member's roster (index into `rosters`).
     pub roster: Vec<Option<usize>>,
+    /// The members each member saw removed (6.1, 6.3: `RemovedGroupMember`); nobody is
+    /// added back in these vectors.
+    pub removed_seen: Vec<BTreeSet<usize>>,
     /// Each member's own sender key.
     pub own: Vec<Option<OwnKey>>,
     /// The ownership offer each member holds (index into `owner_transfers`).
@@ -100,6 +103,22 @@ impl Walk<'_> {
                 pair == (a, b) || pair == (b, a)
             })
             .expect("a channel between them")
+    }
+
+    /// `party` now holds `roster`: whom the roster it held before listed and this one
+    /// does not, it saw removed.
+    pub fn hold_roster(&mut self, party: usize, roster: usize) {
+        let new = self.roster_members(roster);
+        if let Some(old) = self.roster[party] {
+            let gone: Vec<usize> = self
+                .roster_members(old)
+                .into_iter()
+                .filter(|m| !new.contains(m))
+                .collect();
+            self.removed_seen[party].extend(gone);
+        }
+        self.removed_seen[party].retain(|m| !new.contains(m));
+        self.roster[party] = Some(roster);
     }
 
     /// The members of `roster`, with the versions that added them, in roster order.
