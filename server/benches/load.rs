@@ -746,9 +746,9 @@ fn run(backend: &'static str, database: &str, dir: &Path, settings: Settings) ->
     }
 }
 
-/// The server options that lift its per-subject rate limit for the run.
+/// The server options that lift its per-subject rate and claim limits for the run.
 fn rate_limit_args() -> &'static [&'static str] {
-    &["--rate-limit", "1000000"]
+    &["--rate-limit", "1000000", "--claim-burst", "1000000"]
 }
 
 // ---------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ pub struct AppState {
     pub(crate) db: Database,
     pub(crate) verifier: TokenVerifier,
     pub(crate) limiter: RateLimiter,
+    /// One-time bundle claims, by subject and target ([`crate::bundles::ClaimLimit`]).
+    pub(crate) claims: RateLimiter,
     /// The app keys a card's co-signature must be from, when one is required.
     pub(crate) required_app_keys: Option<Vec<AppPublicKey>>,
 }
@@ -353,14 +355,22 @@ async fn count_bundles(
 /// The empty body of a claim: any JSON object.
 type Empty = serde_json::Map<String, serde_json::Value>;
 
+/// Whether `subject` may take one more one-time bundle of `target` now (bundles.rs,
+/// `ClaimLimit`). NUL separates the two: a name cannot hold one.
+fn may_claim_one_time(state: &AppState, subject: &str, target: &str) -> bool {
+    state.claims.take(&format!("{subject}\0{target}")).is_ok()
+}
+
 async fn claim_card(
-    _: Subject,
+    Subject(subject): Subject,
     State(state): State<Arc<AppState>>,
     fingerprint: Result<Path<String>, PathRejection>,
     JsonBody(_): JsonBody<Empty>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let fingerprint = hex32(&path(fingerprint)?, "the fingerprint")?;
-    let Outcome::Bundle(bundle) = state.db.run(Op::ClaimCard(fingerprint)).await? else {
+    let one_time = may_claim_one_time(&state, &subject, &hex::encode(fingerprint));
+    let claim = Op::ClaimCard(fingerprint, one_time);
+    let Outcome::Bundle(bundle) = state.db.run(claim).await? else {
         return Err(unexpected());
     };
     Ok(Json(
@@ -369,13 +379,14 @@ async fn claim_card(
 }
 
 async fn claim_user(
-    _: Subject,
+    Subject(subject): Subject,
     State(state): State<Arc<AppState>>,
     name: Result<Path<String>, PathRejection>,
     JsonBody(_): JsonBody<Empty>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let name = looked_up_name(path(name)?)?;
-    let Outcome::Bundles(bundles) = state.db.run(Op::ClaimUser(name)).await? else {
+    let one_time = may_claim_one_time(&state, &subject, &name);
+    let Outcome::Bundles(bundles) = state.db.run(Op::ClaimUser(name, one_time)).await? else {
         return Err(unexpected());
     };
     let bundles: Vec<String> = bundles.iter().map(|bundle| base64(bundle)).collect();

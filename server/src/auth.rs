@@ -51,17 +51,26 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Token buckets by subject.
+/// Token buckets by subject (or by any key: the claims of one subject from one target).
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    limit: RateLimit,
+    /// Tokens added per second.
+    rate: f64,
+    /// The bucket's size.
+    burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
+        Self::refilling(limit.burst, 1.0 / f64::from(limit.per_second.max(1)))
+    }
+
+    /// Buckets of `burst` tokens, one more every `every_secs` seconds.
+    pub(crate) fn refilling(burst: u32, every_secs: f64) -> Self {
         Self {
-            limit,
+            rate: 1.0 / every_secs.max(1e-6),
+            burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -69,8 +78,7 @@ impl RateLimiter {
     /// Takes a token from `subject`'s bucket, or says in how many seconds one is there.
     pub(crate) fn take(&self, subject: &str) -> Result<(), u64> {
         let now = Instant::now();
-        let burst = f64::from(self.limit.burst.max(1));
-        let rate = f64::from(self.limit.per_second.max(1));
+        let (burst, rate) = (self.burst, self.rate);
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_RATE_LIMITED_SUBJECTS && !buckets.contains_key(subject) {
             // A full bucket is the state of a subject never seen: forgetting it loses

@@ -27,6 +27,45 @@ pub const MAX_BUNDLES_PER_REQUEST: usize = MAX_ONE_TIME_BUNDLES_PER_CARD + 1;
 /// stores; a publication past it is refused with `409 too_many`.
 pub const MAX_ONE_TIME_BUNDLES_PER_CARD: usize = 1_000;
 
+/// Claims one token subject may make of one target (the card fingerprint or the name a
+/// claim names) that can hand out one-time bundles, at once: 10 (each claim counts,
+/// whatever it gets). A client claims a contact's bundles when it starts sessions with
+/// it, a few at a time; past this, and [`CLAIM_INTERVAL_SECS`] refilling it, the subject
+/// gets the target's fallback bundle instead, which starts sessions just as well but uses
+/// up nothing. This bounds how fast a hostile contact can drain someone's
+/// one-time prekeys (which would leave other contacts' sessions starting on the signed
+/// prekey alone) to 10 at once and 10 an hour per account.
+pub const CLAIM_BURST: u32 = 10;
+
+/// Seconds after which one more one-time bundle may be claimed of the same target by the
+/// same subject: 360, so that [`CLAIM_BURST`] refills in an hour.
+pub const CLAIM_INTERVAL_SECS: u64 = 360;
+
+/// How many one-time bundles one token subject may claim of one target: `burst` at once,
+/// then one more every `interval`; past it, claims get the fallback bundle.
+///
+/// ```
+/// use ratchetkit_server::bundles::ClaimLimit;
+/// let limit = ClaimLimit::default();
+/// assert_eq!((limit.burst, limit.interval.as_secs()), (10, 360));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimit {
+    /// One-time bundles at once ([`CLAIM_BURST`] by default).
+    pub burst: u32,
+    /// The time after which one more may be claimed ([`CLAIM_INTERVAL_SECS`]).
+    pub interval: std::time::Duration,
+}
+
+impl Default for ClaimLimit {
+    fn default() -> Self {
+        Self {
+            burst: CLAIM_BURST,
+            interval: std::time::Duration::from_secs(CLAIM_INTERVAL_SECS),
+        }
+    }
+}
+
 /// Most handed-out one-time prekeys remembered per card: 10,000. The record stops a
 /// republished bundle from being handed out twice; the owner's removals and replacements
 /// shrink it, and past this bound the oldest records are forgotten (their prekeys were
@@ -520,20 +559,30 @@ pub(crate) async fn count<T: Tx>(tx: &mut T, fingerprint: &[u8; 32]) -> Result<u
     Ok(from_i64(count)?)
 }
 
-/// A bundle of the card: its oldest one-time bundle, now handed out, else the fallback.
+/// A bundle of the card: its oldest one-time bundle, now handed out (when `one_time`),
+/// else the fallback.
 pub(crate) async fn claim_card<T: Tx>(
     tx: &mut T,
     fingerprint: &[u8; 32],
+    one_time: bool,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let row = card_row(tx, fingerprint).await?;
     if row.opt_bytes(2)?.is_some() {
         return Err(ApiError::card_replaced());
     }
+    if !one_time {
+        return Ok(row.opt_bytes(7)?);
+    }
     claim_from(tx, row.int(0)?, row.int(6)?, row.opt_bytes(7)?).await
 }
 
-/// A bundle of each current card of `name` that has bundles.
-pub(crate) async fn claim_user<T: Tx>(tx: &mut T, name: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+/// A bundle of each current card of `name` that has bundles (only fallbacks unless
+/// `one_time`).
+pub(crate) async fn claim_user<T: Tx>(
+    tx: &mut T,
+    name: &str,
+    one_time: bool,
+) -> Result<Vec<Vec<u8>>, ApiError> {
     // Locked in `seq` order, the order every other transaction locks cards in.
     let sql = format!(
         "SELECT seq, next_position, fallback FROM cards WHERE name = $1 AND replaced_by IS NULL
@@ -543,9 +592,13 @@ pub(crate) async fn claim_user<T: Tx>(tx: &mut T, name: &str) -> Result<Vec<Vec<
     let rows = tx.query(&sql, &[Value::from(name)]).await?;
     let mut bundles = Vec::new();
     for row in rows {
-        if let Some(bundle) = claim_from(tx, row.int(0)?, row.int(1)?, row.opt_bytes(2)?).await? {
-            bundles.push(bundle);
-        }
+        let fallback = row.opt_bytes(2)?;
+        let bundle = if one_time {
+            claim_from(tx, row.int(0)?, row.int(1)?, fallback).await?
+        } else {
+            fallback
+        };
+        bundles.extend(bundle);
     }
     Ok(bundles)
 }

@@ -11,7 +11,8 @@
 //!
 //! Every limit is a constant in the module it bounds: [`api::MAX_BODY_LEN`],
 //! [`bundles::MAX_BUNDLES_PER_REQUEST`], [`bundles::MAX_ONE_TIME_BUNDLES_PER_CARD`],
-//! [`bundles::MAX_HANDED_OUT_PER_CARD`], [`cards::MAX_CARDS_PER_NAME`], the mailbox's in
+//! [`bundles::MAX_HANDED_OUT_PER_CARD`], [`bundles::CLAIM_BURST`],
+//! [`cards::MAX_CARDS_PER_NAME`], the mailbox's in
 //! [`mailbox`], the rates in [`auth`], the pools' in [`store`].
 
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod server;
 pub mod store;
 
 pub use auth::{RateLimit, Subject};
+pub use bundles::ClaimLimit;
 pub use error::ApiError;
 pub use server::{dev_app_key, serve, shutdown_signal, ServerConfig};
 pub use store::{Database, PostgresStore, SqliteStore, StoreError};

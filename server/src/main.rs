@@ -11,6 +11,7 @@ use base64::Engine as _;
 use clap::Parser;
 use ratchetkit::AppPublicKey;
 use ratchetkit_server::auth::{RateLimit, RATE_LIMIT_BURST, RATE_LIMIT_PER_SEC};
+use ratchetkit_server::bundles::CLAIM_BURST;
 use ratchetkit_server::server::{DEV_APP_KEY_FILE, DEV_APP_KEY_ID};
 use ratchetkit_server::{dev_app_key, serve, shutdown_signal, Database, ServerConfig};
 use tracing_subscriber::EnvFilter;
@@ -58,6 +59,11 @@ struct Args {
     /// Requests each token subject may make at once (at least the rate limit).
     #[arg(long, env = "RATCHETKIT_RATE_BURST", default_value_t = RATE_LIMIT_BURST)]
     rate_burst: u32,
+
+    /// One-time bundles each token subject may claim of one card or name at once; one
+    /// more every 360 seconds. Past it, claims get the fallback bundle.
+    #[arg(long, env = "RATCHETKIT_CLAIM_BURST", default_value_t = CLAIM_BURST)]
+    claim_burst: u32,
 }
 
 /// One `KID=BASE64` app key.
@@ -105,6 +111,7 @@ async fn run(args: Args) -> Result<(), String> {
         per_second: args.rate_limit.max(1),
         burst: args.rate_burst.max(args.rate_limit).max(1),
     };
+    config.claim_limit.burst = args.claim_burst.max(1);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{router, AppState};
 use crate::auth::{now_secs, verifier, RateLimit, RateLimiter};
+use crate::bundles::ClaimLimit;
 use crate::mailbox::{MAILBOX_RETENTION_SECS, SWEEP_INTERVAL_SECS};
 use crate::store::Database;
 
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub require_app_signature: bool,
     /// Each token subject's request rate.
     pub rate_limit: RateLimit,
+    /// The one-time bundles each subject may claim of each target.
+    pub claim_limit: ClaimLimit,
     /// How long envelopes are kept unacknowledged, in seconds.
     pub retention_secs: u64,
     /// How often the retention sweeper runs.
@@ -50,6 +53,7 @@ impl ServerConfig {
             app_keys,
             require_app_signature: false,
             rate_limit: RateLimit::default(),
+            claim_limit: ClaimLimit::default(),
             retention_secs: MAILBOX_RETENTION_SECS,
             sweep_interval: Duration::from_secs(SWEEP_INTERVAL_SECS),
         }
@@ -128,6 +132,10 @@ pub async fn serve(
         db: db.clone(),
         verifier: verifier(&config.issuer, &config.app_keys),
         limiter: RateLimiter::new(config.rate_limit),
+        claims: RateLimiter::refilling(
+            config.claim_limit.burst,
+            config.claim_limit.interval.as_secs_f64(),
+        ),
         required_app_keys,
     });
     let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);

@@ -1012,6 +1012,47 @@ fn rate_limit() {
     );
 }
 
+/// One subject claiming one target again and again gets the fallback once its claims are
+/// used up, taking no one-time bundle from anyone else; other subjects, and the same
+/// subject's claims of another target, are not held back.
+#[test]
+fn claim_limit_per_subject_and_target() {
+    let server = TestServer::start(Backend::Sqlite, |config| {
+        config.claim_limit = ratchetkit_server::ClaimLimit {
+            burst: 2,
+            interval: std::time::Duration::from_secs(3600),
+        };
+    })
+    .unwrap();
+    let hana = identity("hana");
+    publish_card(&server, &hana);
+    let (store, ids) = prekeys(5);
+    assert_eq!(
+        post_bundles(&server, &hana, bundles_of(&hana, &store), false).1,
+        json!({"one_time": 5})
+    );
+    let mallory = server.token("mallory");
+    assert_eq!(claim(&server, &hana, &mallory), Some(ids[0]));
+    assert_eq!(claim(&server, &hana, &mallory), Some(ids[1]));
+    for _ in 0..20 {
+        assert_eq!(claim(&server, &hana, &mallory), None, "the fallback");
+    }
+    assert_eq!(count(&server, &hana), 3, "the drain stopped at two");
+    let judy = server.token("judy");
+    assert_eq!(claim(&server, &hana, &judy), Some(ids[2]));
+    // Claims by name are counted apart from claims of the card.
+    let reply = server.ok(
+        "POST",
+        "/v1/users/hana/bundles/claim",
+        &mallory,
+        Some(json!({})),
+        200,
+    );
+    let bundle = PrekeyBundle::from_bytes(&unb64(reply["bundles"][0].as_str().unwrap())).unwrap();
+    assert_eq!(bundle.one_time_prekey_id(), Some(ids[3]));
+    assert_eq!(count(&server, &hana), 1);
+}
+
 #[test]
 fn app_signature_required() {
     let server = TestServer::start(Backend::Sqlite, |config| {

@@ -44,8 +44,9 @@ use http_client::Http;
 use pg_schema::PgSchema;
 use server_process::{dev_app_key, dev_token, Server, TempDir};
 
-/// No throttling: a few subjects make all the requests here.
-const RATE_LIMIT_OFF: &[&str] = &["--rate-limit", "1000000"];
+/// No throttling: a few subjects make all the requests, and claim every one-time bundle
+/// of one user, here.
+const RATE_LIMIT_OFF: &[&str] = &["--rate-limit", "1000000", "--claim-burst", "1000000"];
 
 /// One-time bundles of the claimed user.
 const ONE_TIME: usize = 600;

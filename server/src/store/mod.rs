@@ -245,8 +245,10 @@ pub(crate) enum Op {
     PublishBundles(crate::bundles::Publish),
     RemoveBundles(crate::bundles::Remove),
     CountBundles([u8; 32]),
-    ClaimCard([u8; 32]),
-    ClaimUser(String),
+    /// The card, and whether a one-time bundle may be handed out (else the fallback).
+    ClaimCard([u8; 32], bool),
+    /// The name, and whether one-time bundles may be handed out (else the fallbacks).
+    ClaimUser(String, bool),
     PutDeviceList(crate::devices::PutList),
     GetDeviceList([u8; 32]),
     Deposit(crate::mailbox::Deposit),
@@ -306,8 +308,12 @@ pub(crate) async fn run<T: Tx>(tx: &mut T, op: Op) -> Result<Outcome, ApiError> 
         Op::PublishBundles(publish) => Outcome::Count(bundles::publish(tx, publish).await?),
         Op::RemoveBundles(remove) => Outcome::Count(bundles::remove(tx, remove).await?),
         Op::CountBundles(fingerprint) => Outcome::Count(bundles::count(tx, &fingerprint).await?),
-        Op::ClaimCard(fingerprint) => Outcome::Bundle(bundles::claim_card(tx, &fingerprint).await?),
-        Op::ClaimUser(name) => Outcome::Bundles(bundles::claim_user(tx, &name).await?),
+        Op::ClaimCard(fingerprint, one_time) => {
+            Outcome::Bundle(bundles::claim_card(tx, &fingerprint, one_time).await?)
+        }
+        Op::ClaimUser(name, one_time) => {
+            Outcome::Bundles(bundles::claim_user(tx, &name, one_time).await?)
+        }
         Op::PutDeviceList(put) => Outcome::Created(devices::put(tx, put).await?),
         Op::GetDeviceList(account) => Outcome::List(devices::get(tx, &account).await?),
         Op::Deposit(deposit) => Outcome::Ids(mailbox::deposit(tx, deposit).await?),
