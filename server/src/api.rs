@@ -1,6 +1,8 @@
 //! The HTTP API of docs/SERVER.md: routes, request parsing and answers.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use ratchetkit::client::DeviceList;
+use ratchetkit::limits::MAX_IDENTITY_NAME_LEN;
 use ratchetkit::token::TokenVerifier;
 use ratchetkit::{AppPublicKey, Card};
 use serde::de::DeserializeOwned;
@@ -42,6 +45,8 @@ pub struct AppState {
     pub(crate) limiter: RateLimiter,
     /// One-time bundle claims, by subject and target ([`crate::bundles::ClaimLimit`]).
     pub(crate) claims: RateLimiter,
+    /// The key of the hash that names a claim bucket.
+    pub(crate) claim_keys: RandomState,
     /// The app keys a card's co-signature must be from, when one is required.
     pub(crate) required_app_keys: Option<Vec<AppPublicKey>>,
 }
@@ -219,10 +224,14 @@ struct NameQuery {
 
 /// A name to look up, refused if it holds a NUL: no card can carry one (identity names
 /// have no control characters), and PostgreSQL's text cannot, so that the two databases
-/// would answer differently (an empty list and a 500).
+/// would answer differently (an empty list and a 500). Refused too when longer than any
+/// card's name may be, which also bounds what a claim by name keys its limit with.
 fn looked_up_name(name: String) -> Result<String, ApiError> {
     if name.contains('\0') {
         return Err(ApiError::malformed("a name cannot contain a NUL character"));
+    }
+    if name.len() > MAX_IDENTITY_NAME_LEN {
+        return Err(ApiError::malformed("a name is at most 256 bytes long"));
     }
     Ok(name)
 }
@@ -356,9 +365,12 @@ async fn count_bundles(
 type Empty = serde_json::Map<String, serde_json::Value>;
 
 /// Whether `subject` may take one more one-time bundle of `target` now (bundles.rs,
-/// `ClaimLimit`). NUL separates the two: a name cannot hold one.
+/// `ClaimLimit`). The bucket's key is a keyed 64-bit hash of the pair, so that every
+/// bucket costs the same whatever the names (a collision, which the random key keeps
+/// out of anyone's reach, would only share a bucket).
 fn may_claim_one_time(state: &AppState, subject: &str, target: &str) -> bool {
-    state.claims.take(&format!("{subject}\0{target}")).is_ok()
+    let key = state.claim_keys.hash_one((subject, target));
+    state.claims.take(&format!("{key:016x}")).is_ok()
 }
 
 async fn claim_card(

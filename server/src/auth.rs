@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -22,9 +22,15 @@ pub const RATE_LIMIT_PER_SEC: u32 = 20;
 /// claiming bundles for every peer) is not slowed.
 pub const RATE_LIMIT_BURST: u32 = 200;
 
-/// Subjects whose buckets are remembered before the full ones (idle subjects, which have
-/// nothing to remember) are forgotten: 100,000, a few MB.
+/// Buckets a limiter remembers: 100,000, a few MB (keys are at most a few hundred bytes).
+/// Past it the full buckets (idle subjects, which have nothing to remember) are forgotten,
+/// at most once a second, since that scans them all; a key that still finds no room is
+/// refused for now, as if its bucket were empty: under that much load, shedding new
+/// requesters is what keeps the server up.
 pub const MAX_RATE_LIMITED_SUBJECTS: usize = 100_000;
+
+/// The shortest time between two scans for full buckets: 1 s.
+const PURGE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A token-bucket rate: `per_second` sustained, `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +64,14 @@ pub(crate) struct RateLimiter {
     rate: f64,
     /// The bucket's size.
     burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+/// The buckets, and when full ones were last forgotten.
+#[derive(Debug)]
+struct Buckets {
+    by_key: HashMap<String, Bucket>,
+    purged: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -71,7 +84,10 @@ impl RateLimiter {
         Self {
             rate: 1.0 / every_secs.max(1e-6),
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                by_key: HashMap::new(),
+                purged: None,
+            }),
         }
     }
 
@@ -79,16 +95,23 @@ impl RateLimiter {
     pub(crate) fn take(&self, subject: &str) -> Result<(), u64> {
         let now = Instant::now();
         let (burst, rate) = (self.burst, self.rate);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_RATE_LIMITED_SUBJECTS && !buckets.contains_key(subject) {
-            // A full bucket is the state of a subject never seen: forgetting it loses
-            // nothing.
-            buckets.retain(|_, bucket| {
-                let elapsed = now.duration_since(bucket.updated).as_secs_f64();
-                bucket.tokens + elapsed * rate < burst
-            });
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Buckets { by_key, purged } = &mut *guard;
+        if by_key.len() >= MAX_RATE_LIMITED_SUBJECTS && !by_key.contains_key(subject) {
+            if purged.is_none_or(|at| now.duration_since(at) >= PURGE_INTERVAL) {
+                // A full bucket is the state of a subject never seen: forgetting it loses
+                // nothing.
+                by_key.retain(|_, bucket| {
+                    let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+                    bucket.tokens + elapsed * rate < burst
+                });
+                *purged = Some(now);
+            }
+            if by_key.len() >= MAX_RATE_LIMITED_SUBJECTS {
+                return Err(PURGE_INTERVAL.as_secs());
+            }
         }
-        let bucket = buckets.entry(subject.to_owned()).or_insert(Bucket {
+        let bucket = by_key.entry(subject.to_owned()).or_insert(Bucket {
             tokens: burst,
             updated: now,
         });
@@ -169,4 +192,41 @@ pub(crate) fn verifier(issuer: &str, keys: &[(String, ratchetkit::AppPublicKey)]
         verifier.trust(kid.clone(), *key);
     }
     verifier
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Full of drained buckets (a caller naming ever new keys), the limiter stays at its
+    /// size and refuses new keys rather than growing.
+    #[test]
+    fn a_limiter_full_of_drained_buckets_refuses_new_keys_and_stays_bounded() {
+        let limiter = RateLimiter::refilling(1, 3600.0);
+        for i in 0..MAX_RATE_LIMITED_SUBJECTS {
+            assert_eq!(limiter.take(&i.to_string()), Ok(()));
+        }
+        assert_eq!(limiter.take("one more"), Err(1));
+        assert_eq!(limiter.take("and another"), Err(1));
+        let held = limiter
+            .buckets
+            .lock()
+            .map(|buckets| buckets.by_key.len())
+            .unwrap_or_default();
+        assert_eq!(held, MAX_RATE_LIMITED_SUBJECTS);
+        // A key already held keeps its own bucket: drained, so it waits its turn.
+        assert!(matches!(limiter.take("7"), Err(wait) if wait > 1));
+    }
+
+    /// Full of idle buckets, the limiter forgets them and takes new keys.
+    #[test]
+    fn a_limiter_full_of_idle_buckets_forgets_them() {
+        let limiter = RateLimiter::refilling(2, 1e-3);
+        for i in 0..MAX_RATE_LIMITED_SUBJECTS {
+            assert_eq!(limiter.take(&i.to_string()), Ok(()));
+        }
+        // One token back in a millisecond: every bucket is full again.
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(limiter.take("new"), Ok(()));
+    }
 }

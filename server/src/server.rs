@@ -136,6 +136,7 @@ pub async fn serve(
             config.claim_limit.burst,
             config.claim_limit.interval.as_secs_f64(),
         ),
+        claim_keys: std::collections::hash_map::RandomState::new(),
         required_app_keys,
     });
     let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);

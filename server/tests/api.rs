@@ -969,6 +969,16 @@ fn a_name_with_nul_is_refused(server: &TestServer) {
         400,
         "malformed_request",
     );
+    // Longer than any card's name may be.
+    let long = "n".repeat(ratchetkit::limits::MAX_IDENTITY_NAME_LEN + 1);
+    server.refused(
+        "POST",
+        &format!("/v1/users/{long}/bundles/claim"),
+        Some(&token),
+        Some(b"{}"),
+        400,
+        "malformed_request",
+    );
 }
 
 on_both!(
