@@ -365,8 +365,10 @@ impl Harness {
                     }
                     // A removed member has no use for what is still on its way to it.
                     _ if !self.world.is_member(to) => true,
-                    // Sent by a member before it learned of its removal: final.
-                    Error::RemovedGroupMember { .. } if !self.world.is_member(from) => true,
+                    // Sent by a member before it learned of its removal (it may be back by
+                    // now, with new keys): final. As for stale keys below, that nothing
+                    // current is lost this way is checked once all control is through.
+                    Error::RemovedGroupMember { .. } => true,
                     // A key sent during the sender's (or receiver's) earlier membership,
                     // delivered after an add-back: refused, as it must be. That nothing
                     // current is lost this way is checked once all control is through.

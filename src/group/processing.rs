@@ -223,8 +223,12 @@ impl Group {
             if roster.owner_key() != self.me {
                 return Err(Error::NotGroupOwner);
             }
+            // Not `outsider`: a request's roster version is not checked against the
+            // owner's, so nothing shows that its sender was not added back since.
             if !roster.contains(from) {
-                return Err(self.outsider(from));
+                return Err(Error::NotGroupMember {
+                    member: self.party(from),
+                });
             }
         }
         // The request carries the requester's new epoch, which it has moved to: a request

@@ -356,25 +356,25 @@ mod tests {
     use super::*;
     use crate::{Channel, Identity, Padding};
 
-    fn saved_with_padding(padding: u32) -> Vec<u8> {
+    /// A group of one, just created.
+    fn group_of_one() -> Group {
         let mut rng = rand::rng();
         let alice = Identity::generate(&mut rng, "alice").unwrap();
         let mut channels = BTreeMap::<[u8; 32], Channel>::new();
-        let (group, _) = Group::create(&mut rng, &alice, &[], &mut channels).unwrap();
+        Group::create(&mut rng, &alice, &[], &mut channels)
+            .unwrap()
+            .0
+    }
+
+    /// `group` saved, with its `GroupState` changed by `edit`.
+    fn saved_as(group: &Group, edit: impl FnOnce(&mut state::GroupState)) -> Vec<u8> {
         let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
-        saved.padding = padding;
+        edit(&mut saved);
         wire::encode_state(saved).to_vec()
     }
 
-    /// A group of one with `removed` as its saved removed list.
-    fn saved_with_removed(removed: Vec<state::GroupRemovedState>) -> (Group, Vec<u8>) {
-        let mut rng = rand::rng();
-        let alice = Identity::generate(&mut rng, "alice").unwrap();
-        let mut channels = BTreeMap::<[u8; 32], Channel>::new();
-        let (group, _) = Group::create(&mut rng, &alice, &[], &mut channels).unwrap();
-        let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
-        saved.removed = removed;
-        (group, wire::encode_state(saved).to_vec())
+    fn saved_with_padding(padding: u32) -> Vec<u8> {
+        saved_as(&group_of_one(), |saved| saved.padding = padding)
     }
 
     fn removed_entry(member: [u8; 32], epochs: &[(u32, [u8; 32])]) -> state::GroupRemovedState {
@@ -403,18 +403,13 @@ mod tests {
             removed_entry([7; 32], &[(0, k1), (4, k2)]),
             removed_entry([8; 32], &[]),
         ];
-        let (_, bytes) = saved_with_removed(good);
+        let bytes = saved_as(&group_of_one(), |saved| saved.removed = good);
         let loaded = Group::from_bytes(&bytes).unwrap();
         assert_eq!(loaded.removed.len(), 2);
         assert_eq!(*loaded.to_bytes(), *bytes, "saves back to the same bytes");
 
-        let (group, _) = saved_with_removed(Vec::new());
+        let group = group_of_one();
         let me = group.me;
-        let with_removed = |removed| {
-            let mut saved: state::GroupState = wire::decode_state(&group.to_bytes()).unwrap();
-            saved.removed = removed;
-            wire::encode_state(saved).to_vec()
-        };
         let refused = [
             (
                 vec![removed_entry([7; 32], &[]), removed_entry([7; 32], &[])],
@@ -459,7 +454,7 @@ mod tests {
             ),
         ];
         for (removed, what) in refused {
-            let bytes = with_removed(removed);
+            let bytes = saved_as(&group, |saved| saved.removed = removed);
             let result = Group::from_bytes(&bytes).map(drop);
             assert!(
                 matches!(
@@ -473,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_removed_list_keeps_the_newest_and_forgets_members_added_back() {
-        let (mut group, _) = saved_with_removed(Vec::new());
+        let mut group = group_of_one();
         let roster = group.roster.clone();
         let key = |i: usize| {
             let mut key = [9; 32];

@@ -664,7 +664,9 @@ impl View {
                 return Err(Error::NotGroupOwner);
             }
             if !roster.contains(from) {
-                return Err(self.outsider(from, ctx.keys));
+                return Err(Error::NotGroupMember {
+                    member: ctx.keys[from].into(),
+                });
             }
         }
         // A request refused for the rate limit still installs the requester's new key,

@@ -371,7 +371,7 @@ impl Walk<'_> {
                 return refused("NotGroupOwner");
             }
             if !roster.contains(from) {
-                return refused(self.outsider(party, from));
+                return refused("NotGroupMember");
             }
         }
         // 4. Resync.
