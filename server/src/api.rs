@@ -37,6 +37,18 @@ use crate::store::{Database, Op, Outcome};
 /// the server buffer and parse. Larger bodies are answered `413 payload_too_large`.
 pub const MAX_BODY_LEN: usize = 8 * 1024 * 1024;
 
+/// Requests handled at once, by default: 128. One may hold about 22 MiB while it reads and
+/// decodes an 8 MiB body (the body, its base64 decoded, the verified objects), so this
+/// bounds the server's memory under the worst load to about 3 GB, while it is far more
+/// than a small machine serves at once (the load benchmark's 16 workers). Past it, `503
+/// busy` with `Retry-After: 1`. `ServerConfig::max_concurrent_requests` sets it.
+pub const MAX_CONCURRENT_REQUESTS: usize = 128;
+
+/// Seconds a request's body may take to arrive, by default: 30, enough for 8 MiB at
+/// 280 KB/s. A client that trickles its body slower (to hold a request slot, as in a
+/// slowloris attack) is answered `408 timeout`. `ServerConfig::body_read_timeout` sets it.
+pub const BODY_READ_TIMEOUT_SECS: u64 = 30;
+
 /// What the handlers share.
 #[derive(Debug)]
 pub struct AppState {
@@ -47,6 +59,10 @@ pub struct AppState {
     pub(crate) claims: RateLimiter,
     /// The key of the hash that names a claim bucket.
     pub(crate) claim_keys: RandomState,
+    /// A permit per request being handled ([`MAX_CONCURRENT_REQUESTS`]).
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    /// How long a body may take to arrive ([`BODY_READ_TIMEOUT_SECS`]).
+    pub(crate) body_read_timeout: std::time::Duration,
     /// The app keys a card's co-signature must be from, when one is required.
     pub(crate) required_app_keys: Option<Vec<AppPublicKey>>,
 }
@@ -74,9 +90,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_LEN))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_in_flight,
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
+
+/// Refuses a request while [`MAX_CONCURRENT_REQUESTS`] others are being handled, and times
+/// out a body that takes longer than the body read timeout to arrive.
+async fn limit_in_flight(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return ApiError::busy().into_response();
+    };
+    request.extensions_mut().insert(BodyDeadline(
+        tokio::time::Instant::now() + state.body_read_timeout,
+    ));
+    next.run(request).await
+}
+
+/// When the request's body must have arrived by.
+#[derive(Clone, Copy)]
+struct BodyDeadline(tokio::time::Instant);
 
 /// One log line per request: method, route template (never the path's ids, nor a token or
 /// body), status and latency.
@@ -115,15 +155,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::too_large(format!("the body is larger than {MAX_BODY_LEN} bytes"))
-                } else {
-                    ApiError::malformed(format!("the body could not be read: {rejection}"))
-                }
-            })?;
+        let deadline = request.extensions().get::<BodyDeadline>().copied();
+        let read = Bytes::from_request(request, state);
+        let read = match deadline {
+            Some(BodyDeadline(deadline)) => tokio::time::timeout_at(deadline, read)
+                .await
+                .map_err(|_| ApiError::timeout())?,
+            None => read.await,
+        };
+        let bytes = read.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(format!("the body is larger than {MAX_BODY_LEN} bytes"))
+            } else {
+                ApiError::malformed(format!("the body could not be read: {rejection}"))
+            }
+        })?;
         // An empty body reads as `{}`, for the claims, whose body has no field.
         let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         serde_json::from_slice(bytes)

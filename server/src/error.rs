@@ -127,6 +127,27 @@ impl ApiError {
         }
     }
 
+    /// `408 timeout`: the body did not arrive in time.
+    pub fn timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request's body did not arrive in time; nothing was changed",
+        )
+    }
+
+    /// `503 busy`: the server is handling as many requests as it may; retry in a second.
+    pub fn busy() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is handling as many requests as it may; retry in a second",
+            )
+        }
+    }
+
     /// `500 internal`: the details are logged, not sent.
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();

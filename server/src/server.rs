@@ -39,6 +39,11 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// The one-time bundles each subject may claim of each target.
     pub claim_limit: ClaimLimit,
+    /// Requests handled at once ([`crate::api::MAX_CONCURRENT_REQUESTS`]).
+    pub max_concurrent_requests: usize,
+    /// How long a request's body may take to arrive
+    /// ([`crate::api::BODY_READ_TIMEOUT_SECS`]).
+    pub body_read_timeout: Duration,
     /// How long envelopes are kept unacknowledged, in seconds.
     pub retention_secs: u64,
     /// How often the retention sweeper runs.
@@ -54,6 +59,8 @@ impl ServerConfig {
             require_app_signature: false,
             rate_limit: RateLimit::default(),
             claim_limit: ClaimLimit::default(),
+            max_concurrent_requests: crate::api::MAX_CONCURRENT_REQUESTS,
+            body_read_timeout: Duration::from_secs(crate::api::BODY_READ_TIMEOUT_SECS),
             retention_secs: MAILBOX_RETENTION_SECS,
             sweep_interval: Duration::from_secs(SWEEP_INTERVAL_SECS),
         }
@@ -137,6 +144,12 @@ pub async fn serve(
             config.claim_limit.interval.as_secs_f64(),
         ),
         claim_keys: std::collections::hash_map::RandomState::new(),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(
+            config
+                .max_concurrent_requests
+                .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        )),
+        body_read_timeout: config.body_read_timeout,
         required_app_keys,
     });
     let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);

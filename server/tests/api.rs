@@ -1063,6 +1063,43 @@ fn claim_limit_per_subject_and_target() {
     assert_eq!(count(&server, &hana), 1);
 }
 
+/// A client that sends its headers and then trickles (here: withholds) its body holds a
+/// request slot only until the body read timeout; while all slots are taken, others are
+/// told `503 busy` to come back in a second.
+#[test]
+fn slow_bodies_time_out_and_a_full_server_says_busy() {
+    use std::io::{Read as _, Write as _};
+    let server = TestServer::start(Backend::Sqlite, |config| {
+        config.max_concurrent_requests = 1;
+        config.body_read_timeout = std::time::Duration::from_millis(1500);
+    })
+    .unwrap();
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    // Without the timeout the answer never comes: fail rather than hang.
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let token = server.token("slow");
+    write!(
+        slow,
+        "PUT /v1/cards HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"card\":"
+    )
+    .unwrap();
+    slow.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, json, retry_after) = server.raw("GET", "/health", None, None);
+    assert_eq!((status, json["error"].as_str()), (503, Some("busy")));
+    assert_eq!(retry_after.as_deref(), Some("1"));
+
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"timeout\""), "{answer}");
+    let (status, _, _) = server.raw("GET", "/health", None, None);
+    assert_eq!(status, 200, "the slot is free again");
+}
+
 #[test]
 fn app_signature_required() {
     let server = TestServer::start(Backend::Sqlite, |config| {

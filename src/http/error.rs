@@ -123,8 +123,9 @@ impl HttpError {
         }
     }
 
-    /// Whether the same call may succeed if repeated later, unchanged: a timeout, a
-    /// connection failure, a rate limit, or a failure of the server itself (5xx).
+    /// Whether the same call may succeed if repeated later, unchanged: a timeout (ours, or
+    /// the server's while it read the body), a connection failure, a rate limit, a busy
+    /// server, or a failure of the server itself (5xx).
     ///
     /// ```
     /// use ratchetkit::http::HttpError;
@@ -135,9 +136,12 @@ impl HttpError {
         match self {
             Self::Timeout | Self::Transport { .. } => true,
             Self::Server { status, code, .. } => {
-                *code == ServerErrorCode::RateLimited || *status >= 500
+                matches!(
+                    code,
+                    ServerErrorCode::RateLimited | ServerErrorCode::Timeout
+                ) || *status >= 500
             }
-            Self::UnexpectedStatus { status } => *status >= 500 || *status == 429,
+            Self::UnexpectedStatus { status } => *status >= 500 || matches!(status, 408 | 429),
             _ => false,
         }
     }
@@ -216,10 +220,15 @@ pub enum ServerErrorCode {
     TooMany,
     /// 413: the request body exceeds the server's limit.
     PayloadTooLarge,
+    /// 408: the request's body did not arrive in time (a slow link); nothing was changed.
+    Timeout,
     /// 429: too many requests; retry after the `retry_after` of the error.
     RateLimited,
     /// 500: the server's database failed; nothing was changed.
     Internal,
+    /// 503: the server is handling as many requests as it may; retry after the
+    /// `retry_after` of the error.
+    Busy,
     /// A code this version does not know (cut to 64 characters).
     Other(String),
 }
@@ -252,8 +261,10 @@ impl ServerErrorCode {
             Self::StaleDeviceList => "stale_device_list",
             Self::TooMany => "too_many",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::Timeout => "timeout",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
+            Self::Busy => "busy",
             Self::Other(code) => code,
         }
     }
@@ -279,8 +290,10 @@ impl ServerErrorCode {
             "stale_device_list" => Self::StaleDeviceList,
             "too_many" => Self::TooMany,
             "payload_too_large" => Self::PayloadTooLarge,
+            "timeout" => Self::Timeout,
             "rate_limited" => Self::RateLimited,
             "internal" => Self::Internal,
+            "busy" => Self::Busy,
             other => Self::Other(cleaned(other, MAX_SERVER_CODE_CHARS)),
         }
     }
@@ -317,8 +330,10 @@ mod tests {
             "stale_device_list",
             "too_many",
             "payload_too_large",
+            "timeout",
             "rate_limited",
             "internal",
+            "busy",
         ] {
             let parsed = ServerErrorCode::from_code(code);
             assert!(!matches!(parsed, ServerErrorCode::Other(_)), "{code}");
