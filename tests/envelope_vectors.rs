@@ -645,12 +645,7 @@ fn committed() -> Vectors {
 
 #[test]
 fn committed_file_is_a_fresh_generation() {
-    let fresh = generate();
-    if std::env::var_os("RATCHETKIT_WRITE_VECTORS").is_some() {
-        let path = format!("{}/tests/vectors/{}", env!("CARGO_MANIFEST_DIR"), FILE.name);
-        std::fs::write(path, &fresh).expect("write the vectors");
-    }
-    FILE.assert_is(&fresh);
+    FILE.write_if_asked_then_assert_is(&generate());
 }
 
 // ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ use ratchetkit::client::{
 };
 use ratchetkit::{GroupEvent, LockParams, PrekeyBundle, StorageKey};
 
-type AppClient = Client<SqliteStore>;
+pub(crate) type AppClient = Client<SqliteStore>;
 type Failure = Box<dyn std::error::Error>;
 
 /// What the app's server does: keeps device lists and bundles, and queues envelopes for
@@ -95,12 +95,14 @@ impl Server {
     }
 }
 
-/// Opens (or creates) the client in `path`, its storage key derived from a password.
-fn open_client(
+/// Opens (or creates, at `now`) the client in `path`, its storage key derived from a
+/// password.
+pub(crate) fn open_client(
     rng: &mut impl CryptoRng,
     path: &Path,
     name: &str,
     linked: bool,
+    now: u64,
 ) -> Result<AppClient, Failure> {
     let mut store = SqliteStore::open(path)?;
     // Low Argon2id cost for the demo; apps keep the default (64 MiB).
@@ -109,8 +111,8 @@ fn open_client(
     let existing = store.load(&RecordKey::new(RecordKind::Device, &[]))?;
     Ok(match existing {
         Some(_) => Client::open(store, key)?,
-        _ if linked => Client::create_linked(rng, store, key, name, 1_000)?,
-        _ => Client::create(rng, store, key, name, 1_000)?,
+        _ if linked => Client::create_linked(rng, store, key, name, now)?,
+        _ => Client::create(rng, store, key, name, now)?,
     })
 }
 
@@ -275,9 +277,9 @@ pub fn run(rng: &mut impl CryptoRng) -> Result<(), Failure> {
 fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
     let file = |name: &str| -> PathBuf { dir.join(format!("{name}.sqlite")) };
     let mut server = Server::default();
-    let mut alice = open_client(rng, &file("alice"), "alice", false)?;
-    let mut bob = open_client(rng, &file("bob"), "bob", false)?;
-    let mut carol = open_client(rng, &file("carol"), "carol", false)?;
+    let mut alice = open_client(rng, &file("alice"), "alice", false, 1_000)?;
+    let mut bob = open_client(rng, &file("bob"), "bob", false, 1_000)?;
+    let mut carol = open_client(rng, &file("carol"), "carol", false, 1_000)?;
     for client in [&mut alice, &mut bob, &mut carol] {
         server.publish(client, rng)?;
     }
@@ -309,7 +311,7 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
         "here! restarting my phone",
     )?;
     drop(bob);
-    let mut bob = open_client(rng, &file("bob"), "bob", false)?;
+    let mut bob = open_client(rng, &file("bob"), "bob", false, 1_000)?;
     println!(
         "  Bob's client reopened from {}",
         file("bob")
@@ -340,7 +342,7 @@ fn run_in(rng: &mut impl CryptoRng, dir: &Path) -> Result<(), Failure> {
     println!("  both settled on one channel");
 
     println!("Bob adds a laptop:");
-    let mut laptop = open_client(rng, &file("bob-laptop"), "bob", true)?;
+    let mut laptop = open_client(rng, &file("bob-laptop"), "bob", true, 1_000)?;
     // The laptop consents to Bob's account, whose id Bob's phone shows it.
     let bob_account = bob.account_id().ok_or("Bob's phone holds the account")?;
     let list = bob.link_device(rng, &laptop.link_request(bob_account), 2_000)?;

@@ -17,16 +17,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use rand::{CryptoRng, RngExt};
-use ratchetkit::client::{
-    AccountId, Client, DeviceId, DeviceList, Event, GroupId, Outgoing, RecordKey, RecordKind,
-    SqliteStore, Store,
-};
+use ratchetkit::client::{AccountId, DeviceId, DeviceList, Event, GroupId, Outgoing};
 use ratchetkit::http::HttpDirectory;
+
+use crate::clients::{open_client, AppClient};
 use ratchetkit::token::{issue, TokenClaims};
-use ratchetkit::{AppKey, CardDirectory, GroupEvent, LockParams, StorageKey};
+use ratchetkit::{AppKey, CardDirectory, GroupEvent};
 
 type Failure = Box<dyn std::error::Error>;
-type AppClient = Client<SqliteStore>;
 
 /// The command line of the server mode.
 pub struct Options {
@@ -111,19 +109,6 @@ struct App {
     server: HttpDirectory,
 }
 
-/// Opens (or creates) the client in `path`, its storage key derived from a password.
-fn open_client(rng: &mut impl CryptoRng, path: &Path, name: &str) -> Result<AppClient, Failure> {
-    let mut store = SqliteStore::open(path)?;
-    // Low Argon2id cost for the demo; apps keep the default (64 MiB).
-    let params = LockParams::new(19_456, 2, 1)?;
-    let key: StorageKey = store.storage_key_from_password(rng, name.as_bytes(), &params)?;
-    let existing = store.load(&RecordKey::new(RecordKind::Device, &[]))?;
-    Ok(match existing {
-        Some(_) => Client::open(store, key)?,
-        None => Client::create(rng, store, key, name, now())?,
-    })
-}
-
 impl App {
     /// A new app for `name`: publishes the account card, the device's card and bundles,
     /// and the device list.
@@ -136,7 +121,7 @@ impl App {
         name: String,
     ) -> Result<Self, Failure> {
         let file = dir.join(format!("{who}.sqlite"));
-        let mut client = open_client(rng, &file, &name)?;
+        let mut client = open_client(rng, &file, &name, false, now())?;
         let mut server = HttpDirectory::new(url, backend.token(&name)?)?;
         let list = client.device_list().ok_or("not linked")?.clone();
         // The account card too, so that others find the account by name.
@@ -401,7 +386,7 @@ fn run_in(
     let reopened = {
         let App { client, .. } = bob;
         drop(client);
-        open_client(rng, &file, &name("bob"))?
+        open_client(rng, &file, &name("bob"), false, now())?
     };
     let mut bob = App {
         who: "Bob",

@@ -24,6 +24,19 @@ impl VectorFile {
             .unwrap_or_else(|error| panic!("{} parses: {error}", self.name))
     }
 
+    /// Writes `fresh` over the committed file when `RATCHETKIT_WRITE_VECTORS` is set (an
+    /// intended change), then checks it as [`VectorFile::assert_is`] does.
+    // The group and channel vectors are written by `examples/generate_vectors.rs` instead,
+    // and their test crates include this file too.
+    #[allow(dead_code)]
+    pub fn write_if_asked_then_assert_is(&self, fresh: &str) {
+        if std::env::var_os("RATCHETKIT_WRITE_VECTORS").is_some() {
+            let path = format!("{}/tests/vectors/{}", env!("CARGO_MANIFEST_DIR"), self.name);
+            std::fs::write(&path, fresh).expect("write the vectors");
+        }
+        self.assert_is(fresh);
+    }
+
     /// Panics unless the committed file is `fresh`, what the generator prints today.
     pub fn assert_is(&self, fresh: &str) {
         let committed = self.text();
