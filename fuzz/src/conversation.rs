@@ -13,8 +13,9 @@
 //!   control was lost or waited for a channel) views left apart explain;
 //! * every rejected input (a tampered message, a second delivery) leaves the state byte
 //!   for byte unchanged;
-//! * a group message is never readable by a party that was not a member when it was sent:
-//!   removed members learn nothing sent after their removal;
+//! * a group message is never readable by a party that was not in the sender's roster when
+//!   it was sent: removed members learn nothing sent after their removal, and new members
+//!   nothing sent before the sender knew of them;
 //! * saved state loads back to the same bytes, plain and sealed.
 
 use std::collections::BTreeSet;
@@ -86,8 +87,11 @@ struct GroupSent {
     epoch: u32,
     plaintext: Vec<u8>,
     message: Vec<u8>,
-    /// The parties that were members (besides the sender) when it was sent, with their
-    /// membership generation then, and whether they held the sender's epoch then.
+    /// The parties in the sender's roster (besides the sender) when it was sent, with
+    /// their membership generation then, and whether they held the sender's epoch then.
+    /// The sender's roster, not each party's own view: a party whose welcome still waits
+    /// for a channel is a member to the sender, and one removed without knowing it yet is
+    /// not.
     readers: Vec<(usize, u32, bool)>,
     sender_generation: u32,
     read_by: BTreeSet<usize>,
@@ -285,6 +289,7 @@ impl Conversation {
     fn group_send(&mut self, step: usize, who: u8, len: u8) {
         let sender = self.party(who);
         let is_member = self.world.is_member(sender);
+        let keys: Vec<[u8; 32]> = self.world.members.iter().map(|member| member.key).collect();
         let Some(group) = self.world.members[sender].group.as_mut() else {
             return;
         };
@@ -296,9 +301,12 @@ impl Conversation {
         }
         let message = sent.expect("a member encrypts");
         let epoch = group.epoch().expect("a member has an epoch");
-        let sender_key = self.world.members[sender].key;
-        let readers = (0..self.world.members.len())
-            .filter(|&i| i != sender && self.world.is_member(i))
+        let sender_key = keys[sender];
+        let in_roster: Vec<usize> = (0..keys.len())
+            .filter(|&i| i != sender && group.member(&keys[i]).is_some())
+            .collect();
+        let readers = in_roster
+            .into_iter()
             .map(|i| {
                 let held = self.world.members[i]
                     .group
@@ -345,7 +353,7 @@ impl Conversation {
             Ok(decrypted) => {
                 assert!(
                     reader.is_some(),
-                    "only members at sending time read a message"
+                    "only members of the sender's roster at sending time read a message"
                 );
                 assert!(!sent.read_by.contains(&to), "a message is read once");
                 assert_eq!(decrypted.plaintext(), sent.plaintext, "read what was sent");
