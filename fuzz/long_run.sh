@@ -18,7 +18,7 @@
 # `conversation` is built apart (target/long-build-fast): with -O, so that only the library
 # and the harness keep debug assertions and overflow checks (fuzz/Cargo.toml), and
 # without -trace-compares. Its inputs are operation lists decoded by `arbitrary`, so traced
-# comparisons guide it little, and they cost two thirds of its time: 180 executions a
+# comparisons guide it little, and they took over half of its time: 180 executions a
 # second against 641 in a 20-second check (2026-12-06).
 # Exits non-zero if any target failed; the input that broke it is in fuzz/artifacts/<target>/.
 set -uo pipefail
